@@ -1,0 +1,61 @@
+// The room's view of the world: connections, storage and fan-out as interfaces, so the room
+// never imports Bun, Hono, sockets or a database, and a Redis-backed pair can replace the stores.
+import type { ErrorFrame, LoggedFrame, ServerFrame } from '../../../shared/protocol/frames.ts'
+
+export type MaybePromise<T> = T | Promise<T>
+
+/** Where a broadcast goes at once for many members (one `server.publish` for WebSockets). */
+export interface BroadcastGroup {
+  add(connection: Connection): void
+  remove(connection: Connection): void
+  publish(text: string): void
+}
+
+export interface Connection {
+  /** Unique for the life of the process; for logs and tests. */
+  readonly id: string
+  readonly transport: 'wss' | 'tls'
+  readonly remoteAddress: string
+  /** Members that share a group receive broadcasts through it instead of one send each. */
+  readonly broadcastGroup?: BroadcastGroup
+  /** Queues one already-encoded frame; the transport drops the connection if its queue is full. */
+  sendText(text: string): void
+  /** Sends a last frame, then closes. */
+  close(farewell?: ErrorFrame): void
+}
+
+export type ClaimResult = 'new' | 'known' | 'conflict'
+
+/** Names bound to identity keys on first use. */
+export interface IdentityStore {
+  /** Binds `name` to `identityKey` unless the name (case-insensitively) is bound to another key. */
+  claim(name: string, identityKey: string, at: number): MaybePromise<ClaimResult>
+}
+
+export interface LoggedEntry {
+  readonly seq: number
+  /** The frame as it was sent, so a replay re-sends the very same bytes. */
+  readonly text: string
+}
+
+/** The room's ordered, persisted log of application messages and commits. */
+export interface RoomLog {
+  /** Assigns the next sequence number and stores the frame stamped with it. */
+  append(frame: DistributiveOmit<LoggedFrame, 'seq'>): MaybePromise<LoggedEntry>
+  /** Entries with seq > afterSeq, oldest first, at most `limit`. */
+  readAfter(afterSeq: number, limit: number): MaybePromise<LoggedEntry[]>
+  /** The last sequence number handed out, 0 for an empty log. */
+  head(): MaybePromise<number>
+  /** The first sequence number still held, head + 1 when nothing is. */
+  oldest(): MaybePromise<number>
+}
+
+/** Carries room events to every instance's members; the local one is a direct call. */
+export interface Fanout {
+  publish(text: string): void
+  subscribe(deliver: (text: string) => void): void
+}
+
+export type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never
+
+export type { ServerFrame }

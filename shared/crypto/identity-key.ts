@@ -1,0 +1,53 @@
+// Long-term Ed25519 identity keys: make, export, sign and verify with WebCrypto, in Bun and in
+// browsers alike. Knows nothing of where keys are kept.
+import { decodeBase64url, encodeBase64url } from '../protocol/base64url.ts'
+
+const ED25519 = { name: 'Ed25519' } as const
+
+export interface IdentityKeyPair {
+  readonly privateKey: CryptoKey
+  readonly publicKey: CryptoKey
+  /** The raw 32-byte public key, base64url: what the server and peers know this identity by. */
+  readonly publicKeyText: string
+}
+
+export async function createIdentityKeyPair(): Promise<IdentityKeyPair> {
+  const pair = (await crypto.subtle.generateKey(ED25519, true, ['sign', 'verify'])) as CryptoKeyPair
+  return identityFromKeys(pair.privateKey, pair.publicKey)
+}
+
+export async function identityFromKeys(
+  privateKey: CryptoKey,
+  publicKey: CryptoKey,
+): Promise<IdentityKeyPair> {
+  const raw = new Uint8Array(await crypto.subtle.exportKey('raw', publicKey))
+  return { privateKey, publicKey, publicKeyText: encodeBase64url(raw) }
+}
+
+export async function signWithIdentity(
+  identity: IdentityKeyPair,
+  message: Uint8Array<ArrayBuffer>,
+): Promise<string> {
+  const signature = await crypto.subtle.sign(ED25519, identity.privateKey, message)
+  return encodeBase64url(new Uint8Array(signature))
+}
+
+/** False for a wrong signature and for a key or signature that is not even well-formed. */
+export async function verifyIdentitySignature(
+  publicKeyText: string,
+  signatureText: string,
+  message: Uint8Array<ArrayBuffer>,
+): Promise<boolean> {
+  try {
+    const key = await crypto.subtle.importKey(
+      'raw',
+      decodeBase64url(publicKeyText),
+      ED25519,
+      false,
+      ['verify'],
+    )
+    return await crypto.subtle.verify(ED25519, key, decodeBase64url(signatureText), message)
+  } catch {
+    return false
+  }
+}

@@ -1,0 +1,216 @@
+// Every frame on the wire, as valibot schemas: the single source of the protocol's types.
+// Both transports carry these same frames; nothing here knows how they are carried.
+import * as v from 'valibot'
+import { BASE64URL_PATTERN } from './base64url.ts'
+import { MAX_SECRET_LENGTH, NAME_MAX_LENGTH } from './limits.ts'
+
+const Base64url = v.pipe(v.string(), v.regex(BASE64URL_PATTERN, 'not base64url'))
+/** An Ed25519 public key: 32 bytes → 43 base64url characters. */
+const IdentityKey = v.pipe(v.string(), v.length(43), v.regex(BASE64URL_PATTERN, 'not base64url'))
+/** Names are checked against the rules by the room, which answers with a precise error code. */
+const Name = v.pipe(v.string(), v.minLength(1), v.maxLength(NAME_MAX_LENGTH * 4))
+const Seq = v.pipe(v.number(), v.integer(), v.minValue(0))
+const Epoch = v.pipe(v.number(), v.integer(), v.minValue(0))
+const Timestamp = v.pipe(v.number(), v.integer())
+
+// ---- client → server -------------------------------------------------------------------
+
+export const HelloFrameSchema = v.object({
+  type: v.literal('hello'),
+  name: Name,
+  identityKey: IdentityKey,
+  secret: v.optional(v.pipe(v.string(), v.maxLength(MAX_SECRET_LENGTH))),
+})
+
+/** Ed25519 signature (64 bytes → 86 characters) over `authMessage(nonce, name)`. */
+export const AuthFrameSchema = v.object({
+  type: v.literal('auth'),
+  signature: v.pipe(v.string(), v.length(86), v.regex(BASE64URL_PATTERN, 'not base64url')),
+})
+
+/** Replays every logged frame after `afterSeq`, then `resumed`. */
+export const ResumeFrameSchema = v.object({ type: v.literal('resume'), afterSeq: Seq })
+
+/** An MLS application message; the server sees only this opaque ciphertext. */
+export const AppSendFrameSchema = v.object({ type: v.literal('app'), ciphertext: Base64url })
+
+/** A newcomer's MLS KeyPackage, for the committer to add. */
+export const KeyPackageSendFrameSchema = v.object({
+  type: v.literal('key-package'),
+  keyPackage: Base64url,
+})
+
+/**
+ * An MLS commit for `epoch`; the server accepts exactly one per epoch. A Welcome for the members
+ * it adds rides along, so newcomers get it only if the commit wins.
+ */
+export const CommitSendFrameSchema = v.object({
+  type: v.literal('commit'),
+  epoch: Epoch,
+  commit: Base64url,
+  welcome: v.optional(
+    v.object({ to: v.pipe(v.array(Name), v.minLength(1), v.maxLength(1000)), data: Base64url }),
+  ),
+})
+
+export const LeaveFrameSchema = v.object({ type: v.literal('leave') })
+
+export const PingFrameSchema = v.object({
+  type: v.literal('ping'),
+  nonce: v.optional(v.pipe(v.number(), v.integer())),
+})
+
+export const ClientFrameSchema = v.variant('type', [
+  HelloFrameSchema,
+  AuthFrameSchema,
+  ResumeFrameSchema,
+  AppSendFrameSchema,
+  KeyPackageSendFrameSchema,
+  CommitSendFrameSchema,
+  LeaveFrameSchema,
+  PingFrameSchema,
+])
+export type ClientFrame = v.InferOutput<typeof ClientFrameSchema>
+export type HelloFrame = v.InferOutput<typeof HelloFrameSchema>
+
+// ---- server → client -------------------------------------------------------------------
+
+export const ChallengeFrameSchema = v.object({ type: v.literal('challenge'), nonce: Base64url })
+
+export const MemberSchema = v.object({ name: Name, identityKey: IdentityKey })
+export type Member = v.InferOutput<typeof MemberSchema>
+
+export const ReadyFrameSchema = v.object({
+  type: v.literal('ready'),
+  name: Name,
+  /** The last sequence number in the room's log when this member was admitted. */
+  head: Seq,
+  /** Everyone present, this member included. */
+  members: v.array(MemberSchema),
+})
+
+export const LEAVE_REASONS = [
+  'quit',
+  'disconnect',
+  'timeout',
+  'dropped',
+  'replaced',
+  'shutdown',
+] as const
+export const LeaveReasonSchema = v.picklist(LEAVE_REASONS)
+export type LeaveReason = v.InferOutput<typeof LeaveReasonSchema>
+
+export const PresenceFrameSchema = v.variant('event', [
+  v.object({
+    type: v.literal('presence'),
+    event: v.literal('join'),
+    name: Name,
+    identityKey: IdentityKey,
+    at: Timestamp,
+  }),
+  v.object({
+    type: v.literal('presence'),
+    event: v.literal('leave'),
+    name: Name,
+    identityKey: IdentityKey,
+    at: Timestamp,
+    reason: LeaveReasonSchema,
+  }),
+])
+export type PresenceFrame = v.InferOutput<typeof PresenceFrameSchema>
+
+/** The server stamps sender, sequence and time; a client's claim to any of them is ignored. */
+export const AppDeliverFrameSchema = v.object({
+  type: v.literal('app'),
+  seq: Seq,
+  from: Name,
+  at: Timestamp,
+  ciphertext: Base64url,
+})
+
+export const CommitDeliverFrameSchema = v.object({
+  type: v.literal('commit'),
+  seq: Seq,
+  from: Name,
+  at: Timestamp,
+  epoch: Epoch,
+  commit: Base64url,
+})
+
+export const KeyPackageDeliverFrameSchema = v.object({
+  type: v.literal('key-package'),
+  from: Name,
+  keyPackage: Base64url,
+})
+
+export const WelcomeDeliverFrameSchema = v.object({
+  type: v.literal('welcome'),
+  from: Name,
+  /** The log position of the commit that made this Welcome; resume after it. */
+  seq: Seq,
+  welcome: Base64url,
+})
+
+export const ResumedFrameSchema = v.object({ type: v.literal('resumed'), head: Seq })
+
+export const PongFrameSchema = v.object({
+  type: v.literal('pong'),
+  nonce: v.optional(v.pipe(v.number(), v.integer())),
+})
+
+export const ERROR_CODES = [
+  'bad_json',
+  'bad_frame',
+  'frame_too_large',
+  'rate_limited',
+  'too_many_errors',
+  'not_ready',
+  'unexpected_frame',
+  'name_invalid',
+  'name_reserved',
+  'name_taken',
+  'bad_secret',
+  'auth_failed',
+  'auth_timeout',
+  'resume_gap',
+  'resume_ahead',
+  'stale_epoch',
+  'slow_consumer',
+  'replaced',
+  'unavailable',
+  'going_away',
+] as const
+export const ErrorCodeSchema = v.picklist(ERROR_CODES)
+export type ErrorCode = v.InferOutput<typeof ErrorCodeSchema>
+
+export const ErrorFrameSchema = v.object({
+  type: v.literal('error'),
+  code: ErrorCodeSchema,
+  message: v.string(),
+  /** The server closes the connection right after a fatal error. */
+  fatal: v.boolean(),
+})
+
+export const ServerFrameSchema = v.variant('type', [
+  ChallengeFrameSchema,
+  ReadyFrameSchema,
+  PresenceFrameSchema,
+  AppDeliverFrameSchema,
+  CommitDeliverFrameSchema,
+  KeyPackageDeliverFrameSchema,
+  WelcomeDeliverFrameSchema,
+  ResumedFrameSchema,
+  PongFrameSchema,
+  ErrorFrameSchema,
+])
+export type ServerFrame = v.InferOutput<typeof ServerFrameSchema>
+export type ErrorFrame = v.InferOutput<typeof ErrorFrameSchema>
+/** Frames the room's log holds, each with its sequence number. */
+export type LoggedFrame =
+  | v.InferOutput<typeof AppDeliverFrameSchema>
+  | v.InferOutput<typeof CommitDeliverFrameSchema>
+
+/** What the client signs to prove it holds the identity key; bound to this nonce and name. */
+export function authMessage(nonce: string, name: string): Uint8Array<ArrayBuffer> {
+  return new TextEncoder().encode(`chatbox-auth-v1\n${nonce}\n${name}`)
+}

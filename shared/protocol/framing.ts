@@ -1,0 +1,124 @@
+// Length-prefixed framing for the raw TLS transport: a 4-byte big-endian length, then that many
+// bytes of UTF-8 JSON. Knows bytes only; what a frame means is the codec's business.
+
+export const LENGTH_PREFIX_BYTES = 4
+
+const encoder = new TextEncoder()
+
+/** One frame as bytes on the wire; the length is of the UTF-8 bytes, not of the string. */
+export function encodeLengthPrefixed(text: string): Uint8Array {
+  // Encode straight into the final buffer: a string never needs more than 3 bytes per UTF-16 unit.
+  const out = new Uint8Array(LENGTH_PREFIX_BYTES + text.length * 3)
+  const { written } = encoder.encodeInto(text, out.subarray(LENGTH_PREFIX_BYTES))
+  new DataView(out.buffer).setUint32(0, written)
+  return out.subarray(0, LENGTH_PREFIX_BYTES + written)
+}
+
+export interface FrameDecodeResult {
+  readonly frames: Uint8Array[]
+  /** Set once a frame announced more than the limit; the decoder then ignores all later bytes. */
+  readonly tooLarge?: { readonly announced: number; readonly limit: number }
+}
+
+export interface FrameDecoder {
+  push(chunk: Uint8Array): FrameDecodeResult
+  /** Bytes held for an unfinished frame; never more than the limit plus the prefix. */
+  readonly bufferedBytes: number
+  readonly failed: boolean
+}
+
+const NOTHING: FrameDecodeResult = { frames: [] }
+
+/**
+ * Reassembles frames from chunks split anywhere. The length is checked as soon as the prefix is
+ * complete, so an oversize frame is refused before any of its body is buffered.
+ */
+export function createFrameDecoder(maxFrameBytes: number): FrameDecoder {
+  let buffer = new Uint8Array(0)
+  let start = 0
+  let end = 0
+  let failed = false
+
+  function append(chunk: Uint8Array): void {
+    if (end + chunk.length > buffer.length) {
+      const held = end - start
+      const needed = held + chunk.length
+      if (needed <= buffer.length && start > 0) {
+        buffer.copyWithin(0, start, end)
+      } else {
+        const grown = new Uint8Array(Math.max(needed, Math.min(buffer.length * 2, needed * 2)))
+        grown.set(buffer.subarray(start, end))
+        buffer = grown
+      }
+      start = 0
+      end = held
+    }
+    buffer.set(chunk, end)
+    end += chunk.length
+  }
+
+  return {
+    get bufferedBytes() {
+      return end - start
+    },
+    get failed() {
+      return failed
+    },
+    push(chunk) {
+      if (failed) return NOTHING
+      const frames: Uint8Array[] = []
+      let input = chunk
+      while (input.length > 0 || end - start >= LENGTH_PREFIX_BYTES) {
+        // Take only as much of the chunk as completes the current frame, so the buffer never
+        // holds bytes past a frame whose length has not been checked yet.
+        if (input.length > 0) {
+          const want = wantedBytes()
+          const take = Math.min(want, input.length)
+          append(input.subarray(0, take))
+          input = input.subarray(take)
+        }
+        const held = end - start
+        if (held < LENGTH_PREFIX_BYTES) break
+        const length = readLength()
+        if (length > maxFrameBytes) {
+          failed = true
+          buffer = new Uint8Array(0)
+          start = 0
+          end = 0
+          return { frames, tooLarge: { announced: length, limit: maxFrameBytes } }
+        }
+        if (held < LENGTH_PREFIX_BYTES + length) {
+          if (input.length === 0) break
+          continue
+        }
+        const bodyStart = start + LENGTH_PREFIX_BYTES
+        frames.push(buffer.slice(bodyStart, bodyStart + length))
+        start = bodyStart + length
+        if (start === end) {
+          start = 0
+          end = 0
+        }
+      }
+      return frames.length === 0 ? NOTHING : { frames }
+    },
+  }
+
+  function readLength(): number {
+    return (
+      ((buffer[start] as number) * 0x1000000 +
+        (((buffer[start + 1] as number) << 16) |
+          ((buffer[start + 2] as number) << 8) |
+          (buffer[start + 3] as number))) >>>
+      0
+    )
+  }
+
+  /** How many more bytes the frame being assembled needs (its prefix first, then its body). */
+  function wantedBytes(): number {
+    const held = end - start
+    if (held < LENGTH_PREFIX_BYTES) return LENGTH_PREFIX_BYTES - held
+    const length = readLength()
+    if (length > maxFrameBytes) return 0
+    return LENGTH_PREFIX_BYTES + length - held
+  }
+}
