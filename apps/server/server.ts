@@ -1,0 +1,140 @@
+// Puts one room behind both listeners: HTTPS + WSS on the web port, raw TLS on the terminal port.
+// The entry point and the tests start the server through here.
+
+import { networkInterfaces, hostname as osHostname } from 'node:os'
+import type { Server } from 'bun'
+import type { Limits } from '../../shared/protocol/limits.ts'
+import { createHttpApp, withSecurityHeaders } from './http.ts'
+import { createLocalFanout } from './room/local-fanout.ts'
+import { createRoom, type Room } from './room/room.ts'
+import { openSqliteStore } from './store/sqlite-store.ts'
+import { TLS_1_3, type TlsFiles } from './transports/tls-options.ts'
+import { listenTlsSocket } from './transports/tls-socket.ts'
+import { createWebSocketTransport, type WebSocketState } from './transports/wss.ts'
+
+export interface ChatServerOptions {
+  readonly hostname: string
+  readonly webPort: number
+  readonly termPort: number
+  readonly tls: TlsFiles
+  readonly dataDir: string
+  readonly limits: Limits
+  readonly roomSecret?: string
+  /** Origins allowed to open /ws besides the server's own. */
+  readonly allowedOrigins?: readonly string[]
+}
+
+export interface ChatServer {
+  readonly webPort: number
+  readonly termPort: number
+  readonly room: Room
+  /** The origins whose pages may open /ws. */
+  readonly origins: ReadonlySet<string>
+  /** Says goodbye to every client, closes both listeners and the store. */
+  stop(): Promise<void>
+  [Symbol.asyncDispose](): Promise<void>
+}
+
+export function startChatServer(options: ChatServerOptions): ChatServer {
+  const { limits } = options
+  const store = openSqliteStore(options.dataDir, limits.logRetention)
+  const startedAt = Date.now()
+  const room = createRoom({
+    identities: store.identities,
+    log: store.log,
+    fanout: createLocalFanout(),
+    limits,
+    secret: options.roomSecret,
+  })
+  const webSockets = createWebSocketTransport(room, limits)
+  const http = createHttpApp(() => ({
+    ok: true,
+    members: room.members().length,
+    uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
+  }))
+
+  let web: Server<WebSocketState> | undefined
+  let terminal: ReturnType<typeof listenTlsSocket> | undefined
+  try {
+    web = Bun.serve<WebSocketState>({
+      hostname: options.hostname,
+      port: options.webPort,
+      tls: { ...options.tls, ...TLS_1_3 },
+      websocket: webSockets.handler,
+      fetch(request, server) {
+        if (new URL(request.url).pathname !== '/ws') return http.fetch(request)
+        // Browsers always send Origin on a WebSocket; only a page of a listed origin may
+        // open one (no cross-site WebSocket hijacking). Programs that send none are not pages.
+        const origin = request.headers.get('origin')
+        if (origin !== null && !origins.has(origin)) {
+          return withSecurityHeaders(new Response('origin not allowed\n', { status: 403 }))
+        }
+        const remoteAddress = server.requestIP(request)?.address ?? 'unknown'
+        if (server.upgrade(request, { data: webSockets.initialState(remoteAddress) })) return
+        return withSecurityHeaders(new Response('expected a WebSocket upgrade\n', { status: 426 }))
+      },
+      error(error) {
+        console.error('web request failed:', error.message)
+        return withSecurityHeaders(new Response('internal error\n', { status: 500 }))
+      },
+    })
+    webSockets.attach(web)
+    terminal = listenTlsSocket({
+      room,
+      limits,
+      hostname: options.hostname,
+      port: options.termPort,
+      tls: options.tls,
+    })
+  } catch (error) {
+    web?.stop(true)
+    webSockets.stop()
+    store.close()
+    throw error
+  }
+
+  const webPort = web.port as number
+  const origins = new Set([
+    ...ownOrigins(options.hostname, webPort),
+    ...(options.allowedOrigins ?? []),
+  ])
+
+  let stopped: Promise<void> | undefined
+  async function stop(): Promise<void> {
+    stopped ??= (async () => {
+      room.shutdown()
+      // Give the goodbye frames one turn to be written before the sockets go.
+      await new Promise((resolve) => setImmediate(resolve))
+      terminal?.stop(true)
+      await web?.stop(true)
+      webSockets.stop()
+      store.close()
+    })()
+    return stopped
+  }
+
+  return {
+    webPort,
+    termPort: terminal.port,
+    room,
+    origins,
+    stop,
+    [Symbol.asyncDispose]: stop,
+  }
+}
+
+/** The origins a browser shows for this server's own page. */
+function ownOrigins(hostname: string, port: number): string[] {
+  const suffix = port === 443 ? '' : `:${port}`
+  const hosts = new Set(['localhost', '127.0.0.1', '::1'])
+  if (hostname === '0.0.0.0' || hostname === '::') {
+    // Bound to every interface: the team reaches it by this machine's name or any address.
+    hosts.add(osHostname())
+    for (const addresses of Object.values(networkInterfaces())) {
+      for (const address of addresses ?? []) hosts.add(address.address)
+    }
+  } else {
+    hosts.add(hostname)
+  }
+  return [...hosts].map((host) => `https://${host.includes(':') ? `[${host}]` : host}${suffix}`)
+}

@@ -1,0 +1,101 @@
+// The client side of the raw TLS port (Bun.connect): 4-byte length-prefixed JSON frames. Bun only;
+// the terminal client uses it.
+import type { Socket } from 'bun'
+import { createFrameDecoder, encodeLengthPrefixed } from '../protocol/framing.ts'
+import { createLimits } from '../protocol/limits.ts'
+import type { ConnectTransport } from './transport.ts'
+import { deliverServerText } from './transport.ts'
+
+export interface TlsTransportOptions {
+  readonly hostname: string
+  readonly port: number
+  /** PEM of the CA to trust instead of the system store (the local development CA). */
+  readonly ca?: string
+  /** The name the certificate must carry; defaults to the hostname. */
+  readonly serverName?: string
+  /** Largest frame accepted from the server. */
+  readonly maxFrameBytes?: number
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true })
+
+export function tlsTransport(options: TlsTransportOptions): ConnectTransport {
+  const maxFrameBytes = options.maxFrameBytes ?? createLimits().maxFrameBytes
+  return (events) =>
+    new Promise((resolve, reject) => {
+      const decoder = createFrameDecoder(maxFrameBytes)
+      let ready = false
+      let closed = false
+      // Writes the socket could not take yet; sent on `drain`, in order.
+      let backlog: Uint8Array[] = []
+      let socketRef: Socket | undefined
+
+      function write(socket: Socket, bytes: Uint8Array): void {
+        if (backlog.length > 0) {
+          backlog.push(bytes)
+          return
+        }
+        const written = socket.write(bytes)
+        if (written < bytes.length) backlog.push(bytes.subarray(Math.max(written, 0)))
+      }
+
+      Bun.connect({
+        hostname: options.hostname,
+        port: options.port,
+        tls: {
+          ca: options.ca,
+          serverName: options.serverName ?? options.hostname,
+          rejectUnauthorized: true,
+        },
+        socket: {
+          // Bun drops writes made before the handshake ends, so the link is ready only here.
+          handshake(socket, success, authorizationError) {
+            if (!success || authorizationError) {
+              const why = authorizationError?.message ?? 'TLS handshake failed'
+              socket.terminate()
+              reject(new Error(`cannot trust ${options.hostname}:${options.port}: ${why}`))
+              return
+            }
+            ready = true
+            socketRef = socket
+            resolve({
+              sendText(text) {
+                if (!closed) write(socket, encodeLengthPrefixed(text))
+              },
+              close() {
+                closed = true
+                socket.end()
+              },
+            })
+          },
+          data(_socket, chunk) {
+            const result = decoder.push(chunk)
+            for (const body of result.frames) {
+              try {
+                deliverServerText(events, utf8.decode(body))
+              } catch {
+                events.invalid('the server sent a frame that is not UTF-8')
+              }
+            }
+            if (result.tooLarge) {
+              events.invalid(`the server sent a frame of ${result.tooLarge.announced} bytes`)
+              socketRef?.terminate()
+            }
+          },
+          drain(socket) {
+            const pending = backlog
+            backlog = []
+            for (const bytes of pending) write(socket, bytes)
+          },
+          close() {
+            closed = true
+            if (ready) events.closed('connection closed')
+            else reject(new Error(`cannot connect to ${options.hostname}:${options.port}`))
+          },
+          error(_socket, error) {
+            if (!ready) reject(error)
+          },
+        },
+      }).catch(reject)
+    })
+}

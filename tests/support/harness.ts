@@ -1,0 +1,184 @@
+// Starts real servers on 127.0.0.1 with port 0 and real clients over real TLS, for the
+// cross-process tests. Certificates are made once per test process in a temporary directory.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join as joinPath } from 'node:path'
+import { type ChatServer, startChatServer } from '../../apps/server/server.ts'
+import { generateCertificates } from '../../scripts/gen-certs.ts'
+import { tlsTransport } from '../../shared/client/tls-transport.ts'
+import type { ClientTransport, ConnectTransport } from '../../shared/client/transport.ts'
+import { webSocketTransport } from '../../shared/client/websocket-transport.ts'
+import {
+  createIdentityKeyPair,
+  type IdentityKeyPair,
+  signWithIdentity,
+} from '../../shared/crypto/identity-key.ts'
+import { encodeFrame } from '../../shared/protocol/codec.ts'
+import { authMessage, type ClientFrame, type ServerFrame } from '../../shared/protocol/frames.ts'
+import { createLimits, type Limits } from '../../shared/protocol/limits.ts'
+
+export interface TestCertificates {
+  readonly dir: string
+  readonly ca: string
+  readonly key: string
+  readonly cert: string
+}
+
+let certificates: Promise<TestCertificates> | undefined
+
+export function testCertificates(): Promise<TestCertificates> {
+  certificates ??= (async () => {
+    const dir = mkdtempSync(joinPath(tmpdir(), 'chatbox-certs-'))
+    const paths = await generateCertificates({ dir })
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }))
+    return {
+      dir,
+      ca: readFileSync(paths.caCert, 'utf8'),
+      key: readFileSync(paths.serverKey, 'utf8'),
+      cert: readFileSync(paths.serverCert, 'utf8'),
+    }
+  })()
+  return certificates
+}
+
+export function temporaryDirectory(prefix = 'chatbox-test-'): string & Disposable {
+  const dir = mkdtempSync(joinPath(tmpdir(), prefix))
+  return Object.assign(dir, {
+    [Symbol.dispose]: () => rmSync(dir, { recursive: true, force: true }),
+  }) as string & Disposable
+}
+
+export interface TestServerOptions {
+  readonly dataDir?: string
+  readonly limits?: Partial<Limits>
+  readonly roomSecret?: string
+  readonly webPort?: number
+  readonly termPort?: number
+}
+
+export interface TestServer extends ChatServer {
+  readonly ca: string
+  readonly dataDir: string
+  readonly wsUrl: string
+}
+
+export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
+  const certs = await testCertificates()
+  const dataDir = options.dataDir ?? ':memory:'
+  const server = startChatServer({
+    hostname: '127.0.0.1',
+    webPort: options.webPort ?? 0,
+    termPort: options.termPort ?? 0,
+    tls: { key: certs.key, cert: certs.cert },
+    dataDir,
+    limits: createLimits(options.limits),
+    roomSecret: options.roomSecret,
+  })
+  return Object.assign(server, {
+    ca: certs.ca,
+    dataDir,
+    wsUrl: `wss://127.0.0.1:${server.webPort}/ws`,
+  })
+}
+
+/** Frames as they arrive, and a way to wait for the next one that matches. */
+export class Inbox {
+  readonly frames: ServerFrame[] = []
+  readonly invalid: string[] = []
+  private waiters: Array<{
+    test: (frame: ServerFrame) => boolean
+    resolve: (f: ServerFrame) => void
+  }> = []
+
+  push(frame: ServerFrame): void {
+    const index = this.waiters.findIndex((waiter) => waiter.test(frame))
+    if (index >= 0) {
+      const [waiter] = this.waiters.splice(index, 1)
+      waiter?.resolve(frame)
+      return
+    }
+    this.frames.push(frame)
+  }
+
+  /** The first unclaimed frame that matches, now or when it arrives; claimed frames are removed. */
+  take<T extends ServerFrame['type']>(
+    type: T,
+    where: (frame: Extract<ServerFrame, { type: T }>) => boolean = () => true,
+    timeoutMs = 5000,
+  ): Promise<Extract<ServerFrame, { type: T }>> {
+    const test = (frame: ServerFrame) =>
+      frame.type === type && where(frame as Extract<ServerFrame, { type: T }>)
+    const index = this.frames.findIndex(test)
+    if (index >= 0) {
+      return Promise.resolve(this.frames.splice(index, 1)[0] as Extract<ServerFrame, { type: T }>)
+    }
+    const { promise, resolve, reject } = Promise.withResolvers<ServerFrame>()
+    const waiter = { test, resolve }
+    this.waiters.push(waiter)
+    const timer = setTimeout(() => {
+      this.waiters = this.waiters.filter((item) => item !== waiter)
+      reject(
+        new Error(
+          `no ${type} frame within ${timeoutMs} ms; unclaimed: ${JSON.stringify(this.frames)}`,
+        ),
+      )
+    }, timeoutMs)
+    return promise.finally(() => clearTimeout(timer)) as Promise<Extract<ServerFrame, { type: T }>>
+  }
+}
+
+export interface TestClient extends AsyncDisposable {
+  readonly inbox: Inbox
+  readonly closed: Promise<string>
+  send(frame: ClientFrame): void
+  sendRaw(text: string): void
+  close(): void
+}
+
+export async function connectClient(connect: ConnectTransport): Promise<TestClient> {
+  const inbox = new Inbox()
+  const closed = Promise.withResolvers<string>()
+  const transport: ClientTransport = await connect({
+    frame: (frame) => inbox.push(frame),
+    invalid: (message) => inbox.invalid.push(message),
+    closed: (reason) => closed.resolve(reason),
+  })
+  return {
+    inbox,
+    closed: closed.promise,
+    send: (frame) => transport.sendText(encodeFrame(frame)),
+    sendRaw: (text) => transport.sendText(text),
+    close: () => transport.close(),
+    async [Symbol.asyncDispose]() {
+      transport.close()
+    },
+  }
+}
+
+export function connectWebSocket(server: TestServer, headers?: Record<string, string>) {
+  return connectClient(webSocketTransport({ url: server.wsUrl, tls: { ca: server.ca }, headers }))
+}
+
+export function connectTls(server: TestServer) {
+  return connectClient(
+    tlsTransport({
+      hostname: '127.0.0.1',
+      port: server.termPort,
+      ca: server.ca,
+      serverName: 'localhost',
+    }),
+  )
+}
+
+/** hello → challenge → signed auth → ready, with a fresh identity unless one is given. */
+export async function join(
+  client: TestClient,
+  name: string,
+  identity?: IdentityKeyPair,
+): Promise<{ ready: Extract<ServerFrame, { type: 'ready' }>; identity: IdentityKeyPair }> {
+  const keys = identity ?? (await createIdentityKeyPair())
+  client.send({ type: 'hello', name, identityKey: keys.publicKeyText })
+  const { nonce } = await client.inbox.take('challenge')
+  client.send({ type: 'auth', signature: await signWithIdentity(keys, authMessage(nonce, name)) })
+  return { ready: await client.inbox.take('ready'), identity: keys }
+}
