@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'bun:test'
+import { connect as connectNodeTls } from 'node:tls'
 import { connectTls, connectWebSocket, join, startTestServer } from './support/harness.ts'
 
 describe('one room over two transports', () => {
@@ -27,3 +28,69 @@ describe('one room over two transports', () => {
     expect(new Set([fromAlice.seq, fromBob.seq])).toEqual(new Set([1, 2]))
   })
 })
+
+describe('TLS on both ports', () => {
+  test('a TLS 1.2 client is refused on the web port and on the terminal port', async () => {
+    await using server = await startTestServer()
+    for (const port of [server.webPort, server.termPort]) {
+      const outcome = await tlsClientOutcome(port, server.ca, 'TLSv1.2')
+      expect(outcome).toMatch(/PROTOCOL_VERSION|protocol version/i)
+    }
+    // The same client allowed TLS 1.3 gets in, so the refusal is the version and nothing else.
+    expect(await tlsClientOutcome(server.termPort, server.ca, 'TLSv1.3')).toBe('TLSv1.3')
+  })
+
+  test('plain bytes to either TLS port close that connection and nothing else', async () => {
+    await using server = await startTestServer()
+    await using alice = await connectTls(server)
+    await using bob = await connectWebSocket(server)
+    await join(alice, 'alice')
+    await join(bob, 'bob')
+    for (const port of [server.webPort, server.termPort]) {
+      const closed = Promise.withResolvers<void>()
+      const socket = await Bun.connect({
+        hostname: '127.0.0.1',
+        port,
+        socket: { data() {}, close: () => closed.resolve(), error: () => closed.resolve() },
+      })
+      socket.write('GET / HTTP/1.1\r\nHost: localhost\r\n\r\n\x00\xff garbage')
+      await closed.promise
+    }
+    alice.send({ type: 'app', ciphertext: 'c3RpbGwgaGVyZQ' })
+    expect((await bob.inbox.take('app')).ciphertext).toBe('c3RpbGwgaGVyZQ')
+  })
+
+  test('a client that never finishes its handshake is cut off at the deadline', async () => {
+    await using server = await startTestServer({ limits: { handshakeTimeoutSeconds: 1 } })
+    const started = performance.now()
+    const closed = Promise.withResolvers<void>()
+    await Bun.connect({
+      hostname: '127.0.0.1',
+      port: server.termPort,
+      socket: { data() {}, close: () => closed.resolve() },
+    })
+    await closed.promise
+    // Bun's socket timers tick every 4 s, so a 1 s deadline fires within 1–5 s.
+    const elapsed = performance.now() - started
+    expect(elapsed).toBeGreaterThan(900)
+    expect(elapsed).toBeLessThan(6500)
+  })
+})
+
+/** Connects with node:tls capped at `maxVersion`; the negotiated version or the error's code. */
+function tlsClientOutcome(port: number, ca: string, maxVersion: 'TLSv1.2' | 'TLSv1.3') {
+  const { promise, resolve } = Promise.withResolvers<string>()
+  const socket = connectNodeTls({
+    host: '127.0.0.1',
+    port,
+    ca,
+    servername: 'localhost',
+    maxVersion,
+  })
+  socket.on('secureConnect', () => {
+    resolve(socket.getProtocol() ?? 'unknown')
+    socket.end()
+  })
+  socket.on('error', (error: NodeJS.ErrnoException) => resolve(`${error.code} ${error.message}`))
+  return promise
+}

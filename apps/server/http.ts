@@ -49,8 +49,8 @@ const PLACEHOLDER_PAGE = `<!doctype html>
 </head>
 <body>
 <h1>chatbox</h1>
-<p>This server is running. The web client is not part of this build yet; join with the
-terminal client: <code>bun run apps/term/client.ts</code>.</p>
+<p>This chatbox server is running. Its web client is not part of this version yet;
+clients connect to <code>/ws</code> on this port or to the terminal port.</p>
 </body>
 </html>
 `

@@ -1,0 +1,73 @@
+import { describe, expect, test } from 'bun:test'
+import { ConfigError, loadConfig } from './config.ts'
+
+describe('loadConfig', () => {
+  test('uses the design’s defaults when nothing is set', () => {
+    expect(loadConfig([], {})).toEqual({
+      host: 'localhost',
+      webPort: 8443,
+      termPort: 8444,
+      certDir: './certs',
+      dataDir: './data',
+      roomSecret: undefined,
+      allowedOrigins: [],
+      maxFileBytes: 1_048_576,
+      redisUrl: undefined,
+    })
+  })
+
+  test('takes the environment, and flags over the environment', () => {
+    const config = loadConfig(['--web-port', '9000', '--allowed-origins', 'https://chat.example'], {
+      CHATBOX_WEB_PORT: '7000',
+      CHATBOX_TERM_PORT: '7001',
+      CHATBOX_ROOM_SECRET: 'correct horse',
+      CHATBOX_ALLOWED_ORIGINS: 'https://ignored.example',
+    })
+    expect(config.webPort).toBe(9000)
+    expect(config.termPort).toBe(7001)
+    expect(config.roomSecret).toBe('correct horse')
+    expect(config.allowedOrigins).toEqual(['https://chat.example'])
+  })
+
+  test('normalises a list of origins and refuses one with a path or without https', () => {
+    expect(
+      loadConfig([], { CHATBOX_ALLOWED_ORIGINS: 'https://a.example:8443, https://B.example' })
+        .allowedOrigins,
+    ).toEqual(['https://a.example:8443', 'https://b.example'])
+    expect(() => loadConfig([], { CHATBOX_ALLOWED_ORIGINS: 'https://a.example/chat' })).toThrow(
+      'CHATBOX_ALLOWED_ORIGINS (--allowed-origins) must have no path',
+    )
+    expect(() => loadConfig([], { CHATBOX_ALLOWED_ORIGINS: 'http://a.example' })).toThrow(
+      'must be an https:// origin',
+    )
+  })
+
+  test('a bad value is one line naming the setting, its flag and what is wrong', () => {
+    const cases: Array<[string[], Record<string, string>, string]> = [
+      [[], { CHATBOX_WEB_PORT: 'http' }, 'CHATBOX_WEB_PORT (--web-port) must be a port number'],
+      [['--term-port', '70000'], {}, 'CHATBOX_TERM_PORT (--term-port) must be a port number up to'],
+      [
+        [],
+        { CHATBOX_MAX_FILE_BYTES: '-1' },
+        'CHATBOX_MAX_FILE_BYTES (--max-file-bytes) must be a whole',
+      ],
+      [
+        [],
+        { CHATBOX_ROOM_SECRET: 'short' },
+        'CHATBOX_ROOM_SECRET (--room-secret) must be at least 8',
+      ],
+      [[], { CHATBOX_REDIS_URL: 'http://x' }, 'must start with redis:// or rediss://'],
+      [['--wat'], {}, "Unknown option '--wat'"],
+    ]
+    for (const [argv, env, message] of cases) {
+      let thrown: unknown
+      try {
+        loadConfig(argv, env)
+      } catch (error) {
+        thrown = error
+      }
+      expect(thrown).toBeInstanceOf(ConfigError)
+      expect((thrown as Error).message).toContain(message)
+    }
+  })
+})

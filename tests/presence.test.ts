@@ -1,0 +1,79 @@
+import { describe, expect, test } from 'bun:test'
+import { join as joinPath } from 'node:path'
+import { createIdentityKeyPair, signWithIdentity } from '../shared/crypto/identity-key.ts'
+import { authMessage } from '../shared/protocol/frames.ts'
+import {
+  connectTls,
+  connectWebSocket,
+  join,
+  startTestServer,
+  testCertificates,
+} from './support/harness.ts'
+
+const FIXTURE = joinPath(import.meta.dir, 'fixtures', 'member-fixture.ts')
+
+async function waitForLine(stream: ReadableStream<Uint8Array>, line: string): Promise<void> {
+  const decoder = new TextDecoder()
+  let seen = ''
+  for await (const chunk of stream) {
+    seen += decoder.decode(chunk)
+    if (seen.split('\n').includes(line)) return
+  }
+  throw new Error(`the fixture ended without printing ${line}; it printed: ${seen}`)
+}
+
+describe('presence', () => {
+  for (const transport of ['wss', 'tls'] as const) {
+    test(`killing a ${transport} member's process makes the others see it leave`, async () => {
+      await using server = await startTestServer()
+      await using watcher = await connectWebSocket(server)
+      await join(watcher, 'watcher')
+      const certs = await testCertificates()
+      const port = transport === 'wss' ? server.webPort : server.termPort
+      const member = Bun.spawn(
+        ['bun', FIXTURE, transport, String(port), joinPath(certs.dir, 'ca.pem'), 'doomed'],
+        { stdout: 'pipe', stderr: 'inherit' },
+      )
+      await waitForLine(member.stdout, 'ready')
+      await watcher.inbox.take(
+        'presence',
+        (frame) => frame.event === 'join' && frame.name === 'doomed',
+      )
+      member.kill('SIGKILL')
+      const leave = await watcher.inbox.take('presence', (frame) => frame.event === 'leave')
+      expect(leave).toMatchObject({ name: 'doomed', event: 'leave', reason: 'disconnect' })
+      expect(server.room.members().map((m) => m.name)).toEqual(['watcher'])
+    })
+  }
+
+  test('a member who leaves is announced with reason quit and its name is free for its key', async () => {
+    await using server = await startTestServer()
+    await using alice = await connectTls(server)
+    await using bob = await connectWebSocket(server)
+    const { identity } = await join(alice, 'alice')
+    await join(bob, 'bob')
+    alice.send({ type: 'leave' })
+    expect(await bob.inbox.take('presence', (frame) => frame.event === 'leave')).toMatchObject({
+      name: 'alice',
+      reason: 'quit',
+    })
+    await alice.closed
+    await using again = await connectWebSocket(server)
+    const { ready } = await join(again, 'Alice', identity)
+    expect(ready.name).toBe('Alice')
+    // Another key proving itself under any spelling of the name is turned away.
+    await using impostor = await connectTls(server)
+    const impostorKey = await createIdentityKeyPair()
+    impostor.send({ type: 'hello', name: 'ALICE', identityKey: impostorKey.publicKeyText })
+    const { nonce } = await impostor.inbox.take('challenge')
+    const signature = await signWithIdentity(impostorKey, authMessage(nonce, 'ALICE'))
+    impostor.send({ type: 'auth', signature })
+    expect(await impostor.inbox.take('error')).toMatchObject({ code: 'name_taken', fatal: false })
+    expect(
+      server.room
+        .members()
+        .map((member) => member.name)
+        .sort(),
+    ).toEqual(['Alice', 'bob'])
+  })
+})
