@@ -72,10 +72,13 @@ export function createRoom(options: RoomOptions): Room {
   const sessions = new Set<MemberSession>()
   const groups = new Map<BroadcastGroup, number>()
   const ungrouped = new Set<Connection>()
+  let shuttingDown = false
 
   fanout.subscribe(deliverLocally)
 
   function deliverLocally(text: string): void {
+    // Everyone here is being closed; the leaves published meanwhile are for other instances.
+    if (shuttingDown) return
     for (const group of groups.keys()) group.publish(text)
     for (const connection of ungrouped) connection.sendText(text)
   }
@@ -288,15 +291,24 @@ export function createRoom(options: RoomOptions): Room {
         reject('name_taken', `"${name}" belongs to another identity key; choose another name`)
         return
       }
-      const head = await log.head()
+      // Read the head in the same turn as admitting when the store allows, so no message can be
+      // logged in between and miss this member.
+      const pendingHead = log.head()
+      const head = pendingHead instanceof Promise ? await pendingHead : pendingHead
       if (phase === 'challenged') admit(head)
     }
 
     /** Synchronous from here on, so no broadcast can fall between `ready` and listening. */
     function admit(head: number): void {
       const previous = members.get(nameKey(name))
+      const previousName = previous?.name
       previous?.displace()
-      if (!previous) {
+      // A reconnect under the same spelling is quiet; a new spelling is news to everyone.
+      if (previousName !== name) {
+        if (previousName !== undefined) {
+          const leave = { name: previousName, identityKey, at: now(), reason: 'replaced' as const }
+          publishPresence({ type: 'presence', event: 'leave', ...leave })
+        }
         publishPresence({ type: 'presence', event: 'join', name, identityKey, at: now() })
       }
       phase = 'member'
@@ -352,7 +364,8 @@ export function createRoom(options: RoomOptions): Room {
         for (const entry of page) connection.sendText(entry.text)
         cursor = (page.at(-1) as { seq: number }).seq
       }
-      send({ type: 'resumed', head })
+      // The connection may have closed while the log was read; it must hear nothing after that.
+      if (phase === 'member') send({ type: 'resumed', head })
     }
 
     return { receive, reject, fail, closed: (reason) => finish(reason) }
@@ -372,6 +385,7 @@ export function createRoom(options: RoomOptions): Room {
     open,
     members: listMembers,
     shutdown() {
+      shuttingDown = true
       for (const session of [...sessions]) session.shutDown()
     },
   }

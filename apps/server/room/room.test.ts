@@ -1,0 +1,747 @@
+import { afterEach, describe, expect, test } from 'bun:test'
+import {
+  createIdentityKeyPair,
+  type IdentityKeyPair,
+  signWithIdentity,
+} from '../../../shared/crypto/identity-key.ts'
+import { decodeClientFrame, decodeServerFrame } from '../../../shared/protocol/codec.ts'
+import {
+  authMessage,
+  type ClientFrame,
+  type ErrorCode,
+  type ErrorFrame,
+  type ServerFrame,
+} from '../../../shared/protocol/frames.ts'
+import { createLimits, type Limits } from '../../../shared/protocol/limits.ts'
+import { openSqliteStore, type SqliteStore } from '../store/sqlite-store.ts'
+import { createLocalFanout } from './local-fanout.ts'
+import type { Connection } from './ports.ts'
+import { createRoom, type Room, type Session } from './room.ts'
+
+type FrameOf<T extends ServerFrame['type']> = Extract<ServerFrame, { type: T }>
+
+interface FakeConnection extends Connection {
+  /** Every frame sent, decoded against the protocol. */
+  readonly frames: ServerFrame[]
+  /** The same frames as the exact text sent. */
+  readonly texts: string[]
+  /** One entry per `close` call: the farewell, or null when there was none. */
+  readonly closes: Array<ErrorFrame | null>
+  /** Texts sent after the first `close`: a closed connection must hear nothing more. */
+  readonly sentAfterClose: string[]
+  /** The first frame of `type` at or after index `from`, now or when it arrives. */
+  next<T extends ServerFrame['type']>(type: T, from?: number): Promise<FrameOf<T>>
+  /** Resolves with the farewell (or null) when the room closes this connection. */
+  readonly closed: Promise<ErrorFrame | null>
+}
+
+let connectionCount = 0
+/** Every fake connection of the running test, checked when it ends. */
+const connections: FakeConnection[] = []
+
+function createFakeConnection(): FakeConnection {
+  const frames: ServerFrame[] = []
+  const texts: string[] = []
+  const closes: Array<ErrorFrame | null> = []
+  const sentAfterClose: string[] = []
+  const waiters: Array<() => void> = []
+  const closed = Promise.withResolvers<ErrorFrame | null>()
+  connectionCount += 1
+  const connection: FakeConnection = {
+    id: `fake-${connectionCount}`,
+    transport: 'wss',
+    remoteAddress: '127.0.0.1',
+    frames,
+    texts,
+    closes,
+    sentAfterClose,
+    closed: closed.promise,
+    sendText(text) {
+      if (closes.length > 0) sentAfterClose.push(text)
+      const decoded = decodeServerFrame(text)
+      // A frame with fields the protocol does not know would be stripped here, so compare too.
+      if (!decoded.ok || !Bun.deepEquals(JSON.parse(text), decoded.frame)) {
+        throw new Error(`the room sent a frame outside the protocol: ${text}`)
+      }
+      frames.push(decoded.frame)
+      texts.push(text)
+      for (const wake of waiters.splice(0)) wake()
+    },
+    close(farewell) {
+      closes.push(farewell ?? null)
+      closed.resolve(farewell ?? null)
+    },
+    next(type, from = 0) {
+      const { promise, resolve, reject } = Promise.withResolvers<FrameOf<typeof type>>()
+      const timer = setTimeout(() => reject(new Error(`no ${type} frame arrived`)), 2000)
+      const look = () => {
+        const found = frames.slice(from).find((frame) => frame.type === type)
+        if (found) {
+          clearTimeout(timer)
+          resolve(found as FrameOf<typeof type>)
+        } else {
+          waiters.push(look)
+        }
+      }
+      look()
+      return promise
+    },
+  }
+  connections.push(connection)
+  return connection
+}
+
+interface Harness {
+  readonly room: Room
+  readonly store: SqliteStore
+  readonly internalErrors: unknown[]
+  /** The room's clock, in milliseconds; tests move it by hand. */
+  clock: number
+}
+
+const harnesses: Harness[] = []
+
+function createHarness(
+  options: { limits?: Partial<Limits>; secret?: string; retention?: number } = {},
+): Harness {
+  const store = openSqliteStore(':memory:', options.retention ?? 100)
+  const internalErrors: unknown[] = []
+  const harness: Harness = {
+    store,
+    internalErrors,
+    clock: 1_000_000,
+    room: createRoom({
+      identities: store.identities,
+      log: store.log,
+      fanout: createLocalFanout(),
+      limits: createLimits(options.limits),
+      secret: options.secret,
+      now: () => harness.clock,
+      reportInternalError: (error) => internalErrors.push(error),
+    }),
+  }
+  harnesses.push(harness)
+  return harness
+}
+
+afterEach(() => {
+  const ended = harnesses.splice(0)
+  for (const harness of ended) {
+    harness.room.shutdown()
+    harness.store.close()
+  }
+  expect(ended.flatMap((harness) => harness.internalErrors)).toEqual([])
+  expect(connections.splice(0).flatMap((connection) => connection.sentAfterClose)).toEqual([])
+})
+
+interface Joined {
+  readonly connection: FakeConnection
+  readonly session: Session
+  readonly identity: IdentityKeyPair
+}
+
+/** Sends hello, answers the challenge, and resolves with the first frame of `until` after it. */
+async function hello<T extends ServerFrame['type']>(
+  connection: FakeConnection,
+  session: Session,
+  name: string,
+  identity: IdentityKeyPair,
+  until: T,
+): Promise<FrameOf<T>> {
+  const from = connection.frames.length
+  session.receive({ type: 'hello', name, identityKey: identity.publicKeyText })
+  const challenge = await connection.next('challenge', from)
+  const signature = await signWithIdentity(identity, authMessage(challenge.nonce, name))
+  session.receive({ type: 'auth', signature })
+  return connection.next(until, from)
+}
+
+async function join(room: Room, name: string, identity?: IdentityKeyPair): Promise<Joined> {
+  const connection = createFakeConnection()
+  const session = room.open(connection)
+  const key = identity ?? (await createIdentityKeyPair())
+  await hello(connection, session, name, key, 'ready')
+  return { connection, session, identity: key }
+}
+
+function error(code: ErrorCode, fatal: boolean) {
+  return { type: 'error' as const, code, message: expect.any(String) as string, fatal }
+}
+
+function clientFrame(text: string): ClientFrame {
+  const decoded = decodeClientFrame(text)
+  if (!decoded.ok) throw new Error(decoded.message)
+  return decoded.frame
+}
+
+const CHALLENGE = {
+  type: 'challenge' as const,
+  nonce: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/) as string,
+}
+
+describe('joining', () => {
+  test('admits a member with itself as the only member and head 0', async () => {
+    const { room } = createHarness()
+    const alice = await join(room, 'alice')
+    const aliceMember = { name: 'alice', identityKey: alice.identity.publicKeyText }
+    expect(alice.connection.frames).toEqual([
+      CHALLENGE,
+      { type: 'ready', name: 'alice', head: 0, members: [aliceMember] },
+    ])
+    expect(room.members()).toEqual([aliceMember])
+  })
+
+  test('tells present members about a newcomer, and the newcomer about everyone', async () => {
+    const { room, clock } = createHarness()
+    const alice = await join(room, 'alice')
+    const bob = await join(room, 'Bob')
+    const aliceMember = { name: 'alice', identityKey: alice.identity.publicKeyText }
+    const bobMember = { name: 'Bob', identityKey: bob.identity.publicKeyText }
+    expect(alice.connection.frames.slice(2)).toEqual([
+      { type: 'presence', event: 'join', ...bobMember, at: clock },
+    ])
+    expect(bob.connection.frames).toEqual([
+      CHALLENGE,
+      { type: 'ready', name: 'Bob', head: 0, members: [aliceMember, bobMember] },
+    ])
+  })
+
+  test('refuses a name bound to another key, case-insensitively, and lets the client retry', async () => {
+    const { room } = createHarness()
+    await join(room, 'alice')
+    const connection = createFakeConnection()
+    const session = room.open(connection)
+    const mallory = await createIdentityKeyPair()
+    const refusal = await hello(connection, session, 'ALICE', mallory, 'error')
+    expect(refusal).toEqual(error('name_taken', false))
+    expect(connection.closes).toEqual([])
+
+    const ready = await hello(connection, session, 'alice2', mallory, 'ready')
+    expect(ready).toMatchObject({ name: 'alice2', head: 0 })
+    expect(room.members().map((member) => member.name)).toEqual(['alice', 'alice2'])
+  })
+
+  test('refuses a name bound to another key even while its owner is away', async () => {
+    const { room } = createHarness()
+    const alice = await join(room, 'alice')
+    alice.session.receive({ type: 'leave' })
+    const connection = createFakeConnection()
+    const session = room.open(connection)
+    const refusal = await hello(
+      connection,
+      session,
+      'alice',
+      await createIdentityKeyPair(),
+      'error',
+    )
+    expect(refusal).toEqual(error('name_taken', false))
+  })
+
+  test('lets the same key reconnect under the same name quietly, replacing the old connection', async () => {
+    const { room } = createHarness()
+    const alice = await join(room, 'alice')
+    const bob = await join(room, 'bob')
+    const bobSaw = bob.connection.frames.length
+
+    const again = await join(room, 'alice', alice.identity)
+    expect(alice.connection.closes).toEqual([error('replaced', true)])
+    expect(again.connection.frames.at(-1)).toMatchObject({ type: 'ready', name: 'alice' })
+    expect(bob.connection.frames.slice(bobSaw)).toEqual([])
+    alice.session.closed('disconnect')
+    expect(bob.connection.frames.slice(bobSaw)).toEqual([])
+    expect(room.members().map((member) => member.name)).toEqual(['bob', 'alice'])
+  })
+
+  test('lets the same key in again under another case, announcing the new spelling', async () => {
+    const { room } = createHarness()
+    const alice = await join(room, 'alice')
+    const bob = await join(room, 'bob')
+    const bobSaw = bob.connection.frames.length
+
+    const again = await join(room, 'ALICE', alice.identity)
+    expect(alice.connection.closes).toEqual([error('replaced', true)])
+    expect(again.connection.frames.at(-1)).toEqual({
+      type: 'ready',
+      name: 'ALICE',
+      head: 0,
+      members: [
+        { name: 'bob', identityKey: bob.identity.publicKeyText },
+        { name: 'ALICE', identityKey: alice.identity.publicKeyText },
+      ],
+    })
+    expect(bob.connection.frames.slice(bobSaw)).toEqual([
+      {
+        type: 'presence',
+        event: 'leave',
+        name: 'alice',
+        identityKey: alice.identity.publicKeyText,
+        at: expect.any(Number),
+        reason: 'replaced',
+      },
+      {
+        type: 'presence',
+        event: 'join',
+        name: 'ALICE',
+        identityKey: alice.identity.publicKeyText,
+        at: expect.any(Number),
+      },
+    ])
+    const bobSawRename = bob.connection.frames.length
+
+    // The replaced connection hears nothing more, and its late close is not a departure.
+    again.session.receive({ type: 'app', ciphertext: 'AQID' })
+    alice.session.closed('disconnect')
+    expect(alice.connection.frames.filter((frame) => frame.type === 'app')).toEqual([])
+    expect(bob.connection.frames.slice(bobSawRename).map((frame) => frame.type)).toEqual(['app'])
+    expect(room.members().map((member) => member.name)).toEqual(['bob', 'ALICE'])
+  })
+
+  for (const name of ['al', '1alice', 'al ice', '\u0430lice']) {
+    test(`refuses ${JSON.stringify(name)} with name_invalid and keeps the connection`, async () => {
+      const { room } = createHarness()
+      const connection = createFakeConnection()
+      const session = room.open(connection)
+      const key = await createIdentityKeyPair()
+      session.receive({ type: 'hello', name, identityKey: key.publicKeyText })
+      expect(connection.frames).toEqual([error('name_invalid', false)])
+      expect(connection.closes).toEqual([])
+    })
+  }
+
+  test('refuses the reserved name server with name_reserved', async () => {
+    const { room } = createHarness()
+    const connection = createFakeConnection()
+    const session = room.open(connection)
+    const key = await createIdentityKeyPair()
+    session.receive({ type: 'hello', name: 'Server', identityKey: key.publicKeyText })
+    expect(connection.frames).toEqual([error('name_reserved', false)])
+    expect(connection.closes).toEqual([])
+  })
+
+  test('closes a connection whose signature does not match its key with auth_failed', async () => {
+    const { room } = createHarness()
+    const connection = createFakeConnection()
+    const session = room.open(connection)
+    const claimed = await createIdentityKeyPair()
+    const signer = await createIdentityKeyPair()
+    session.receive({ type: 'hello', name: 'alice', identityKey: claimed.publicKeyText })
+    const challenge = await connection.next('challenge')
+    const signature = await signWithIdentity(signer, authMessage(challenge.nonce, 'alice'))
+    session.receive({ type: 'auth', signature })
+    expect(await connection.closed).toEqual(error('auth_failed', true))
+    expect(connection.frames).toEqual([CHALLENGE])
+    expect(room.members()).toEqual([])
+  })
+
+  test('refuses a signature over another name', async () => {
+    const { room } = createHarness()
+    const connection = createFakeConnection()
+    const session = room.open(connection)
+    const key = await createIdentityKeyPair()
+    session.receive({ type: 'hello', name: 'alice', identityKey: key.publicKeyText })
+    const challenge = await connection.next('challenge')
+    const signature = await signWithIdentity(key, authMessage(challenge.nonce, 'bob'))
+    session.receive({ type: 'auth', signature })
+    expect(await connection.closed).toEqual(error('auth_failed', true))
+  })
+
+  test('does not admit a connection that closes while its signature is being checked', async () => {
+    const { room } = createHarness()
+    const connection = createFakeConnection()
+    const session = room.open(connection)
+    const key = await createIdentityKeyPair()
+    session.receive({ type: 'hello', name: 'alice', identityKey: key.publicKeyText })
+    const challenge = await connection.next('challenge')
+    session.receive({
+      type: 'auth',
+      signature: await signWithIdentity(key, authMessage(challenge.nonce, 'alice')),
+    })
+    session.closed('disconnect')
+    // Nothing to wait on when nothing is sent: give verification and the store time to answer.
+    await Bun.sleep(20)
+    expect(connection.frames).toEqual([CHALLENGE])
+    expect(room.members()).toEqual([])
+  })
+
+  test('answers frames before hello with not_ready, but answers ping with pong', () => {
+    const { room } = createHarness()
+    const connection = createFakeConnection()
+    const session = room.open(connection)
+    session.receive({ type: 'app', ciphertext: 'AQID' })
+    session.receive({ type: 'ping', nonce: 7 })
+    session.receive({ type: 'ping' })
+    expect(connection.frames).toEqual([
+      error('not_ready', false),
+      { type: 'pong', nonce: 7 },
+      { type: 'pong' },
+    ])
+    expect(connection.closes).toEqual([])
+  })
+
+  test('answers hello again while joined with unexpected_frame', async () => {
+    const { room } = createHarness()
+    const alice = await join(room, 'alice')
+    alice.session.receive({
+      type: 'hello',
+      name: 'alice',
+      identityKey: alice.identity.publicKeyText,
+    })
+    expect(alice.connection.frames.at(-1)).toEqual(error('unexpected_frame', false))
+  })
+})
+
+describe('messages', () => {
+  test('stamps sender, sequence and time, and delivers the same text to every member', async () => {
+    const harness = createHarness()
+    const { room } = harness
+    const alice = await join(room, 'alice')
+    const bob = await join(room, 'bob')
+    const aliceSaw = alice.connection.frames.length
+    const bobSaw = bob.connection.frames.length
+
+    harness.clock = 2_000_000
+    alice.session.receive(clientFrame('{"type":"app","ciphertext":"AAAA","from":"bob","seq":99}'))
+    harness.clock = 2_000_001
+    bob.session.receive({ type: 'app', ciphertext: 'BBBB' })
+    harness.clock = 2_000_002
+    alice.session.receive({ type: 'app', ciphertext: 'CCCC' })
+
+    const expected: ServerFrame[] = [
+      { type: 'app', seq: 1, from: 'alice', at: 2_000_000, ciphertext: 'AAAA' },
+      { type: 'app', seq: 2, from: 'bob', at: 2_000_001, ciphertext: 'BBBB' },
+      { type: 'app', seq: 3, from: 'alice', at: 2_000_002, ciphertext: 'CCCC' },
+    ]
+    expect(alice.connection.frames.slice(aliceSaw)).toEqual(expected)
+    expect(bob.connection.frames.slice(bobSaw)).toEqual(expected)
+    expect(alice.connection.texts.slice(aliceSaw)).toEqual(bob.connection.texts.slice(bobSaw))
+  })
+
+  test('answers a joined ping with pong', async () => {
+    const { room } = createHarness()
+    const alice = await join(room, 'alice')
+    alice.session.receive({ type: 'ping', nonce: 3 })
+    expect(alice.connection.frames.at(-1)).toEqual({ type: 'pong', nonce: 3 })
+  })
+
+  test('refuses MLS frames as unavailable until MLS delivery exists', async () => {
+    const { room } = createHarness()
+    const alice = await join(room, 'alice')
+    alice.session.receive({ type: 'key-package', keyPackage: 'AQID' })
+    expect(alice.connection.frames.at(-1)).toEqual(error('unavailable', false))
+  })
+})
+
+describe('leaving', () => {
+  test('tells the others a member quit, and sends the leaver nothing more', async () => {
+    const { room, clock } = createHarness()
+    const alice = await join(room, 'alice')
+    const bob = await join(room, 'bob')
+    const bobSaw = bob.connection.frames.length
+    const aliceSaw = alice.connection.frames.length
+
+    alice.session.receive({ type: 'leave' })
+    bob.session.receive({ type: 'app', ciphertext: 'AQID' })
+
+    expect(alice.connection.closes).toEqual([null])
+    expect(alice.connection.frames.length).toBe(aliceSaw)
+    expect(bob.connection.frames.slice(bobSaw)).toEqual([
+      {
+        type: 'presence',
+        event: 'leave',
+        name: 'alice',
+        identityKey: alice.identity.publicKeyText,
+        at: clock,
+        reason: 'quit',
+      },
+      { type: 'app', seq: 1, from: 'bob', at: clock, ciphertext: 'AQID' },
+    ])
+    expect(room.members().map((member) => member.name)).toEqual(['bob'])
+  })
+
+  test('tells the others a member disconnected when the transport loses the socket', async () => {
+    const { room, clock } = createHarness()
+    const alice = await join(room, 'alice')
+    const bob = await join(room, 'bob')
+    const bobSaw = bob.connection.frames.length
+
+    alice.session.closed('disconnect')
+    alice.session.closed('disconnect')
+
+    expect(bob.connection.frames.slice(bobSaw)).toEqual([
+      {
+        type: 'presence',
+        event: 'leave',
+        name: 'alice',
+        identityKey: alice.identity.publicKeyText,
+        at: clock,
+        reason: 'disconnect',
+      },
+    ])
+  })
+})
+
+describe('resume', () => {
+  test('replays what a member missed with the very same text, then says resumed', async () => {
+    const { room } = createHarness()
+    const alice = await join(room, 'alice')
+    const bob = await join(room, 'bob')
+    bob.session.closed('disconnect')
+    const aliceSaw = alice.connection.frames.length
+    for (const ciphertext of ['AAAA', 'BBBB', 'CCCC']) {
+      alice.session.receive({ type: 'app', ciphertext })
+    }
+    const live = alice.connection.texts.slice(aliceSaw)
+
+    const back = await join(room, 'bob', bob.identity)
+    expect(back.connection.frames.at(-1)).toMatchObject({ type: 'ready', head: 3 })
+    const backSaw = back.connection.frames.length
+    back.session.receive({ type: 'resume', afterSeq: 1 })
+    await back.connection.next('resumed', backSaw)
+
+    expect(back.connection.texts.slice(backSaw)).toEqual([
+      live[1] as string,
+      live[2] as string,
+      JSON.stringify({ type: 'resumed', head: 3 }),
+    ])
+  })
+
+  test('sends nothing more to a member whose connection closes during a replay', async () => {
+    const { room } = createHarness()
+    const alice = await join(room, 'alice')
+    const bob = await join(room, 'bob')
+    alice.session.receive({ type: 'app', ciphertext: 'AAAA' })
+    const saw = bob.connection.frames.length
+    bob.session.receive({ type: 'resume', afterSeq: 0 })
+    bob.session.closed('disconnect')
+    // Nothing to wait on when nothing is sent: give the replay's awaits time to run out.
+    await Bun.sleep(20)
+    expect(bob.connection.frames.slice(saw)).toEqual([])
+  })
+
+  test('replays nothing for a member that is up to date', async () => {
+    const { room } = createHarness()
+    const alice = await join(room, 'alice')
+    alice.session.receive({ type: 'app', ciphertext: 'AAAA' })
+    const saw = alice.connection.frames.length
+    alice.session.receive({ type: 'resume', afterSeq: 1 })
+    await alice.connection.next('resumed', saw)
+    expect(alice.connection.frames.slice(saw)).toEqual([{ type: 'resumed', head: 1 }])
+  })
+
+  test('refuses to resume after a sequence number the room has not reached', async () => {
+    const { room } = createHarness()
+    const alice = await join(room, 'alice')
+    alice.session.receive({ type: 'app', ciphertext: 'AAAA' })
+    const saw = alice.connection.frames.length
+    alice.session.receive({ type: 'resume', afterSeq: 2 })
+    expect(await alice.connection.next('error', saw)).toEqual(error('resume_ahead', false))
+    expect(alice.connection.frames.slice(saw)).toEqual([error('resume_ahead', false)])
+  })
+
+  test('refuses to resume from before the oldest entry the log still holds', async () => {
+    const { room, store } = createHarness({ retention: 1 })
+    // The store prunes only once it holds retention + 1000 entries more than it must keep.
+    for (let index = 0; index < 1002; index += 1) {
+      store.log.append({ type: 'app', from: 'alice', at: 1, ciphertext: 'AA' })
+    }
+    store.flush()
+    const alice = await join(room, 'alice')
+    expect(alice.connection.frames.at(-1)).toMatchObject({ type: 'ready', head: 1002 })
+
+    const saw = alice.connection.frames.length
+    alice.session.receive({ type: 'resume', afterSeq: 1000 })
+    expect(await alice.connection.next('error', saw)).toEqual(error('resume_gap', false))
+
+    const after = alice.connection.frames.length
+    alice.session.receive({ type: 'resume', afterSeq: 1001 })
+    await alice.connection.next('resumed', after)
+    expect(alice.connection.frames.slice(after)).toEqual([
+      { type: 'app', seq: 1002, from: 'alice', at: 1, ciphertext: 'AA' },
+      { type: 'resumed', head: 1002 },
+    ])
+  })
+})
+
+describe('rate limit', () => {
+  const rate = { perSecond: 10, burst: 5, strikes: 3 }
+
+  /** A member with a full bucket and a frozen clock. */
+  async function joinRested(harness: Harness): Promise<Joined> {
+    const alice = await join(harness.room, 'alice')
+    harness.clock += 1000
+    return alice
+  }
+
+  function send(joined: Joined, count: number): void {
+    for (let index = 0; index < count; index += 1) {
+      joined.session.receive({ type: 'app', ciphertext: 'AQID' })
+    }
+  }
+
+  function seqs(joined: Joined): number[] {
+    return joined.connection.frames.flatMap((frame) => (frame.type === 'app' ? [frame.seq] : []))
+  }
+
+  test('drops frames past the burst with one rate_limited warning', async () => {
+    const harness = createHarness({ limits: { rate } })
+    const alice = await joinRested(harness)
+    const saw = alice.connection.frames.length
+    send(alice, 6)
+    expect(alice.connection.frames.slice(saw).map((frame) => frame.type)).toEqual([
+      'app',
+      'app',
+      'app',
+      'app',
+      'app',
+      'error',
+    ])
+    expect(alice.connection.frames.at(-1)).toEqual(error('rate_limited', false))
+    send(alice, 2)
+    expect(alice.connection.frames.length).toBe(saw + 6)
+    expect(alice.connection.closes).toEqual([])
+  })
+
+  test('closes a connection that keeps sending past its strikes', async () => {
+    const harness = createHarness({ limits: { rate } })
+    const alice = await joinRested(harness)
+    send(alice, 5 + rate.strikes)
+    expect(alice.connection.closes).toEqual([])
+    send(alice, 1)
+    expect(alice.connection.closes).toEqual([error('rate_limited', true)])
+    expect(seqs(alice)).toEqual([1, 2, 3, 4, 5])
+  })
+
+  test('lets frames through again once the clock has refilled the bucket', async () => {
+    const harness = createHarness({ limits: { rate } })
+    const alice = await joinRested(harness)
+    send(alice, 6)
+    harness.clock += 100
+    send(alice, 2)
+    expect(seqs(alice)).toEqual([1, 2, 3, 4, 5, 6])
+    harness.clock += 1000
+    send(alice, 5)
+    expect(seqs(alice)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11])
+    expect(alice.connection.closes).toEqual([])
+  })
+})
+
+describe('misbehaving connections', () => {
+  test('closes a connection after more invalid frames than allowed', () => {
+    const { room } = createHarness({ limits: { maxInvalidFrames: 2 } })
+    const connection = createFakeConnection()
+    const session = room.open(connection)
+    session.reject('bad_json', 'the frame is not valid JSON')
+    session.reject('bad_frame', 'the frame does not match the protocol')
+    expect(connection.closes).toEqual([])
+    session.reject('bad_json', 'the frame is not valid JSON')
+    expect(connection.frames).toEqual([
+      { type: 'error', code: 'bad_json', message: 'the frame is not valid JSON', fatal: false },
+      {
+        type: 'error',
+        code: 'bad_frame',
+        message: 'the frame does not match the protocol',
+        fatal: false,
+      },
+    ])
+    expect(connection.closes).toEqual([error('too_many_errors', true)])
+  })
+
+  test('says why and closes when the transport fails a connection', async () => {
+    const { room, clock } = createHarness()
+    const alice = await join(room, 'alice')
+    const bob = await join(room, 'bob')
+    const bobSaw = bob.connection.frames.length
+    alice.session.fail('frame_too_large', 'the frame is larger than allowed')
+    expect(alice.connection.closes).toEqual([
+      {
+        type: 'error',
+        code: 'frame_too_large',
+        message: 'the frame is larger than allowed',
+        fatal: true,
+      },
+    ])
+    expect(bob.connection.frames.slice(bobSaw)).toEqual([
+      {
+        type: 'presence',
+        event: 'leave',
+        name: 'alice',
+        identityKey: alice.identity.publicKeyText,
+        at: clock,
+        reason: 'dropped',
+      },
+    ])
+  })
+
+  test('closes a connection that has not joined within the auth timeout', async () => {
+    const { room } = createHarness({ limits: { authTimeoutMs: 50 } })
+    const connection = createFakeConnection()
+    room.open(connection)
+    expect(await connection.closed).toEqual(error('auth_timeout', true))
+    expect(connection.frames).toEqual([])
+  })
+
+  test('does not time out a member that joined in time', async () => {
+    const { room } = createHarness({ limits: { authTimeoutMs: 50 } })
+    const alice = await join(room, 'alice')
+    await Bun.sleep(80)
+    expect(alice.connection.closes).toEqual([])
+  })
+})
+
+describe('room secret', () => {
+  const secret = 'open sesame'
+
+  test('asks for the secret when hello comes without one', async () => {
+    const { room } = createHarness({ secret })
+    const connection = createFakeConnection()
+    const session = room.open(connection)
+    const key = await createIdentityKeyPair()
+    session.receive({ type: 'hello', name: 'alice', identityKey: key.publicKeyText })
+    expect(connection.frames).toEqual([error('bad_secret', false)])
+    expect(connection.closes).toEqual([])
+  })
+
+  test('closes a connection that gives the wrong secret', async () => {
+    const { room } = createHarness({ secret })
+    const connection = createFakeConnection()
+    const session = room.open(connection)
+    const key = await createIdentityKeyPair()
+    session.receive({
+      type: 'hello',
+      name: 'alice',
+      identityKey: key.publicKeyText,
+      secret: 'open sesame!',
+    })
+    expect(connection.frames).toEqual([])
+    expect(connection.closes).toEqual([error('bad_secret', true)])
+  })
+
+  test('challenges a connection that gives the right secret', async () => {
+    const { room } = createHarness({ secret })
+    const connection = createFakeConnection()
+    const session = room.open(connection)
+    const key = await createIdentityKeyPair()
+    session.receive({ type: 'hello', name: 'alice', identityKey: key.publicKeyText, secret })
+    expect(connection.frames).toEqual([CHALLENGE])
+  })
+})
+
+describe('shutdown', () => {
+  test('tells every connection the server is going away and closes it', async () => {
+    const { room } = createHarness()
+    const alice = await join(room, 'alice')
+    const bob = await join(room, 'bob')
+    const stranger = createFakeConnection()
+    room.open(stranger)
+    const bobSaw = bob.connection.frames.length
+
+    room.shutdown()
+
+    for (const connection of [alice.connection, bob.connection, stranger]) {
+      expect(connection.closes).toEqual([error('going_away', true)])
+    }
+    // Everyone here is closing, so nobody here is sent the others' departures.
+    expect(bob.connection.frames.slice(bobSaw)).toEqual([])
+    expect(room.members()).toEqual([])
+  })
+})

@@ -1,0 +1,111 @@
+import { afterEach, describe, expect, test } from 'bun:test'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { openSqliteStore, type SqliteStore } from './sqlite-store.ts'
+
+const KEY_A = 'A'.repeat(43)
+const KEY_B = 'B'.repeat(43)
+
+const directories: string[] = []
+
+function temporaryDirectory(): string {
+  const directory = mkdtempSync(join(tmpdir(), 'chatbox-store-'))
+  directories.push(directory)
+  return directory
+}
+
+afterEach(() => {
+  for (const directory of directories.splice(0)) rmSync(directory, { recursive: true, force: true })
+})
+
+/** The seqs of the entries after `afterSeq`, at most `limit`. */
+async function seqsAfter(store: SqliteStore, afterSeq: number, limit: number) {
+  return (await store.log.readAfter(afterSeq, limit)).map((entry) => entry.seq)
+}
+
+function app(ciphertext: string) {
+  return { type: 'app' as const, from: 'alice', at: 5, ciphertext }
+}
+
+describe('openSqliteStore', () => {
+  test('starts with an empty log: head 0, oldest 1', async () => {
+    const store = openSqliteStore(':memory:', 10)
+    expect(store.log.head()).toBe(0)
+    expect(store.log.oldest()).toBe(1)
+    expect(await store.log.readAfter(0, 10)).toEqual([])
+    store.close()
+  })
+
+  test('numbers appended frames from 1 and stores them stamped with their seq', async () => {
+    const store = openSqliteStore(':memory:', 10)
+    expect(await store.log.append(app('AA'))).toEqual({
+      seq: 1,
+      text: '{"type":"app","from":"alice","at":5,"ciphertext":"AA","seq":1}',
+    })
+    store.log.append(app('BB'))
+    expect(store.log.head()).toBe(2)
+    expect(await seqsAfter(store, 0, 10)).toEqual([1, 2])
+    expect(await seqsAfter(store, 1, 10)).toEqual([2])
+    expect(await seqsAfter(store, 0, 1)).toEqual([1])
+    store.close()
+  })
+
+  test('binds a name to the first key that claims it, case-insensitively', () => {
+    const store = openSqliteStore(':memory:', 10)
+    expect(store.identities.claim('alice', KEY_A, 1)).toBe('new')
+    expect(store.identities.claim('ALICE', KEY_A, 2)).toBe('known')
+    expect(store.identities.claim('Alice', KEY_B, 3)).toBe('conflict')
+    expect(store.identities.claim('bob', KEY_A, 4)).toBe('new')
+    store.close()
+  })
+
+  test('keeps the log and the name bindings across closing and reopening', async () => {
+    const directory = temporaryDirectory()
+    const first = openSqliteStore(directory, 10)
+    first.identities.claim('alice', KEY_A, 1)
+    const written = [await first.log.append(app('AA')), await first.log.append(app('BB'))]
+    first.close()
+
+    const second = openSqliteStore(directory, 10)
+    expect(second.log.head()).toBe(2)
+    expect(second.log.oldest()).toBe(1)
+    expect(await second.log.readAfter(0, 10)).toEqual(written)
+    expect(second.identities.claim('alice', KEY_A, 2)).toBe('known')
+    expect(second.identities.claim('ALICE', KEY_B, 2)).toBe('conflict')
+    expect((await second.log.append(app('CC'))).seq).toBe(3)
+    second.close()
+  })
+
+  test('prunes to the retention once the log holds 1000 more, and remembers it on reopening', async () => {
+    const directory = temporaryDirectory()
+    const retention = 5
+    const store = openSqliteStore(directory, retention)
+    for (let index = 0; index < retention + 1000; index += 1) store.log.append(app('AA'))
+    store.flush()
+    expect(store.log.oldest()).toBe(1)
+    store.log.append(app('AA'))
+    store.flush()
+    const head = retention + 1001
+    expect(store.log.head()).toBe(head)
+    expect(store.log.oldest()).toBe(head - retention + 1)
+    expect(await seqsAfter(store, 0, 100)).toEqual([head - 4, head - 3, head - 2, head - 1, head])
+    store.close()
+
+    const reopened = openSqliteStore(directory, retention)
+    expect(reopened.log.head()).toBe(head)
+    expect(reopened.log.oldest()).toBe(head - retention + 1)
+    reopened.close()
+  })
+
+  test('writes appends on its own by the next turn of the event loop', async () => {
+    const directory = temporaryDirectory()
+    const writer = openSqliteStore(directory, 10)
+    writer.log.append(app('AA'))
+    await new Promise((resolve) => setImmediate(resolve))
+    const reader = openSqliteStore(directory, 10)
+    expect(reader.log.head()).toBe(1)
+    reader.close()
+    writer.close()
+  })
+})
