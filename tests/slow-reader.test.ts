@@ -1,0 +1,56 @@
+import { describe, expect, test } from 'bun:test'
+import { join as joinPath } from 'node:path'
+import {
+  connectTls,
+  connectWebSocket,
+  join,
+  startTestServer,
+  testCertificates,
+} from './support/harness.ts'
+
+const FIXTURE = joinPath(import.meta.dir, 'fixtures', 'member-fixture.ts')
+
+describe('a member that stops reading', () => {
+  for (const transport of ['wss', 'tls'] as const) {
+    test(`a stopped ${transport} member is dropped at its queue cap and the others get everything`, async () => {
+      await using server = await startTestServer({
+        limits: {
+          sendQueueBytes: 1024 * 1024,
+          rate: { perSecond: 10_000, burst: 10_000, strikes: 100 },
+        },
+      })
+      await using alice = await connectTls(server)
+      await using bob = await connectWebSocket(server)
+      await join(alice, 'alice')
+      await join(bob, 'bob')
+      const certs = await testCertificates()
+      const port = transport === 'wss' ? server.webPort : server.termPort
+      const stalled = Bun.spawn(
+        ['bun', FIXTURE, transport, String(port), joinPath(certs.dir, 'ca.pem'), 'stalled'],
+        { stdout: 'pipe', stderr: 'inherit' },
+      )
+      try {
+        for await (const chunk of stalled.stdout)
+          if (new TextDecoder().decode(chunk).includes('ready')) break
+        await bob.inbox.take('presence', (frame) => frame.name === 'stalled')
+        stalled.kill('SIGSTOP')
+
+        // 400 messages of 30 KB: far past the cap plus what the kernel's socket buffers hold.
+        const ciphertext = 'x'.repeat(30_000)
+        const count = 400
+        // In batches, reading her own copies between them, so alice is a reader that keeps up.
+        for (let batch = 0; batch < count / 20; batch += 1) {
+          for (let index = 0; index < 20; index += 1) alice.send({ type: 'app', ciphertext })
+          for (let index = 0; index < 20; index += 1) await alice.inbox.take('app')
+        }
+        const leave = await bob.inbox.take('presence', (frame) => frame.event === 'leave', 15_000)
+        expect(leave).toMatchObject({ name: 'stalled', reason: 'dropped' })
+        const seqs: number[] = []
+        for (let index = 0; index < count; index += 1) seqs.push((await bob.inbox.take('app')).seq)
+        expect(seqs).toEqual(Array.from({ length: count }, (_, index) => index + 1))
+      } finally {
+        stalled.kill('SIGKILL')
+      }
+    })
+  }
+})
