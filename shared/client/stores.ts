@@ -1,0 +1,61 @@
+// Where a client keeps what must outlive a connection — its identity, whom it trusts, its MLS
+// group — as interfaces. Memory, file (Bun) and IndexedDB (browser) implementations sit beside.
+import * as v from 'valibot'
+import { BASE64URL_PATTERN } from '../protocol/base64url.ts'
+
+const Base64url = v.pipe(v.string(), v.regex(BASE64URL_PATTERN))
+
+/** The long-term Ed25519 identity, as bytes: PKCS#8 private key and raw public key, base64url. */
+export const StoredIdentitySchema = v.object({
+  privateKey: Base64url,
+  publicKey: v.pipe(Base64url, v.length(43)),
+  createdAt: v.number(),
+})
+export type StoredIdentity = v.InferOutput<typeof StoredIdentitySchema>
+
+export interface IdentityStore {
+  load(): Promise<StoredIdentity | undefined>
+  save(identity: StoredIdentity): Promise<void>
+}
+
+/** What this client believes about one peer name (trust on first use). */
+export const TrustRecordSchema = v.object({
+  name: v.string(),
+  /** The key first seen for this name, or the one the user accepted later. */
+  identityKey: v.pipe(Base64url, v.length(43)),
+  firstSeen: v.number(),
+  /** The user compared safety numbers out of band. */
+  verified: v.boolean(),
+})
+export type TrustRecord = v.InferOutput<typeof TrustRecordSchema>
+
+/** Records are keyed by the case-folded name (`nameKey`). */
+export interface TrustStore {
+  get(name: string): Promise<TrustRecord | undefined>
+  put(record: TrustRecord): Promise<void>
+  list(): Promise<TrustRecord[]>
+}
+
+/** This client's MLS group state and how far into the room's log it has read. */
+export const GroupSnapshotSchema = v.object({
+  /** base64url of the MLS group id, to notice that the server's room has a new group. */
+  groupId: Base64url,
+  /** The last room-log sequence number whose frame is reflected in `state`. */
+  lastSeq: v.pipe(v.number(), v.integer(), v.minValue(0)),
+  /** ts-mls `encodeGroupState` bytes, base64url. */
+  state: Base64url,
+})
+export type GroupSnapshot = v.InferOutput<typeof GroupSnapshotSchema>
+
+export interface GroupStateStore {
+  load(): Promise<GroupSnapshot | undefined>
+  save(snapshot: GroupSnapshot): Promise<void>
+  clear(): Promise<void>
+}
+
+/** The three stores one client uses for one server. */
+export interface ClientStores {
+  readonly identity: IdentityStore
+  readonly trust: TrustStore
+  readonly group: GroupStateStore
+}
