@@ -13,6 +13,8 @@ describe('loadConfig', () => {
       allowedOrigins: [],
       maxFileBytes: 1_048_576,
       redisUrl: undefined,
+      leaveGraceSeconds: 120,
+      commitTimeoutSeconds: 5,
     })
   })
 

@@ -19,6 +19,16 @@ export const SETTINGS = {
     fallback: String(DEFAULT_MAX_FILE_BYTES),
   },
   redisUrl: { env: 'CHATBOX_REDIS_URL', flag: 'redis-url', fallback: undefined },
+  leaveGraceSeconds: {
+    env: 'CHATBOX_LEAVE_GRACE_SECONDS',
+    flag: 'leave-grace-seconds',
+    fallback: '120',
+  },
+  commitTimeoutSeconds: {
+    env: 'CHATBOX_COMMIT_TIMEOUT_SECONDS',
+    flag: 'commit-timeout-seconds',
+    fallback: '5',
+  },
 } as const
 
 type SettingName = keyof typeof SETTINGS
@@ -50,6 +60,14 @@ const Origins = v.pipe(
   v.array(Origin),
 )
 
+const Seconds = v.pipe(
+  v.string(),
+  v.regex(/^\d+(\.\d+)?$/, 'must be a number of seconds'),
+  v.transform(Number),
+  v.minValue(0.05, 'must be at least 0.05 seconds'),
+  v.maxValue(86_400, 'must be at most 86400 seconds (a day)'),
+)
+
 const ConfigSchema = v.object({
   host: v.pipe(v.string(), v.trim(), v.nonEmpty('must name an address to bind')),
   webPort: Port,
@@ -65,6 +83,8 @@ const ConfigSchema = v.object({
     v.minValue(1, 'must be at least 1'),
     v.maxValue(64 * 1024 * 1024, 'must be at most 67108864 (64 MiB)'),
   ),
+  leaveGraceSeconds: Seconds,
+  commitTimeoutSeconds: Seconds,
   redisUrl: v.optional(
     v.pipe(
       v.string(),

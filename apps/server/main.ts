@@ -47,7 +47,11 @@ async function main(): Promise<void> {
       termPort: config.termPort,
       tls,
       dataDir: config.dataDir,
-      limits: createLimits({ maxFileBytes: config.maxFileBytes }),
+      limits: createLimits({
+        maxFileBytes: config.maxFileBytes,
+        leaveGraceMs: config.leaveGraceSeconds * 1000,
+        commitTimeoutMs: config.commitTimeoutSeconds * 1000,
+      }),
       roomSecret: config.roomSecret,
       allowedOrigins: config.allowedOrigins,
     })

@@ -42,6 +42,8 @@ export function startChatServer(options: ChatServerOptions): ChatServer {
   const room = createRoom({
     identities: store.identities,
     log: store.log,
+    groups: store.groups,
+    initialGroup: store.groups.load(),
     fanout: createLocalFanout(),
     limits,
     secret: options.roomSecret,

@@ -12,6 +12,8 @@ const Name = v.pipe(v.string(), v.minLength(1), v.maxLength(NAME_MAX_LENGTH * 4)
 const Seq = v.pipe(v.number(), v.integer(), v.minValue(0))
 const Epoch = v.pipe(v.number(), v.integer(), v.minValue(0))
 const Timestamp = v.pipe(v.number(), v.integer())
+/** An MLS group id: 16 random bytes chosen by the founder. */
+const GroupId = v.pipe(v.string(), v.length(22), v.regex(BASE64URL_PATTERN, 'not base64url'))
 
 // ---- client → server -------------------------------------------------------------------
 
@@ -34,23 +36,33 @@ export const ResumeFrameSchema = v.object({ type: v.literal('resume'), afterSeq:
 /** An MLS application message; the server sees only this opaque ciphertext. */
 export const AppSendFrameSchema = v.object({ type: v.literal('app'), ciphertext: Base64url })
 
-/** A newcomer's MLS KeyPackage, for the committer to add. */
+/** "Add me to the group": a newcomer's (or a member's who lost its state) MLS KeyPackage. */
 export const KeyPackageSendFrameSchema = v.object({
   type: v.literal('key-package'),
   keyPackage: Base64url,
 })
 
+/** The answer to `found-request`: this client made a new MLS group, alone in it, at epoch 0. */
+export const GroupFoundedFrameSchema = v.object({
+  type: v.literal('group-founded'),
+  groupId: GroupId,
+})
+
+const Names = v.pipe(v.array(Name), v.maxLength(1000))
+
 /**
- * An MLS commit for `epoch`; the server accepts exactly one per epoch. A Welcome for the members
- * it adds rides along, so newcomers get it only if the commit wins.
+ * The answer to `commit-request`: an MLS commit made at `epoch`. The server accepts exactly one per
+ * epoch. `adds` and `removes` name what the commit claims to do, so the server can keep its roster
+ * without reading MLS; every member checks the claim against the commit itself. A Welcome for the
+ * added members rides along, so newcomers get it only if the commit wins.
  */
 export const CommitSendFrameSchema = v.object({
   type: v.literal('commit'),
   epoch: Epoch,
   commit: Base64url,
-  welcome: v.optional(
-    v.object({ to: v.pipe(v.array(Name), v.minLength(1), v.maxLength(1000)), data: Base64url }),
-  ),
+  welcome: v.optional(Base64url),
+  adds: Names,
+  removes: Names,
 })
 
 export const LeaveFrameSchema = v.object({ type: v.literal('leave') })
@@ -66,6 +78,7 @@ export const ClientFrameSchema = v.variant('type', [
   ResumeFrameSchema,
   AppSendFrameSchema,
   KeyPackageSendFrameSchema,
+  GroupFoundedFrameSchema,
   CommitSendFrameSchema,
   LeaveFrameSchema,
   PingFrameSchema,
@@ -80,6 +93,16 @@ export const ChallengeFrameSchema = v.object({ type: v.literal('challenge'), non
 export const MemberSchema = v.object({ name: Name, identityKey: IdentityKey })
 export type Member = v.InferOutput<typeof MemberSchema>
 
+/** The room's MLS group as the server knows it, without reading any of it. */
+export const GroupStatusSchema = v.object({
+  groupId: GroupId,
+  /** The epoch the next commit must be made at. */
+  epoch: Epoch,
+  /** Names whose leaves are in the group, by the accepted commits' claims. */
+  roster: Names,
+})
+export type GroupStatus = v.InferOutput<typeof GroupStatusSchema>
+
 export const ReadyFrameSchema = v.object({
   type: v.literal('ready'),
   name: Name,
@@ -87,6 +110,8 @@ export const ReadyFrameSchema = v.object({
   head: Seq,
   /** Everyone present, this member included. */
   members: v.array(MemberSchema),
+  /** null while the room has no group: the first member to ask founds one. */
+  group: v.nullable(GroupStatusSchema),
 })
 
 export const LEAVE_REASONS = [
@@ -135,18 +160,25 @@ export const CommitDeliverFrameSchema = v.object({
   at: Timestamp,
   epoch: Epoch,
   commit: Base64url,
+  adds: Names,
+  removes: Names,
 })
 
-export const KeyPackageDeliverFrameSchema = v.object({
-  type: v.literal('key-package'),
-  from: Name,
-  keyPackage: Base64url,
+/** Asks this member to found the room's group (there is none yet, or its members are all gone). */
+export const FoundRequestFrameSchema = v.object({ type: v.literal('found-request') })
+
+/** Asks this member, the committer, to make one commit with these adds and removes at `epoch`. */
+export const CommitRequestFrameSchema = v.object({
+  type: v.literal('commit-request'),
+  epoch: Epoch,
+  add: v.pipe(v.array(v.object({ name: Name, keyPackage: Base64url })), v.maxLength(1000)),
+  remove: Names,
 })
 
 export const WelcomeDeliverFrameSchema = v.object({
   type: v.literal('welcome'),
   from: Name,
-  /** The log position of the commit that made this Welcome; resume after it. */
+  /** The log position of the commit that made this Welcome; read the log after it. */
   seq: Seq,
   welcome: Base64url,
 })
@@ -175,6 +207,8 @@ export const ERROR_CODES = [
   'resume_gap',
   'resume_ahead',
   'stale_epoch',
+  'not_in_group',
+  'unrequested_commit',
   'slow_consumer',
   'replaced',
   'unavailable',
@@ -197,7 +231,8 @@ export const ServerFrameSchema = v.variant('type', [
   PresenceFrameSchema,
   AppDeliverFrameSchema,
   CommitDeliverFrameSchema,
-  KeyPackageDeliverFrameSchema,
+  FoundRequestFrameSchema,
+  CommitRequestFrameSchema,
   WelcomeDeliverFrameSchema,
   ResumedFrameSchema,
   PongFrameSchema,
@@ -205,6 +240,7 @@ export const ServerFrameSchema = v.variant('type', [
 ])
 export type ServerFrame = v.InferOutput<typeof ServerFrameSchema>
 export type ErrorFrame = v.InferOutput<typeof ErrorFrameSchema>
+export type CommitDeliverFrame = v.InferOutput<typeof CommitDeliverFrameSchema>
 /** Frames the room's log holds, each with its sequence number. */
 export type LoggedFrame =
   | v.InferOutput<typeof AppDeliverFrameSchema>

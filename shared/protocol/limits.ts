@@ -52,6 +52,10 @@ export interface Limits {
   /** Invalid frames tolerated per connection before it is closed. */
   readonly maxInvalidFrames: number
   readonly logRetention: number
+  /** A member away this long (not after /quit) is removed from the MLS group by the committer. */
+  readonly leaveGraceMs: number
+  /** A committer that has not answered a request by then is passed over for the next member. */
+  readonly commitTimeoutMs: number
 }
 
 export function createLimits(overrides: Partial<Limits> = {}): Limits {
@@ -66,6 +70,8 @@ export function createLimits(overrides: Partial<Limits> = {}): Limits {
     idleTimeoutSeconds: 75,
     maxInvalidFrames: 20,
     logRetention: DEFAULT_LOG_RETENTION,
+    leaveGraceMs: 120_000,
+    commitTimeoutMs: 5_000,
     ...overrides,
   }
 }

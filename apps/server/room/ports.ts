@@ -1,6 +1,11 @@
 // The room's view of the world: connections, storage and fan-out as interfaces, so the room
 // never imports Bun, Hono, sockets or a database, and a Redis-backed pair can replace the stores.
-import type { ErrorFrame, LoggedFrame, ServerFrame } from '../../../shared/protocol/frames.ts'
+import type {
+  CommitDeliverFrame,
+  ErrorFrame,
+  LoggedFrame,
+  ServerFrame,
+} from '../../../shared/protocol/frames.ts'
 
 export type MaybePromise<T> = T | Promise<T>
 
@@ -48,6 +53,33 @@ export interface RoomLog {
   head(): MaybePromise<number>
   /** The first sequence number still held, head + 1 when nothing is. */
   oldest(): MaybePromise<number>
+}
+
+/** The room's MLS group as the server tracks it; see delivery.ts. */
+export interface GroupRecord {
+  readonly groupId: string
+  /** The epoch the next commit must be made at. */
+  readonly epoch: number
+  /** Display names whose leaves are in the group. */
+  readonly roster: readonly string[]
+}
+
+/** Persists the group record; every change is a compare-and-set, so two commits never both win. */
+export interface GroupStore {
+  load(): MaybePromise<GroupRecord | null>
+  /** Stores a newly founded group if the room has none; false if it already has one. */
+  found(record: GroupRecord): MaybePromise<boolean>
+  /**
+   * If the stored group is still `expected` (same id and epoch): logs the commit frame and stores
+   * `next`, both or neither. Otherwise 'stale'.
+   */
+  acceptCommit(
+    expected: GroupRecord,
+    next: GroupRecord,
+    frame: Omit<CommitDeliverFrame, 'seq'>,
+  ): MaybePromise<LoggedEntry | 'stale'>
+  /** Forgets the group if it is still the one named: all its members are gone. */
+  dissolve(groupId: string): MaybePromise<void>
 }
 
 /** Carries room events to every instance's members; the local one is a direct call. */

@@ -113,6 +113,8 @@ function createHarness(
     room: createRoom({
       identities: store.identities,
       log: store.log,
+      groups: store.groups,
+      initialGroup: null,
       fanout: createLocalFanout(),
       limits: createLimits(options.limits),
       secret: options.secret,
@@ -186,7 +188,7 @@ describe('joining', () => {
     const aliceMember = { name: 'alice', identityKey: alice.identity.publicKeyText }
     expect(alice.connection.frames).toEqual([
       CHALLENGE,
-      { type: 'ready', name: 'alice', head: 0, members: [aliceMember] },
+      { type: 'ready', name: 'alice', head: 0, members: [aliceMember], group: null },
     ])
     expect(room.members()).toEqual([aliceMember])
   })
@@ -202,7 +204,7 @@ describe('joining', () => {
     ])
     expect(bob.connection.frames).toEqual([
       CHALLENGE,
-      { type: 'ready', name: 'Bob', head: 0, members: [aliceMember, bobMember] },
+      { type: 'ready', name: 'Bob', head: 0, members: [aliceMember, bobMember], group: null },
     ])
   })
 
@@ -268,6 +270,7 @@ describe('joining', () => {
         { name: 'bob', identityKey: bob.identity.publicKeyText },
         { name: 'ALICE', identityKey: alice.identity.publicKeyText },
       ],
+      group: null,
     })
     expect(bob.connection.frames.slice(bobSaw)).toEqual([
       {
@@ -423,11 +426,11 @@ describe('messages', () => {
     expect(alice.connection.frames.at(-1)).toEqual({ type: 'pong', nonce: 3 })
   })
 
-  test('refuses MLS frames as unavailable until MLS delivery exists', async () => {
+  test('asks the first member who wants a group to found one', async () => {
     const { room } = createHarness()
     const alice = await join(room, 'alice')
     alice.session.receive({ type: 'key-package', keyPackage: 'AQID' })
-    expect(alice.connection.frames.at(-1)).toEqual(error('unavailable', false))
+    expect(alice.connection.frames.at(-1)).toEqual({ type: 'found-request' })
   })
 })
 

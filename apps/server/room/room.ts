@@ -14,10 +14,13 @@ import {
 } from '../../../shared/protocol/frames.ts'
 import type { Limits } from '../../../shared/protocol/limits.ts'
 import { checkName, nameKey } from '../../../shared/protocol/names.ts'
+import { createDelivery } from './delivery.ts'
 import type {
   BroadcastGroup,
   Connection,
   Fanout,
+  GroupRecord,
+  GroupStore,
   IdentityStore,
   MaybePromise,
   RoomLog,
@@ -28,6 +31,9 @@ import { createTokenBucket } from './token-bucket.ts'
 export interface RoomOptions {
   readonly identities: IdentityStore
   readonly log: RoomLog
+  readonly groups: GroupStore
+  /** The group as stored when the room starts; null when the room has none. */
+  readonly initialGroup: GroupRecord | null
   readonly fanout: Fanout
   readonly limits: Limits
   /** When set, `hello` must carry it. */
@@ -75,6 +81,19 @@ export function createRoom(options: RoomOptions): Room {
   let shuttingDown = false
 
   fanout.subscribe(deliverLocally)
+
+  const delivery = createDelivery({
+    store: options.groups,
+    initialGroup: options.initialGroup,
+    leaveGraceMs: limits.leaveGraceMs,
+    commitTimeoutMs: limits.commitTimeoutMs,
+    now,
+    sendTo(name, frame) {
+      members.get(nameKey(name))?.connection.sendText(JSON.stringify(frame))
+    },
+    online: () => [...members.values()].map((member) => member.name as string),
+    broadcast: (text) => fanout.publish(text),
+  })
 
   function deliverLocally(text: string): void {
     // Everyone here is being closed; the leaves published meanwhile are for other instances.
@@ -177,6 +196,7 @@ export function createRoom(options: RoomOptions): Room {
         members.delete(nameKey(name))
         stopListening(connection)
         publishPresence({ type: 'presence', event: 'leave', name, identityKey, at: now(), reason })
+        delivery.memberOffline(name, reason)
       }
       connection.close(farewell)
     }
@@ -314,8 +334,9 @@ export function createRoom(options: RoomOptions): Room {
       phase = 'member'
       clearTimeout(authTimer)
       members.set(nameKey(name), self)
-      send({ type: 'ready', name, head, members: listMembers() })
+      send({ type: 'ready', name, head, members: listMembers(), group: delivery.status() })
       listen(connection)
+      delivery.memberOnline(name)
     }
 
     function onMemberFrame(frame: ClientFrame): MaybePromise<void> {
@@ -334,11 +355,12 @@ export function createRoom(options: RoomOptions): Room {
           finish('quit')
           return
         case 'key-package':
-        case 'commit':
-          // MLS delivery (committer choice, one commit per epoch, Welcome routing) is the
-          // end-to-end encryption work's; until then these are refused rather than half-relayed.
-          send(errorFrame('unavailable', 'MLS delivery is not enabled on this server yet', false))
+          delivery.keyPackage(name, frame.keyPackage)
           return
+        case 'group-founded':
+          return delivery.groupFounded(name, frame.groupId)
+        case 'commit':
+          return delivery.commit(name, frame)
         case 'hello':
         case 'auth':
           reject('unexpected_frame', `already joined as ${name}`)
@@ -386,6 +408,7 @@ export function createRoom(options: RoomOptions): Room {
     members: listMembers,
     shutdown() {
       shuttingDown = true
+      delivery.stop()
       for (const session of [...sessions]) session.shutDown()
     },
   }

@@ -8,6 +8,8 @@ import { nameKey } from '../../../shared/protocol/names.ts'
 import type {
   ClaimResult,
   DistributiveOmit,
+  GroupRecord,
+  GroupStore,
   IdentityStore,
   LoggedEntry,
   RoomLog,
@@ -16,6 +18,8 @@ import type {
 export interface SqliteStore {
   readonly identities: IdentityStore
   readonly log: RoomLog
+  /** Synchronous here, so the server can read the group before it starts listening. */
+  readonly groups: Omit<GroupStore, 'load'> & { load(): GroupRecord | null }
   /** Writes what is pending; the store stays usable. */
   flush(): void
   close(): void
@@ -33,6 +37,12 @@ const SCHEMA = `
   CREATE TABLE IF NOT EXISTS log (
     seq INTEGER PRIMARY KEY,
     frame TEXT NOT NULL
+  );
+  CREATE TABLE IF NOT EXISTS mls_group (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    group_id TEXT NOT NULL,
+    epoch INTEGER NOT NULL,
+    roster TEXT NOT NULL
   );
 `
 
@@ -117,15 +127,76 @@ export function openSqliteStore(dataDir: string, retention: number): SqliteStore
     oldest: () => oldest,
   }
 
+  const selectGroup = db.query<{ group_id: string; epoch: number; roster: string }, []>(
+    'SELECT group_id, epoch, roster FROM mls_group WHERE id = 1',
+  )
+  const insertGroup = db.query(
+    'INSERT OR IGNORE INTO mls_group (id, group_id, epoch, roster) VALUES (1, ?, ?, ?)',
+  )
+  const advanceGroup = db.query(
+    'UPDATE mls_group SET epoch = ?, roster = ? WHERE id = 1 AND group_id = ? AND epoch = ?',
+  )
+  const deleteGroup = db.query('DELETE FROM mls_group WHERE id = 1 AND group_id = ?')
+
+  function loadGroup(): GroupRecord | null {
+    const row = selectGroup.get()
+    if (!row) return null
+    return { groupId: row.group_id, epoch: row.epoch, roster: decodeRoster(row.roster) }
+  }
+
+  // The epoch check, the log entry and the new roster commit together or not at all.
+  const acceptCommit = db.transaction(
+    (
+      expected: GroupRecord,
+      next: GroupRecord,
+      frame: DistributiveOmit<LoggedFrame, 'seq'>,
+    ): LoggedEntry | 'stale' => {
+      const moved = advanceGroup.run(
+        next.epoch,
+        JSON.stringify(next.roster),
+        expected.groupId,
+        expected.epoch,
+      )
+      if (moved.changes !== 1) return 'stale'
+      const entry = { seq: head + 1, text: JSON.stringify({ ...frame, seq: head + 1 }) }
+      insertEntry.run(entry.seq, entry.text)
+      head = entry.seq
+      return entry
+    },
+  )
+
+  const groups: SqliteStore['groups'] = {
+    load: loadGroup,
+    found: (record) =>
+      insertGroup.run(record.groupId, record.epoch, JSON.stringify(record.roster)).changes === 1,
+    acceptCommit(expected, next, frame) {
+      // Pending appends hold earlier sequence numbers: write them first to keep the log in order.
+      flush()
+      return acceptCommit(expected, next, frame)
+    },
+    dissolve(groupId) {
+      deleteGroup.run(groupId)
+    },
+  }
+
   return {
     identities,
     log,
+    groups,
     flush,
     close() {
       flush()
       db.close()
     },
   }
+}
+
+function decodeRoster(text: string): string[] {
+  const parsed: unknown = JSON.parse(text)
+  if (!Array.isArray(parsed) || !parsed.every((item) => typeof item === 'string')) {
+    throw new StoreError('the stored MLS roster is damaged')
+  }
+  return parsed
 }
 
 function locate(dataDir: string): string {

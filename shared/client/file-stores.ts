@@ -1,0 +1,227 @@
+// Client stores as private JSON files in one directory per server, for Bun and Node; knows
+// nothing of sockets, MLS or the browser, and never trusts what it reads back from disk.
+import { chmod, mkdir, open, readFile, rename, rm } from 'node:fs/promises'
+import { homedir } from 'node:os'
+import path from 'node:path'
+import * as v from 'valibot'
+import { nameKey } from '../protocol/names.ts'
+import {
+  type ClientStores,
+  type GroupSnapshot,
+  GroupSnapshotSchema,
+  type GroupStateStore,
+  type IdentityStore,
+  type StoredIdentity,
+  StoredIdentitySchema,
+  type TrustRecord,
+  TrustRecordSchema,
+  type TrustStore,
+} from './stores.ts'
+
+const IDENTITY_FILE = 'identity.json'
+const TRUST_FILE = 'trust.json'
+const GROUP_FILE = 'group.json'
+
+/** A store file exists but cannot be used; the message tells the user how to recover. */
+export class DamagedStoreError extends Error {
+  override readonly name = 'DamagedStoreError'
+  constructor(
+    readonly file: string,
+    reason: string,
+    recovery: string,
+    options?: ErrorOptions,
+  ) {
+    super(`${file} is damaged (${reason}); ${recovery}`, options)
+  }
+}
+
+export function createFileStores(dir: string): ClientStores {
+  return {
+    identity: createFileIdentityStore(path.join(dir, IDENTITY_FILE)),
+    trust: createFileTrustStore(path.join(dir, TRUST_FILE)),
+    group: createFileGroupStore(path.join(dir, GROUP_FILE)),
+  }
+}
+
+/**
+ * The directory for one server's state: `<configHome>/chatbox/servers/<server>`, where the
+ * server address is reduced to [A-Za-z0-9._-] so that `[::1]:8444` or `../../etc` can neither
+ * break the path nor climb out of the servers directory.
+ */
+export function clientStateDir(configHome: string, server: string): string {
+  let safe = server.replace(/[^A-Za-z0-9._-]/g, '_')
+  // With every separator gone, only a name that is nothing but `.` or `..` could still escape.
+  if (safe === '' || safe === '.' || safe === '..') safe = '_'.repeat(Math.max(1, safe.length))
+  return path.join(configHome, 'chatbox', 'servers', safe)
+}
+
+/** `$XDG_CONFIG_HOME`, or `~/.config`; the XDG spec says a relative value is to be ignored. */
+export function defaultConfigHome(
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): string {
+  const xdg = env.XDG_CONFIG_HOME
+  if (xdg !== undefined && path.isAbsolute(xdg)) return xdg
+  return path.join(homedir(), '.config')
+}
+
+function createFileIdentityStore(file: string): IdentityStore {
+  const recovery =
+    'restore it from a backup or delete it to start over with a new identity ' +
+    '(peers will see a key change)'
+  return {
+    load: () => serialize(file, () => readJson(file, StoredIdentitySchema, recovery)),
+    save: (identity: StoredIdentity) =>
+      serialize(file, () => writeJsonAtomic(file, v.parse(StoredIdentitySchema, identity))),
+  }
+}
+
+// trust.json is an object keyed by nameKey, but it is read into a Map: names like `constructor`
+// are valid, and valibot's record() silently drops such keys, which would forget a peer's key
+// and let a substituted one pass as a first sighting.
+const TrustFileSchema = v.pipe(
+  v.custom<Record<string, unknown>>(
+    (input) => typeof input === 'object' && input !== null && !Array.isArray(input),
+    'Invalid type: Expected an object keyed by name',
+  ),
+  v.rawTransform(({ dataset, addIssue, NEVER }) => {
+    const records = new Map<string, TrustRecord>()
+    for (const [key, value] of Object.entries(dataset.value)) {
+      const result = v.safeParse(TrustRecordSchema, value)
+      if (!result.success) {
+        addIssue({ message: `${key}: ${describeIssue(result.issues[0])}` })
+        return NEVER
+      }
+      if (key !== nameKey(result.output.name)) {
+        addIssue({ message: `${key}: the record is filed under a key other than its name` })
+        return NEVER
+      }
+      records.set(key, result.output)
+    }
+    return records
+  }),
+)
+
+function createFileTrustStore(file: string): TrustStore {
+  const recovery =
+    'restore it from a backup or delete it to forget the keys seen so far ' +
+    '(every peer will be trusted anew on first use)'
+  const load = async (): Promise<Map<string, TrustRecord>> =>
+    (await readJson(file, TrustFileSchema, recovery)) ?? new Map()
+  return {
+    get: (name) => serialize(file, async () => (await load()).get(nameKey(name))),
+    // Read-modify-write inside the queue, so two puts in flight cannot lose each other's record.
+    put: (record) =>
+      serialize(file, async () => {
+        const records = await load()
+        records.set(nameKey(record.name), v.parse(TrustRecordSchema, record))
+        await writeJsonAtomic(file, Object.fromEntries(records))
+      }),
+    list: () => serialize(file, async () => [...(await load()).values()]),
+  }
+}
+
+function createFileGroupStore(file: string): GroupStateStore {
+  const recovery = 'delete it to rejoin the room as a newcomer'
+  return {
+    load: () => serialize(file, () => readJson(file, GroupSnapshotSchema, recovery)),
+    save: (snapshot: GroupSnapshot) =>
+      serialize(file, () => writeJsonAtomic(file, v.parse(GroupSnapshotSchema, snapshot))),
+    clear: () => serialize(file, () => rm(file, { force: true })),
+  }
+}
+
+// One queue per file for the whole process, so that two stores opened on the same directory
+// also take turns; operations run in call order and the last save wins.
+const queues = new Map<string, Promise<void>>()
+
+function serialize<T>(file: string, task: () => Promise<T>): Promise<T> {
+  const key = path.resolve(file)
+  const result = (queues.get(key) ?? Promise.resolve()).then(task)
+  const tail = result.then(
+    () => {},
+    () => {},
+  )
+  queues.set(key, tail)
+  // Drop the entry once idle so a long-lived process does not keep one per file ever touched.
+  void tail.then(() => {
+    if (queues.get(key) === tail) queues.delete(key)
+  })
+  return result
+}
+
+async function readJson<TSchema extends v.GenericSchema>(
+  file: string,
+  schema: TSchema,
+  recovery: string,
+): Promise<v.InferOutput<TSchema> | undefined> {
+  let text: string
+  try {
+    text = await readFile(file, 'utf8')
+  } catch (error) {
+    if (isErrnoException(error) && error.code === 'ENOENT') return undefined
+    throw error
+  }
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch (error) {
+    throw new DamagedStoreError(file, 'not valid JSON', recovery, { cause: error })
+  }
+  const result = v.safeParse(schema, json)
+  if (!result.success) {
+    throw new DamagedStoreError(file, describeIssue(result.issues[0]), recovery)
+  }
+  return result.output
+}
+
+/**
+ * Writes a temp file beside the target, syncs it, then renames it over the target: rename is
+ * atomic within a directory, so after a crash the file is either the old one or the new one.
+ */
+async function writeJsonAtomic(file: string, value: unknown): Promise<void> {
+  const dir = path.dirname(file)
+  await mkdir(dir, { recursive: true, mode: 0o700 })
+  // mkdir leaves an existing directory's mode alone and applies the umask to a new one.
+  await chmod(dir, 0o700)
+  const temp = path.join(dir, `.${path.basename(file)}.${process.pid}.${crypto.randomUUID()}.tmp`)
+  try {
+    const handle = await open(temp, 'wx', 0o600)
+    try {
+      await handle.writeFile(`${JSON.stringify(value, null, 2)}\n`, 'utf8')
+      // The umask could have taken bits away from 0600 but never added any; chmod anyway so the
+      // mode does not depend on the caller's environment.
+      await handle.chmod(0o600)
+      await handle.sync()
+    } finally {
+      await handle.close()
+    }
+    await rename(temp, file)
+  } catch (error) {
+    await rm(temp, { force: true })
+    throw error
+  }
+  await syncDir(dir)
+}
+
+/** Makes the rename itself durable; some platforms cannot open a directory, so best effort. */
+async function syncDir(dir: string): Promise<void> {
+  try {
+    const handle = await open(dir, 'r')
+    try {
+      await handle.sync()
+    } finally {
+      await handle.close()
+    }
+  } catch {
+    // The data is already synced and renamed; only durability across a power cut is at stake.
+  }
+}
+
+function describeIssue(issue: v.BaseIssue<unknown>): string {
+  const at = v.getDotPath(issue)
+  return at === null ? issue.message : `${at}: ${issue.message}`
+}
+
+function isErrnoException(error: unknown): error is NodeJS.ErrnoException {
+  return error instanceof Error && 'code' in error
+}
