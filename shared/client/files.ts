@@ -13,10 +13,11 @@ const FALLBACK_NAME = 'file.txt'
 
 /**
  * Controls (C0, DEL, C1) can hide or fake parts of a name in a terminal; bidi overrides and
- * isolates make `evil\u202Etxt.exe` display as `evilexe.txt`; zero-width characters make two
- * names that look alike differ.
+ * isolates (and the Arabic letter mark) make `evil\u202Etxt.exe` display as `evilexe.txt`;
+ * zero-width characters and word joiners make two names that look alike differ.
  */
-const INVISIBLE_CHARACTERS = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]/g
+const INVISIBLE_CHARACTERS =
+  /[\p{Cc}\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/gu
 /** Refused by Windows, and `:` opens an alternate data stream on NTFS. */
 const RESERVED_CHARACTERS = /[<>:"|?*]/g
 /** Windows opens a device, not a file, for these names whatever the extension. */
@@ -113,8 +114,8 @@ export function describeSize(bytes: number): string {
   const units = ['KB', 'MB', 'GB', 'TB']
   let value = bytes / 1024
   let unit = 0
-  // Step up before rounding would print `1024.0 KB`.
-  while (value >= 1023.95 && unit < units.length - 1) {
+  // Step up where rounding would otherwise print `1024.0 KB`.
+  while (Number(value.toFixed(1)) >= 1024 && unit < units.length - 1) {
     value /= 1024
     unit++
   }

@@ -17,7 +17,8 @@ const ABC_SHA256 = 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f200
 
 /** The wire form built by hand, so tests can say things encodePayload refuses to. */
 function rawPayload(header: unknown, body: Uint8Array = new Uint8Array()): Uint8Array {
-  const headerBytes = typeof header === 'string' ? utf8.encode(header) : utf8.encode(JSON.stringify(header))
+  const headerBytes =
+    typeof header === 'string' ? utf8.encode(header) : utf8.encode(JSON.stringify(header))
   return withPrefix(headerBytes.length, headerBytes, body)
 }
 
@@ -74,13 +75,15 @@ const filePayloadArb = fc
     bytes: fc.uint8Array({ maxLength: 2000 }),
     missing: fc.option(fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER - 2000 })),
   })
-  .map(({ missing, bytes, ...rest }): FilePayload => ({
-    kind: 'file',
-    ...rest,
-    bytes,
-    size: bytes.length + (missing ?? 0),
-    truncated: missing !== null,
-  }))
+  .map(
+    ({ missing, bytes, ...rest }): FilePayload => ({
+      kind: 'file',
+      ...rest,
+      bytes,
+      size: bytes.length + (missing ?? 0),
+      truncated: missing !== null,
+    }),
+  )
 const payloadArb: fc.Arbitrary<Payload> = fc.oneof(textPayloadArb, filePayloadArb)
 
 describe('encodePayload', () => {
@@ -92,10 +95,12 @@ describe('encodePayload', () => {
   })
 
   test('accepts a text of exactly MAX_TEXT_BYTES and refuses one byte more', () => {
-    expect(() => encodePayload({ kind: 'text', id: 'a', text: 'x'.repeat(MAX_TEXT_BYTES) })).not.toThrow()
-    expect(() => encodePayload({ kind: 'text', id: 'a', text: 'x'.repeat(MAX_TEXT_BYTES + 1) })).toThrow(
-      'at most 65536 bytes',
-    )
+    expect(() =>
+      encodePayload({ kind: 'text', id: 'a', text: 'x'.repeat(MAX_TEXT_BYTES) }),
+    ).not.toThrow()
+    expect(() =>
+      encodePayload({ kind: 'text', id: 'a', text: 'x'.repeat(MAX_TEXT_BYTES + 1) }),
+    ).toThrow('at most 65536 bytes')
   })
 
   test('refuses a payload the receiver would refuse', () => {
@@ -128,25 +133,35 @@ describe('decodePayload', () => {
 
   test('keeps a leading byte order mark that the sender typed', () => {
     const bytes = encodePayload({ kind: 'text', id: 'a', text: '\uFEFFhi' })
-    expect(decodePayload(bytes)).toEqual({ ok: true, payload: { kind: 'text', id: 'a', text: '\uFEFFhi' } })
+    expect(decodePayload(bytes)).toEqual({
+      ok: true,
+      payload: { kind: 'text', id: 'a', text: '\uFEFFhi' },
+    })
   })
 
   test('reads a payload that sits at an offset inside a larger buffer', () => {
     const encoded = encodePayload({ kind: 'text', id: 'a', text: 'hi' })
     const outer = new Uint8Array(encoded.length + 7)
     outer.set(encoded, 7)
-    expect(decodePayload(outer.subarray(7))).toEqual({ ok: true, payload: { kind: 'text', id: 'a', text: 'hi' } })
+    expect(decodePayload(outer.subarray(7))).toEqual({
+      ok: true,
+      payload: { kind: 'text', id: 'a', text: 'hi' },
+    })
   })
 
   test('drops header fields it does not know, so newer senders stay readable', () => {
-    expect(decodePayload(rawPayload({ kind: 'text', id: 'a', future: 1 }, utf8.encode('x')))).toEqual({
+    expect(
+      decodePayload(rawPayload({ kind: 'text', id: 'a', future: 1 }, utf8.encode('x'))),
+    ).toEqual({
       ok: true,
       payload: { kind: 'text', id: 'a', text: 'x' },
     })
   })
 
   test('refuses a payload shorter than its length prefix', () => {
-    expect(reasonFor(new Uint8Array([0, 0, 0]))).toBe('the payload is shorter than its length prefix')
+    expect(reasonFor(new Uint8Array([0, 0, 0]))).toBe(
+      'the payload is shorter than its length prefix',
+    )
   })
 
   test('accepts a header of exactly MAX_HEADER_BYTES and refuses one byte more', () => {
@@ -162,13 +177,17 @@ describe('decodePayload', () => {
     expect(reasonFor(withPrefix(10, utf8.encode('{}')))).toBe(
       'the payload header runs past the end of the payload',
     )
-    expect(reasonFor(withPrefix(0xffffffff))).toBe('the payload header is 4294967295 bytes, over 4096')
+    expect(reasonFor(withPrefix(0xffffffff))).toBe(
+      'the payload header is 4294967295 bytes, over 4096',
+    )
   })
 
   test('refuses a header that is not UTF-8 JSON', () => {
     expect(reasonFor(rawPayload('{"kind":'))).toBe('the payload header is not UTF-8 JSON')
     const latin1 = new Uint8Array([0x7b, 0x22, 0xe9, 0x22, 0x3a, 0x31, 0x7d])
-    expect(reasonFor(withPrefix(latin1.length, latin1))).toBe('the payload header is not UTF-8 JSON')
+    expect(reasonFor(withPrefix(latin1.length, latin1))).toBe(
+      'the payload header is not UTF-8 JSON',
+    )
   })
 
   const badHeaders: Array<[string, unknown, string]> = [
@@ -196,7 +215,9 @@ describe('decodePayload', () => {
 
   test('accepts a text body of exactly MAX_TEXT_BYTES and refuses one byte more', () => {
     const header = { kind: 'text', id: 'a' }
-    expect(decodePayload(rawPayload(header, new Uint8Array(MAX_TEXT_BYTES).fill(0x61))).ok).toBe(true)
+    expect(decodePayload(rawPayload(header, new Uint8Array(MAX_TEXT_BYTES).fill(0x61))).ok).toBe(
+      true,
+    )
     expect(reasonFor(rawPayload(header, new Uint8Array(MAX_TEXT_BYTES + 1).fill(0x61)))).toBe(
       'a text message is at most 65536 bytes, got 65537',
     )

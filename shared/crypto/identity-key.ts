@@ -9,6 +9,15 @@ export interface IdentityKeyPair {
   readonly publicKey: CryptoKey
   /** The raw 32-byte public key, base64url: what the server and peers know this identity by. */
   readonly publicKeyText: string
+  /** PKCS#8 bytes of the private key: MLS signs with the same key, and ts-mls takes bytes. */
+  readonly privateKeyBytes: Uint8Array
+  readonly publicKeyBytes: Uint8Array
+}
+
+/** The identity as text, for a store: PKCS#8 private key and raw public key, base64url. */
+export interface ExportedIdentity {
+  readonly privateKey: string
+  readonly publicKey: string
 }
 
 export async function createIdentityKeyPair(): Promise<IdentityKeyPair> {
@@ -21,7 +30,46 @@ export async function identityFromKeys(
   publicKey: CryptoKey,
 ): Promise<IdentityKeyPair> {
   const raw = new Uint8Array(await crypto.subtle.exportKey('raw', publicKey))
-  return { privateKey, publicKey, publicKeyText: encodeBase64url(raw) }
+  const pkcs8 = new Uint8Array(await crypto.subtle.exportKey('pkcs8', privateKey))
+  return {
+    privateKey,
+    publicKey,
+    publicKeyText: encodeBase64url(raw),
+    privateKeyBytes: pkcs8,
+    publicKeyBytes: raw,
+  }
+}
+
+export function exportIdentity(identity: IdentityKeyPair): ExportedIdentity {
+  return {
+    privateKey: encodeBase64url(identity.privateKeyBytes),
+    publicKey: identity.publicKeyText,
+  }
+}
+
+/** Throws when the two halves are not a valid Ed25519 pair of each other. */
+export async function importIdentity(exported: ExportedIdentity): Promise<IdentityKeyPair> {
+  const privateKey = await crypto.subtle.importKey(
+    'pkcs8',
+    decodeBase64url(exported.privateKey),
+    ED25519,
+    true,
+    ['sign'],
+  )
+  const publicKey = await crypto.subtle.importKey(
+    'raw',
+    decodeBase64url(exported.publicKey),
+    ED25519,
+    true,
+    ['verify'],
+  )
+  const identity = await identityFromKeys(privateKey, publicKey)
+  const probe = new TextEncoder().encode('chatbox identity check')
+  const signature = await signWithIdentity(identity, probe)
+  if (!(await verifyIdentitySignature(identity.publicKeyText, signature, probe))) {
+    throw new Error('the stored identity keys do not belong together')
+  }
+  return identity
 }
 
 export async function signWithIdentity(
