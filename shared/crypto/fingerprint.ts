@@ -1,5 +1,5 @@
 // What people compare by eye to trust keys and group state: fingerprints, safety numbers, room
-// codes. Pure WebCrypto hashing; knows nothing of where keys come from or how they are shown.
+// codes. Pure hashing (WebCrypto, noble SHA-512); knows nothing of where keys come from or how they are shown.
 import { sha512 } from '@noble/hashes/sha2.js'
 import { decodeBase64url } from '../protocol/base64url.ts'
 import { nameKey } from '../protocol/names.ts'
@@ -59,7 +59,7 @@ export async function keyFingerprint(identityKey: string): Promise<string> {
 async function partyDigits(party: SafetyNumberParty): Promise<string> {
   const key = decodeIdentityKey(party.identityKey)
   const name = new TextEncoder().encode(nameKey(party.name))
-  let hash = concatBytes(SAFETY_NUMBER_VERSION, key, name)
+  let hash: Uint8Array = concatBytes(SAFETY_NUMBER_VERSION, key, name)
   // After the first round the input is always digest || key: reuse one buffer for it.
   const round = new Uint8Array(64 + key.length)
   round.set(key, 64)
