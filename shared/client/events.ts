@@ -1,0 +1,93 @@
+// What the client engine tells a view: one union of events, as plain data. Views render these
+// and nothing else; they never see frames, MLS or sockets.
+import type { LeaveReason } from '../protocol/frames.ts'
+
+export type ConnectionStatus =
+  | 'connecting'
+  /** In the room, waiting to be added to the MLS group (or founding it). */
+  | 'joining'
+  /** In the group: messages can be sent and read. */
+  | 'ready'
+  | 'reconnecting'
+  | 'closed'
+
+export interface MessageEvent {
+  readonly type: 'message'
+  readonly id: string
+  readonly seq: number
+  readonly at: number
+  /** The sender MLS authenticated. */
+  readonly from: string
+  readonly own: boolean
+  readonly text: string
+  /** Set when the server claimed another sender than the one MLS authenticated. */
+  readonly claimedBy?: string
+}
+
+export interface FileEvent {
+  readonly type: 'file'
+  readonly id: string
+  readonly seq: number
+  readonly at: number
+  readonly from: string
+  readonly own: boolean
+  /** As the sender named it; sanitize before saving (files.ts). */
+  readonly name: string
+  /** The original size; more than `bytes.length` when `truncated`. */
+  readonly size: number
+  readonly truncated: boolean
+  readonly sha256: string
+  readonly bytes: Uint8Array
+  readonly claimedBy?: string
+}
+
+export type ChatEvent =
+  | { readonly type: 'status'; readonly status: ConnectionStatus; readonly detail?: string }
+  | MessageEvent
+  | FileEvent
+  | {
+      readonly type: 'presence'
+      readonly event: 'join' | 'leave'
+      readonly name: string
+      readonly at: number
+      readonly reason?: LeaveReason
+    }
+  /** The MLS group changed: who can read what is sent from now on. */
+  | {
+      readonly type: 'membership'
+      readonly epoch: number
+      readonly members: string[]
+      readonly added: string[]
+      readonly removed: string[]
+      readonly roomCode: string
+    }
+  /** A known name shows up with another key: sending waits until the user accepts it. */
+  | {
+      readonly type: 'key-change'
+      readonly name: string
+      readonly previousKey: string
+      readonly newKey: string
+    }
+  /** Something that must not pass silently: a forged sender, an undecryptable message, … */
+  | { readonly type: 'warning'; readonly code: WarningCode; readonly message: string }
+  /** The server refused something (its error code and message). */
+  | {
+      readonly type: 'error'
+      readonly code: string
+      readonly message: string
+      readonly fatal: boolean
+    }
+
+export type WarningCode =
+  | 'sender_mismatch'
+  | 'undecryptable'
+  | 'bad_payload'
+  | 'bad_file'
+  | 'commit_claim_mismatch'
+  | 'commit_failed'
+  | 'out_of_sync'
+  | 'refused_add'
+  | 'history_unreadable'
+  | 'protocol'
+
+export type ChatListener = (event: ChatEvent) => void

@@ -1,0 +1,93 @@
+// Headless engine clients for cross-process tests: the real client engine over a real transport,
+// with every event it emits kept for the test to wait on.
+import type { ChatEvent } from '../../shared/client/events.ts'
+import { createMemoryStores } from '../../shared/client/memory-stores.ts'
+import { type ChatSession, createChatSession } from '../../shared/client/session.ts'
+import type { ClientStores } from '../../shared/client/stores.ts'
+import { tlsTransport } from '../../shared/client/tls-transport.ts'
+import type { ConnectTransport } from '../../shared/client/transport.ts'
+import { webSocketTransport } from '../../shared/client/websocket-transport.ts'
+import type { TestServer } from './harness.ts'
+
+export interface EngineClient extends AsyncDisposable {
+  readonly session: ChatSession
+  readonly events: ChatEvent[]
+  readonly stores: ClientStores
+  /** The first event (from `from` on) that matches; waits for it if none has yet. */
+  waitFor<T extends ChatEvent['type']>(
+    type: T,
+    where?: (event: Extract<ChatEvent, { type: T }>) => boolean,
+    timeoutMs?: number,
+  ): Promise<Extract<ChatEvent, { type: T }>>
+}
+
+export function transportFor(server: TestServer, kind: 'wss' | 'tls'): ConnectTransport {
+  return kind === 'wss'
+    ? webSocketTransport({ url: server.wsUrl, tls: { ca: server.ca } })
+    : tlsTransport({
+        hostname: '127.0.0.1',
+        port: server.termPort,
+        ca: server.ca,
+        serverName: 'localhost',
+      })
+}
+
+export async function startEngineClient(
+  server: TestServer,
+  name: string,
+  kind: 'wss' | 'tls',
+  options: { stores?: ClientStores; waitForGroup?: boolean; connect?: ConnectTransport } = {},
+): Promise<EngineClient> {
+  const stores = options.stores ?? createMemoryStores()
+  const session = createChatSession({
+    connect: options.connect ?? transportFor(server, kind),
+    name,
+    stores,
+    reconnect: { initialMs: 50, maxMs: 500 },
+  })
+  const events: ChatEvent[] = []
+  const waiters = new Set<() => void>()
+  session.on((event) => {
+    events.push(event)
+    for (const wake of waiters) wake()
+  })
+  await session.connect()
+  if (options.waitForGroup !== false) await session.whenReady()
+
+  return {
+    session,
+    events,
+    stores,
+    waitFor(type, where = () => true, timeoutMs = 10_000) {
+      type E = Extract<ChatEvent, { type: typeof type }>
+      const find = () =>
+        events.find((event) => event.type === type && where(event as E)) as E | undefined
+      const found = find()
+      if (found) return Promise.resolve(found)
+      const { promise, resolve, reject } = Promise.withResolvers<E>()
+      const wake = () => {
+        const event = find()
+        if (event) {
+          waiters.delete(wake)
+          clearTimeout(timer)
+          resolve(event)
+        }
+      }
+      const timer = setTimeout(() => {
+        waiters.delete(wake)
+        reject(
+          new Error(
+            `${name}: no ${type} event within ${timeoutMs} ms; events: ${JSON.stringify(
+              events.map((event) => ({ ...event, bytes: undefined })),
+            )}`,
+          ),
+        )
+      }, timeoutMs)
+      waiters.add(wake)
+      return promise
+    },
+    async [Symbol.asyncDispose]() {
+      await session.close()
+    },
+  }
+}
