@@ -16,12 +16,15 @@ describe('end-to-end encrypted room', () => {
     await carol.session.sendFile({ name: 'notes.txt', bytes: file })
 
     for (const member of [alice, bob, carol]) {
-      const fromAlice = await member.waitFor('message', (event) => event.text === 'hello from alice')
+      const fromAlice = await member.waitFor(
+        'message',
+        (event) => event.text === 'hello from alice',
+      )
       expect(fromAlice.from).toBe('alice')
       expect(fromAlice.own).toBe(member === alice)
-      expect((await member.waitFor('message', (event) => event.text === 'hello from bob')).from).toBe(
-        'bob',
-      )
+      expect(
+        (await member.waitFor('message', (event) => event.text === 'hello from bob')).from,
+      ).toBe('bob')
       const received = await member.waitFor('file')
       expect(received).toMatchObject({ from: 'carol', name: 'notes.txt', size: file.length })
       expect(received.bytes).toEqual(file)
@@ -29,7 +32,11 @@ describe('end-to-end encrypted room', () => {
     const codes = await Promise.all([alice, bob, carol].map((member) => member.session.roomCode()))
     expect(new Set(codes).size).toBe(1)
     for (const member of [alice, bob, carol]) {
-      expect(member.events.filter((event) => event.type === 'warning' && event.code !== 'history_unreadable')).toEqual([])
+      expect(
+        member.events.filter(
+          (event) => event.type === 'warning' && event.code !== 'history_unreadable',
+        ),
+      ).toEqual([])
     }
   })
 })

@@ -1,0 +1,122 @@
+// The IETF interoperability vectors (mls-implementations, "passive client" scenarios) run
+// against the pinned ts-mls for ciphersuite 1: join from another implementation's Welcome, then
+// process its proposals and commits, matching every epoch authenticator.
+import { describe, expect, test } from 'bun:test'
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import {
+  bytesToBase64,
+  type ClientState,
+  decodeMlsMessage,
+  getCiphersuiteImpl,
+  joinGroup,
+  makePskIndex,
+  processPrivateMessage,
+  processPublicMessage,
+} from 'ts-mls'
+import { getCiphersuiteFromId } from 'ts-mls/crypto/ciphersuite.js'
+import { decodeRatchetTree } from 'ts-mls/ratchetTree.js'
+import * as v from 'valibot'
+import { CIPHERSUITE_NAME } from '../shared/client/mls.ts'
+
+/**
+ * The vectors are public data from the IETF's mls-implementations repository. They are not in
+ * the npm package, so they are read from the team's shared folder (or CHATBOX_MLS_VECTORS).
+ */
+const VECTOR_DIR =
+  process.env.CHATBOX_MLS_VECTORS ?? join(import.meta.dir, '..', '..', 'shared', 'mls-test-vectors')
+const FILES = ['passive-client-welcome', 'passive-client-handling-commit', 'passive-client-random']
+const SUITE_ID = 1
+
+const Hex = v.pipe(v.string(), v.regex(/^([0-9a-f]{2})*$/))
+const ScenarioSchema = v.object({
+  cipher_suite: v.number(),
+  external_psks: v.array(v.object({ psk_id: Hex, psk: Hex })),
+  key_package: Hex,
+  signature_priv: Hex,
+  encryption_priv: Hex,
+  init_priv: Hex,
+  welcome: Hex,
+  ratchet_tree: v.nullable(Hex),
+  initial_epoch_authenticator: Hex,
+  epochs: v.array(v.object({ proposals: v.array(Hex), commit: Hex, epoch_authenticator: Hex })),
+})
+type Scenario = v.InferOutput<typeof ScenarioSchema>
+
+const present = FILES.every((file) => existsSync(join(VECTOR_DIR, `${file}.json`)))
+if (!present) {
+  const message = `MLS interop vectors not found in ${VECTOR_DIR}: interop tests skipped`
+  if (process.env.CHATBOX_REQUIRE_MLS_VECTORS === '1') throw new Error(message)
+  console.warn(`\n*** ${message} ***\n`)
+}
+
+const hex = (text: string) => Uint8Array.fromHex(text)
+
+async function playScenario(scenario: Scenario): Promise<void> {
+  const impl = await getCiphersuiteImpl(getCiphersuiteFromId(SUITE_ID))
+  const keyPackage = decodeMlsMessage(hex(scenario.key_package), 0)?.[0]
+  const welcome = decodeMlsMessage(hex(scenario.welcome), 0)?.[0]
+  if (keyPackage?.wireformat !== 'mls_key_package') throw new Error('no KeyPackage')
+  if (welcome?.wireformat !== 'mls_welcome') throw new Error('no Welcome')
+  const psks = Object.fromEntries(
+    scenario.external_psks.map((psk) => [bytesToBase64(hex(psk.psk_id)), hex(psk.psk)]),
+  )
+  const tree = scenario.ratchet_tree
+    ? decodeRatchetTree(hex(scenario.ratchet_tree), 0)?.[0]
+    : undefined
+  let state: ClientState = await joinGroup(
+    welcome.welcome,
+    keyPackage.keyPackage,
+    {
+      hpkePrivateKey: hex(scenario.encryption_priv),
+      initPrivateKey: hex(scenario.init_priv),
+      signaturePrivateKey: hex(scenario.signature_priv),
+    },
+    makePskIndex(undefined, psks),
+    impl,
+    tree,
+  )
+  expect(state.keySchedule.epochAuthenticator).toEqual(hex(scenario.initial_epoch_authenticator))
+  for (const epoch of scenario.epochs) {
+    for (const message of [...epoch.proposals, epoch.commit]) {
+      const decoded = decodeMlsMessage(hex(message), 0)?.[0]
+      if (decoded?.wireformat === 'mls_private_message') {
+        state = (
+          await processPrivateMessage(
+            state,
+            decoded.privateMessage,
+            makePskIndex(state, psks),
+            impl,
+          )
+        ).newState
+      } else if (decoded?.wireformat === 'mls_public_message') {
+        state = (
+          await processPublicMessage(state, decoded.publicMessage, makePskIndex(state, psks), impl)
+        ).newState
+      } else {
+        throw new Error('a handshake message that is neither private nor public')
+      }
+    }
+    expect(state.keySchedule.epochAuthenticator).toEqual(hex(epoch.epoch_authenticator))
+  }
+}
+
+describe.skipIf(!present)('IETF MLS interop vectors, ciphersuite 1', () => {
+  test('the suite under test is ciphersuite 1', () => {
+    expect(getCiphersuiteFromId(SUITE_ID).name).toBe(CIPHERSUITE_NAME)
+  })
+
+  for (const file of FILES) {
+    test(`every ${file} scenario for suite 1 joins and tracks each epoch`, async () => {
+      const all = v.parse(
+        v.array(v.looseObject({ cipher_suite: v.number() })),
+        JSON.parse(readFileSync(join(VECTOR_DIR, `${file}.json`), 'utf8')),
+      )
+      const scenarios = all
+        .filter((item) => item.cipher_suite === SUITE_ID)
+        .map((item) => v.parse(ScenarioSchema, item))
+      expect(scenarios.length).toBeGreaterThan(0)
+      for (const scenario of scenarios) await playScenario(scenario)
+    }, 120_000)
+  }
+})
