@@ -76,7 +76,7 @@ export async function startRelay(server: TestServer): Promise<Relay> {
                 }
               }
             },
-            close: () => client.end(),
+            close: () => void client.end(),
           },
         })
         void upstream
