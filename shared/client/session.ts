@@ -236,10 +236,14 @@ export function createChatSession(options: ChatSessionOptions): ChatSession {
     }
   }
 
+  /** What was saved last: ts-mls states are immutable, so an unchanged object needs no save. */
+  let saved: { state: ClientState; lastSeq: number } | undefined
+
   async function saveGroup(): Promise<void> {
     clearTimeout(saveTimer)
     saveTimer = undefined
-    if (!group) return
+    if (!group || (saved?.state === group && saved.lastSeq === lastSeq)) return
+    saved = { state: group, lastSeq }
     await stores.group.save({
       groupId: groupIdOf(group),
       lastSeq,
