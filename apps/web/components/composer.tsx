@@ -1,0 +1,95 @@
+// The composer: Enter sends, Shift+Enter starts a new line, and a .txt file can be picked. Says
+// why sending is not possible right now. Calls the chat's commands; no protocol here.
+import { createSignal, Show } from 'solid-js'
+import type { Chat } from '../lib/chat.ts'
+
+export function Composer(props: { chat: Chat }) {
+  const [text, setText] = createSignal('')
+  let picker: HTMLInputElement | undefined
+
+  const waiting = () => {
+    const status = props.chat.state.status
+    if (status === 'connecting' || status === 'joining') return 'Waiting to join the group…'
+    if (status === 'closed') return 'Not connected.'
+    if (props.chat.state.keyChanges.length > 0) {
+      return 'Sending waits until you accept the changed key above.'
+    }
+    return undefined
+  }
+
+  const send = async () => {
+    if (text().trim() === '') return
+    if (await props.chat.sendText(text())) setText('')
+  }
+
+  const onKeyDown = (event: KeyboardEvent) => {
+    // isComposing: Enter that confirms an IME candidate is not a send.
+    if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+      event.preventDefault()
+      void send()
+    }
+  }
+
+  const onPick = (event: Event & { currentTarget: HTMLInputElement }) => {
+    const file = event.currentTarget.files?.[0]
+    // Cleared so that picking the same file again is a change too.
+    event.currentTarget.value = ''
+    if (file) void props.chat.sendFile(file)
+  }
+
+  return (
+    <footer class="composer-bar">
+      <Show when={props.chat.state.problem}>
+        {(problem) => (
+          <div class="problem" role="alert">
+            <p>{problem()}</p>
+            <button type="button" class="quiet small" onClick={() => props.chat.dismissProblem()}>
+              Dismiss
+            </button>
+          </div>
+        )}
+      </Show>
+      <Show when={waiting()}>{(reason) => <p class="composer-hint">{reason()}</p>}</Show>
+      <form
+        class="composer"
+        onSubmit={(event) => {
+          event.preventDefault()
+          void send()
+        }}
+      >
+        <label for="composer-text" class="visually-hidden">
+          Message
+        </label>
+        <textarea
+          id="composer-text"
+          rows={2}
+          placeholder="Write a message — Enter sends, Shift+Enter adds a line"
+          value={text()}
+          onInput={(event) => setText(event.currentTarget.value)}
+          onKeyDown={onKeyDown}
+        />
+        <input
+          ref={picker}
+          type="file"
+          accept=".txt,text/plain"
+          // Reached through the "Send a file…" button, which can say what it is for.
+          hidden
+          onChange={onPick}
+        />
+        <div class="composer-actions">
+          <button
+            type="button"
+            disabled={waiting() !== undefined}
+            onClick={() => picker?.click()}
+            title="Send a .txt file (or drop one on the page)"
+          >
+            Send a file…
+          </button>
+          <button type="submit" class="primary" disabled={waiting() !== undefined}>
+            Send
+          </button>
+        </div>
+      </form>
+    </footer>
+  )
+}

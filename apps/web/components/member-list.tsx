@@ -1,0 +1,73 @@
+// Who is in the room: presence, key fingerprints, verified marks, and the way into each member's
+// safety number. Reads the chat store; no trust logic here.
+import { createSignal, For, Show } from 'solid-js'
+import type { Chat } from '../lib/chat.ts'
+import { SafetyNumberDialog } from './safety-number-dialog.tsx'
+
+export function MemberList(props: { chat: Chat }) {
+  const [comparing, setComparing] = createSignal<string>()
+  // Open on screens wide enough to show it beside the timeline; a tap away on a phone.
+  const wide = matchMedia('(min-width: 48rem)').matches
+
+  return (
+    <details class="members-pane" open={wide}>
+      <summary>
+        Members <span class="count">({props.chat.state.members.length})</span>
+      </summary>
+      <ul class="members">
+        <For each={props.chat.state.members}>
+          {(member) => {
+            const self = () => member.name === props.chat.state.name
+            return (
+              <li class="member" classList={{ offline: !member.online }}>
+                <p class="member-line">
+                  <span
+                    class="presence"
+                    classList={{ online: member.online }}
+                    title={member.online ? 'online' : 'away'}
+                    aria-hidden="true"
+                  />
+                  <span class="member-name">{member.name}</span>
+                  <Show when={self()}>
+                    <span class="tag">you</span>
+                  </Show>
+                  <Show when={!self() && member.verified}>
+                    <span class="tag verified">✓ verified</span>
+                  </Show>
+                  <Show when={member.keyChanged}>
+                    <span class="tag danger">key changed</span>
+                  </Show>
+                  <Show when={!member.inGroup}>
+                    <span class="tag">joining</span>
+                  </Show>
+                  <Show when={!member.online}>
+                    <span class="visually-hidden">(away)</span>
+                  </Show>
+                </p>
+                <p class="fingerprint">
+                  <span class="visually-hidden">Key fingerprint: </span>
+                  <code>{member.fingerprint}</code>
+                </p>
+                <Show when={!self() && !member.keyChanged}>
+                  <button
+                    type="button"
+                    class="quiet small"
+                    onClick={() => setComparing(member.name)}
+                    aria-label={`Compare safety numbers with ${member.name}`}
+                  >
+                    Safety number
+                  </button>
+                </Show>
+              </li>
+            )
+          }}
+        </For>
+      </ul>
+      <SafetyNumberDialog
+        chat={props.chat}
+        name={comparing()}
+        onDone={() => setComparing(undefined)}
+      />
+    </details>
+  )
+}

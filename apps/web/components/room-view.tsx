@@ -1,0 +1,102 @@
+// The room: header with status and room code, key-change banners, the timeline, the member list
+// and the composer, and a drop zone for .txt files. Reads the chat store; no protocol here.
+import { createSignal, Show } from 'solid-js'
+import type { ConnectionStatus } from '../../../shared/client/events.ts'
+import type { Chat } from '../lib/chat.ts'
+import { Composer } from './composer.tsx'
+import { KeyChangeBanner } from './key-change-banner.tsx'
+import { MemberList } from './member-list.tsx'
+import { OversizeDialog } from './oversize-dialog.tsx'
+import { Timeline } from './timeline.tsx'
+
+const STATUS_TEXT: Readonly<Record<ConnectionStatus, string>> = {
+  connecting: 'Connecting…',
+  joining: 'Waiting to be added to the encrypted group…',
+  ready: 'Connected, end-to-end encrypted',
+  reconnecting: 'Connection lost, reconnecting…',
+  closed: 'Disconnected',
+}
+
+export function RoomView(props: { chat: Chat }) {
+  const [dragging, setDragging] = createSignal(false)
+  const carriesFiles = (event: DragEvent) => event.dataTransfer?.types.includes('Files') ?? false
+
+  const onDragOver = (event: DragEvent) => {
+    if (!carriesFiles(event)) return
+    event.preventDefault()
+    if (event.dataTransfer) event.dataTransfer.dropEffect = 'copy'
+    setDragging(true)
+  }
+  const onDragLeave = (event: DragEvent) => {
+    // Leaving for a child element is not leaving the room.
+    const next = event.relatedTarget
+    if (!(next instanceof Node) || !(event.currentTarget as Node).contains(next)) {
+      setDragging(false)
+    }
+  }
+  const onDrop = (event: DragEvent) => {
+    if (!carriesFiles(event)) return
+    event.preventDefault()
+    setDragging(false)
+    const file = event.dataTransfer?.files[0]
+    if (file) void props.chat.sendFile(file)
+  }
+
+  return (
+    // biome-ignore lint/a11y/noStaticElementInteractions: dropping a file anywhere is a shortcut; the keyboard way is the "Send a file…" button
+    <div
+      class="room"
+      classList={{ dragging: dragging() }}
+      onDragOver={onDragOver}
+      onDragLeave={onDragLeave}
+      onDrop={onDrop}
+    >
+      <header class="room-header">
+        <h1>chatbox</h1>
+        <p class="status" data-status={props.chat.state.status} role="status">
+          <span class="status-dot" aria-hidden="true" />
+          {STATUS_TEXT[props.chat.state.status]}
+          <Show when={props.chat.state.status === 'reconnecting' && props.chat.state.statusDetail}>
+            {(detail) => <span class="status-detail"> ({detail()})</span>}
+          </Show>
+        </p>
+        <Show when={props.chat.state.roomCode}>
+          {(code) => (
+            <p
+              class="room-code"
+              title="Everyone in the group sees this same code: read it aloud to check you share one group."
+            >
+              Room code <code>{code()}</code>
+            </p>
+          )}
+        </Show>
+        <button type="button" class="quiet" onClick={() => void props.chat.leave()}>
+          Leave
+        </button>
+      </header>
+      <Show when={props.chat.state.displaced}>
+        <div class="banner warning" role="alert">
+          <p>
+            You joined as <strong>{props.chat.state.name}</strong> from another tab or device, so
+            this page stopped.
+          </p>
+          <button type="button" onClick={() => void props.chat.rejoin()}>
+            Rejoin here
+          </button>
+        </div>
+      </Show>
+      <KeyChangeBanner chat={props.chat} />
+      <div class="room-body">
+        <Timeline chat={props.chat} />
+        <MemberList chat={props.chat} />
+      </div>
+      <Composer chat={props.chat} />
+      <OversizeDialog chat={props.chat} />
+      <Show when={dragging()}>
+        <div class="drop-hint" aria-hidden="true">
+          Drop a .txt file to send it
+        </div>
+      </Show>
+    </div>
+  )
+}

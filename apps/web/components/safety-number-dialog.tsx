@@ -1,0 +1,73 @@
+// The safety number shared with one member, to compare out of band, and the button that marks
+// them verified. Reads what the engine computes; no crypto here.
+import { createEffect, createResource, For, Show } from 'solid-js'
+import type { Chat } from '../lib/chat.ts'
+
+export function SafetyNumberDialog(props: {
+  chat: Chat
+  name: string | undefined
+  onDone: () => void
+}) {
+  let dialog: HTMLDialogElement | undefined
+  const [digits] = createResource(
+    () => props.name,
+    (name) => props.chat.safetyNumber(name),
+  )
+  const verified = () =>
+    props.chat.state.members.find((member) => member.name === props.name)?.verified ?? false
+
+  createEffect(() => {
+    if (!dialog) return
+    if (props.name !== undefined && !dialog.open) dialog.showModal()
+    if (props.name === undefined && dialog.open) dialog.close()
+  })
+
+  const markVerified = async () => {
+    if (props.name !== undefined) await props.chat.markVerified(props.name)
+    props.onDone()
+  }
+
+  return (
+    <dialog ref={dialog} class="dialog" aria-labelledby="safety-title" onClose={props.onDone}>
+      <Show when={props.name}>
+        {(name) => (
+          <>
+            <h2 id="safety-title">Safety number with {name()}</h2>
+            <p>
+              Compare these 60 digits with {name()} in person or on a call. If they match, nobody
+              sits between your two keys.
+            </p>
+            <Show
+              when={digits()}
+              fallback={<p>{digits.error ? 'No key is known for them yet.' : 'Computing…'}</p>}
+            >
+              {(number) => (
+                <p class="safety-number">
+                  <For each={number().split(' ')}>{(group) => <span>{group}</span>}</For>
+                </p>
+              )}
+            </Show>
+            <div class="actions">
+              <Show
+                when={!verified()}
+                fallback={<p class="tag verified">✓ You verified {name()}</p>}
+              >
+                <button
+                  type="button"
+                  class="primary"
+                  disabled={!digits()}
+                  onClick={() => void markVerified()}
+                >
+                  They match: mark as verified
+                </button>
+              </Show>
+              <button type="button" onClick={props.onDone}>
+                Close
+              </button>
+            </div>
+          </>
+        )}
+      </Show>
+    </dialog>
+  )
+}
