@@ -1,6 +1,7 @@
 // The HTTP side of the web port (a Hono app): the page, /healthz and the security headers every
 // response carries. WebSocket upgrades are the server's, before this app sees the request.
 import { Hono } from 'hono'
+import type { WebAssets } from '../web/build.ts'
 
 /**
  * No inline script or style and no other origin; `connect-src 'self'` covers `wss://` to this
@@ -40,28 +41,39 @@ export interface HealthReport {
   readonly uptimeSeconds: number
 }
 
-const PLACEHOLDER_PAGE = `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>chatbox</title>
-</head>
-<body>
-<h1>chatbox</h1>
-<p>This chatbox server is running. Its web client is not part of this version yet;
-clients connect to <code>/ws</code> on this port or to the terminal port.</p>
-</body>
-</html>
-`
+/** The built page and what it needs to know of this server's limits. */
+export interface WebClient {
+  /** Rejects when the page could not be built; the server still serves everything else. */
+  readonly assets: Promise<WebAssets>
+  readonly maxFileBytes: number
+}
 
-export function createHttpApp(health: () => HealthReport): Hono {
+export function createHttpApp(health: () => HealthReport, web: WebClient): Hono {
   const app = new Hono()
   app.use(async (context, next) => {
     await next()
     for (const [name, value] of Object.entries(SECURITY_HEADERS)) context.header(name, value)
   })
-  app.get('/', (context) => context.html(PLACEHOLDER_PAGE))
   app.get('/healthz', (context) => context.json(health()))
+  // The page asks before it joins: a server started with a larger file limit must not have its
+  // users' files truncated at the default.
+  app.get('/client.json', (context) => context.json({ maxFileBytes: web.maxFileBytes }))
+  app.get('*', async (context, next) => {
+    let assets: WebAssets
+    try {
+      assets = await web.assets
+    } catch {
+      return context.text('the web client could not be built; see the server log\n', 500)
+    }
+    const asset = assets.get(context.req.path)
+    if (!asset) return next()
+    context.header('Content-Type', asset.contentType)
+    // The page itself is revalidated so a new build is picked up; its files are named by hash.
+    context.header(
+      'Cache-Control',
+      asset.immutable ? 'public, max-age=31536000, immutable' : 'no-cache',
+    )
+    return context.body(asset.body)
+  })
   return app
 }

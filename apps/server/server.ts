@@ -4,6 +4,7 @@
 import { networkInterfaces, hostname as osHostname } from 'node:os'
 import type { Server } from 'bun'
 import type { Limits } from '../../shared/protocol/limits.ts'
+import { webClientAssets } from '../web/build.ts'
 import { createHttpApp, withSecurityHeaders } from './http.ts'
 import { createLocalFanout } from './room/local-fanout.ts'
 import { createRoom, type Room } from './room/room.ts'
@@ -49,11 +50,17 @@ export function startChatServer(options: ChatServerOptions): ChatServer {
     secret: options.roomSecret,
   })
   const webSockets = createWebSocketTransport(room, limits)
-  const http = createHttpApp(() => ({
-    ok: true,
-    members: room.members().length,
-    uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
-  }))
+  // Built once per process, from the first start on, so the page is ready by the first visit.
+  const assets = webClientAssets()
+  assets.catch((error: Error) => console.error(`chatbox: ${error.message}`))
+  const http = createHttpApp(
+    () => ({
+      ok: true,
+      members: room.members().length,
+      uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
+    }),
+    { assets, maxFileBytes: limits.maxFileBytes },
+  )
 
   let web: Server<WebSocketState> | undefined
   let terminal: ReturnType<typeof listenTlsSocket> | undefined
