@@ -85,7 +85,10 @@ export interface SentMessage {
 
 export interface FileToSend {
   readonly name: string
+  /** The file, or (for a large one) at least its first maxFileBytes + 1 bytes. */
   readonly bytes: Uint8Array
+  /** The whole file's size when `bytes` holds only its head. */
+  readonly size?: number
 }
 
 export class ChatError extends Error {
@@ -101,6 +104,8 @@ export class ChatError extends Error {
       | 'unknown_member'
       | 'refused',
     message: string,
+    /** For 'refused': the server's error code (name_taken, bad_secret, …). */
+    readonly serverCode?: string,
   ) {
     super(message)
   }
@@ -124,6 +129,8 @@ export interface ChatSession {
   /** Accepts a changed key for `name`; sending resumes once no change is pending. */
   acceptKey(name: string): Promise<void>
   pendingKeyChanges(): KeyChange[]
+  /** Own messages sent but not yet seen in the room's log. */
+  unacknowledged(): number
   members(): Promise<MemberView[]>
   /** 12 digits everyone in this epoch of the group shares; undefined outside a group. */
   roomCode(): Promise<string | undefined>
@@ -312,7 +319,8 @@ export function createChatSession(options: ChatSessionOptions): ChatSession {
     online.clear()
     await saveGroup().catch(() => {})
     if (!wanted) {
-      setStatus('closed', reason)
+      // A close this client asked for has already said so.
+      if (status !== 'closed') setStatus('closed', reason)
       return
     }
     admitted.reject(new ChatError('not_connected', reason))
@@ -519,10 +527,10 @@ export function createChatSession(options: ChatSessionOptions): ChatSession {
     }
     if (fatal && code !== 'going_away' && code !== 'replaced') {
       wanted = false
-      admitted.reject(new ChatError('refused', message))
+      admitted.reject(new ChatError('refused', message, code))
     }
     if (['name_taken', 'name_invalid', 'name_reserved', 'bad_secret'].includes(code)) {
-      admitted.reject(new ChatError('refused', message))
+      admitted.reject(new ChatError('refused', message, code))
     }
     emit({ type: 'error', code, message, fatal })
   }
@@ -807,20 +815,23 @@ export function createChatSession(options: ChatSessionOptions): ChatSession {
       return sendPayload({ kind: 'text', id: newMessageId(), text })
     },
     async sendFile(file, sendOptions = {}) {
+      const size = Math.max(file.size ?? 0, file.bytes.length)
       const check = checkTextFile(file.name, file.bytes, maxFileBytes)
       let bytes = file.bytes
-      if (!check.ok) {
-        if (check.code !== 'too_large') throw new ChatError('bad_file', check.message)
-        if (!sendOptions.truncate) throw new ChatError('file_too_large', check.message)
+      if (!check.ok || size > maxFileBytes) {
+        if (!check.ok && check.code !== 'too_large') throw new ChatError('bad_file', check.message)
+        if (!sendOptions.truncate) {
+          throw new ChatError('file_too_large', `the file is over the ${maxFileBytes}-byte limit`)
+        }
         bytes = truncateUtf8(file.bytes, maxFileBytes)
       }
       return sendPayload({
         kind: 'file',
         id: newMessageId(),
         name: file.name.split(/[\\/]/).at(-1) ?? file.name,
-        size: file.bytes.length,
+        size,
         sha256: await sha256Hex(bytes),
-        truncated: bytes.length < file.bytes.length,
+        truncated: bytes.length < size,
         bytes,
       })
     },
@@ -844,6 +855,7 @@ export function createChatSession(options: ChatSessionOptions): ChatSession {
       }
     },
     pendingKeyChanges: () => trust.pendingChanges(),
+    unacknowledged: () => unacked.size,
     async members() {
       const byName = new Map<string, { name: string; identityKey: string; inGroup: boolean }>()
       for (const member of group ? membersOf(group) : []) {

@@ -9,8 +9,8 @@ import { deliverServerText } from './transport.ts'
 export interface TlsTransportOptions {
   readonly hostname: string
   readonly port: number
-  /** PEM of the CA to trust instead of the system store (the local development CA). */
-  readonly ca?: string
+  /** PEM of the CAs to trust instead of the system store (the local development CA, a pin). */
+  readonly ca?: string | readonly string[]
   /** The name the certificate must carry; defaults to the hostname. */
   readonly serverName?: string
   /** Largest frame accepted from the server. */
@@ -43,7 +43,7 @@ export function tlsTransport(options: TlsTransportOptions): ConnectTransport {
         hostname: options.hostname,
         port: options.port,
         tls: {
-          ca: options.ca,
+          ca: typeof options.ca === 'string' ? options.ca : options.ca && [...options.ca],
           serverName: options.serverName ?? options.hostname,
           rejectUnauthorized: true,
         },

@@ -119,7 +119,13 @@ export function createDelivery(options: DeliveryOptions): Delivery {
     for (const key of pendingAdds.keys()) if (!onlineKeys.has(key)) pendingAdds.delete(key)
 
     if (!group) {
-      const founder = pendingAdds.values().next().value
+      // A founder that let its request time out is passed over, as a committer is.
+      const waiting = [...pendingAdds.values()]
+      let founder = waiting.find((item) => !passedOver.has(nameKey(item.name)))
+      if (!founder) {
+        passedOver.clear()
+        founder = waiting[0]
+      }
       if (founder) ask('found', founder.name, { type: 'found-request' })
       return
     }

@@ -1,0 +1,101 @@
+// The terminal client's settings: flags over environment over defaults, checked by one schema.
+// Anything left unset is asked for at start-up (when there is a terminal to ask on).
+import { homedir } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import * as v from 'valibot'
+import { defaultConfigHome } from '../../shared/client/file-stores.ts'
+
+export const USAGE = `usage: bun run apps/term/client.ts [options]
+  --server HOST:PORT    server's terminal port (default localhost:8444; env CHATBOX_SERVER)
+  --name NAME           your name in the room (env CHATBOX_NAME)
+  --secret SECRET       the room secret, if the server asks for one (env CHATBOX_ROOM_SECRET)
+  --ca FILE             trust this CA certificate for the server (PEM)
+  --download-dir DIR    where received files are saved (default ~/Downloads/chatbox)
+  --config-home DIR     identity, pins and group state go in DIR/chatbox
+                        (default $XDG_CONFIG_HOME, else ~/.config)
+  --json                in pipe mode, print each event as one JSON line
+  --truncate            in pipe mode, send the head of an oversize file instead of refusing it
+  --help                this text`
+
+export class UsageError extends Error {}
+
+const ServerAddress = v.pipe(
+  v.string(),
+  v.trim(),
+  v.regex(
+    /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$/,
+    'must be HOST or HOST:PORT, e.g. localhost:8444',
+  ),
+  v.transform((text) => {
+    const match = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(text) as RegExpExecArray
+    const host = (match[1] as string).replace(/^\[|\]$/g, '')
+    const port = Number(match[2] ?? 8444)
+    return { host, port, label: `${host.includes(':') ? `[${host}]` : host}:${port}` }
+  }),
+  v.check((address) => address.port > 0 && address.port <= 65_535, 'the port must be 1–65535'),
+)
+
+const OptionsSchema = v.object({
+  server: v.optional(ServerAddress),
+  name: v.optional(v.string()),
+  secret: v.optional(v.string()),
+  ca: v.optional(v.pipe(v.string(), v.nonEmpty())),
+  downloadDir: v.string(),
+  configHome: v.string(),
+  json: v.boolean(),
+  truncate: v.boolean(),
+})
+
+export type TermOptions = v.InferOutput<typeof OptionsSchema>
+export type ServerAddress = NonNullable<TermOptions['server']>
+
+export function parseServerAddress(text: string): ServerAddress {
+  const result = v.safeParse(ServerAddress, text)
+  if (!result.success) throw new UsageError(`--server ${result.issues[0]?.message}`)
+  return result.output
+}
+
+export function loadOptions(argv: string[], env: Record<string, string | undefined>): TermOptions {
+  let values: Record<string, string | boolean | undefined>
+  try {
+    values = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        server: { type: 'string' },
+        name: { type: 'string' },
+        secret: { type: 'string' },
+        ca: { type: 'string' },
+        'download-dir': { type: 'string' },
+        'config-home': { type: 'string' },
+        json: { type: 'boolean' },
+        truncate: { type: 'boolean' },
+        help: { type: 'boolean' },
+      },
+    }).values
+  } catch (error) {
+    throw new UsageError(`${(error as Error).message}\n${USAGE}`)
+  }
+  if (values.help) throw new UsageError(USAGE)
+  const result = v.safeParse(OptionsSchema, {
+    server: values.server ?? env.CHATBOX_SERVER,
+    name: values.name ?? env.CHATBOX_NAME,
+    secret: values.secret ?? env.CHATBOX_ROOM_SECRET,
+    ca: values.ca,
+    downloadDir:
+      (values['download-dir'] as string | undefined) ??
+      env.CHATBOX_DOWNLOAD_DIR ??
+      join(homedir(), 'Downloads', 'chatbox'),
+    configHome: (values['config-home'] as string | undefined) ?? defaultConfigHome(env),
+    json: values.json === true,
+    truncate: values.truncate === true,
+  })
+  if (!result.success) {
+    const issue = result.issues[0]
+    const key = issue?.path?.[0]?.key
+    throw new UsageError(`${key ? `--${String(key)} ` : ''}${issue?.message}`)
+  }
+  return result.output
+}
