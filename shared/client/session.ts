@@ -175,6 +175,8 @@ export function createChatSession(options: ChatSessionOptions): ChatSession {
   let seenSeq = 0
   const held = new Map<number, LogFrame>()
   let gapTimer: ReturnType<typeof setTimeout> | undefined
+  /** Between `resume` and `resumed`: the log is being replayed, so new sends wait. */
+  let catchingUp: PromiseWithResolvers<void> | undefined
   let pendingCommit: { epoch: number; commit: string; state: ClientState } | undefined
   /** Own messages sent but not yet seen in the log, by ciphertext: MLS cannot decrypt them. */
   const unacked = new Map<string, Payload>()
@@ -314,6 +316,8 @@ export function createChatSession(options: ChatSessionOptions): ChatSession {
 
   async function lost(reason: string): Promise<void> {
     transport = undefined
+    catchingUp?.resolve()
+    catchingUp = undefined
     clearInterval(pingTimer)
     clearTimeout(gapTimer)
     online.clear()
@@ -410,9 +414,10 @@ export function createChatSession(options: ChatSessionOptions): ChatSession {
       groupIdOf(group) === status.groupId &&
       status.roster.some((member) => nameKey(member) === nameKey(name))
     if (group && mine && epochOf(group) <= (status as GroupStatus).epoch) {
+      catchingUp = Promise.withResolvers<void>()
+      send({ type: 'resume', afterSeq: lastSeq })
       setStatus('ready')
       inGroup.resolve()
-      send({ type: 'resume', afterSeq: lastSeq })
       return
     }
     if (group) {
@@ -464,7 +469,7 @@ export function createChatSession(options: ChatSessionOptions): ChatSession {
     setStatus('ready')
     warn('history_unreadable', 'messages sent before you joined cannot be read (MLS by design)')
     inGroup.resolve()
-    void resendUnacked()
+    resendUnacked()
   }
 
   async function onCommitRequest(
@@ -515,12 +520,16 @@ export function createChatSession(options: ChatSessionOptions): ChatSession {
   }
 
   function onResumed(): void {
-    void resendUnacked()
+    resendUnacked()
+    catchingUp?.resolve()
+    catchingUp = undefined
   }
 
   async function onError(code: string, message: string, fatal: boolean): Promise<void> {
     if (code === 'stale_epoch' || code === 'unrequested_commit') pendingCommit = undefined
     if (code === 'resume_gap' || code === 'resume_ahead') {
+      catchingUp?.resolve()
+      catchingUp = undefined
       await dropGroup('too far behind the room to catch up; rejoining as a newcomer')
       await askToJoin()
       return
@@ -771,6 +780,8 @@ export function createChatSession(options: ChatSessionOptions): ChatSession {
     }
     // Encrypt in call order: each message takes the next generation of this member's ratchet.
     const sent = outbound.then(async () => {
+      // New messages wait until the missed log is read and the unacknowledged are resent.
+      await catchingUp?.promise
       await paced()
       if (!group) throw new ChatError('not_in_group', 'not in the group')
       const encrypted = await encryptMessage(group, encodePayload(payload))
@@ -786,7 +797,7 @@ export function createChatSession(options: ChatSessionOptions): ChatSession {
   }
 
   /** Messages sent into a connection that dropped: the server may never have logged them. */
-  async function resendUnacked(): Promise<void> {
+  function resendUnacked(): void {
     for (const ciphertext of unacked.keys()) send({ type: 'app', ciphertext })
   }
 
