@@ -901,10 +901,11 @@ export function createChatSession(options: ChatSessionOptions): ChatSession {
       clearTimeout(reconnectTimer)
       await inbound
       send({ type: 'leave' })
+      // Said before the server's close arrives, so that close is not reported as a loss.
+      setStatus('closed', 'left the room')
       // The committer removes this leaf: what is kept would only be a stale copy.
       await dropGroup('')
       transport?.close()
-      setStatus('closed', 'left the room')
     },
     async close() {
       wanted = false
