@@ -1,0 +1,92 @@
+import { describe, expect, test } from 'bun:test'
+import fc from 'fast-check'
+import { colorOf, formatEvent, neutralize } from './format.ts'
+
+const plain = { color: false, clock: () => '12:34' }
+
+/** Code points a terminal acts on (newline aside), or that reorder text. */
+function actionable(text: string): number[] {
+  return [...text]
+    .map((char) => char.codePointAt(0) as number)
+    .filter(
+      (code) =>
+        (code < 0x20 && code !== 0x0a) ||
+        (code >= 0x7f && code <= 0x9f) ||
+        (code >= 0x202a && code <= 0x202e) ||
+        (code >= 0x2066 && code <= 0x2069),
+    )
+}
+
+describe('neutralize', () => {
+  test('shows escapes and controls as text and keeps newlines', () => {
+    expect(neutralize('\x1b[31mred\x1b[0m')).toBe('\\x1b[31mred\\x1b[0m')
+    expect(neutralize('bell\x07 nul\x00 del\x7f c1\x9b')).toBe(
+      'bell\\x07 nul\\x00 del\\x7f c1\\x9b',
+    )
+    expect(neutralize('a\u202Eb')).toBe('a\\u202eb')
+    expect(neutralize('two\nlines\tand tab')).toBe('two\nlines  and tab')
+  })
+
+  test('leaves no byte that a terminal would act on, whatever the input', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary' }), (text) => {
+        expect(actionable(neutralize(text))).toEqual([])
+      }),
+      { numRuns: 300 },
+    )
+  })
+})
+
+describe('formatEvent', () => {
+  test('a message has the time, the sender and the text, continuation lines indented', () => {
+    const line = formatEvent(
+      { type: 'message', id: 'a', seq: 1, at: 0, from: 'bob', own: false, text: 'one\ntwo' },
+      plain,
+    )
+    expect(line).toBe('12:34 bob: one\n           two')
+  })
+
+  test('a forged sender claim is shown beside the authenticated one', () => {
+    const line = formatEvent(
+      {
+        type: 'message',
+        id: 'a',
+        seq: 1,
+        at: 0,
+        from: 'alice',
+        own: false,
+        text: 'hi',
+        claimedBy: 'bob',
+      },
+      plain,
+    )
+    expect(line).toBe('12:34 alice: hi !! (server said bob)')
+  })
+
+  test('names get a stable colour when colour is on', () => {
+    expect(colorOf('Alice')).toBe(colorOf('alice'))
+    const line = formatEvent(
+      { type: 'message', id: 'a', seq: 1, at: 0, from: 'bob', own: false, text: 'x' },
+      { color: true, clock: () => '12:34' },
+    )
+    expect(line).toContain(`\x1b[1;${colorOf('bob')}mbob\x1b[0m`)
+  })
+
+  test('presence, key changes and errors read as notices', () => {
+    expect(
+      formatEvent(
+        { type: 'presence', event: 'leave', name: 'bob', at: 0, reason: 'timeout' },
+        plain,
+      ),
+    ).toBe('-- bob left (timeout)')
+    expect(
+      formatEvent({ type: 'key-change', name: 'bob', previousKey: 'a', newKey: 'b' }, plain),
+    ).toContain('/trust bob')
+    expect(
+      formatEvent(
+        { type: 'error', code: 'rate_limited', message: 'slow down', fatal: false },
+        plain,
+      ),
+    ).toBe('!! server: slow down (rate_limited)')
+  })
+})
