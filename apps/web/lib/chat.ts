@@ -6,7 +6,7 @@ import { createStore } from 'solid-js/store'
 import * as v from 'valibot'
 import type { ChatEvent, ConnectionStatus } from '../../../shared/client/events.ts'
 import { checkTextFile, describeSize } from '../../../shared/client/files.ts'
-import { openIndexedDbStores } from '../../../shared/client/indexeddb-stores.ts'
+import { DamagedStoreError, openIndexedDbStores } from '../../../shared/client/indexeddb-stores.ts'
 import {
   ChatError,
   type ChatSession,
@@ -185,7 +185,7 @@ export function createChat(): Chat {
       .then((members) => {
         // Only the latest answer counts; an older one finishing late must not undo it.
         if (asked !== membersAsked || current !== session) return
-        setState('members', members)
+        setState('members', members.sort(byRelevance(current.name)))
         setState('keyChanges', current.pendingKeyChanges())
       })
       .catch(() => {})
@@ -356,6 +356,13 @@ export function createChat(): Chat {
       })
       return
     }
+    if (error instanceof DamagedStoreError) {
+      setState(
+        'joinError',
+        `This browser's saved keys for "${name}" cannot be used: ${error.message}.`,
+      )
+      return
+    }
     const explain = refusal ? REFUSALS[refusal.code] : undefined
     setState(
       'joinError',
@@ -497,6 +504,13 @@ export function createChat(): Chat {
     dismissProblem: () => setState('problem', undefined),
     leave,
   }
+}
+
+/** You first, then whoever is here, then the rest, each by name. */
+function byRelevance(self: string) {
+  const rank = (member: MemberView) => (member.name === self ? 0 : member.online ? 1 : 2)
+  return (a: MemberView, b: MemberView) =>
+    rank(a) - rank(b) || a.name.localeCompare(b.name, undefined, { sensitivity: 'base' })
 }
 
 function readLastName(): string {
