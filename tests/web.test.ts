@@ -14,6 +14,7 @@ import {
   pageUrl,
   poll,
   say,
+  shown,
   type TestBrowser,
   waitUntilReady,
 } from './support/browser.ts'
@@ -84,7 +85,7 @@ describe.skipIf(!browserAvailable())('the web client in Chromium', () => {
       await expectMembersInGroup(bob.page, 3)
 
       await say(alice.page, 'hello from alice')
-      expect(await entryWith(bob.page, 'hello from alice').locator('.from').textContent()).toBe(
+      expect(await (await shown(bob.page, 'hello from alice')).locator('.from').textContent()).toBe(
         'alice',
       )
       expect(await entryWith(alice.page, 'hello from alice').getAttribute('class')).toContain('own')
@@ -215,9 +216,9 @@ describe.skipIf(!browserAvailable())('the web client in Chromium', () => {
       await alice.page.locator('.notice', { hasText: 'Back in the room' }).waitFor()
 
       await carol.session.sendText('after the reload')
-      expect(await entryWith(alice.page, 'after the reload').locator('.from').textContent()).toBe(
-        'carol',
-      )
+      expect(
+        await (await shown(alice.page, 'after the reload')).locator('.from').textContent(),
+      ).toBe('carol')
       await say(alice.page, 'still alice')
       expect((await carol.waitFor('message', (m) => m.text === 'still alice')).from).toBe('alice')
 
@@ -246,7 +247,7 @@ describe.skipIf(!browserAvailable())('the web client in Chromium', () => {
       })
       await say(alice.page, 'Thanks, reading it now.\nCan we meet at 10?')
       await carol.session.sendText('10 works for me')
-      await entryWith(alice.page, '10 works for me').waitFor()
+      await shown(alice.page, '10 works for me')
 
       mkdirSync(OUTPUT_DIR, { recursive: true })
       await alice.page.screenshot({ path: joinPath(OUTPUT_DIR, 'web-room.png') })
@@ -371,9 +372,9 @@ describe.skipIf(!browserAvailable())('the web client in Chromium', () => {
       await tabTo(page, 'Message')
       await page.keyboard.type('typed, not clicked')
       await page.keyboard.press('Enter')
-      expect(await entryWith(bob.page, 'typed, not clicked').locator('.from').textContent()).toBe(
-        'alice',
-      )
+      expect(
+        await (await shown(bob.page, 'typed, not clicked')).locator('.from').textContent(),
+      ).toBe('alice')
     },
     BROWSER_TEST_MS,
   )
@@ -441,6 +442,59 @@ describe.skipIf(!browserAvailable())('the web client in Chromium', () => {
         'Truncated: only the first 1.0 KB were sent.',
       )
       expect(carol.events.filter((event) => event.type === 'file')).toHaveLength(1)
+    },
+    BROWSER_TEST_MS,
+  )
+
+  test(
+    'a damaged identity in IndexedDB stops the join with a way out and is never replaced',
+    async () => {
+      await using server = await startTestServer()
+      await using chat = await openPage(browser, server)
+      const damaged = { privateKey: 'not a key', publicKey: 'short', createdAt: 0 }
+      await chat.page.evaluate(
+        (record) =>
+          new Promise<void>((resolve, reject) => {
+            const request = indexedDB.open('chatbox:alice', 1)
+            request.onupgradeneeded = () => {
+              for (const store of ['identity', 'trust', 'group']) {
+                request.result.createObjectStore(store)
+              }
+            }
+            request.onsuccess = () => {
+              const transaction = request.result.transaction('identity', 'readwrite')
+              transaction.objectStore('identity').put(record, 'current')
+              transaction.oncomplete = () => {
+                request.result.close()
+                resolve()
+              }
+              transaction.onerror = () => reject(transaction.error)
+            }
+          }),
+        damaged,
+      )
+
+      await chat.page.getByLabel('Your name').fill('alice')
+      await chat.page.getByLabel('Your name').press('Enter')
+      await poll(
+        () => chat.page.getByRole('alert').textContent(),
+        (text) => expect(text).toContain('saved keys for "alice" cannot be used'),
+      )
+      const kept = await chat.page.evaluate(
+        () =>
+          new Promise<unknown>((resolve) => {
+            const request = indexedDB.open('chatbox:alice', 1)
+            request.onsuccess = () => {
+              const read = request.result
+                .transaction('identity')
+                .objectStore('identity')
+                .get('current')
+              read.onsuccess = () => resolve(read.result)
+            }
+          }),
+      )
+      expect(kept).toEqual(damaged)
+      expect(server.room.members()).toEqual([])
     },
     BROWSER_TEST_MS,
   )

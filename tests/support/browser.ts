@@ -86,7 +86,8 @@ export async function openPage(browser: Browser, server: TestServer): Promise<Ch
     viewport: { width: 1100, height: 720 },
   })
   const page = await context.newPage()
-  page.setDefaultTimeout(10_000)
+  // Generous: a loaded CI machine runs MLS in several browsers at once.
+  page.setDefaultTimeout(15_000)
   const dialogs: string[] = []
   const errors: string[] = []
   page.on('dialog', (dialog) => {
@@ -140,6 +141,22 @@ export async function say(page: Page, text: string): Promise<void> {
 /** The timeline entry (message or file) whose text includes `text`. */
 export function entryWith(page: Page, text: string) {
   return page.locator('.timeline > li.entry:not(.notice)', { hasText: text })
+}
+
+/** Waits for that entry; on a timeout the error carries what the page showed instead. */
+export async function shown(page: Page, text: string) {
+  const entry = entryWith(page, text)
+  try {
+    await entry.waitFor()
+  } catch (error) {
+    const screen = await page
+      .locator('.timeline > li')
+      .allTextContents()
+      .then((entries) => entries.join('\n'))
+      .catch(() => '(page gone)')
+    throw new Error(`"${text}" never appeared; the timeline held:\n${screen}`, { cause: error })
+  }
+  return entry
 }
 
 /**
