@@ -79,6 +79,21 @@ describe('the terminal client in pipe mode', () => {
     expect(names).toContain('e[31mviltxt.exe.txt')
   })
 
+  test('a room with a secret turns away a client without it and lets one with it in', async () => {
+    await using server = await startTestServer({ roomSecret: 'correct horse battery' })
+    await using without = await spawnTerm(server, { name: 'alice' })
+    expect(await without.exited()).toBe(2)
+    expect(without.errors.join('\n')).toContain('this room asks for a secret: pass --secret')
+    await using wrong = await spawnTerm(server, { name: 'alice', args: ['--secret', 'nope nope'] })
+    expect(await wrong.exited()).toBe(2)
+    expect(wrong.errors.join('\n')).toContain('wrong room secret')
+    await using right = await spawnTerm(server, {
+      name: 'alice',
+      args: ['--secret', 'correct horse battery'],
+    })
+    await right.waitForLine(/^-- ready/)
+  })
+
   test('ANSI escapes in a message are shown as text, not obeyed', async () => {
     await using server = await startTestServer()
     await using alice = await spawnTerm(server, { name: 'alice' })
