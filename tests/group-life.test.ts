@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'bun:test'
+import type { ChatEvent } from '../shared/client/events.ts'
 import { applyCommit, decodeState, decryptMessage } from '../shared/client/mls.ts'
 import type { ClientTransport, ConnectTransport } from '../shared/client/transport.ts'
 import { decodeBase64url } from '../shared/protocol/base64url.ts'
@@ -198,5 +199,41 @@ describe('the MLS group over time', () => {
     await bobAgain.waitFor('message', (event) => event.text === 'after the restart')
     const read = bobAgain.events.flatMap((event) => (event.type === 'message' ? [event.text] : []))
     expect(read).toEqual(['while bob was away', 'after the restart'])
+  })
+
+  test('after the server lost its data, members start a new group and talk again', async () => {
+    using firstData = temporaryDirectory()
+    using secondData = temporaryDirectory()
+    const first = await startTestServer({ dataDir: firstData })
+    const ports = { webPort: first.webPort, termPort: first.termPort }
+    await using alice = await startEngineClient(first, 'alice', 'wss')
+    await using bob = await startEngineClient(first, 'bob', 'tls')
+    for (let index = 0; index < 5; index += 1) await alice.session.sendText(`old ${index}`)
+    await bob.waitFor('message', (event) => event.text === 'old 4')
+    await first.stop()
+    const aliceSince = alice.events.length
+    const bobSince = bob.events.length
+    await using second = await startTestServer({ dataDir: secondData, ...ports })
+    const after = (client: typeof alice, since: number) => (event: ChatEvent) =>
+      client.events.indexOf(event) >= since
+    await bob.waitFor(
+      'warning',
+      (event) => event.code === 'out_of_sync' && after(bob, bobSince)(event),
+    )
+    for (const [client, since] of [
+      [alice, aliceSince],
+      [bob, bobSince],
+    ] as const) {
+      await client.waitFor(
+        'membership',
+        (event) => event.members.length === 2 && after(client, since)(event),
+        15_000,
+      )
+    }
+    await alice.session.sendText('fresh start')
+    expect((await bob.waitFor('message', (event) => event.text === 'fresh start')).from).toBe(
+      'alice',
+    )
+    void second
   })
 })

@@ -406,14 +406,15 @@ export function createChatSession(options: ChatSessionOptions): ChatSession {
     attempt = 0
     online.clear()
     for (const member of members) online.set(nameKey(member.name), member)
-    seenSeq = Math.max(seenSeq, head)
+    // The server's log is the truth: one that lost its data starts numbering again.
+    seenSeq = head
     admitted.resolve()
     const mine =
       group &&
       status &&
       groupIdOf(group) === status.groupId &&
       status.roster.some((member) => nameKey(member) === nameKey(name))
-    if (group && mine && epochOf(group) <= (status as GroupStatus).epoch) {
+    if (group && mine && epochOf(group) <= (status as GroupStatus).epoch && lastSeq <= head) {
       catchingUp = Promise.withResolvers<void>()
       send({ type: 'resume', afterSeq: lastSeq })
       setStatus('ready')
@@ -422,9 +423,11 @@ export function createChatSession(options: ChatSessionOptions): ChatSession {
     }
     if (group) {
       await dropGroup(
-        status?.groupId === groupIdOf(group)
-          ? 'this client was removed from the group while away; rejoining'
-          : "the room's group was started anew while this client was away; rejoining",
+        status?.groupId !== groupIdOf(group)
+          ? "the room's group was started anew while this client was away; rejoining"
+          : lastSeq > head
+            ? "the server's log is behind this client's (it lost data); rejoining"
+            : 'this client was removed from the group while away; rejoining',
       )
     }
     await askToJoin()
@@ -534,7 +537,8 @@ export function createChatSession(options: ChatSessionOptions): ChatSession {
       await askToJoin()
       return
     }
-    if (fatal && code !== 'going_away' && code !== 'replaced') {
+    // 'replaced': this identity connected again from elsewhere; fighting over it would never end.
+    if (fatal && code !== 'going_away') {
       wanted = false
       admitted.reject(new ChatError('refused', message, code))
     }
