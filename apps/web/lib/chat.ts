@@ -171,9 +171,7 @@ export function createChat(): Chat {
 
   function notice(text: string, tone: NoticeEntry['tone'] = 'info', at = Date.now()): void {
     noticeCount += 1
-    // The engine's warnings are lower-case phrases; on the page each notice is a sentence.
-    const sentence = text.charAt(0).toUpperCase() + text.slice(1)
-    append({ kind: 'notice', key: `notice-${noticeCount}`, at, tone, text: sentence })
+    append({ kind: 'notice', key: `notice-${noticeCount}`, at, tone, text })
   }
 
   function refreshMembers(): void {
@@ -258,7 +256,8 @@ export function createChat(): Chat {
         if (event.code === 'history_unreadable') {
           notice('Messages sent before you joined cannot be read here: the group keys are new.')
         } else {
-          notice(event.message, 'warning')
+          // The engine's warnings are lower-case phrases; on the page a notice is a sentence.
+          notice(event.message.charAt(0).toUpperCase() + event.message.slice(1), 'warning')
         }
         return
       case 'error':
