@@ -4,7 +4,12 @@
 import { batch } from 'solid-js'
 import { createStore } from 'solid-js/store'
 import * as v from 'valibot'
-import type { ChatEvent, ConnectionStatus } from '../../../shared/client/events.ts'
+import type {
+  ChatEvent,
+  ConnectionStatus,
+  FileEvent,
+  MessageEvent,
+} from '../../../shared/client/events.ts'
 import { checkTextFile, describeSize } from '../../../shared/client/files.ts'
 import { DamagedStoreError, openIndexedDbStores } from '../../../shared/client/indexeddb-stores.ts'
 import {
@@ -19,30 +24,25 @@ import type { LeaveReason } from '../../../shared/protocol/frames.ts'
 import { DEFAULT_MAX_FILE_BYTES } from '../../../shared/protocol/limits.ts'
 import { checkName } from '../../../shared/protocol/names.ts'
 
-export interface MessageEntry {
-  readonly kind: 'message'
+/** What the list shows of an engine event: the event's own fields, keyed for <For>. */
+type EntryOf<E extends MessageEvent | FileEvent, K extends string> = Omit<
+  E,
+  'type' | 'id' | 'seq'
+> & {
+  readonly kind: K
   readonly key: string
-  readonly at: number
-  readonly from: string
-  readonly own: boolean
-  readonly text: string
-  /** The server named another sender than the one MLS authenticated. */
-  readonly claimedBy?: string
 }
 
-export interface FileEntry {
-  readonly kind: 'file'
-  readonly key: string
-  readonly at: number
-  readonly from: string
-  readonly own: boolean
-  /** As the sender named it: shown as text, sanitized before saving. */
-  readonly name: string
-  readonly size: number
-  readonly truncated: boolean
-  readonly bytes: Uint8Array
-  readonly claimedBy?: string
+function entryOf<E extends MessageEvent | FileEvent, K extends string>(
+  event: E,
+  kind: K,
+): EntryOf<E, K> {
+  const { type: _type, id, seq: _seq, ...shown } = event
+  return { ...shown, kind, key: id }
 }
+
+export type MessageEntry = EntryOf<MessageEvent, 'message'>
+export type FileEntry = EntryOf<FileEvent, 'file'>
 
 export interface NoticeEntry {
   readonly kind: 'notice'
@@ -199,30 +199,11 @@ export function createChat(): Chat {
         refreshMembers()
         return
       case 'message':
-        append({
-          kind: 'message',
-          key: event.id,
-          at: event.at,
-          from: event.from,
-          own: event.own,
-          text: event.text,
-          claimedBy: event.claimedBy,
-        })
+        append(entryOf(event, 'message'))
         if (!event.own) setState('incoming', (count) => count + 1)
         return
       case 'file':
-        append({
-          kind: 'file',
-          key: event.id,
-          at: event.at,
-          from: event.from,
-          own: event.own,
-          name: event.name,
-          size: event.size,
-          truncated: event.truncated,
-          bytes: event.bytes,
-          claimedBy: event.claimedBy,
-        })
+        append(entryOf(event, 'file'))
         if (!event.own) setState('incoming', (count) => count + 1)
         return
       case 'presence': {
