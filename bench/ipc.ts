@@ -1,0 +1,107 @@
+// The messages the bench's processes exchange over Bun's IPC channel: the orchestrator's commands
+// to load clients and servers, and their replies. Schemas, so each side checks what it is handed.
+import * as v from 'valibot'
+
+const Count = v.pipe(v.number(), v.integer(), v.minValue(0))
+const Sparse = v.array(v.tuple([Count, v.number()]))
+const Transport = v.picklist(['wss', 'tls'])
+
+export const TargetSchema = v.variant('kind', [
+  v.object({ kind: v.literal('reference'), host: v.string(), webPort: Count, ca: v.string() }),
+  v.object({
+    kind: v.literal('product'),
+    host: v.string(),
+    webPort: Count,
+    termPort: Count,
+    ca: v.string(),
+    /** Characters of base64url a real 64-byte text message encrypts to. */
+    ciphertextLength: Count,
+  }),
+])
+export type Target = v.InferOutput<typeof TargetSchema>
+
+export const ClientCommandSchema = v.variant('type', [
+  v.object({ type: v.literal('setup'), target: TargetSchema, messageBytes: Count }),
+  /** Senders: real members (MLS members of the product's room); all of them also receive. */
+  v.object({
+    type: v.literal('join-members'),
+    names: v.array(v.string()),
+    transports: v.array(Transport),
+    /** Everyone in the group once all have joined: the wait ends when every member sees it. */
+    groupSize: Count,
+  }),
+  /** Idle connections: the transport handshake only (TLS and the WebSocket upgrade). */
+  v.object({
+    type: v.literal('open-idle'),
+    count: Count,
+    prefix: v.string(),
+    concurrency: Count,
+  }),
+  /** The product's hello → challenge → auth → ready on every idle connection. */
+  v.object({ type: v.literal('auth-idle'), concurrency: Count }),
+  v.object({ type: v.literal('arm'), step: Count, senders: Count }),
+  /** Open loop: `rate` messages per second over all senders of this process, on a fixed clock. */
+  v.object({
+    type: v.literal('send'),
+    step: Count,
+    rate: v.number(),
+    durationMs: v.optional(Count),
+    count: v.optional(Count),
+  }),
+  v.object({
+    type: v.literal('collect'),
+    step: Count,
+    expectedPerReceiver: Count,
+    timeoutMs: Count,
+  }),
+  /** Closed loop: each round every member sends one message and waits for all of them. */
+  v.object({ type: v.literal('bursts'), step: Count, durationMs: Count }),
+])
+export type ClientCommand = v.InferOutput<typeof ClientCommandSchema>
+
+export const ClientReplySchema = v.variant('type', [
+  v.object({ type: v.literal('ok'), ms: v.number() }),
+  v.object({ type: v.literal('opened'), ms: v.number(), opened: Count, failed: Count }),
+  v.object({ type: v.literal('sent'), sent: Count, elapsedMs: v.number(), lateMs: v.number() }),
+  v.object({
+    type: v.literal('collected'),
+    receivers: Count,
+    delivered: Count,
+    expected: Count,
+    gaps: Count,
+    closed: Count,
+    histogram: Sparse,
+    max: v.number(),
+    elapsedMs: v.number(),
+  }),
+  v.object({
+    type: v.literal('bursts-done'),
+    rounds: Count,
+    deliveries: Count,
+    elapsedMs: v.number(),
+    roundHistogram: Sparse,
+    roundMax: v.number(),
+    histogram: Sparse,
+    max: v.number(),
+    closed: Count,
+  }),
+  v.object({ type: v.literal('failed'), message: v.string() }),
+])
+export type ClientReply = v.InferOutput<typeof ClientReplySchema>
+
+/** Servers take one command: collect garbage so memory is read at rest. */
+export const ServerCommandSchema = v.object({ type: v.literal('gc') })
+export const ServerReplySchema = v.object({
+  type: v.literal('gc-done'),
+  heapBytes: v.number(),
+  objectCount: Count,
+})
+export type ServerReply = v.InferOutput<typeof ServerReplySchema>
+
+/** The first line a server prints on stdout. */
+export const ServerReadySchema = v.object({
+  pid: Count,
+  webPort: Count,
+  termPort: v.optional(Count),
+})
+export type ServerReady = v.InferOutput<typeof ServerReadySchema>

@@ -1,0 +1,163 @@
+// The bench's client links: the engine's two wire formats (WebSocket, length-prefixed raw TLS) with
+// a tap that sees each frame's bytes before anything decodes them. Bench traffic is counted there
+// from a fixed header, so a receiver pays no UTF-8 decode, JSON parse or schema check per delivery
+// that the reference's receivers would not pay; every other frame goes on to the engine as usual.
+import type { Socket } from 'bun'
+import type {
+  ClientTransport,
+  ConnectTransport,
+  TransportEvents,
+} from '../shared/client/transport.ts'
+import { deliverServerText } from '../shared/client/transport.ts'
+import { createFrameDecoder, encodeLengthPrefixed } from '../shared/protocol/framing.ts'
+import { createLimits } from '../shared/protocol/limits.ts'
+import { openRawWebSocket } from './raw-websocket.ts'
+
+/** Sees a frame's bytes first (valid only during the call); true when it took the frame. */
+export type Tap = (payload: Buffer) => boolean
+
+export interface LinkEndpoint {
+  readonly host: string
+  readonly webPort: number
+  /** `/ws` for the product, `/` for the reference. */
+  readonly path: string
+  readonly termPort: number
+  readonly ca: string
+}
+
+export interface TappedLink {
+  /** What the engine connects through (or the bench itself, for members without an engine). */
+  readonly connect: ConnectTransport
+  /** The open link, for frames the bench writes itself. */
+  current(): ClientTransport | undefined
+}
+
+/** The certificates gen-certs makes name localhost (and 127.0.0.1); the engine checks the same. */
+const SERVER_NAME = 'localhost'
+const utf8 = new TextDecoder('utf-8', { fatal: true })
+
+export function tappedLink(
+  endpoint: LinkEndpoint,
+  transport: 'wss' | 'tls',
+  tap: Tap,
+  onClose: () => void,
+): TappedLink {
+  let link: ClientTransport | undefined
+  const open = transport === 'wss' ? openWebSocket : openTls
+  return {
+    connect: async (events) => {
+      const wrapped: TransportEvents = {
+        ...events,
+        closed(reason) {
+          link = undefined
+          onClose()
+          events.closed(reason)
+        },
+      }
+      link = await open(endpoint, tap, wrapped)
+      return link
+    },
+    current: () => link,
+  }
+}
+
+function deliver(events: TransportEvents, payload: Uint8Array): void {
+  let text: string
+  try {
+    text = utf8.decode(payload)
+  } catch {
+    events.invalid('the server sent a frame that is not UTF-8')
+    return
+  }
+  deliverServerText(events, text)
+}
+
+function openWebSocket(
+  endpoint: LinkEndpoint,
+  tap: Tap,
+  events: TransportEvents,
+): Promise<ClientTransport> {
+  return openRawWebSocket(
+    {
+      host: endpoint.host,
+      port: endpoint.webPort,
+      path: endpoint.path,
+      ca: endpoint.ca,
+      serverName: SERVER_NAME,
+    },
+    {
+      message(payload) {
+        if (!tap(payload)) deliver(events, payload)
+      },
+      closed: (reason) => events.closed(reason),
+    },
+  )
+}
+
+function openTls(
+  endpoint: LinkEndpoint,
+  tap: Tap,
+  events: TransportEvents,
+): Promise<ClientTransport> {
+  return new Promise((resolve, reject) => {
+    const decoder = createFrameDecoder(createLimits().maxFrameBytes)
+    let ready = false
+    let closed = false
+    let backlog: Uint8Array[] = []
+
+    function write(socket: Socket, bytes: Uint8Array): void {
+      if (backlog.length > 0) {
+        backlog.push(bytes)
+        return
+      }
+      const written = socket.write(bytes)
+      if (written < bytes.length) backlog.push(bytes.subarray(Math.max(written, 0)))
+    }
+
+    Bun.connect({
+      hostname: endpoint.host,
+      port: endpoint.termPort,
+      tls: { ca: endpoint.ca, serverName: SERVER_NAME, rejectUnauthorized: true },
+      socket: {
+        // Bun drops writes made before the handshake ends (DESIGN.md), so the link starts here.
+        handshake(socket, success, authorizationError) {
+          if (!success || authorizationError) {
+            socket.terminate()
+            reject(new Error(`TLS handshake failed: ${authorizationError?.message ?? 'unknown'}`))
+            return
+          }
+          ready = true
+          resolve({
+            sendText(text) {
+              if (!closed) write(socket, encodeLengthPrefixed(text))
+            },
+            close() {
+              closed = true
+              socket.end()
+            },
+          })
+        },
+        data(socket, chunk) {
+          const result = decoder.push(chunk)
+          for (const body of result.frames) {
+            if (!tap(Buffer.from(body.buffer, body.byteOffset, body.length))) deliver(events, body)
+          }
+          if (result.tooLarge) socket.terminate()
+        },
+        drain(socket) {
+          const pending = backlog
+          backlog = []
+          for (const bytes of pending) write(socket, bytes)
+        },
+        close() {
+          closed = true
+          if (ready) events.closed('connection closed')
+          else reject(new Error(`cannot connect to ${endpoint.host}:${endpoint.termPort}`))
+        },
+        error(_socket, error) {
+          if (!ready) reject(error)
+        },
+      },
+    }).catch(reject)
+  })
+}

@@ -1,0 +1,54 @@
+// Runs the product (`startChatServer`) alone in its own process for the bench: a temporary data
+// directory so the sqlite log is real, and limits raised only where the bench would trip them.
+// Run: bun bench/product-server.ts --key FILE --cert FILE --ca FILE
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { startChatServer } from '../apps/server/server.ts'
+import { createLimits } from '../shared/protocol/limits.ts'
+import { announce } from './server-control.ts'
+
+const { values } = parseArgs({
+  options: {
+    key: { type: 'string' },
+    cert: { type: 'string' },
+    ca: { type: 'string' },
+    host: { type: 'string' },
+  },
+})
+if (!values.key || !values.cert || !values.ca) {
+  console.error('usage: bun bench/product-server.ts --key FILE --cert FILE --ca FILE [--host A]')
+  process.exit(2)
+}
+
+const hostname = values.host ?? '127.0.0.1'
+const dataDir = mkdtempSync(join(tmpdir(), 'chatbox-bench-data-'))
+const limits = createLimits({
+  // One client sends thousands of frames a second in the ladder; the bucket would stop it.
+  rate: { perSecond: 1_000_000_000, burst: 1_000_000_000, strikes: 1_000_000_000 },
+  // (d) opens every connection first and authenticates them afterwards, to time the two apart.
+  authTimeoutMs: 3_600_000,
+  // Members the bench closes must not be removed (an MLS commit) while the next step runs.
+  leaveGraceMs: 3_600_000,
+})
+const server = startChatServer({
+  hostname,
+  webPort: 0,
+  termPort: 0,
+  tls: { key: readFileSync(values.key, 'utf8'), cert: readFileSync(values.cert, 'utf8') },
+  dataDir,
+  limits,
+})
+
+// The page is built in the background at start; wait for it so the build's CPU is not charged
+// to the first measured step.
+const ca = readFileSync(values.ca, 'utf8')
+const page = await fetch(`https://${hostname}:${server.webPort}/`, { tls: { ca } })
+await page.arrayBuffer()
+if (!page.ok) console.error(`bench: the page answered ${page.status}; carrying on`)
+
+announce({ pid: process.pid, webPort: server.webPort, termPort: server.termPort }, async () => {
+  await server.stop()
+  rmSync(dataDir, { recursive: true, force: true })
+})

@@ -1,0 +1,908 @@
+// `bun run bench`: measures the product against the bare reference in the same run, each in its
+// own pinned process, and prints Markdown tables (JSON under bench/results/). Quick by default,
+// under two minutes; `--full` runs every workload at full size. See issue 7 for what and why.
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { generateCertificates } from '../scripts/gen-certs.ts'
+import { createKeyPackage, encryptMessage, foundGroup } from '../shared/client/mls.ts'
+import { encodePayload, newMessageId } from '../shared/client/payload.ts'
+import { createIdentityKeyPair } from '../shared/crypto/identity-key.ts'
+import { encodeBase64url } from '../shared/protocol/base64url.ts'
+import type { ClientReply, Target } from './ipc.ts'
+import {
+  type ClientProcess,
+  choosePlacement,
+  cpuSeconds,
+  machineBusySeconds,
+  rssBytes,
+  type ServerProcess,
+  startClient,
+  startServer,
+} from './proc.ts'
+import { type CpuShare, fmt, type Latency, latencyOf, mb, ratio, table } from './report.ts'
+
+const { values: flags } = parseArgs({
+  options: {
+    full: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    profile: { type: 'boolean', default: false },
+    'wait-quiet': { type: 'boolean', default: false },
+  },
+})
+
+type Kind = 'reference' | 'product'
+type WorkloadId = 'a' | 'b' | 'c' | 'd' | 'e'
+
+interface Config {
+  readonly mode: 'quick' | 'full'
+  readonly ladder: {
+    readonly clients: number
+    readonly start: number
+    readonly factor: number
+    readonly max: number
+    readonly stepMs: number
+    readonly drainMs: number
+    /** Steps between the last pass and the first failure, to place the knee closer. */
+    readonly bisections: number
+    /** Run every failing step twice: one slow turn of a shared machine must not end the ladder. */
+    readonly confirmFailures: boolean
+  }
+  readonly bursts: { readonly clients: number; readonly durationMs: number }
+  readonly crowd: {
+    readonly connections: number
+    readonly processes: number
+    readonly concurrency: number
+    readonly messages: number
+    readonly rate: number
+  }
+}
+
+const QUICK: Config = {
+  mode: 'quick',
+  ladder: {
+    clients: 64,
+    start: 1000,
+    factor: 2,
+    max: 64_000,
+    stepMs: 1000,
+    drainMs: 1000,
+    bisections: 0,
+    confirmFailures: false,
+  },
+  bursts: { clients: 32, durationMs: 2000 },
+  crowd: { connections: 1000, processes: 2, concurrency: 64, messages: 10, rate: 10 },
+}
+
+const FULL: Config = {
+  mode: 'full',
+  ladder: {
+    clients: 64,
+    start: 500,
+    factor: Math.SQRT2,
+    max: 64_000,
+    stepMs: 4000,
+    drainMs: 2000,
+    bisections: 2,
+    confirmFailures: true,
+  },
+  bursts: { clients: 32, durationMs: 10_000 },
+  crowd: { connections: 10_000, processes: 4, concurrency: 100, messages: 30, rate: 5 },
+}
+
+const config = flags.full ? FULL : QUICK
+const only = new Set((flags.only ?? 'a,b,c,d,e').split(',') as WorkloadId[])
+/** A step with more than this much of a core going to other programs is run again. */
+const NOISY_OTHER_PCT = 25
+const KNEE_P99_MS = 10
+const MESSAGE_BYTES = 64
+
+const placement = choosePlacement()
+const log = (line: string) => console.error(`bench: ${line}`)
+const benchStarted = Date.now()
+
+// ---- set-up --------------------------------------------------------------------------------
+
+if (flags['wait-quiet']) await waitForQuietMachine()
+const loadAtStart = loadavg()
+if ((loadAtStart[0] ?? 0) >= 1) {
+  log(`the machine is busy (load ${loadAtStart.map((x) => x.toFixed(2)).join(' ')}): expect noise`)
+}
+
+const certDir = mkdtempSync(join(tmpdir(), 'chatbox-bench-certs-'))
+const certPaths = await generateCertificates({ dir: certDir })
+const ca = readFileSync(certPaths.caCert, 'utf8')
+const ciphertextLength = await measureCiphertextLength()
+const resultsDir = new URL('./results/', import.meta.url).pathname
+const profileDir = flags.profile ? join(resultsDir, 'profiles', String(benchStarted)) : undefined
+log(
+  `${config.mode} run; ${placement.note}; a 64-byte text is ${ciphertextLength} characters of ciphertext`,
+)
+
+/** What a real 64-byte text message becomes on the wire: MLS PrivateMessage, then base64url. */
+async function measureCiphertextLength(): Promise<number> {
+  const identity = await createIdentityKeyPair()
+  const own = await createKeyPackage({
+    name: 'bench',
+    signKey: identity.privateKeyBytes,
+    publicKey: identity.publicKeyBytes,
+  })
+  let state = await foundGroup(own)
+  let longest = 0
+  for (let index = 0; index < 8; index += 1) {
+    const payload = encodePayload({ kind: 'text', id: newMessageId(), text: 'm'.repeat(64) })
+    const encrypted = await encryptMessage(state, payload)
+    state = encrypted.state
+    longest = Math.max(longest, encodeBase64url(encrypted.ciphertext).length)
+  }
+  return longest
+}
+
+async function waitForQuietMachine(): Promise<void> {
+  const deadline = Date.now() + 30 * 60_000
+  while ((loadavg()[0] ?? 0) >= 1 && Date.now() < deadline) {
+    log(`waiting for a quiet machine (load ${(loadavg()[0] ?? 0).toFixed(2)})`)
+    await Bun.sleep(30_000)
+  }
+}
+
+// ---- processes -----------------------------------------------------------------------------
+
+interface Rig {
+  readonly kind: Kind
+  readonly server: ServerProcess
+  readonly clients: ClientProcess[]
+  stop(): Promise<void>
+}
+
+async function startRig(kind: Kind, clientCount: number, label: string): Promise<Rig> {
+  const script = new URL(`./${kind}-server.ts`, import.meta.url).pathname
+  const args = [
+    '--key',
+    certPaths.serverKey,
+    '--cert',
+    certPaths.serverCert,
+    '--ca',
+    certPaths.caCert,
+  ]
+  const cpuProfileDir = kind === 'product' && profileDir ? join(profileDir, label) : undefined
+  const server = await startServer(
+    script,
+    kind === 'reference' ? args.slice(0, 4) : args,
+    placement,
+    {
+      cpuProfileDir,
+    },
+  )
+  const host = '127.0.0.1'
+  const target: Target =
+    kind === 'reference'
+      ? { kind, host, webPort: server.ready.webPort, ca }
+      : {
+          kind,
+          host,
+          webPort: server.ready.webPort,
+          termPort: server.ready.termPort ?? 0,
+          ca,
+          ciphertextLength,
+        }
+  const clients = Array.from({ length: clientCount }, () => startClient(placement))
+  await Promise.all(
+    clients.map((client) => client.request({ type: 'setup', target, messageBytes: MESSAGE_BYTES })),
+  )
+  return {
+    kind,
+    server,
+    clients,
+    async stop() {
+      await Promise.all(clients.map((client) => client.stop()))
+      await server.stop()
+      if (cpuProfileDir) log(`server CPU profile for ${label}: ${cpuProfileDir}`)
+    },
+  }
+}
+
+async function measured<T>(rig: Rig, body: () => Promise<T>): Promise<{ value: T; cpu: CpuShare }> {
+  const clientCpu = () => rig.clients.reduce((sum, client) => sum + cpuSeconds(client.pid), 0)
+  const ownCpu = () => {
+    const usage = process.cpuUsage()
+    return (usage.user + usage.system) / 1e6
+  }
+  const before = [cpuSeconds(rig.server.pid), clientCpu(), machineBusySeconds(), ownCpu()]
+  const started = performance.now()
+  const value = await body()
+  const wallMs = performance.now() - started
+  const after = [cpuSeconds(rig.server.pid), clientCpu(), machineBusySeconds(), ownCpu()]
+  const used = after.map((value, index) => value - (before[index] as number))
+  const [server = 0, client = 0, machine = 0, own = 0] = used
+  const pct = (seconds: number) => (seconds / (wallMs / 1000)) * 100
+  return {
+    value,
+    cpu: {
+      serverPct: pct(server),
+      clientPct: pct(client),
+      otherPct: pct(Math.max(0, machine - server - client - own)),
+      wallMs,
+    },
+  }
+}
+
+/** Waits until server and clients have been nearly idle for a moment (backlogs drained). */
+async function settle(rig: Rig, maxMs: number): Promise<void> {
+  const deadline = performance.now() + maxMs
+  while (performance.now() < deadline) {
+    const { cpu } = await measured(rig, () => Bun.sleep(250))
+    if (cpu.serverPct < 5 && cpu.clientPct < 5 * rig.clients.length) return
+  }
+  log(`${rig.kind}: still busy after ${maxMs} ms; measuring anyway`)
+}
+
+function expect<T extends ClientReply['type']>(
+  reply: ClientReply,
+  type: T,
+): Extract<ClientReply, { type: T }> {
+  if (reply.type !== type) throw new Error(`expected ${type}, got ${reply.type}`)
+  return reply as Extract<ClientReply, { type: T }>
+}
+
+let nextStep = 0
+
+// ---- (a), (b): the open-loop ladder --------------------------------------------------------
+
+interface LadderStep {
+  readonly rate: number
+  readonly sentPerSecond: number
+  readonly deliveredPerSecond: number
+  readonly expectedPerSecond: number
+  readonly lost: number
+  readonly gaps: number
+  readonly closed: number
+  readonly latency: Latency
+  readonly cpu: CpuShare
+  readonly serverRssBytes: number
+  /** How far the sender fell behind its clock at worst: a sign the client was saturated. */
+  readonly senderLateMs: number
+  readonly pass: boolean
+  readonly repeat: boolean
+}
+
+interface Ladder {
+  readonly members: number
+  readonly tlsMembers: number
+  readonly joinMs: number
+  readonly steps: LadderStep[]
+  /** Highest total send rate (messages/s) that passed; 0 when even the first step failed. */
+  readonly knee: number
+  readonly firstFailure?: number
+}
+
+function memberNames(count: number): string[] {
+  return Array.from({ length: count }, (_, index) => `member${String(index).padStart(3, '0')}`)
+}
+
+async function joinMembers(rig: Rig, count: number, tlsEvery?: number): Promise<number> {
+  const client = rig.clients[0] as ClientProcess
+  const transports = memberNames(count).map((_, index) =>
+    tlsEvery && index % tlsEvery === 1 ? ('tls' as const) : ('wss' as const),
+  )
+  const reply = await client.request({
+    type: 'join-members',
+    names: memberNames(count),
+    transports,
+    groupSize: count,
+  })
+  return expect(reply, 'ok').ms
+}
+
+async function ladderStep(rig: Rig, members: number, rate: number, repeat: boolean) {
+  const client = rig.clients[0] as ClientProcess
+  const step = nextStep++
+  await client.request({ type: 'arm', step, senders: members })
+  const { value, cpu } = await measured(rig, async () => {
+    const sent = expect(
+      await client.request({ type: 'send', step, rate, durationMs: config.ladder.stepMs }),
+      'sent',
+    )
+    const collected = expect(
+      await client.request({
+        type: 'collect',
+        step,
+        expectedPerReceiver: sent.sent,
+        timeoutMs: config.ladder.drainMs,
+      }),
+      'collected',
+    )
+    return { sent, collected }
+  })
+  const seconds = config.ladder.stepMs / 1000
+  const { sent, collected } = value
+  const latency = latencyOf([collected])
+  const lost = collected.expected - collected.delivered
+  const result: LadderStep = {
+    rate,
+    sentPerSecond: sent.sent / seconds,
+    deliveredPerSecond: collected.delivered / seconds,
+    expectedPerSecond: collected.expected / seconds,
+    lost,
+    gaps: collected.gaps,
+    closed: collected.closed,
+    latency,
+    cpu,
+    serverRssBytes: rssBytes(rig.server.pid),
+    senderLateMs: sent.lateMs,
+    pass: lost === 0 && latency.p99Ms <= KNEE_P99_MS,
+    repeat,
+  }
+  log(
+    `${rig.kind} ${rate} msg/s: p99 ${fmt(latency.p99Ms)} ms, lost ${lost}, server ${fmt(cpu.serverPct)} %, ` +
+      `client ${fmt(cpu.clientPct)} %, other ${fmt(cpu.otherPct)} % → ${result.pass ? 'pass' : 'FAIL'}`,
+  )
+  await settle(rig, 10_000)
+  return result
+}
+
+async function runLadder(
+  rig: Rig,
+  members: number,
+  tlsMembers: number,
+  joinMs: number,
+): Promise<Ladder> {
+  const steps: LadderStep[] = []
+  // Warm-up, not reported: the JIT and the allocator settle before the first measured step.
+  await ladderStep(rig, members, config.ladder.start / 2, false)
+  const confirmed = async (rate: number): Promise<boolean> => {
+    const first = await ladderStep(rig, members, rate, false)
+    steps.push(first)
+    if (first.pass) return true
+    if (!config.ladder.confirmFailures && first.cpu.otherPct < NOISY_OTHER_PCT) return false
+    const second = await ladderStep(rig, members, rate, true)
+    steps.push(second)
+    return second.pass
+  }
+  let knee = 0
+  let failure: number | undefined
+  for (let rate = config.ladder.start; rate <= config.ladder.max; ) {
+    if (await confirmed(rate)) knee = rate
+    else {
+      failure = rate
+      break
+    }
+    rate = Math.round((rate * config.ladder.factor) / 100) * 100
+  }
+  for (let index = 0; index < config.ladder.bisections && failure !== undefined; index += 1) {
+    const middle = Math.round(((knee || failure / 2) + failure) / 2 / 100) * 100
+    if (middle <= knee || middle >= failure) break
+    if (await confirmed(middle)) knee = middle
+    else failure = middle
+  }
+  return { members, tlsMembers, joinMs, steps, knee, firstFailure: failure }
+}
+
+async function ladderWorkload(kind: Kind, tlsEvery: number | undefined, label: string) {
+  const rig = await startRig(kind, 1, label)
+  try {
+    const members = config.ladder.clients
+    const joinMs = await joinMembers(rig, members, kind === 'product' ? tlsEvery : undefined)
+    log(`${kind}: ${members} members joined in ${fmt(joinMs)} ms`)
+    await settle(rig, 30_000)
+    const tls = kind === 'product' && tlsEvery ? Math.floor(members / tlsEvery) : 0
+    return await runLadder(rig, members, tls, joinMs)
+  } finally {
+    await rig.stop()
+  }
+}
+
+// ---- (c): closed-loop bursts ---------------------------------------------------------------
+
+interface Bursts {
+  readonly clients: number
+  readonly rounds: number
+  readonly roundsPerSecond: number
+  readonly deliveriesPerSecond: number
+  readonly round: Latency
+  readonly delivery: Latency
+  readonly cpu: CpuShare
+  readonly serverRssBytes: number
+  readonly closed: number
+}
+
+async function burstWorkload(kind: Kind): Promise<Bursts> {
+  const rig = await startRig(kind, 1, 'c')
+  try {
+    const client = rig.clients[0] as ClientProcess
+    const clients = config.bursts.clients
+    await joinMembers(rig, clients)
+    await settle(rig, 30_000)
+    await client.request({ type: 'bursts', step: nextStep++, durationMs: 500 })
+    const { value, cpu } = await measured(rig, async () =>
+      expect(
+        await client.request({
+          type: 'bursts',
+          step: nextStep++,
+          durationMs: config.bursts.durationMs,
+        }),
+        'bursts-done',
+      ),
+    )
+    const seconds = value.elapsedMs / 1000
+    const result: Bursts = {
+      clients,
+      rounds: value.rounds,
+      roundsPerSecond: value.rounds / seconds,
+      deliveriesPerSecond: value.deliveries / seconds,
+      round: latencyOf([{ histogram: value.roundHistogram, max: value.roundMax }]),
+      delivery: latencyOf([value]),
+      cpu,
+      serverRssBytes: rssBytes(rig.server.pid),
+      closed: value.closed,
+    }
+    log(
+      `${kind} bursts: ${fmt(result.roundsPerSecond)} rounds/s, ${fmt(result.deliveriesPerSecond)} deliveries/s`,
+    )
+    return result
+  } finally {
+    await rig.stop()
+  }
+}
+
+// ---- (d), (e): a crowd of idle connections, then one sender into it -------------------------
+
+interface Crowd {
+  readonly connections: number
+  readonly opened: number
+  readonly failed: number
+  readonly handshakesPerSecond: number
+  readonly handshakeCpu: CpuShare
+  /** Product only: hello → challenge → auth → ready for every idle connection. */
+  readonly joinsPerSecond?: number
+  readonly joinCpu?: CpuShare
+  readonly rssBeforeBytes: number
+  readonly rssOpenBytes: number
+  readonly rssAfterBytes: number
+  readonly bytesPerConnection: number
+  readonly heapBytesPerConnection: number
+  readonly fanout: {
+    readonly messages: number
+    readonly delivered: number
+    readonly expected: number
+    readonly closed: number
+    readonly latency: Latency
+    readonly cpu: CpuShare
+  }
+}
+
+async function crowdWorkload(kind: Kind): Promise<Crowd> {
+  const { connections, processes, concurrency, messages, rate } = config.crowd
+  const rig = await startRig(kind, processes, 'de')
+  try {
+    const [first] = rig.clients as [ClientProcess, ...ClientProcess[]]
+    await joinMembers(rig, 1)
+    await settle(rig, 10_000)
+    const heapBefore = (await rig.server.gc()).heapBytes
+    const rssBeforeBytes = rssBytes(rig.server.pid)
+
+    // The sender is one member; the others are idle, shared between the client processes.
+    const idle = connections - 1
+    const shares = rig.clients.map(
+      (_, index) => Math.floor(idle / processes) + (index < idle % processes ? 1 : 0),
+    )
+    const open = await measured(rig, () =>
+      Promise.all(
+        rig.clients.map((client, index) =>
+          client.request({
+            type: 'open-idle',
+            count: shares[index] ?? 0,
+            prefix: `idle${index}n`,
+            concurrency,
+          }),
+        ),
+      ),
+    )
+    const openReplies = open.value.map((reply) => expect(reply, 'opened'))
+    const opened = openReplies.reduce((sum, reply) => sum + reply.opened, 0)
+    const failed = openReplies.reduce((sum, reply) => sum + reply.failed, 0)
+    const handshakesPerSecond = opened / (open.cpu.wallMs / 1000)
+    log(
+      `${kind}: ${opened} connections open (${failed} failed), ${fmt(handshakesPerSecond)} handshakes/s`,
+    )
+    await settle(rig, 30_000)
+    await rig.server.gc()
+    const rssOpenBytes = rssBytes(rig.server.pid)
+
+    let joinsPerSecond: number | undefined
+    let joinCpu: CpuShare | undefined
+    if (kind === 'product') {
+      const auth = await measured(rig, () =>
+        Promise.all(
+          rig.clients.map((client) => client.request({ type: 'auth-idle', concurrency })),
+        ),
+      )
+      joinsPerSecond = opened / (auth.cpu.wallMs / 1000)
+      joinCpu = auth.cpu
+      log(`${kind}: ${opened} joined in ${fmt(auth.cpu.wallMs)} ms, ${fmt(joinsPerSecond)} joins/s`)
+      await settle(rig, 600_000)
+    }
+    const heapAfter = (await rig.server.gc()).heapBytes
+    const rssAfterBytes = rssBytes(rig.server.pid)
+
+    const step = nextStep++
+    await Promise.all(
+      rig.clients.map((client) => client.request({ type: 'arm', step, senders: 1 })),
+    )
+    const timeoutMs = (messages / rate) * 1000 + 15_000
+    const fan = await measured(rig, () =>
+      Promise.all(
+        rig.clients.map(async (client) => {
+          if (client === first) {
+            await client.request({ type: 'send', step, rate, count: messages })
+          }
+          return expect(
+            await client.request({
+              type: 'collect',
+              step,
+              expectedPerReceiver: messages,
+              timeoutMs,
+            }),
+            'collected',
+          )
+        }),
+      ),
+    )
+    const fanLatency = latencyOf(fan.value)
+    const result: Crowd = {
+      connections,
+      opened,
+      failed,
+      handshakesPerSecond,
+      handshakeCpu: open.cpu,
+      joinsPerSecond,
+      joinCpu,
+      rssBeforeBytes,
+      rssOpenBytes,
+      rssAfterBytes,
+      bytesPerConnection: (rssAfterBytes - rssBeforeBytes) / Math.max(1, opened),
+      heapBytesPerConnection: (heapAfter - heapBefore) / Math.max(1, opened),
+      fanout: {
+        messages,
+        delivered: fan.value.reduce((sum, part) => sum + part.delivered, 0),
+        expected: fan.value.reduce((sum, part) => sum + part.expected, 0),
+        closed: fan.value.reduce((sum, part) => sum + part.closed, 0),
+        latency: fanLatency,
+        cpu: fan.cpu,
+      },
+    }
+    log(
+      `${kind}: ${fmt(result.bytesPerConnection)} B per connection; fan-out p50 ` +
+        `${fmt(fanLatency.p50Ms)} ms, p99 ${fmt(fanLatency.p99Ms)} ms`,
+    )
+    return result
+  } finally {
+    await rig.stop()
+  }
+}
+
+// ---- running and reporting -----------------------------------------------------------------
+
+interface Results {
+  a?: { reference: Ladder; product: Ladder }
+  b?: { reference: Ladder; product: Ladder }
+  c?: { reference: Bursts; product: Bursts }
+  d?: { reference: Crowd; product: Crowd }
+}
+
+const results: Results = {}
+const loadPerWorkload: Record<string, number[]> = {}
+
+async function workload<T>(id: string, run: () => Promise<T>): Promise<T> {
+  loadPerWorkload[id] = loadavg()
+  log(`workload ${id} (load ${(loadavg()[0] ?? 0).toFixed(2)})`)
+  return run()
+}
+
+try {
+  if (only.has('a') || only.has('b')) {
+    const reference = await workload('a/b reference', () =>
+      ladderWorkload('reference', undefined, 'a'),
+    )
+    if (only.has('a')) {
+      const product = await workload('a product', () => ladderWorkload('product', undefined, 'a'))
+      results.a = { reference, product }
+    }
+    if (only.has('b')) {
+      const product = await workload('b product', () => ladderWorkload('product', 2, 'b'))
+      results.b = { reference, product }
+    }
+  }
+  if (only.has('c')) {
+    const reference = await workload('c reference', () => burstWorkload('reference'))
+    const product = await workload('c product', () => burstWorkload('product'))
+    results.c = { reference, product }
+  }
+  if (only.has('d') || only.has('e')) {
+    const reference = await workload('d/e reference', () => crowdWorkload('reference'))
+    const product = await workload('d/e product', () => crowdWorkload('product'))
+    results.d = { reference, product }
+  }
+} finally {
+  rmSync(certDir, { recursive: true, force: true })
+}
+
+const loadAtEnd = loadavg()
+const markdown = render()
+console.log(markdown)
+mkdirSync(resultsDir, { recursive: true })
+const stamp = new Date(benchStarted).toISOString().replace(/[:.]/g, '-')
+const jsonPath = join(resultsDir, `bench-${config.mode}-${stamp}.json`)
+writeFileSync(
+  jsonPath,
+  `${JSON.stringify(
+    {
+      mode: config.mode,
+      startedAt: new Date(benchStarted).toISOString(),
+      durationSeconds: (Date.now() - benchStarted) / 1000,
+      machine: {
+        cpu: cpus()[0]?.model,
+        cores: cpus().length,
+        memoryBytes: totalmem(),
+        kernel: release(),
+        bun: Bun.version,
+      },
+      placement: placement.note,
+      load: { start: loadAtStart, end: loadAtEnd, perWorkload: loadPerWorkload },
+      ciphertextLength,
+      config,
+      results,
+      markdown,
+    },
+    null,
+    2,
+  )}\n`,
+)
+log(`done in ${Math.round((Date.now() - benchStarted) / 1000)} s; JSON in ${jsonPath}`)
+process.exit(0)
+
+function render(): string {
+  const out: string[] = []
+  const load = (values: number[]) => values.map((value) => value.toFixed(2)).join(' ')
+  out.push(`## chatbox bench (${config.mode})`)
+  out.push('')
+  out.push(
+    `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${mb(totalmem())} MB, Linux ${release()}, ` +
+      `Bun ${Bun.version}; ${placement.note}. Load average at start ${load(loadAtStart)}, at end ` +
+      `${load(loadAtEnd)}. A 64-byte text encrypts to ${ciphertextLength} characters of base64url; ` +
+      `the reference relays ${MESSAGE_BYTES}-byte messages. CPU is % of one core over the step; ` +
+      '"other" is what the rest of the machine used meanwhile.',
+  )
+  const summary: string[][] = []
+  const target = (met: boolean) => (met ? 'met' : 'MISSED')
+
+  for (const id of ['a', 'b'] as const) {
+    const pair = results[id]
+    if (!pair) continue
+    const title =
+      id === 'a'
+        ? `(a) open-loop ladder, ${pair.product.members} WebSocket clients`
+        : `(b) open-loop ladder, ${pair.product.tlsMembers} of ${pair.product.members} product clients on raw TLS (reference: WebSocket only, the run of (a))`
+    out.push('', `### ${title}`, '')
+    out.push(ladderTable(pair.reference, pair.product))
+    const refKnee = pair.reference.knee
+    const prodKnee = pair.product.knee
+    out.push(
+      '',
+      `Knee (p99 ≤ ${KNEE_P99_MS} ms, no loss): reference ${kneeText(pair.reference)}, product ` +
+        `${kneeText(pair.product)} → ${ratio(prodKnee, refKnee)}. Product members joined the MLS ` +
+        `group in ${fmt(pair.product.joinMs)} ms.`,
+    )
+    summary.push([
+      `(${id}) knee, deliveries/s`,
+      fmt(refKnee * pair.reference.members),
+      fmt(prodKnee * pair.product.members),
+      ratio(prodKnee, refKnee),
+      '≥ 0.80× reference',
+      target(refKnee > 0 && prodKnee >= 0.8 * refKnee),
+    ])
+  }
+
+  if (results.c) {
+    const { reference, product } = results.c
+    out.push('', `### (c) closed-loop bursts, ${product.clients} WebSocket clients`, '')
+    const row = (name: string, value: (b: Bursts) => number) => [
+      name,
+      fmt(value(reference)),
+      fmt(value(product)),
+      ratio(value(product), value(reference)),
+    ]
+    out.push(
+      table(
+        ['figure', 'reference', 'product', 'product / reference'],
+        [
+          row('rounds/s', (b) => b.roundsPerSecond),
+          row('deliveries/s', (b) => b.deliveriesPerSecond),
+          row('round p50 ms', (b) => b.round.p50Ms),
+          row('round p99 ms', (b) => b.round.p99Ms),
+          row('delivery p50 ms', (b) => b.delivery.p50Ms),
+          row('delivery p99 ms', (b) => b.delivery.p99Ms),
+          row('delivery p99.9 ms', (b) => b.delivery.p999Ms),
+          row('server CPU %', (b) => b.cpu.serverPct),
+          row('client CPU %', (b) => b.cpu.clientPct),
+          row('other CPU %', (b) => b.cpu.otherPct),
+          row('server RSS MB', (b) => b.serverRssBytes / 1024 / 1024),
+          row('connections lost', (b) => b.closed),
+        ],
+      ),
+    )
+    summary.push([
+      '(c) bursts, deliveries/s',
+      fmt(reference.deliveriesPerSecond),
+      fmt(product.deliveriesPerSecond),
+      ratio(product.deliveriesPerSecond, reference.deliveriesPerSecond),
+      '–',
+      '–',
+    ])
+  }
+
+  if (results.d) {
+    const { reference, product } = results.d
+    out.push(
+      '',
+      `### (d) ${fmt(product.connections)} idle connections (WebSocket; product: authenticated)`,
+      '',
+    )
+    const row = (name: string, value: (c: Crowd) => number | undefined) => {
+      const ref = value(reference) ?? Number.NaN
+      const prod = value(product) ?? Number.NaN
+      return [name, fmt(ref), fmt(prod), ratio(prod, ref)]
+    }
+    out.push(
+      table(
+        ['figure', 'reference', 'product', 'product / reference'],
+        [
+          row('connections open', (c) => c.opened),
+          row('failed to open', (c) => c.failed),
+          row('TLS + upgrade handshakes/s', (c) => c.handshakesPerSecond),
+          row('server CPU % while opening', (c) => c.handshakeCpu.serverPct),
+          row('client CPU % while opening', (c) => c.handshakeCpu.clientPct),
+          row('joins/s (hello → ready)', (c) => c.joinsPerSecond),
+          row('server CPU % while joining', (c) => c.joinCpu?.serverPct),
+          row('client CPU % while joining', (c) => c.joinCpu?.clientPct),
+          row('server RSS before, MB', (c) => c.rssBeforeBytes / 1024 / 1024),
+          row('server RSS, all open, MB', (c) => c.rssOpenBytes / 1024 / 1024),
+          row('server RSS, all idle members, MB', (c) => c.rssAfterBytes / 1024 / 1024),
+          row('server RSS per connection, bytes', (c) => c.bytesPerConnection),
+          row('JS heap per connection, bytes', (c) => c.heapBytesPerConnection),
+        ],
+      ),
+    )
+    out.push('', `### (e) one sender into a room of ${fmt(product.connections)}`, '')
+    out.push(
+      table(
+        ['figure', 'reference', 'product', 'product / reference'],
+        [
+          row('messages sent', (c) => c.fanout.messages),
+          row('deliveries expected', (c) => c.fanout.expected),
+          row('delivered', (c) => c.fanout.delivered),
+          row('lost', (c) => c.fanout.expected - c.fanout.delivered),
+          row('p50 ms', (c) => c.fanout.latency.p50Ms),
+          row('p99 ms', (c) => c.fanout.latency.p99Ms),
+          row('p99.9 ms', (c) => c.fanout.latency.p999Ms),
+          row('max ms', (c) => c.fanout.latency.maxMs),
+          row('server CPU %', (c) => c.fanout.cpu.serverPct),
+          row('client CPU %', (c) => c.fanout.cpu.clientPct),
+          row('other CPU %', (c) => c.fanout.cpu.otherPct),
+        ],
+      ),
+    )
+    summary.push(
+      [
+        '(d) server memory per idle member, bytes',
+        fmt(reference.bytesPerConnection),
+        fmt(product.bytesPerConnection),
+        ratio(product.bytesPerConnection, reference.bytesPerConnection),
+        '≤ 10,240',
+        target(product.bytesPerConnection <= 10_240),
+      ],
+      [
+        '(d) TLS handshakes/s',
+        fmt(reference.handshakesPerSecond),
+        fmt(product.handshakesPerSecond),
+        ratio(product.handshakesPerSecond, reference.handshakesPerSecond),
+        '≥ 3,000',
+        target(product.handshakesPerSecond >= 3000),
+      ],
+      [
+        '(e) fan-out p99, ms',
+        fmt(reference.fanout.latency.p99Ms),
+        fmt(product.fanout.latency.p99Ms),
+        ratio(product.fanout.latency.p99Ms, reference.fanout.latency.p99Ms),
+        '≤ 150',
+        target(
+          product.fanout.latency.p99Ms <= 150 &&
+            product.fanout.delivered === product.fanout.expected,
+        ),
+      ],
+    )
+  }
+
+  out.push('', '### Targets', '')
+  out.push(
+    table(['figure', 'reference', 'product', 'product / reference', 'target', 'met'], summary),
+  )
+  return out.join('\n')
+}
+
+function kneeText(ladder: Ladder): string {
+  if (ladder.knee === 0) return `below ${fmt(config.ladder.start)} msg/s`
+  const above = ladder.firstFailure === undefined ? ' (never failed: the ladder ended)' : ''
+  return `${fmt(ladder.knee)} msg/s = ${fmt(ladder.knee * ladder.members)} deliveries/s${above}`
+}
+
+function ladderTable(reference: Ladder, product: Ladder): string {
+  const rows: string[][] = []
+  for (const [name, ladder] of [
+    ['reference', reference],
+    ['product', product],
+  ] as const) {
+    for (const step of ladder.steps) {
+      rows.push([
+        `${name}${step.repeat ? ' (again)' : ''}`,
+        fmt(step.rate),
+        fmt(step.sentPerSecond),
+        fmt(step.deliveredPerSecond),
+        fmt(step.expectedPerSecond),
+        step.lost === 0
+          ? '0'
+          : `${fmt(step.lost)} (${((step.lost / step.expectedPerSecond / (config.ladder.stepMs / 1000)) * 100).toFixed(1)} %)`,
+        fmt(step.latency.p50Ms),
+        fmt(step.latency.p99Ms),
+        fmt(step.latency.p999Ms),
+        fmt(step.cpu.serverPct),
+        fmt(step.cpu.clientPct),
+        fmt(step.cpu.otherPct),
+        mb(step.serverRssBytes),
+        step.pass ? 'pass' : 'fail',
+      ])
+    }
+  }
+  const main = table(
+    [
+      'target',
+      'msg/s',
+      'sent/s',
+      'delivered/s',
+      'expected/s',
+      'lost',
+      'p50 ms',
+      'p99 ms',
+      'p99.9 ms',
+      'server CPU %',
+      'client CPU %',
+      'other CPU %',
+      'server RSS MB',
+      'pass',
+    ],
+    rows,
+  )
+  // Rates both ladders ran: each product figure as a ratio to the reference's at the same rate.
+  const byRate = new Map(reference.steps.filter((s) => !s.repeat).map((s) => [s.rate, s]))
+  const paired = product.steps
+    .filter((step) => !step.repeat && byRate.has(step.rate))
+    .map((step) => {
+      const ref = byRate.get(step.rate) as LadderStep
+      return [
+        fmt(step.rate),
+        ratio(step.deliveredPerSecond, ref.deliveredPerSecond),
+        ratio(step.latency.p50Ms, ref.latency.p50Ms),
+        ratio(step.latency.p99Ms, ref.latency.p99Ms),
+        ratio(step.latency.p999Ms, ref.latency.p999Ms),
+        ratio(step.cpu.serverPct, ref.cpu.serverPct),
+        ratio(step.cpu.clientPct, ref.cpu.clientPct),
+        ratio(step.serverRssBytes, ref.serverRssBytes),
+      ]
+    })
+  const ratios = table(
+    ['msg/s', 'delivered/s', 'p50', 'p99', 'p99.9', 'server CPU', 'client CPU', 'server RSS'],
+    paired,
+  )
+  return `${main}\n\nProduct ÷ reference at the same rate:\n\n${ratios}`
+}
