@@ -1,7 +1,7 @@
 // `bun run serve` as a process under stress of its own life: SIGTERM and a restart on the same
 // ports with clients that come back by themselves, and a data directory that cannot be written.
 import { Database } from 'bun:sqlite'
-import { describe, expect, test } from 'bun:test'
+import { afterAll, describe, expect, test } from 'bun:test'
 import { spawnSync } from 'node:child_process'
 import {
   closeSync,
@@ -281,12 +281,21 @@ describe('SIGTERM and a restart of bun run serve', () => {
 function mount(args: string[]): boolean {
   return spawnSync('mount', args, { stdio: 'ignore' }).status === 0
 }
+const mounts = new Set<string>()
+function unmount(target: string): void {
+  spawnSync('umount', ['-l', target], { stdio: 'ignore' })
+  mounts.delete(target)
+}
+// A test that times out skips its disposers; no mount may outlive this file.
+afterAll(() => {
+  for (const target of [...mounts].reverse()) unmount(target)
+})
+
 /** Mounts at `target` and unmounts when disposed, before the temporary directory around it goes. */
 function mounted(target: string, args: string[]): string & Disposable {
   if (!mount([...args, target])) throw new Error(`cannot mount ${args.join(' ')} on ${target}`)
-  return Object.assign(target, {
-    [Symbol.dispose]: () => spawnSync('umount', ['-l', target], { stdio: 'ignore' }),
-  }) as string & Disposable
+  mounts.add(target)
+  return Object.assign(target, { [Symbol.dispose]: () => unmount(target) }) as string & Disposable
 }
 function tmpfs(dir: string, options: string): string & Disposable {
   mkdirSync(dir, { recursive: true })
