@@ -69,19 +69,22 @@ function benchFrame(frameStep: number, sender: number, seq: number, micros: numb
 
 let cursor = 0
 
+let cursorEnd = 0
+
 /** Reads the decimal field at `cursor` up to its 'x', and moves past it. */
 function readField(payload: Buffer): number {
   let value = 0
   for (let code = payload[cursor++]; code !== X; code = payload[cursor++]) {
-    if (code === undefined) return -1
+    if (code === undefined || cursor > cursorEnd) return -1
     value = value * 10 + code - ZERO
   }
   return value
 }
 
 /** Reads the header at `from` (just past the marker), straight from the bytes: no decoding. */
-function observe(receiver: Receiver, payload: Buffer, from: number): void {
+function observe(receiver: Receiver, payload: Buffer, from: number, end: number): void {
   cursor = from
+  cursorEnd = end
   if (readField(payload) !== step) return
   const sender = readField(payload)
   const seq = readField(payload)
@@ -97,10 +100,10 @@ function observe(receiver: Receiver, payload: Buffer, from: number): void {
 }
 
 function tapFor(receiver: Receiver, takeOthers: () => boolean): Tap {
-  return (payload) => {
-    const at = payload.indexOf(MARKER_BYTES)
-    if (at < 0) return takeOthers()
-    observe(receiver, payload, at + MARKER_BYTES.length)
+  return (bytes, start, end) => {
+    const at = bytes.indexOf(MARKER_BYTES, start)
+    if (at < 0 || at >= end) return takeOthers()
+    observe(receiver, bytes, at + MARKER_BYTES.length, end)
     return true
   }
 }

@@ -20,8 +20,8 @@ export interface RawWebSocketOptions {
 }
 
 export interface RawWebSocketSink {
-  /** One whole message; the view is only valid during the call. */
-  message(payload: Buffer): void
+  /** One whole message: bytes[start, end), valid only during the call. */
+  message(bytes: Buffer, start: number, end: number): void
   closed(reason: string): void
 }
 
@@ -70,8 +70,10 @@ export function openRawWebSocket(
       frame[1] = 0x80 | 127
       new DataView(frame.buffer).setBigUint64(2, BigInt(length))
     }
-    // Clients must mask what they send; the key only has to be unpredictable to proxies.
-    const mask = crypto.getRandomValues(new Uint8Array(4))
+    // Clients must mask what they send (RFC 6455 §5.3); the key only has to be unpredictable to
+    // proxies in between, of which there are none here, so Math.random is enough.
+    const key = (Math.random() * 0x1_0000_0000) >>> 0
+    const mask = [key >>> 24, (key >>> 16) & 0xff, (key >>> 8) & 0xff, key & 0xff]
     frame.set(mask, headerLength)
     const start = headerLength + 4
     for (let index = 0; index < length; index += 1) {
@@ -140,22 +142,27 @@ export function openRawWebSocket(
       }
       if (second & 0x80) header += 4 // a server never masks; tolerated, not unmasked
       if (bytes.length - at < header + length) break
-      const payload = bytes.subarray(at + header, at + header + length)
-      at += header + length
+      const start = at + header
+      const end = start + length
+      at = end
       const opcode = first & 0x0f
       const fin = (first & 0x80) !== 0
       if (opcode === OP_TEXT || opcode === OP_BINARY || opcode === OP_CONTINUATION) {
+        // The hot path: a whole message, handed over in place, with no allocation per message.
         if (fin && fragments.length === 0) {
-          sink.message(payload)
+          sink.message(bytes, start, end)
         } else {
-          fragments.push(Buffer.from(payload))
+          fragments.push(Buffer.from(bytes.subarray(start, end)))
           if (fin) {
             const whole = Buffer.concat(fragments)
             fragments = []
-            sink.message(whole)
+            sink.message(whole, 0, whole.length)
           }
         }
-      } else if (opcode === OP_PING) {
+        continue
+      }
+      const payload = bytes.subarray(start, end)
+      if (opcode === OP_PING) {
         sendFrame(socket, 0xa, payload)
       } else if (opcode === OP_CLOSE) {
         const code = payload.length >= 2 ? payload.readUInt16BE(0) : 1005

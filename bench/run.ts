@@ -29,6 +29,8 @@ const { values: flags } = parseArgs({
     only: { type: 'string' },
     profile: { type: 'boolean', default: false },
     'wait-quiet': { type: 'boolean', default: false },
+    /** Overrides the size of (d) and (e). */
+    connections: { type: 'string' },
   },
 })
 
@@ -91,7 +93,11 @@ const FULL: Config = {
   crowd: { connections: 10_000, processes: 4, concurrency: 100, messages: 30, rate: 5 },
 }
 
-const config = flags.full ? FULL : QUICK
+const preset = flags.full ? FULL : QUICK
+const config: Config = flags.connections
+  ? { ...preset, crowd: { ...preset.crowd, connections: Number(flags.connections) } }
+  : preset
+const source = sourceState()
 const only = new Set((flags.only ?? 'a,b,c,d,e').split(',') as WorkloadId[])
 /** A step with more than this much of a core going to other programs is run again. */
 const NOISY_OTHER_PCT = 25
@@ -649,6 +655,7 @@ writeFileSync(
         bun: Bun.version,
       },
       placement: placement.note,
+      source,
       load: { start: loadAtStart, end: loadAtEnd, perWorkload: loadPerWorkload },
       ciphertextLength,
       config,
@@ -672,7 +679,8 @@ function render(): string {
       `Bun ${Bun.version}; ${placement.note}. Load average at start ${load(loadAtStart)}, at end ` +
       `${load(loadAtEnd)}. A 64-byte text encrypts to ${ciphertextLength} characters of base64url; ` +
       `the reference relays ${MESSAGE_BYTES}-byte messages. CPU is % of one core over the step; ` +
-      '"other" is what the rest of the machine used meanwhile.',
+      '"other" is what the rest of the machine used meanwhile. Source: commit ' +
+      `${source.commit.slice(0, 10)}${source.uncommitted.length > 0 ? ` plus uncommitted changes (${source.uncommitted.map((line) => line.slice(3)).join(', ')})` : ''}.`,
   )
   const summary: string[][] = []
   const target = (met: boolean) => (met ? 'met' : 'MISSED')
@@ -761,6 +769,7 @@ function render(): string {
           row('connections open', (c) => c.opened),
           row('failed to open', (c) => c.failed),
           row('TLS + upgrade handshakes/s', (c) => c.handshakesPerSecond),
+          row('handshakes per server CPU-second', (c) => serverCapacity(c)),
           row('server CPU % while opening', (c) => c.handshakeCpu.serverPct),
           row('client CPU % while opening', (c) => c.handshakeCpu.clientPct),
           row('joins/s (hello → ready)', (c) => c.joinsPerSecond),
@@ -808,7 +817,15 @@ function render(): string {
         fmt(product.handshakesPerSecond),
         ratio(product.handshakesPerSecond, reference.handshakesPerSecond),
         '≥ 3,000',
-        target(product.handshakesPerSecond >= 3000),
+        `${target(product.handshakesPerSecond >= 3000)}${bound(product.handshakeCpu)}`,
+      ],
+      [
+        '(d) handshakes per server CPU-second',
+        fmt(serverCapacity(reference)),
+        fmt(serverCapacity(product)),
+        ratio(serverCapacity(product), serverCapacity(reference)),
+        '(server capacity on one core)',
+        '–',
       ],
       [
         '(e) fan-out p99, ms',
@@ -829,6 +846,38 @@ function render(): string {
     table(['figure', 'reference', 'product', 'product / reference', 'target', 'met'], summary),
   )
   return out.join('\n')
+}
+
+/** Which code was measured: the commit, and files under apps/ or shared/ that differ from it. */
+function sourceState(): { commit: string; uncommitted: string[] } {
+  const git = (...args: string[]) =>
+    Bun.spawnSync(['git', ...args], {
+      cwd: new URL('..', import.meta.url).pathname,
+    }).stdout.toString()
+  return {
+    commit: git('rev-parse', 'HEAD').trim(),
+    uncommitted: git('status', '--porcelain', '--', 'apps', 'shared').split('\n').filter(Boolean),
+  }
+}
+
+function clientCoreCount(): number {
+  const cores = placement.clientCores
+  if (cores === undefined) return cpus().length
+  const [first, last] = cores.split('-').map(Number)
+  return last === undefined ? 1 : last - (first ?? 0) + 1
+}
+
+function bound(cpu: CpuShare): string {
+  // Client processes share the client cores: past 90 % of them they, not the server, set the pace.
+  if (cpu.clientPct >= 90 * clientCoreCount()) return ' (client-bound)'
+  if (cpu.serverPct >= 90) return ' (server-bound)'
+  return ''
+}
+
+/** Handshakes the server could take on one core, from its CPU time per handshake. */
+function serverCapacity(crowd: Crowd): number {
+  const serverSeconds = (crowd.handshakeCpu.serverPct / 100) * (crowd.handshakeCpu.wallMs / 1000)
+  return crowd.opened / serverSeconds
 }
 
 function kneeText(ladder: Ladder): string {
@@ -860,7 +909,8 @@ function ladderTable(reference: Ladder, product: Ladder): string {
         fmt(step.cpu.clientPct),
         fmt(step.cpu.otherPct),
         mb(step.serverRssBytes),
-        step.pass ? 'pass' : 'fail',
+        fmt(step.senderLateMs),
+        `${step.pass ? 'pass' : 'fail'}${bound(step.cpu)}`,
       ])
     }
   }
@@ -879,6 +929,7 @@ function ladderTable(reference: Ladder, product: Ladder): string {
       'client CPU %',
       'other CPU %',
       'server RSS MB',
+      'sender late ms',
       'pass',
     ],
     rows,
