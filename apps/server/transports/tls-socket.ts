@@ -157,6 +157,10 @@ export function listenTlsSocket(options: TlsTransportOptions): TCPSocketListener
       data(socket, chunk) {
         const state = socket.data
         if (!state.session || state.closing) return
+        // Bun's socket timeout is a deadline (counted in 4 s ticks), not an idle timer: data does
+        // not push it back, so a member pinging every 25 s was still cut off after 75 s. Re-arm
+        // it on every chunk the peer sends.
+        socket.timeout(limits.idleTimeoutSeconds)
         const result = state.decoder.push(chunk)
         for (const body of result.frames) {
           if (state.closing) return
