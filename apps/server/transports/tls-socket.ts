@@ -67,6 +67,19 @@ export function listenTlsSocket(options: TlsTransportOptions): TCPSocketListener
     }
   }
 
+  // A broadcast hands the same string to every member's connection in one go: encode it once, not
+  // once per member (a thousand members otherwise make ~200 MB of short-lived copies for 500
+  // messages). The bytes are shared and never written to, so queues may hold them safely.
+  let lastText: string | undefined
+  let lastBytes: Uint8Array = new Uint8Array(0)
+  function encodeOnce(text: string): Uint8Array {
+    if (text !== lastText) {
+      lastText = text
+      lastBytes = encodeLengthPrefixed(text)
+    }
+    return lastBytes
+  }
+
   function createConnection(socket: TlsSocket): Connection {
     const state = socket.data
     return {
@@ -75,7 +88,7 @@ export function listenTlsSocket(options: TlsTransportOptions): TCPSocketListener
       remoteAddress: socket.remoteAddress,
       sendText(text) {
         if (state.closing) return
-        const bytes = encodeLengthPrefixed(text)
+        const bytes = encodeOnce(text)
         state.queue.push(bytes)
         state.queuedBytes += bytes.length
         if (state.queuedBytes > limits.sendQueueBytes) {
