@@ -28,6 +28,20 @@ function closeCodeFor(code: ErrorCode | undefined): number {
   return code === 'going_away' ? 1001 : 1008
 }
 
+const BUN_IDLE_CLOSE_REASON = 'WebSocket timed out from inactivity'
+
+/**
+ * Why a socket this transport did not close itself went away. Bun closes a silent peer (no pong
+ * within `idleTimeout`) and one that broke the protocol (invalid UTF-8, a message over
+ * `maxPayloadLength`, a reserved bit) by itself; the handler then sees 1006 with Bun's own
+ * reason text, while a peer that vanished gives 1006 with none. Without this, all of them would
+ * leave as 'disconnect'.
+ */
+function leaveReasonFor(code: number, reason: string): LeaveReason {
+  if (code !== 1006 || reason === '') return 'disconnect'
+  return reason === BUN_IDLE_CLOSE_REASON ? 'timeout' : 'dropped'
+}
+
 export interface WebSocketTransport {
   readonly handler: WebSocketHandler<WebSocketState>
   /** The state a new socket starts with; pass it as `data` to `server.upgrade`. */
@@ -117,10 +131,10 @@ export function createWebSocketTransport(room: Room, limits: Limits): WebSocketT
       if (decoded.ok) session.receive(decoded.frame)
       else session.reject(decoded.code, decoded.message)
     },
-    close(socket) {
+    close(socket, code, reason) {
       socket.data.closing = true
       subscribed.delete(socket)
-      socket.data.session?.closed(socket.data.closeReason ?? 'disconnect')
+      socket.data.session?.closed(socket.data.closeReason ?? leaveReasonFor(code, reason))
     },
   }
 
