@@ -166,6 +166,11 @@ async function join(room: Room, name: string, identity?: IdentityKeyPair): Promi
   return { connection, session, identity: key }
 }
 
+/** The store writes appends at the end of the event-loop turn and only then are they sent. */
+function written(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve))
+}
+
 function error(code: ErrorCode, fatal: boolean) {
   return { type: 'error' as const, code, message: expect.any(String) as string, fatal }
 }
@@ -294,6 +299,7 @@ describe('joining', () => {
     // The replaced connection hears nothing more, and its late close is not a departure.
     again.session.receive({ type: 'app', ciphertext: 'AQID' })
     alice.session.closed('disconnect')
+    await written()
     expect(alice.connection.frames.filter((frame) => frame.type === 'app')).toEqual([])
     expect(bob.connection.frames.slice(bobSawRename).map((frame) => frame.type)).toEqual(['app'])
     expect(room.members().map((member) => member.name)).toEqual(['bob', 'ALICE'])
@@ -408,6 +414,7 @@ describe('messages', () => {
     bob.session.receive({ type: 'app', ciphertext: 'BBBB' })
     harness.clock = 2_000_002
     alice.session.receive({ type: 'app', ciphertext: 'CCCC' })
+    await written()
 
     const expected: ServerFrame[] = [
       { type: 'app', seq: 1, from: 'alice', at: 2_000_000, ciphertext: 'AAAA' },
@@ -444,6 +451,7 @@ describe('leaving', () => {
 
     alice.session.receive({ type: 'leave' })
     bob.session.receive({ type: 'app', ciphertext: 'AQID' })
+    await written()
 
     expect(alice.connection.closes).toEqual([null])
     expect(alice.connection.frames.length).toBe(aliceSaw)
@@ -493,6 +501,7 @@ describe('resume', () => {
     for (const ciphertext of ['AAAA', 'BBBB', 'CCCC']) {
       alice.session.receive({ type: 'app', ciphertext })
     }
+    await written()
     const live = alice.connection.texts.slice(aliceSaw)
 
     const back = await join(room, 'bob', bob.identity)
@@ -513,6 +522,7 @@ describe('resume', () => {
     const alice = await join(room, 'alice')
     const bob = await join(room, 'bob')
     alice.session.receive({ type: 'app', ciphertext: 'AAAA' })
+    await written()
     const saw = bob.connection.frames.length
     bob.session.receive({ type: 'resume', afterSeq: 0 })
     bob.session.closed('disconnect')
@@ -525,6 +535,7 @@ describe('resume', () => {
     const { room } = createHarness()
     const alice = await join(room, 'alice')
     alice.session.receive({ type: 'app', ciphertext: 'AAAA' })
+    await written()
     const saw = alice.connection.frames.length
     alice.session.receive({ type: 'resume', afterSeq: 1 })
     await alice.connection.next('resumed', saw)
@@ -535,6 +546,7 @@ describe('resume', () => {
     const { room } = createHarness()
     const alice = await join(room, 'alice')
     alice.session.receive({ type: 'app', ciphertext: 'AAAA' })
+    await written()
     const saw = alice.connection.frames.length
     alice.session.receive({ type: 'resume', afterSeq: 2 })
     expect(await alice.connection.next('error', saw)).toEqual(error('resume_ahead', false))
@@ -590,16 +602,19 @@ describe('rate limit', () => {
     const alice = await joinRested(harness)
     const saw = alice.connection.frames.length
     send(alice, 6)
+    await written()
+    // The refusal is immediate; the five accepted frames come back once written.
     expect(alice.connection.frames.slice(saw).map((frame) => frame.type)).toEqual([
-      'app',
-      'app',
-      'app',
-      'app',
-      'app',
       'error',
+      'app',
+      'app',
+      'app',
+      'app',
+      'app',
     ])
-    expect(alice.connection.frames.at(-1)).toEqual(error('rate_limited', false))
+    expect(alice.connection.frames[saw]).toEqual(error('rate_limited', false))
     send(alice, 2)
+    await written()
     expect(alice.connection.frames.length).toBe(saw + 6)
     expect(alice.connection.closes).toEqual([])
   })
@@ -611,7 +626,12 @@ describe('rate limit', () => {
     expect(alice.connection.closes).toEqual([])
     send(alice, 1)
     expect(alice.connection.closes).toEqual([error('rate_limited', true)])
-    expect(seqs(alice)).toEqual([1, 2, 3, 4, 5])
+    await written()
+    // Written before the close: the five were logged, though the closed sender is not sent them.
+    expect(seqs(alice)).toEqual([])
+    expect((await harness.store.log.readAfter(0, 10)).map((entry) => entry.seq)).toEqual([
+      1, 2, 3, 4, 5,
+    ])
   })
 
   test('lets frames through again once the clock has refilled the bucket', async () => {
@@ -620,9 +640,11 @@ describe('rate limit', () => {
     send(alice, 6)
     harness.clock += 100
     send(alice, 2)
+    await written()
     expect(seqs(alice)).toEqual([1, 2, 3, 4, 5, 6])
     harness.clock += 1000
     send(alice, 5)
+    await written()
     expect(seqs(alice)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11])
     expect(alice.connection.closes).toEqual([])
   })

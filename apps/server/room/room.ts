@@ -341,11 +341,20 @@ export function createRoom(options: RoomOptions): Room {
 
     function onMemberFrame(frame: ClientFrame): MaybePromise<void> {
       switch (frame.type) {
-        case 'app':
-          return then(
-            log.append({ type: 'app', from: name, at: now(), ciphertext: frame.ciphertext }),
-            (entry) => fanout.publish(entry.text),
-          )
+        case 'app': {
+          // Not awaited: the next frame need not wait for this one's write, and the store hands
+          // entries back in sequence order, so publishing stays in log order.
+          const entry = log.append({
+            type: 'app',
+            from: name,
+            at: now(),
+            ciphertext: frame.ciphertext,
+          })
+          if (entry instanceof Promise)
+            entry.then((written) => fanout.publish(written.text), internalError)
+          else fanout.publish(entry.text)
+          return
+        }
         case 'resume':
           return replay(frame.afterSeq)
         case 'ping':

@@ -43,12 +43,27 @@ describe('openSqliteStore', () => {
       seq: 1,
       text: '{"type":"app","from":"alice","at":5,"ciphertext":"AA","seq":1}',
     })
-    store.log.append(app('BB'))
+    const second = store.log.append(app('BB'))
+    // Written at the end of the turn: until then the head (and what replays read) is unchanged.
+    expect(store.log.head()).toBe(1)
+    expect(await second).toMatchObject({ seq: 2 })
     expect(store.log.head()).toBe(2)
     expect(await seqsAfter(store, 0, 10)).toEqual([1, 2])
     expect(await seqsAfter(store, 1, 10)).toEqual([2])
     expect(await seqsAfter(store, 0, 1)).toEqual([1])
     store.close()
+  })
+
+  test('writes a turn’s appends in one batch and refuses the whole batch when the write fails', async () => {
+    const store = openSqliteStore(':memory:', 10)
+    const appended = [store.log.append(app('AA')), store.log.append(app('BB'))]
+    expect((await Promise.all(appended)).map((entry) => entry.seq)).toEqual([1, 2])
+    store.close()
+    // A closed database stands in for a full disk: every append of the batch is refused, and
+    // the numbers are handed out again rather than skipped.
+    const failing = [store.log.append(app('CC')), store.log.append(app('DD'))]
+    for (const result of await Promise.allSettled(failing)) expect(result.status).toBe('rejected')
+    expect(store.log.head()).toBe(2)
   })
 
   test('binds a name to the first key that claims it, case-insensitively', () => {
