@@ -21,6 +21,8 @@ import { connectRawTls } from './support/raw-tls.ts'
 import { connectRawWebSocketMember, OPCODE } from './support/raw-websocket.ts'
 
 const FIXTURES = joinPath(import.meta.dir, 'fixtures')
+// Every test here names its timeout: in a full `bun test` run, tests/setup.ts's 30 s default
+// reached only the first file, and the rest fell back to Bun's 5 s.
 /** Bun's socket timers (Bun.listen's `timeout`, Bun.serve's idle timers) tick every 4 s. */
 const TIMER_TICK_MS = 4000
 /** Bun.serve closes an HTTP connection idle this long, a TLS handshake included (its default). */
@@ -103,7 +105,7 @@ describe('WebSocket frames the server must not trust', () => {
     expect(await socket.closed).toEqual({ code: 1002, reason: 'Received unexpected RSV1 bit' })
     expect(process.memoryUsage().rss - rssBefore).toBeLessThan(32 * 2 ** 20)
     expect(await leaveOf(watcher, 'bomber')).toMatchObject({ reason: 'dropped' })
-  })
+  }, 15_000)
 
   test('a WebSocket text message that is not UTF-8 closes that socket with 1007 and the others see it dropped', async () => {
     await using server = await startTestServer()
@@ -128,7 +130,7 @@ describe('WebSocket frames the server must not trust', () => {
     expect(await socket.closed).toEqual({ code: 1007, reason: 'Received invalid UTF-8' })
     expect(await leaveOf(watcher, 'mangler')).toMatchObject({ reason: 'dropped' })
     expect(client.inbox.frames.filter((frame) => frame.type === 'pong')).toEqual([])
-  })
+  }, 15_000)
 })
 
 describe('a member that floods', () => {
@@ -266,7 +268,7 @@ describe('a member that floods', () => {
       flooder.kill('SIGKILL')
       for (const chatter of chatters) chatter.client.close()
     }
-  })
+  }, 30_000)
 })
 
 describe('silent and half-open peers', () => {
@@ -392,7 +394,7 @@ describe('silent and half-open peers', () => {
     } finally {
       for (const { child } of members) child.kill('SIGKILL')
     }
-  })
+  }, 30_000)
 
   test('a member that half-closes its side is closed at once on both ports and leaves with reason disconnect', async () => {
     await using server = await startTestServer()
@@ -411,7 +413,7 @@ describe('silent and half-open peers', () => {
     expect(await tls.closed).toBe('connection closed')
     await ws.socket.closed
     expect(server.room.members().map((member) => member.name)).toEqual(['watcher'])
-  })
+  }, 15_000)
 })
 
 describe('connections that never finish a TLS handshake', () => {
