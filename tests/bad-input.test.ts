@@ -1,4 +1,4 @@
-import { describe, expect, test } from 'bun:test'
+import { describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { decodeServerFrame } from '../shared/protocol/codec.ts'
 import type { ServerFrame } from '../shared/protocol/frames.ts'
 import { createFrameDecoder, encodeLengthPrefixed } from '../shared/protocol/framing.ts'
@@ -9,6 +9,9 @@ import {
   startTestServer,
   type TestServer,
 } from './support/harness.ts'
+
+// Real servers and child processes on a shared two-core machine: more than Bun's 5 s default.
+setDefaultTimeout(30_000)
 
 /** A raw TLS link for writing bytes the real client would never write. */
 async function connectRawTls(server: TestServer) {

@@ -1,8 +1,11 @@
 // Keeps the README's wire demonstration true: `bun run demo` runs, checks itself and says so.
-import { describe, expect, test } from 'bun:test'
+import { describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { readdirSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join as joinPath } from 'node:path'
+
+// Real servers and child processes on a shared two-core machine: more than Bun's 5 s default.
+setDefaultTimeout(30_000)
 
 const ROOT = joinPath(import.meta.dir, '..')
 

@@ -1,6 +1,9 @@
-import { describe, expect, test } from 'bun:test'
+import { describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { startEngineClient } from './support/engine.ts'
 import { startTestServer } from './support/harness.ts'
+
+// Real servers and child processes on a shared two-core machine: more than Bun's 5 s default.
+setDefaultTimeout(30_000)
 
 describe('end-to-end encrypted room', () => {
   test('three members on both transports exchange text and a file with authenticated senders', async () => {

@@ -1,10 +1,13 @@
-import { describe, expect, test } from 'bun:test'
+import { describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { tlsTransport } from '../shared/client/tls-transport.ts'
 import { startEngineClient } from './support/engine.ts'
 import { startTestServer, temporaryDirectory } from './support/harness.ts'
 import { containsBytes, startRelay } from './support/relay.ts'
+
+// Real servers and child processes on a shared two-core machine: more than Bun's 5 s default.
+setDefaultTimeout(30_000)
 
 const utf8 = new TextEncoder()
 

@@ -1,4 +1,4 @@
-import { describe, expect, test } from 'bun:test'
+import { describe, expect, setDefaultTimeout, test } from 'bun:test'
 import type { ChatEvent } from '../shared/client/events.ts'
 import { applyCommit, decodeState, decryptMessage } from '../shared/client/mls.ts'
 import type { ClientTransport, ConnectTransport } from '../shared/client/transport.ts'
@@ -12,6 +12,9 @@ import {
   type TestServer,
   temporaryDirectory,
 } from './support/harness.ts'
+
+// Real servers and child processes on a shared two-core machine: more than Bun's 5 s default.
+setDefaultTimeout(30_000)
 
 /** A transport that lets a test see or swallow frames before the engine gets them. */
 function intercepted(

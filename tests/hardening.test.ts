@@ -1,6 +1,6 @@
 // Adversarial transport cases over real TLS on loopback: WebSocket compression and UTF-8, a
 // flooding member, silent and half-open peers, unfinished handshakes by the thousand, a full room.
-import { describe, expect, test } from 'bun:test'
+import { describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { readdirSync } from 'node:fs'
 import { join as joinPath } from 'node:path'
 import { deflateRawSync } from 'node:zlib'
@@ -19,6 +19,9 @@ import {
 } from './support/harness.ts'
 import { connectRawTls } from './support/raw-tls.ts'
 import { connectRawWebSocketMember, OPCODE } from './support/raw-websocket.ts'
+
+// Real servers and child processes on a shared two-core machine: more than Bun's 5 s default.
+setDefaultTimeout(30_000)
 
 const FIXTURES = joinPath(import.meta.dir, 'fixtures')
 // Every test here names its timeout: in a full `bun test` run, tests/setup.ts's 30 s default

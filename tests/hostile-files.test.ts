@@ -1,4 +1,4 @@
-import { describe, expect, test } from 'bun:test'
+import { describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { readdirSync, readFileSync } from 'node:fs'
 import { decodeState, encryptMessage } from '../shared/client/mls.ts'
 import { sha256Hex } from '../shared/client/payload.ts'
@@ -7,6 +7,9 @@ import { decodeBase64url, encodeBase64url } from '../shared/protocol/base64url.t
 import { startEngineClient } from './support/engine.ts'
 import { connectTls, join, startTestServer } from './support/harness.ts'
 import { spawnTerm } from './support/term.ts'
+
+// Real servers and child processes on a shared two-core machine: more than Bun's 5 s default.
+setDefaultTimeout(30_000)
 
 const utf8 = new TextEncoder()
 

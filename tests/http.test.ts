@@ -1,5 +1,8 @@
-import { describe, expect, test } from 'bun:test'
+import { describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { connectTls, join, startTestServer } from './support/harness.ts'
+
+// Real servers and child processes on a shared two-core machine: more than Bun's 5 s default.
+setDefaultTimeout(30_000)
 
 describe('the web port over HTTPS', () => {
   test('the page carries a strict CSP, HSTS, nosniff, no framing and no referrer', async () => {

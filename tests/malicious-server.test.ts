@@ -1,4 +1,4 @@
-import { describe, expect, test } from 'bun:test'
+import { describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { createKeyPackage } from '../shared/client/mls.ts'
 import { tlsTransport } from '../shared/client/tls-transport.ts'
 import { createIdentityKeyPair } from '../shared/crypto/identity-key.ts'
@@ -7,6 +7,9 @@ import type { ServerFrame } from '../shared/protocol/frames.ts'
 import { type EngineClient, startEngineClient } from './support/engine.ts'
 import { startTestServer, type TestServer } from './support/harness.ts'
 import { type Relay, startRelay } from './support/relay.ts'
+
+// Real servers and child processes on a shared two-core machine: more than Bun's 5 s default.
+setDefaultTimeout(30_000)
 
 /** A member whose every frame from the server passes through the relay first. */
 function throughRelay(server: TestServer, relay: Relay, name: string, waitForGroup = true) {

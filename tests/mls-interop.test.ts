@@ -1,7 +1,7 @@
 // The IETF interoperability vectors (mls-implementations, "passive client" scenarios) run
 // against the pinned ts-mls for ciphersuite 1: join from another implementation's Welcome, then
 // process its proposals and commits, matching every epoch authenticator.
-import { describe, expect, test } from 'bun:test'
+import { describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import {
@@ -18,6 +18,9 @@ import { getCiphersuiteFromId } from 'ts-mls/crypto/ciphersuite.js'
 import { decodeRatchetTree } from 'ts-mls/ratchetTree.js'
 import * as v from 'valibot'
 import { CIPHERSUITE_NAME } from '../shared/client/mls.ts'
+
+// Real servers and child processes on a shared two-core machine: more than Bun's 5 s default.
+setDefaultTimeout(30_000)
 
 /**
  * The vectors are public data from the IETF's mls-implementations repository. They are not in

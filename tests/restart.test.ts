@@ -1,4 +1,4 @@
-import { describe, expect, test } from 'bun:test'
+import { describe, expect, setDefaultTimeout, test } from 'bun:test'
 import {
   connectTls,
   connectWebSocket,
@@ -6,6 +6,9 @@ import {
   startTestServer,
   temporaryDirectory,
 } from './support/harness.ts'
+
+// Real servers and child processes on a shared two-core machine: more than Bun's 5 s default.
+setDefaultTimeout(30_000)
 
 describe('restart on the same data directory', () => {
   test('a member that resumes after a restart gets what it missed, in order, once', async () => {

@@ -1,7 +1,10 @@
-import { describe, expect, test } from 'bun:test'
+import { describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { statSync, writeFileSync } from 'node:fs'
 import { join as joinPath } from 'node:path'
 import { temporaryDirectory } from './support/harness.ts'
+
+// Real servers and child processes on a shared two-core machine: more than Bun's 5 s default.
+setDefaultTimeout(30_000)
 
 const ROOT = joinPath(import.meta.dir, '..')
 

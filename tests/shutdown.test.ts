@@ -1,7 +1,7 @@
 // `bun run serve` as a process under stress of its own life: SIGTERM and a restart on the same
 // ports with clients that come back by themselves, and a data directory that cannot be written.
 import { Database } from 'bun:sqlite'
-import { afterAll, describe, expect, test } from 'bun:test'
+import { afterAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { spawnSync } from 'node:child_process'
 import {
   closeSync,
@@ -20,6 +20,9 @@ import { tlsTransport } from '../shared/client/tls-transport.ts'
 import type { ConnectTransport } from '../shared/client/transport.ts'
 import { webSocketTransport } from '../shared/client/websocket-transport.ts'
 import { connectClient, temporaryDirectory } from './support/harness.ts'
+
+// Real servers and child processes on a shared two-core machine: more than Bun's 5 s default.
+setDefaultTimeout(30_000)
 
 const ROOT = joinPath(import.meta.dir, '..')
 

@@ -1,4 +1,4 @@
-import { describe, expect, test } from 'bun:test'
+import { describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { join as joinPath } from 'node:path'
 import {
   connectTls,
@@ -7,6 +7,9 @@ import {
   startTestServer,
   testCertificates,
 } from './support/harness.ts'
+
+// Real servers and child processes on a shared two-core machine: more than Bun's 5 s default.
+setDefaultTimeout(30_000)
 
 const FIXTURE = joinPath(import.meta.dir, 'fixtures', 'member-fixture.ts')
 

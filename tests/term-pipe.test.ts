@@ -1,4 +1,4 @@
-import { describe, expect, test } from 'bun:test'
+import { describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -7,6 +7,9 @@ import { createIdentityKeyPair } from '../shared/crypto/identity-key.ts'
 import { startEngineClient } from './support/engine.ts'
 import { startTestServer } from './support/harness.ts'
 import { spawnTerm } from './support/term.ts'
+
+// Real servers and child processes on a shared two-core machine: more than Bun's 5 s default.
+setDefaultTimeout(30_000)
 
 describe('the terminal client in pipe mode', () => {
   test('two terminal clients exchange messages and a file', async () => {

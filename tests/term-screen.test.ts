@@ -1,4 +1,4 @@
-import { describe, expect, test } from 'bun:test'
+import { describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -9,6 +9,9 @@ import { startTestServer, testCertificates } from './support/harness.ts'
 import { selfSignedCertificate } from './support/self-signed.ts'
 import { CLIENT } from './support/term.ts'
 import { hasTmux, startTmux } from './support/tmux.ts'
+
+// Real servers and child processes on a shared two-core machine: more than Bun's 5 s default.
+setDefaultTimeout(30_000)
 
 const requireTmux = process.env.CHATBOX_REQUIRE_TMUX === '1'
 if (!hasTmux()) {

@@ -1,4 +1,4 @@
-import { describe, expect, test } from 'bun:test'
+import { describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -7,6 +7,9 @@ import { createLimits } from '../shared/protocol/limits.ts'
 import { startTestServer, type TestServer, testCertificates } from './support/harness.ts'
 import { selfSignedCertificate } from './support/self-signed.ts'
 import { spawnTerm } from './support/term.ts'
+
+// Real servers and child processes on a shared two-core machine: more than Bun's 5 s default.
+setDefaultTimeout(30_000)
 
 async function selfSignedServer(): Promise<TestServer> {
   const tls = await selfSignedCertificate()

@@ -1,6 +1,9 @@
-import { describe, expect, test } from 'bun:test'
+import { describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { connect as connectNodeTls } from 'node:tls'
 import { connectTls, connectWebSocket, join, startTestServer } from './support/harness.ts'
+
+// Real servers and child processes on a shared two-core machine: more than Bun's 5 s default.
+setDefaultTimeout(30_000)
 
 describe('one room over two transports', () => {
   test('a WebSocket member and a raw-TLS member each receive the other’s app frame', async () => {

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { mkdirSync, readFileSync } from 'node:fs'
 import { join as joinPath } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
@@ -20,6 +20,9 @@ import {
 } from './support/browser.ts'
 import { startEngineClient } from './support/engine.ts'
 import { startTestServer, testCertificates } from './support/harness.ts'
+
+// Real servers and child processes on a shared two-core machine: more than Bun's 5 s default.
+setDefaultTimeout(30_000)
 
 const OUTPUT_DIR = joinPath(import.meta.dir, '..', 'test-output')
 const MARKUP = '<img src=x onerror=alert(1)>'

@@ -426,7 +426,3 @@ export function createRoom(options: RoomOptions): Room {
 function errorFrame(code: ErrorCode, message: string, fatal: boolean): ErrorFrame {
   return { type: 'error', code, message, fatal }
 }
-
-function then<T>(value: MaybePromise<T>, next: (value: T) => void): MaybePromise<void> {
-  return value instanceof Promise ? value.then(next) : next(value)
-}
