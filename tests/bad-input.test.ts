@@ -1,6 +1,7 @@
 import { describe, expect, setDefaultTimeout, test } from 'bun:test'
+import { createIdentityKeyPair, signWithIdentity } from '../shared/crypto/identity-key.ts'
 import { decodeServerFrame } from '../shared/protocol/codec.ts'
-import type { ServerFrame } from '../shared/protocol/frames.ts'
+import { authMessage, type ServerFrame } from '../shared/protocol/frames.ts'
 import { createFrameDecoder, encodeLengthPrefixed } from '../shared/protocol/framing.ts'
 import {
   connectTls,
@@ -124,6 +125,29 @@ describe('frames that break the rules', () => {
     const delivered = await alice.inbox.take('app')
     expect(delivered).toMatchObject({ from: 'mallory', seq: 1, ciphertext: 'Zm9v' })
     expect(delivered.at).toBeGreaterThan(0)
+  })
+})
+
+describe('names that only look like others', () => {
+  test('case variants, fullwidth, Cyrillic look-alikes and zero-width characters are refused', async () => {
+    await using server = await startTestServer()
+    await using alice = await connectTls(server)
+    await join(alice, 'alice')
+    await using other = await connectWebSocket(server)
+    const identity = await createIdentityKeyPair()
+    for (const name of ['ａlice', 'аlice', 'al\u200Bice', 'alice\u200D', 'ali\u0301ce']) {
+      other.send({ type: 'hello', name, identityKey: identity.publicKeyText })
+      expect(await other.inbox.take('error')).toMatchObject({ code: 'name_invalid', fatal: false })
+    }
+    // A case variant is well-formed, but the name is bound to alice's key.
+    other.send({ type: 'hello', name: 'ALICE', identityKey: identity.publicKeyText })
+    const { nonce } = await other.inbox.take('challenge')
+    other.send({
+      type: 'auth',
+      signature: await signWithIdentity(identity, authMessage(nonce, 'ALICE')),
+    })
+    expect(await other.inbox.take('error')).toMatchObject({ code: 'name_taken', fatal: false })
+    expect(server.room.members().map((member) => member.name)).toEqual(['alice'])
   })
 })
 
