@@ -6,6 +6,10 @@ const Count = v.pipe(v.number(), v.integer(), v.minValue(0))
 const Sparse = v.array(v.tuple([Count, v.number()]))
 const Transport = v.picklist(['wss', 'tls'])
 
+/** Event-loop lag of one process over a step: how long its stalls were. */
+export const LagSchema = v.object({ p99Ms: v.number(), p999Ms: v.number(), maxMs: v.number() })
+export type Lag = v.InferOutput<typeof LagSchema>
+
 export const TargetSchema = v.variant('kind', [
   v.object({ kind: v.literal('reference'), host: v.string(), webPort: Count, ca: v.string() }),
   v.object({
@@ -56,11 +60,14 @@ export const ClientCommandSchema = v.variant('type', [
   }),
   /** Closed loop: each round every member sends one message and waits for all of them. */
   v.object({ type: v.literal('bursts'), step: Count, durationMs: Count }),
+  /** The client's own event-loop lag since the last ask: its stalls are not the server's. */
+  v.object({ type: v.literal('lag') }),
 ])
 export type ClientCommand = v.InferOutput<typeof ClientCommandSchema>
 
 export const ClientReplySchema = v.variant('type', [
   v.object({ type: v.literal('ok'), ms: v.number() }),
+  v.object({ type: v.literal('lag'), lag: LagSchema }),
   v.object({ type: v.literal('opened'), ms: v.number(), opened: Count, failed: Count }),
   v.object({ type: v.literal('sent'), sent: Count, elapsedMs: v.number(), lateMs: v.number() }),
   v.object({
@@ -89,13 +96,15 @@ export const ClientReplySchema = v.variant('type', [
 ])
 export type ClientReply = v.InferOutput<typeof ClientReplySchema>
 
-/** Servers take one command: collect garbage so memory is read at rest. */
-export const ServerCommandSchema = v.object({ type: v.literal('gc') })
-export const ServerReplySchema = v.object({
-  type: v.literal('gc-done'),
-  heapBytes: v.number(),
-  objectCount: Count,
-})
+/** Servers collect garbage on request (memory is read at rest) and report their event-loop lag. */
+export const ServerCommandSchema = v.variant('type', [
+  v.object({ type: v.literal('gc') }),
+  v.object({ type: v.literal('lag') }),
+])
+export const ServerReplySchema = v.variant('type', [
+  v.object({ type: v.literal('gc-done'), heapBytes: v.number(), objectCount: Count }),
+  v.object({ type: v.literal('lag'), lag: LagSchema }),
+])
 export type ServerReply = v.InferOutput<typeof ServerReplySchema>
 
 /** The first line a server prints on stdout. */

@@ -16,6 +16,7 @@ import { encodeFrame } from '../shared/protocol/codec.ts'
 import { authMessage } from '../shared/protocol/frames.ts'
 import { createHistogram, type Histogram, record, toSparse } from './histogram.ts'
 import { type ClientCommand, ClientCommandSchema, type ClientReply, type Target } from './ipc.ts'
+import { startLagMonitor } from './lag.ts'
 import { type LinkEndpoint, type Tap, tappedLink } from './links.ts'
 
 /** Starts every bench frame's header; only base64url characters, so it fits in a ciphertext. */
@@ -38,6 +39,7 @@ interface Sender {
   send(text: string): void
 }
 
+const lag = startLagMonitor()
 let target: Target | undefined
 let messageBytes = 64
 const senders: Sender[] = []
@@ -426,6 +428,8 @@ async function handle(command: ClientCommand): Promise<ClientReply> {
       return collect(command.expectedPerReceiver, command.timeoutMs)
     case 'bursts':
       return bursts(command.step, command.durationMs)
+    case 'lag':
+      return { type: 'lag', lag: lag.take() }
   }
 }
 

@@ -8,6 +8,7 @@ import {
   type ClientCommand,
   type ClientReply,
   ClientReplySchema,
+  type Lag,
   type ServerReady,
   ServerReadySchema,
   type ServerReply,
@@ -85,7 +86,11 @@ class Channel<Reply> {
     if (!waiter) return
     const parsed = v.safeParse(this.schema, message)
     if (parsed.success) waiter.resolve(parsed.output)
-    else waiter.reject(new Error(`${this.what} sent an unexpected reply`))
+    else {
+      const issue = parsed.issues[0]
+      const path = issue.path?.map((item) => String(item.key)).join('.') ?? ''
+      waiter.reject(new Error(`${this.what} sent an unexpected reply (${path}: ${issue.message})`))
+    }
   }
 
   fail(error: Error): void {
@@ -105,7 +110,8 @@ class Channel<Reply> {
 export interface ServerProcess {
   readonly pid: number
   readonly ready: ServerReady
-  gc(): Promise<ServerReply>
+  gc(): Promise<Extract<ServerReply, { type: 'gc-done' }>>
+  lag(): Promise<Lag>
   stop(): Promise<void>
 }
 
@@ -137,7 +143,16 @@ export async function startServer(
   return {
     pid: child.pid,
     ready,
-    gc: () => channel.request(child, { type: 'gc' }),
+    async gc() {
+      const reply = await channel.request(child, { type: 'gc' })
+      if (reply.type !== 'gc-done') throw new Error(`${script} answered gc with ${reply.type}`)
+      return reply
+    },
+    async lag() {
+      const reply = await channel.request(child, { type: 'lag' })
+      if (reply.type !== 'lag') throw new Error(`${script} answered lag with ${reply.type}`)
+      return reply.lag
+    },
     async stop() {
       child.kill('SIGTERM')
       const timer = setTimeout(() => child.kill('SIGKILL'), 10_000)

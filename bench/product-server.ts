@@ -15,6 +15,8 @@ const { values } = parseArgs({
     cert: { type: 'string' },
     ca: { type: 'string' },
     host: { type: 'string' },
+    /** `:memory:` keeps the store off the disk: a diagnostic, to see what the disk costs. */
+    'data-dir': { type: 'string' },
   },
 })
 if (!values.key || !values.cert || !values.ca) {
@@ -23,7 +25,7 @@ if (!values.key || !values.cert || !values.ca) {
 }
 
 const hostname = values.host ?? '127.0.0.1'
-const dataDir = mkdtempSync(join(tmpdir(), 'chatbox-bench-data-'))
+const dataDir = values['data-dir'] ?? mkdtempSync(join(tmpdir(), 'chatbox-bench-data-'))
 const limits = createLimits({
   // One client sends thousands of frames a second in the ladder; the bucket would stop it.
   rate: { perSecond: 1_000_000_000, burst: 1_000_000_000, strikes: 1_000_000_000 },
@@ -50,5 +52,5 @@ if (!page.ok) console.error(`bench: the page answered ${page.status}; carrying o
 
 announce({ pid: process.pid, webPort: server.webPort, termPort: server.termPort }, async () => {
   await server.stop()
-  rmSync(dataDir, { recursive: true, force: true })
+  if (!values['data-dir']) rmSync(dataDir, { recursive: true, force: true })
 })

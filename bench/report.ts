@@ -35,6 +35,9 @@ export interface CpuShare {
   readonly clientPct: number
   readonly otherPct: number
   readonly wallMs: number
+  /** The longest each side's event loop was held up during the step. */
+  readonly serverStallMs: number
+  readonly clientStallMs: number
 }
 
 export function table(headers: readonly string[], rows: ReadonlyArray<readonly string[]>): string {

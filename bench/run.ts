@@ -31,6 +31,14 @@ const { values: flags } = parseArgs({
     'wait-quiet': { type: 'boolean', default: false },
     /** Overrides the size of (d) and (e). */
     connections: { type: 'string' },
+    /** Runs exactly these rates (messages/s, comma-separated) instead of searching for the knee. */
+    rates: { type: 'string' },
+    /** Overrides the length of a ladder step. */
+    'step-ms': { type: 'string' },
+    /** Also run the reference's ladder with messages as large as the product's frames. */
+    'same-bytes': { type: 'boolean' },
+    /** Diagnostic: the product's store in memory instead of a temporary directory on disk. */
+    'memory-store': { type: 'boolean' },
   },
 })
 
@@ -68,10 +76,10 @@ const QUICK: Config = {
     start: 1000,
     factor: 2,
     max: 64_000,
-    stepMs: 1000,
+    stepMs: 1500,
     drainMs: 1000,
-    bisections: 0,
-    confirmFailures: false,
+    bisections: 1,
+    confirmFailures: true,
   },
   bursts: { clients: 32, durationMs: 2000 },
   crowd: { connections: 1000, processes: 2, concurrency: 64, messages: 10, rate: 10 },
@@ -94,9 +102,12 @@ const FULL: Config = {
 }
 
 const preset = flags.full ? FULL : QUICK
-const config: Config = flags.connections
-  ? { ...preset, crowd: { ...preset.crowd, connections: Number(flags.connections) } }
-  : preset
+const config: Config = {
+  ...preset,
+  ladder: { ...preset.ladder, stepMs: Number(flags['step-ms'] ?? preset.ladder.stepMs) },
+  crowd: { ...preset.crowd, connections: Number(flags.connections ?? preset.crowd.connections) },
+}
+const fixedRates = flags.rates?.split(',').map(Number)
 const source = sourceState()
 const only = new Set((flags.only ?? 'a,b,c,d,e').split(',') as WorkloadId[])
 /** A step with more than this much of a core going to other programs is run again. */
@@ -120,6 +131,14 @@ const certDir = mkdtempSync(join(tmpdir(), 'chatbox-bench-certs-'))
 const certPaths = await generateCertificates({ dir: certDir })
 const ca = readFileSync(certPaths.caCert, 'utf8')
 const ciphertextLength = await measureCiphertextLength()
+/** An `app` frame as the product delivers it (sender, time and sequence stamped around it). */
+const deliveredFrameBytes = JSON.stringify({
+  type: 'app',
+  from: 'member000',
+  at: Date.now(),
+  ciphertext: 'A'.repeat(ciphertextLength),
+  seq: 10_000,
+}).length
 const resultsDir = new URL('./results/', import.meta.url).pathname
 const profileDir = flags.profile ? join(resultsDir, 'profiles', String(benchStarted)) : undefined
 log(
@@ -162,7 +181,12 @@ interface Rig {
   stop(): Promise<void>
 }
 
-async function startRig(kind: Kind, clientCount: number, label: string): Promise<Rig> {
+async function startRig(
+  kind: Kind,
+  clientCount: number,
+  label: string,
+  messageBytes = MESSAGE_BYTES,
+): Promise<Rig> {
   const script = new URL(`./${kind}-server.ts`, import.meta.url).pathname
   const args = [
     '--key',
@@ -195,7 +219,7 @@ async function startRig(kind: Kind, clientCount: number, label: string): Promise
         }
   const clients = Array.from({ length: clientCount }, () => startClient(placement))
   await Promise.all(
-    clients.map((client) => client.request({ type: 'setup', target, messageBytes: MESSAGE_BYTES })),
+    clients.map((client) => client.request({ type: 'setup', target, messageBytes })),
   )
   return {
     kind,
@@ -215,11 +239,20 @@ async function measured<T>(rig: Rig, body: () => Promise<T>): Promise<{ value: T
     const usage = process.cpuUsage()
     return (usage.user + usage.system) / 1e6
   }
+  const lags = () =>
+    Promise.all([
+      rig.server.lag(),
+      ...rig.clients.map(
+        async (client) => expect(await client.request({ type: 'lag' }), 'lag').lag,
+      ),
+    ])
+  await lags()
   const before = [cpuSeconds(rig.server.pid), clientCpu(), machineBusySeconds(), ownCpu()]
   const started = performance.now()
   const value = await body()
   const wallMs = performance.now() - started
   const after = [cpuSeconds(rig.server.pid), clientCpu(), machineBusySeconds(), ownCpu()]
+  const [serverLag, ...clientLags] = await lags()
   const used = after.map((value, index) => value - (before[index] as number))
   const [server = 0, client = 0, machine = 0, own = 0] = used
   const pct = (seconds: number) => (seconds / (wallMs / 1000)) * 100
@@ -230,6 +263,8 @@ async function measured<T>(rig: Rig, body: () => Promise<T>): Promise<{ value: T
       clientPct: pct(client),
       otherPct: pct(Math.max(0, machine - server - client - own)),
       wallMs,
+      serverStallMs: serverLag?.maxMs ?? Number.NaN,
+      clientStallMs: Math.max(...clientLags.map((lag) => lag.maxMs)),
     },
   }
 }
@@ -342,7 +377,8 @@ async function ladderStep(rig: Rig, members: number, rate: number, repeat: boole
   }
   log(
     `${rig.kind} ${rate} msg/s: p99 ${fmt(latency.p99Ms)} ms, lost ${lost}, server ${fmt(cpu.serverPct)} %, ` +
-      `client ${fmt(cpu.clientPct)} %, other ${fmt(cpu.otherPct)} % → ${result.pass ? 'pass' : 'FAIL'}`,
+      `client ${fmt(cpu.clientPct)} %, other ${fmt(cpu.otherPct)} %, stalls ${fmt(cpu.serverStallMs)}/` +
+      `${fmt(cpu.clientStallMs)} ms → ${result.pass ? 'pass' : 'FAIL'}`,
   )
   await settle(rig, 10_000)
   return result
@@ -368,6 +404,11 @@ async function runLadder(
   }
   let knee = 0
   let failure: number | undefined
+  if (fixedRates) {
+    for (const rate of fixedRates) steps.push(await ladderStep(rig, members, rate, false))
+    const passed = steps.filter((step) => step.pass).map((step) => step.rate)
+    return { members, tlsMembers, joinMs, steps, knee: Math.max(0, ...passed) }
+  }
   for (let rate = config.ladder.start; rate <= config.ladder.max; ) {
     if (await confirmed(rate)) knee = rate
     else {
@@ -385,8 +426,13 @@ async function runLadder(
   return { members, tlsMembers, joinMs, steps, knee, firstFailure: failure }
 }
 
-async function ladderWorkload(kind: Kind, tlsEvery: number | undefined, label: string) {
-  const rig = await startRig(kind, 1, label)
+async function ladderWorkload(
+  kind: Kind,
+  tlsEvery: number | undefined,
+  label: string,
+  messageBytes = MESSAGE_BYTES,
+) {
+  const rig = await startRig(kind, 1, label, messageBytes)
   try {
     const members = config.ladder.clients
     const joinMs = await joinMembers(rig, members, kind === 'product' ? tlsEvery : undefined)
@@ -591,7 +637,7 @@ async function crowdWorkload(kind: Kind): Promise<Crowd> {
 // ---- running and reporting -----------------------------------------------------------------
 
 interface Results {
-  a?: { reference: Ladder; product: Ladder }
+  a?: { reference: Ladder; product: Ladder; referenceSameBytes?: Ladder }
   b?: { reference: Ladder; product: Ladder }
   c?: { reference: Bursts; product: Bursts }
   d?: { reference: Crowd; product: Crowd }
@@ -614,6 +660,12 @@ try {
     if (only.has('a')) {
       const product = await workload('a product', () => ladderWorkload('product', undefined, 'a'))
       results.a = { reference, product }
+      // The bare relay moving the product's bytes: what part of the gap the frame size explains.
+      if (flags['same-bytes'] ?? config.mode === 'full') {
+        results.a.referenceSameBytes = await workload('a reference, same bytes', () =>
+          ladderWorkload('reference', undefined, 'a', deliveredFrameBytes),
+        )
+      }
     }
     if (only.has('b')) {
       const product = await workload('b product', () => ladderWorkload('product', 2, 'b'))
@@ -679,7 +731,9 @@ function render(): string {
       `Bun ${Bun.version}; ${placement.note}. Load average at start ${load(loadAtStart)}, at end ` +
       `${load(loadAtEnd)}. A 64-byte text encrypts to ${ciphertextLength} characters of base64url; ` +
       `the reference relays ${MESSAGE_BYTES}-byte messages. CPU is % of one core over the step; ` +
-      '"other" is what the rest of the machine used meanwhile. Source: commit ' +
+      '"other" is what the rest of the machine used meanwhile. A stall is the longest the ' +
+      "process's event loop was late (a 5 ms timer): a latency tail with a client stall as long " +
+      "is the load client's, not the server's. Source: commit " +
       `${source.commit.slice(0, 10)}${source.uncommitted.length > 0 ? ` plus uncommitted changes (${source.uncommitted.map((line) => line.slice(3)).join(', ')})` : ''}.`,
   )
   const summary: string[][] = []
@@ -693,14 +747,19 @@ function render(): string {
         ? `(a) open-loop ladder, ${pair.product.members} WebSocket clients`
         : `(b) open-loop ladder, ${pair.product.tlsMembers} of ${pair.product.members} product clients on raw TLS (reference: WebSocket only, the run of (a))`
     out.push('', `### ${title}`, '')
-    out.push(ladderTable(pair.reference, pair.product))
+    const sameBytes = id === 'a' ? results.a?.referenceSameBytes : undefined
+    out.push(ladderTable(pair.reference, pair.product, sameBytes))
     const refKnee = pair.reference.knee
     const prodKnee = pair.product.knee
     out.push(
       '',
       `Knee (p99 ≤ ${KNEE_P99_MS} ms, no loss): reference ${kneeText(pair.reference)}, product ` +
         `${kneeText(pair.product)} → ${ratio(prodKnee, refKnee)}. Product members joined the MLS ` +
-        `group in ${fmt(pair.product.joinMs)} ms.`,
+        `group in ${fmt(pair.product.joinMs)} ms.` +
+        (sameBytes
+          ? ` The reference relaying ${deliveredFrameBytes}-byte messages (the size of the ` +
+            `product's delivered frame): ${kneeText(sameBytes)} → product ${ratio(prodKnee, sameBytes.knee)} of it.`
+          : ''),
     )
     summary.push([
       `(${id}) knee, deliveries/s`,
@@ -735,6 +794,8 @@ function render(): string {
           row('server CPU %', (b) => b.cpu.serverPct),
           row('client CPU %', (b) => b.cpu.clientPct),
           row('other CPU %', (b) => b.cpu.otherPct),
+          row('server longest stall ms', (b) => b.cpu.serverStallMs),
+          row('client longest stall ms', (b) => b.cpu.clientStallMs),
           row('server RSS MB', (b) => b.serverRssBytes / 1024 / 1024),
           row('connections lost', (b) => b.closed),
         ],
@@ -799,6 +860,8 @@ function render(): string {
           row('server CPU %', (c) => c.fanout.cpu.serverPct),
           row('client CPU %', (c) => c.fanout.cpu.clientPct),
           row('other CPU %', (c) => c.fanout.cpu.otherPct),
+          row('server longest stall ms', (c) => c.fanout.cpu.serverStallMs),
+          row('client longest stall ms', (c) => c.fanout.cpu.clientStallMs),
         ],
       ),
     )
@@ -886,12 +949,14 @@ function kneeText(ladder: Ladder): string {
   return `${fmt(ladder.knee)} msg/s = ${fmt(ladder.knee * ladder.members)} deliveries/s${above}`
 }
 
-function ladderTable(reference: Ladder, product: Ladder): string {
+function ladderTable(reference: Ladder, product: Ladder, sameBytes?: Ladder): string {
   const rows: string[][] = []
-  for (const [name, ladder] of [
+  const ladders: Array<[string, Ladder]> = [
     ['reference', reference],
     ['product', product],
-  ] as const) {
+  ]
+  if (sameBytes) ladders.push([`reference, ${deliveredFrameBytes}-byte messages`, sameBytes])
+  for (const [name, ladder] of ladders) {
     for (const step of ladder.steps) {
       rows.push([
         `${name}${step.repeat ? ' (again)' : ''}`,
@@ -909,7 +974,8 @@ function ladderTable(reference: Ladder, product: Ladder): string {
         fmt(step.cpu.clientPct),
         fmt(step.cpu.otherPct),
         mb(step.serverRssBytes),
-        fmt(step.senderLateMs),
+        fmt(step.cpu.serverStallMs),
+        fmt(step.cpu.clientStallMs),
         `${step.pass ? 'pass' : 'fail'}${bound(step.cpu)}`,
       ])
     }
@@ -929,7 +995,8 @@ function ladderTable(reference: Ladder, product: Ladder): string {
       'client CPU %',
       'other CPU %',
       'server RSS MB',
-      'sender late ms',
+      'server stall ms',
+      'client stall ms',
       'pass',
     ],
     rows,

@@ -3,10 +3,17 @@
 import { heapStats } from 'bun:jsc'
 import * as v from 'valibot'
 import { ServerCommandSchema, type ServerReady, type ServerReply } from './ipc.ts'
+import { startLagMonitor } from './lag.ts'
 
 export function announce(ready: ServerReady, stop: () => Promise<void> | void): void {
+  const lag = startLagMonitor()
   process.on('message', (message: unknown) => {
     if (!v.is(ServerCommandSchema, message)) return
+    if (message.type === 'lag') {
+      const reply: ServerReply = { type: 'lag', lag: lag.take() }
+      process.send?.(reply)
+      return
+    }
     Bun.gc(true)
     const stats = heapStats()
     const reply: ServerReply = {

@@ -1,0 +1,35 @@
+// Event-loop lag: a 5 ms timer that records how late it fires. A stall anywhere in a process (a
+// garbage collection, a synchronous fsync) shows up here, so a latency tail can be blamed on the
+// server or on the client rather than guessed at. Costs about 200 wake-ups a second.
+import { createHistogram, type Histogram, quantile, record } from './histogram.ts'
+
+const PERIOD_MS = 5
+
+export interface LagMonitor {
+  /** Lag since the last call (in ms): p99, p99.9 and the worst, then starts afresh. */
+  take(): { p99Ms: number; p999Ms: number; maxMs: number }
+}
+
+export function startLagMonitor(): LagMonitor {
+  let histogram: Histogram = createHistogram()
+  let expected = performance.now() + PERIOD_MS
+  const timer = setInterval(() => {
+    const now = performance.now()
+    record(histogram, Math.max(0, now - expected) * 1000)
+    expected = now + PERIOD_MS
+  }, PERIOD_MS)
+  timer.unref()
+  return {
+    take() {
+      const taken = histogram
+      histogram = createHistogram()
+      // An empty histogram has no quantiles (NaN), and NaN does not survive IPC's JSON.
+      if (taken.count === 0) return { p99Ms: 0, p999Ms: 0, maxMs: 0 }
+      return {
+        p99Ms: quantile(taken, 0.99) / 1000,
+        p999Ms: quantile(taken, 0.999) / 1000,
+        maxMs: taken.max / 1000,
+      }
+    },
+  }
+}
