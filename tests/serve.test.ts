@@ -2,51 +2,10 @@ import { describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { statSync, writeFileSync } from 'node:fs'
 import { join as joinPath } from 'node:path'
 import { temporaryDirectory } from './support/harness.ts'
+import { serve } from './support/serve-process.ts'
 
 // Real servers and child processes on a shared two-core machine: more than Bun's 5 s default.
 setDefaultTimeout(30_000)
-
-const ROOT = joinPath(import.meta.dir, '..')
-
-/** Runs `bun run serve` with the given settings; resolves with what it printed by `until`. */
-function serve(env: Record<string, string>, args: string[] = []) {
-  const child = Bun.spawn(['bun', 'run', 'serve', ...args], {
-    cwd: ROOT,
-    env: { ...process.env, CHATBOX_HOST: '127.0.0.1', ...env },
-    stdout: 'pipe',
-    stderr: 'pipe',
-  })
-  const decoder = new TextDecoder()
-  let output = ''
-  const read = async (stream: ReadableStream<Uint8Array>) => {
-    for await (const chunk of stream) output += decoder.decode(chunk)
-  }
-  const done = Promise.all([read(child.stdout), read(child.stderr)])
-  return {
-    child,
-    get output() {
-      return output
-    },
-    async until(text: string, timeoutMs = 10_000): Promise<string> {
-      const deadline = performance.now() + timeoutMs
-      while (!output.includes(text)) {
-        if (performance.now() > deadline) throw new Error(`no "${text}" in: ${output}`)
-        if (child.exitCode !== null) {
-          await done
-          if (output.includes(text)) break
-          throw new Error(`exited ${child.exitCode} without "${text}": ${output}`)
-        }
-        await Bun.sleep(20)
-      }
-      return output
-    },
-    async exit(): Promise<{ code: number | null; output: string }> {
-      await child.exited
-      await done
-      return { code: child.exitCode, output }
-    },
-  }
-}
 
 describe('bun run serve', () => {
   test('makes certificates on first start, prints the CA fingerprint and URLs, and stops on SIGTERM', async () => {

@@ -15,136 +15,30 @@ import {
 import { join as joinPath } from 'node:path'
 import type { ChatEvent } from '../shared/client/events.ts'
 import { createMemoryStores } from '../shared/client/memory-stores.ts'
-import { type ChatSession, createChatSession } from '../shared/client/session.ts'
 import { tlsTransport } from '../shared/client/tls-transport.ts'
 import type { ConnectTransport } from '../shared/client/transport.ts'
 import { webSocketTransport } from '../shared/client/websocket-transport.ts'
+import { type EngineClient, startEngineSession } from './support/engine.ts'
 import { connectClient, temporaryDirectory } from './support/harness.ts'
+import { freePort, serve } from './support/serve-process.ts'
 
 // Real servers and child processes on a shared two-core machine: more than Bun's 5 s default.
 setDefaultTimeout(30_000)
 
-const ROOT = joinPath(import.meta.dir, '..')
-
-/** A port free right now: clients must find the restarted server where the first one was. */
-function freePort(): number {
-  const probe = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { data() {} } })
-  const { port } = probe
-  probe.stop(true)
-  return port
-}
-
-interface ServeProcess {
-  readonly child: ReturnType<typeof Bun.spawn>
-  readonly output: string
-  until(text: string, timeoutMs?: number): Promise<string>
-  /** Waits for the end; a process still running after `timeoutMs` is killed and fails the test. */
-  exit(timeoutMs?: number): Promise<{ code: number | null; output: string }>
-}
-
-/** Runs `bun run serve` on 127.0.0.1 with the given settings. */
-function serve(env: Record<string, string>): ServeProcess {
-  const child = Bun.spawn(['bun', 'run', 'serve'], {
-    cwd: ROOT,
-    env: { ...process.env, CHATBOX_HOST: '127.0.0.1', ...env },
-    stdout: 'pipe',
-    stderr: 'pipe',
-  })
-  const decoder = new TextDecoder()
-  let output = ''
-  const read = async (stream: ReadableStream<Uint8Array>) => {
-    for await (const chunk of stream) output += decoder.decode(chunk, { stream: true })
-  }
-  const done = Promise.all([read(child.stdout), read(child.stderr)])
-  return {
-    child,
-    get output() {
-      return output
-    },
-    async until(text, timeoutMs = 15_000) {
-      const deadline = performance.now() + timeoutMs
-      while (!output.includes(text)) {
-        if (performance.now() > deadline) throw new Error(`no "${text}" in: ${output}`)
-        if (child.exitCode !== null) {
-          await done
-          if (output.includes(text)) break
-          throw new Error(`exited ${child.exitCode} without "${text}": ${output}`)
-        }
-        await Bun.sleep(20)
-      }
-      return output
-    },
-    async exit(timeoutMs = 30_000) {
-      let late = false
-      // SIGTERM, which `bun run` passes on: a SIGKILL would orphan the server holding the pipes.
-      const timer = setTimeout(() => {
-        late = true
-        child.kill('SIGTERM')
-      }, timeoutMs)
-      await child.exited
-      clearTimeout(timer)
-      if (late) throw new Error(`still running after ${timeoutMs} ms: ${output}`)
-      await done
-      return { code: child.exitCode, output }
-    },
-  }
-}
-
-interface Client {
-  readonly session: ChatSession
-  readonly events: ChatEvent[]
-  waitFor<T extends ChatEvent['type']>(
-    type: T,
-    where?: (event: Extract<ChatEvent, { type: T }>) => boolean,
-    timeoutMs?: number,
-  ): Promise<Extract<ChatEvent, { type: T }>>
-}
+type Client = EngineClient
 
 /** An engine client with memory stores that reconnects on its own, quickly, as a test needs. */
-async function startClient(
+function startClient(
   connect: ConnectTransport,
   name: string,
   stores = createMemoryStores(),
   { waitForGroup = true } = {},
 ): Promise<Client> {
-  const session = createChatSession({
-    connect,
-    name,
+  return startEngineSession(connect, name, {
     stores,
+    waitForGroup,
     reconnect: { initialMs: 100, maxMs: 1000 },
   })
-  const events: ChatEvent[] = []
-  const wakers = new Set<() => void>()
-  session.on((event) => {
-    events.push(event)
-    for (const wake of wakers) wake()
-  })
-  await session.connect()
-  if (waitForGroup) await session.whenReady()
-  return {
-    session,
-    events,
-    waitFor(type, where = () => true, timeoutMs = 15_000) {
-      type E = Extract<ChatEvent, { type: typeof type }>
-      const find = () => events.find((event) => event.type === type && where(event as E)) as E
-      const { promise, resolve, reject } = Promise.withResolvers<E>()
-      const wake = () => {
-        const found = find()
-        if (!found) return
-        wakers.delete(wake)
-        clearTimeout(timer)
-        resolve(found)
-      }
-      const timer = setTimeout(() => {
-        wakers.delete(wake)
-        const seen = events.map((event) => ('bytes' in event ? { ...event, bytes: '…' } : event))
-        reject(new Error(`${name}: no ${type} within ${timeoutMs} ms; saw ${JSON.stringify(seen)}`))
-      }, timeoutMs)
-      wakers.add(wake)
-      wake()
-      return promise
-    },
-  }
 }
 
 function textsSeen(client: Client): string[] {

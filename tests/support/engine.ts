@@ -32,18 +32,35 @@ export function transportFor(server: TestServer, kind: 'wss' | 'tls'): ConnectTr
       })
 }
 
-export async function startEngineClient(
+export interface EngineOptions {
+  readonly stores?: ClientStores
+  /** Resolve only once in the MLS group (the default), or as soon as admitted to the room. */
+  readonly waitForGroup?: boolean
+  readonly connect?: ConnectTransport
+  readonly reconnect?: { readonly initialMs: number; readonly maxMs: number }
+}
+
+export function startEngineClient(
   server: TestServer,
   name: string,
   kind: 'wss' | 'tls',
-  options: { stores?: ClientStores; waitForGroup?: boolean; connect?: ConnectTransport } = {},
+  options: EngineOptions = {},
+): Promise<EngineClient> {
+  return startEngineSession(options.connect ?? transportFor(server, kind), name, options)
+}
+
+/** The same, for a server the test reaches by a transport of its own (another process, a relay). */
+export async function startEngineSession(
+  connect: ConnectTransport,
+  name: string,
+  options: EngineOptions = {},
 ): Promise<EngineClient> {
   const stores = options.stores ?? createMemoryStores()
   const session = createChatSession({
-    connect: options.connect ?? transportFor(server, kind),
+    connect,
     name,
     stores,
-    reconnect: { initialMs: 50, maxMs: 500 },
+    reconnect: options.reconnect ?? { initialMs: 50, maxMs: 500 },
   })
   const events: ChatEvent[] = []
   const waiters = new Set<() => void>()

@@ -1,0 +1,69 @@
+// `bun run serve` as a child process, for tests of the entry point itself: its output, its
+// exit code, and signals.
+import { join as joinPath } from 'node:path'
+
+const ROOT = joinPath(import.meta.dir, '..', '..')
+
+/** A port free right now: clients must find the restarted server where the first one was. */
+export function freePort(): number {
+  const probe = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { data() {} } })
+  const { port } = probe
+  probe.stop(true)
+  return port
+}
+
+export interface ServeProcess {
+  readonly child: ReturnType<typeof Bun.spawn>
+  readonly output: string
+  until(text: string, timeoutMs?: number): Promise<string>
+  /** Waits for the end; a process still running after `timeoutMs` is killed and fails the test. */
+  exit(timeoutMs?: number): Promise<{ code: number | null; output: string }>
+}
+
+/** Runs `bun run serve` on 127.0.0.1 with the given settings. */
+export function serve(env: Record<string, string>, args: string[] = []): ServeProcess {
+  const child = Bun.spawn(['bun', 'run', 'serve', ...args], {
+    cwd: ROOT,
+    env: { ...process.env, CHATBOX_HOST: '127.0.0.1', ...env },
+    stdout: 'pipe',
+    stderr: 'pipe',
+  })
+  const decoder = new TextDecoder()
+  let output = ''
+  const read = async (stream: ReadableStream<Uint8Array>) => {
+    for await (const chunk of stream) output += decoder.decode(chunk, { stream: true })
+  }
+  const done = Promise.all([read(child.stdout), read(child.stderr)])
+  return {
+    child,
+    get output() {
+      return output
+    },
+    async until(text, timeoutMs = 15_000) {
+      const deadline = performance.now() + timeoutMs
+      while (!output.includes(text)) {
+        if (performance.now() > deadline) throw new Error(`no "${text}" in: ${output}`)
+        if (child.exitCode !== null) {
+          await done
+          if (output.includes(text)) break
+          throw new Error(`exited ${child.exitCode} without "${text}": ${output}`)
+        }
+        await Bun.sleep(20)
+      }
+      return output
+    },
+    async exit(timeoutMs = 30_000) {
+      let late = false
+      // SIGTERM, which `bun run` passes on: a SIGKILL would orphan the server holding the pipes.
+      const timer = setTimeout(() => {
+        late = true
+        child.kill('SIGTERM')
+      }, timeoutMs)
+      await child.exited
+      clearTimeout(timer)
+      if (late) throw new Error(`still running after ${timeoutMs} ms: ${output}`)
+      await done
+      return { code: child.exitCode, output }
+    },
+  }
+}
