@@ -30,6 +30,13 @@ export interface TappedLink {
   readonly connect: ConnectTransport
   /** The open link, for frames the bench writes itself. */
   current(): ClientTransport | undefined
+  /**
+   * Cuts the engine off while the connection stays: it hears nothing more, and what it sends or
+   * closes goes nowhere. A member that has joined the group needs its engine no longer (the bench
+   * writes its frames), and a load client holding 64 engines' MLS state (~40 MB of heap) pauses
+   * for garbage collection long enough to blur a 10 ms p99.
+   */
+  detach(): void
 }
 
 /** The certificates gen-certs makes name localhost (and 127.0.0.1); the engine checks the same. */
@@ -43,21 +50,38 @@ export function tappedLink(
   onClose: () => void,
 ): TappedLink {
   let link: ClientTransport | undefined
+  /** The engine's side; dropped on `detach`, so nothing here keeps the engine's memory alive. */
+  let engine: TransportEvents | undefined
   const open = transport === 'wss' ? openWebSocket : openTls
+  // Once detached, every frame is taken here and none is decoded for an engine that is gone.
+  const guarded: Tap = (bytes, start, end) => tap(bytes, start, end) || engine === undefined
+  const relay: TransportEvents = {
+    frame: (frame) => engine?.frame(frame),
+    invalid: (message) => engine?.invalid(message),
+    closed(reason) {
+      link = undefined
+      onClose()
+      engine?.closed(reason)
+    },
+  }
   return {
     connect: async (events) => {
-      const wrapped: TransportEvents = {
-        ...events,
-        closed(reason) {
-          link = undefined
-          onClose()
-          events.closed(reason)
+      engine = events
+      const opened = await open(endpoint, guarded, relay)
+      link = opened
+      return {
+        sendText(text) {
+          if (engine) opened.sendText(text)
+        },
+        close() {
+          if (engine) opened.close()
         },
       }
-      link = await open(endpoint, tap, wrapped)
-      return link
     },
     current: () => link,
+    detach() {
+      engine = undefined
+    },
   }
 }
 

@@ -4,7 +4,6 @@
 // delivery of the bench's own frames, whose header carries step, sender, sequence and send time.
 import * as v from 'valibot'
 import { createMemoryStores } from '../shared/client/memory-stores.ts'
-import type { ChatSession } from '../shared/client/session.ts'
 import { createChatSession } from '../shared/client/session.ts'
 import type { ClientTransport, TransportEvents } from '../shared/client/transport.ts'
 import {
@@ -44,7 +43,6 @@ let target: Target | undefined
 let messageBytes = 64
 const senders: Sender[] = []
 const receivers: Receiver[] = []
-const sessions: ChatSession[] = []
 const idle: IdleMember[] = []
 
 // The step being measured; frames of any other step are stragglers and are not counted.
@@ -177,9 +175,8 @@ async function joinMembers(names: string[], transports: Array<'wss' | 'tls'>, gr
     session.on((event) => {
       if (event.type === 'membership') groupMembers = event.members.length
     })
-    sessions.push(session)
     senders.push({ send: (text) => link.current()?.sendText(text) })
-    return { session, size: () => groupMembers }
+    return { session, link, size: () => groupMembers }
   })
   await Promise.all(joined.map(({ session }) => session.connect().then(() => session.whenReady())))
   // Every member must have processed the last commit before load starts, or its MLS work would
@@ -187,10 +184,19 @@ async function joinMembers(names: string[], transports: Array<'wss' | 'tls'>, gr
   const deadline = Date.now() + 300_000
   for (;;) {
     const epochs = new Set(joined.map(({ session }) => session.epoch()))
-    if (joined.every(({ size }) => size() === groupSize) && epochs.size === 1) return
+    if (joined.every(({ size }) => size() === groupSize) && epochs.size === 1) break
     if (Date.now() > deadline) throw new Error('the members never converged on one group')
     await Bun.sleep(20)
   }
+  // In the group now; from here on the bench writes their frames. Their connections stay open
+  // (and they stay in the room and the group); their engines go, and with them their heap.
+  for (const { session, link } of joined) {
+    link.detach()
+    await session.close()
+  }
+  // The engines' last timers (a delayed save, a gap watch) hold them for up to a second.
+  await Bun.sleep(1500)
+  Bun.gc(true)
 }
 
 // ---- idle connections --------------------------------------------------------------------

@@ -119,7 +119,7 @@ export async function startServer(
   script: string,
   args: string[],
   placement: Placement,
-  options: { cpuProfileDir?: string } = {},
+  options: { cpuProfileDir?: string; env?: Record<string, string> } = {},
 ): Promise<ServerProcess> {
   const profile = options.cpuProfileDir
     ? ['--cpu-prof', '--cpu-prof-md', `--cpu-prof-dir=${options.cpuProfileDir}`]
@@ -129,6 +129,7 @@ export async function startServer(
     stdin: 'ignore',
     stdout: 'pipe',
     stderr: 'inherit',
+    env: { ...process.env, ...options.env },
     ipc: (message) => channel.receive(message),
   })
   void child.exited.then((code) => channel.fail(new Error(`${script} exited with ${code}`)))

@@ -39,6 +39,8 @@ const { values: flags } = parseArgs({
     'same-bytes': { type: 'boolean' },
     /** Diagnostic: the product's store in memory instead of a temporary directory on disk. */
     'memory-store': { type: 'boolean' },
+    /** Diagnostic: NAME=VALUE in the product server's environment (JSC options, say). */
+    'server-env': { type: 'string', multiple: true },
   },
 })
 
@@ -195,6 +197,7 @@ async function startRig(
     certPaths.serverCert,
     '--ca',
     certPaths.caCert,
+    ...(flags['memory-store'] ? ['--data-dir', ':memory:'] : []),
   ]
   const cpuProfileDir = kind === 'product' && profileDir ? join(profileDir, label) : undefined
   const server = await startServer(
@@ -203,6 +206,7 @@ async function startRig(
     placement,
     {
       cpuProfileDir,
+      env: kind === 'product' ? serverEnv() : {},
     },
   )
   const host = '127.0.0.1'
@@ -921,6 +925,11 @@ function sourceState(): { commit: string; uncommitted: string[] } {
     commit: git('rev-parse', 'HEAD').trim(),
     uncommitted: git('status', '--porcelain', '--', 'apps', 'shared').split('\n').filter(Boolean),
   }
+}
+
+function serverEnv(): Record<string, string> {
+  const pairs = (flags['server-env'] ?? []).map((pair) => pair.split('='))
+  return Object.fromEntries(pairs.map(([name = '', ...value]) => [name, value.join('=')]))
 }
 
 function clientCoreCount(): number {
