@@ -736,8 +736,8 @@ function render(): string {
       `${load(loadAtEnd)}. A 64-byte text encrypts to ${ciphertextLength} characters of base64url; ` +
       `the reference relays ${MESSAGE_BYTES}-byte messages. CPU is % of one core over the step; ` +
       '"other" is what the rest of the machine used meanwhile. A stall is the longest the ' +
-      "process's event loop was late (a 5 ms timer): a latency tail with a client stall as long " +
-      "is the load client's, not the server's. Source: commit " +
+      "process's event loop was late (a 5 ms timer); a server stall is often followed by a " +
+      'client one, as the burst it held back arrives at once. Source: commit ' +
       `${source.commit.slice(0, 10)}${source.uncommitted.length > 0 ? ` plus uncommitted changes (${source.uncommitted.map((line) => line.slice(3)).join(', ')})` : ''}.`,
   )
   const summary: string[][] = []
