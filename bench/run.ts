@@ -273,6 +273,27 @@ async function measured<T>(rig: Rig, body: () => Promise<T>): Promise<{ value: T
   }
 }
 
+/**
+ * Runs a measurement again while other programs took more than NOISY_OTHER_PCT of a core during
+ * it (at most three times in all), and keeps the quietest run.
+ */
+async function quietest<T>(
+  rig: Rig,
+  what: string,
+  body: () => Promise<T>,
+): Promise<{ value: T; cpu: CpuShare; attempts: number }> {
+  let best = await measured(rig, body)
+  let attempts = 1
+  while (best.cpu.otherPct > NOISY_OTHER_PCT && attempts < 3) {
+    log(`${rig.kind} ${what}: other programs took ${fmt(best.cpu.otherPct)} % of a core; again`)
+    await settle(rig, 10_000)
+    const next = await measured(rig, body)
+    attempts += 1
+    if (next.cpu.otherPct < best.cpu.otherPct) best = next
+  }
+  return { ...best, attempts }
+}
+
 /** Waits until server and clients have been nearly idle for a moment (backlogs drained). */
 async function settle(rig: Rig, maxMs: number): Promise<void> {
   const deadline = performance.now() + maxMs
@@ -471,7 +492,7 @@ async function burstWorkload(kind: Kind): Promise<Bursts> {
     await joinMembers(rig, clients)
     await settle(rig, 30_000)
     await client.request({ type: 'bursts', step: nextStep++, durationMs: 500 })
-    const { value, cpu } = await measured(rig, async () =>
+    const { value, cpu } = await quietest(rig, 'bursts', async () =>
       expect(
         await client.request({
           type: 'bursts',
@@ -582,13 +603,13 @@ async function crowdWorkload(kind: Kind): Promise<Crowd> {
     const heapAfter = (await rig.server.gc()).heapBytes
     const rssAfterBytes = rssBytes(rig.server.pid)
 
-    const step = nextStep++
-    await Promise.all(
-      rig.clients.map((client) => client.request({ type: 'arm', step, senders: 1 })),
-    )
     const timeoutMs = (messages / rate) * 1000 + 15_000
-    const fan = await measured(rig, () =>
-      Promise.all(
+    const fan = await quietest(rig, 'fan-out', async () => {
+      const step = nextStep++
+      await Promise.all(
+        rig.clients.map((client) => client.request({ type: 'arm', step, senders: 1 })),
+      )
+      return Promise.all(
         rig.clients.map(async (client) => {
           if (client === first) {
             await client.request({ type: 'send', step, rate, count: messages })
@@ -603,8 +624,8 @@ async function crowdWorkload(kind: Kind): Promise<Crowd> {
             'collected',
           )
         }),
-      ),
-    )
+      )
+    })
     const fanLatency = latencyOf(fan.value)
     const result: Crowd = {
       connections,
@@ -940,6 +961,7 @@ function clientCoreCount(): number {
 }
 
 function bound(cpu: CpuShare): string {
+  if (cpu.otherPct > NOISY_OTHER_PCT) return ` (noisy: other programs ${fmt(cpu.otherPct)} %)`
   // Client processes share the client cores: past 90 % of them they, not the server, set the pace.
   if (cpu.clientPct >= 90 * clientCoreCount()) return ' (client-bound)'
   if (cpu.serverPct >= 90) return ' (server-bound)'
