@@ -35,6 +35,9 @@ export interface CpuShare {
   readonly clientPct: number
   readonly otherPct: number
   readonly wallMs: number
+  /** The measured window in wall-clock ms, to cut a server CPU profile to it. */
+  readonly startedAtMs: number
+  readonly endedAtMs: number
   /** The longest each side's event loop was held up during the step. */
   readonly serverStallMs: number
   readonly clientStallMs: number

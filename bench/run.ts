@@ -253,8 +253,10 @@ async function measured<T>(rig: Rig, body: () => Promise<T>): Promise<{ value: T
   await lags()
   const before = [cpuSeconds(rig.server.pid), clientCpu(), machineBusySeconds(), ownCpu()]
   const started = performance.now()
+  const startedAtMs = Date.now()
   const value = await body()
   const wallMs = performance.now() - started
+  const endedAtMs = Date.now()
   const after = [cpuSeconds(rig.server.pid), clientCpu(), machineBusySeconds(), ownCpu()]
   const [serverLag, ...clientLags] = await lags()
   const used = after.map((value, index) => value - (before[index] as number))
@@ -267,6 +269,8 @@ async function measured<T>(rig: Rig, body: () => Promise<T>): Promise<{ value: T
       clientPct: pct(client),
       otherPct: pct(Math.max(0, machine - server - client - own)),
       wallMs,
+      startedAtMs,
+      endedAtMs,
       serverStallMs: serverLag?.maxMs ?? Number.NaN,
       clientStallMs: Math.max(...clientLags.map((lag) => lag.maxMs)),
     },
