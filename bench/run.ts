@@ -747,7 +747,10 @@ writeFileSync(
     2,
   )}\n`,
 )
-log(`done in ${Math.round((Date.now() - benchStarted) / 1000)} s; JSON in ${jsonPath}`)
+writeFileSync(jsonPath.replace(/\.json$/, '.md'), `${markdown}\n`)
+log(
+  `done in ${Math.round((Date.now() - benchStarted) / 1000)} s; JSON and Markdown in ${jsonPath.replace(/\.json$/, '.*')}`,
+)
 process.exit(0)
 
 function render(): string {
