@@ -68,6 +68,8 @@ export function openSqliteStore(dataDir: string, retention: number): SqliteStore
     // NORMAL with WAL survives a process crash; only a power cut can lose the last commits.
     db.run('PRAGMA synchronous = NORMAL')
     db.run('PRAGMA busy_timeout = 2000')
+    // Checkpoints run on a worker thread (checkpoint-worker.ts), never on the event loop.
+    if (file !== ':memory:') db.run('PRAGMA wal_autocheckpoint = 0')
     db.run(SCHEMA)
     // Always a write, even when the tables exist: SQLite opens a write-protected file read-only
     // without a word, and the room would otherwise find out at the first message.
@@ -238,6 +240,13 @@ export function openSqliteStore(dataDir: string, retention: number): SqliteStore
     },
   }
 
+  const checkpointer =
+    file === ':memory:'
+      ? undefined
+      : // ref: false, so the worker alone never keeps the process alive.
+        new Worker(new URL('./checkpoint-worker.ts', import.meta.url), { ref: false })
+  checkpointer?.postMessage({ file })
+
   return {
     identities,
     log,
@@ -248,6 +257,7 @@ export function openSqliteStore(dataDir: string, retention: number): SqliteStore
     },
     close() {
       writePending()
+      checkpointer?.terminate()
       // Closing the last connection checkpoints the write-ahead log and removes it.
       db.close()
     },
