@@ -1,29 +1,11 @@
 import { describe, expect, setDefaultTimeout, test } from 'bun:test'
-import { join as joinPath } from 'node:path'
 import { createIdentityKeyPair, signWithIdentity } from '../shared/crypto/identity-key.ts'
 import { authMessage } from '../shared/protocol/frames.ts'
-import {
-  connectTls,
-  connectWebSocket,
-  join,
-  startTestServer,
-  testCertificates,
-} from './support/harness.ts'
+import { connectTls, connectWebSocket, join, startTestServer } from './support/harness.ts'
+import { spawnMember } from './support/member-process.ts'
 
 // Real servers and child processes on a shared two-core machine: more than Bun's 5 s default.
 setDefaultTimeout(30_000)
-
-const FIXTURE = joinPath(import.meta.dir, 'fixtures', 'member-fixture.ts')
-
-async function waitForLine(stream: ReadableStream<Uint8Array>, line: string): Promise<void> {
-  const decoder = new TextDecoder()
-  let seen = ''
-  for await (const chunk of stream) {
-    seen += decoder.decode(chunk)
-    if (seen.split('\n').includes(line)) return
-  }
-  throw new Error(`the fixture ended without printing ${line}; it printed: ${seen}`)
-}
 
 describe('presence', () => {
   for (const transport of ['wss', 'tls'] as const) {
@@ -31,13 +13,7 @@ describe('presence', () => {
       await using server = await startTestServer()
       await using watcher = await connectWebSocket(server)
       await join(watcher, 'watcher')
-      const certs = await testCertificates()
-      const port = transport === 'wss' ? server.webPort : server.termPort
-      const member = Bun.spawn(
-        ['bun', FIXTURE, transport, String(port), joinPath(certs.dir, 'ca.pem'), 'doomed'],
-        { stdout: 'pipe', stderr: 'inherit' },
-      )
-      await waitForLine(member.stdout, 'ready')
+      const member = await spawnMember(server, transport, 'doomed')
       await watcher.inbox.take(
         'presence',
         (frame) => frame.event === 'join' && frame.name === 'doomed',

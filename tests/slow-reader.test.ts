@@ -1,17 +1,9 @@
 import { describe, expect, setDefaultTimeout, test } from 'bun:test'
-import { join as joinPath } from 'node:path'
-import {
-  connectTls,
-  connectWebSocket,
-  join,
-  startTestServer,
-  testCertificates,
-} from './support/harness.ts'
+import { connectTls, connectWebSocket, join, startTestServer } from './support/harness.ts'
+import { spawnMember } from './support/member-process.ts'
 
 // Real servers and child processes on a shared two-core machine: more than Bun's 5 s default.
 setDefaultTimeout(30_000)
-
-const FIXTURE = joinPath(import.meta.dir, 'fixtures', 'member-fixture.ts')
 
 describe('a member that stops reading', () => {
   for (const transport of ['wss', 'tls'] as const) {
@@ -26,15 +18,8 @@ describe('a member that stops reading', () => {
       await using bob = await connectWebSocket(server)
       await join(alice, 'alice')
       await join(bob, 'bob')
-      const certs = await testCertificates()
-      const port = transport === 'wss' ? server.webPort : server.termPort
-      const stalled = Bun.spawn(
-        ['bun', FIXTURE, transport, String(port), joinPath(certs.dir, 'ca.pem'), 'stalled'],
-        { stdout: 'pipe', stderr: 'inherit' },
-      )
+      const stalled = await spawnMember(server, transport, 'stalled')
       try {
-        for await (const chunk of stalled.stdout)
-          if (new TextDecoder().decode(chunk).includes('ready')) break
         await bob.inbox.take('presence', (frame) => frame.name === 'stalled')
         stalled.kill('SIGSTOP')
 
