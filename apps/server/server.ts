@@ -45,7 +45,7 @@ export function startChatServer(options: ChatServerOptions): ChatServer {
     log: store.log,
     groups: store.groups,
     initialGroup: store.groups.load(),
-    fanout: createLocalFanout(),
+    fanout: createLocalFanout(store.log.head()),
     limits,
     secret: options.roomSecret,
   })

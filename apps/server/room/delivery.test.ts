@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, test } from 'bun:test'
 import type { ErrorCode, LeaveReason, ServerFrame } from '../../../shared/protocol/frames.ts'
 import { openSqliteStore, type SqliteStore } from '../store/sqlite-store.ts'
-import { type CommitInput, createDelivery, type Delivery } from './delivery.ts'
-import type { GroupRecord } from './ports.ts'
+import { createDelivery, type Delivery } from './delivery.ts'
+import type { CommitInput, GroupRecord } from './ports.ts'
 
 type FrameOf<T extends ServerFrame['type']> = Extract<ServerFrame, { type: T }>
 
@@ -59,7 +59,7 @@ function createHarness(
       for (const waiter of [...waiters]) waiter()
     },
     online: () => [...online],
-    broadcast: (text) => broadcasts.push(text),
+    broadcast: (entry) => broadcasts.push(entry.text),
   })
   deliveries.push(delivery)
 

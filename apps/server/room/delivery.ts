@@ -6,10 +6,17 @@ import type {
   ErrorCode,
   GroupStatus,
   LeaveReason,
+  PresenceFrame,
   ServerFrame,
 } from '../../../shared/protocol/frames.ts'
 import { nameKey } from '../../../shared/protocol/names.ts'
-import type { GroupRecord, GroupStore, MaybePromise } from './ports.ts'
+import type {
+  CommitInput,
+  DeliveryService,
+  GroupRecord,
+  GroupStore,
+  LoggedEntry,
+} from './ports.ts'
 
 export interface DeliveryOptions {
   readonly store: GroupStore
@@ -24,25 +31,21 @@ export interface DeliveryOptions {
   /** Names of members online here, earliest admitted first. */
   readonly online: () => string[]
   /** Hands an accepted commit, already logged, to every member. */
-  readonly broadcast: (text: string) => void
+  readonly broadcast: (entry: LoggedEntry) => void
 }
 
-export interface Delivery {
+export interface Delivery extends DeliveryService {
   status(): GroupStatus | null
   memberOnline(name: string): void
   memberOffline(name: string, reason: LeaveReason): void
-  keyPackage(from: string, keyPackage: string): void
-  groupFounded(from: string, groupId: string): MaybePromise<void>
-  commit(from: string, frame: CommitInput): MaybePromise<void>
-  stop(): void
 }
 
-export interface CommitInput {
-  readonly epoch: number
-  readonly commit: string
-  readonly welcome?: string
-  readonly adds: string[]
-  readonly removes: string[]
+/** Feeds the Delivery Service the room's joins and leaves, as every instance announced them. */
+export function followPresence(delivery: Pick<Delivery, 'memberOnline' | 'memberOffline'>) {
+  return (frame: PresenceFrame): void => {
+    if (frame.event === 'join') delivery.memberOnline(frame.name)
+    else delivery.memberOffline(frame.name, frame.reason)
+  }
 }
 
 type Refusal = { readonly code: ErrorCode; readonly message: string }
@@ -284,7 +287,7 @@ export function createDelivery(options: DeliveryOptions): Delivery {
       for (const name of input.adds) pendingAdds.delete(nameKey(name))
       settle()
       passedOver.clear()
-      options.broadcast(entry.text)
+      options.broadcast(entry)
       if (input.welcome) {
         for (const name of input.adds) {
           sendTo(name, { type: 'welcome', from, seq: entry.seq, welcome: input.welcome })

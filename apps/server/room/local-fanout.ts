@@ -1,15 +1,22 @@
 // Fan-out within one process: publishing is delivering. The Redis fan-out replaces it when
 // several instances share a room.
-import type { Fanout } from './ports.ts'
+import type { Fanout, LocalMembers } from './ports.ts'
 
-export function createLocalFanout(): Fanout {
-  const subscribers: Array<(text: string) => void> = []
+/** `head` is the log's head at start: members admitted before the first message resume from it. */
+export function createLocalFanout(head = 0): Fanout {
+  const subscribers: LocalMembers[] = []
+  let delivered = head
   return {
+    publishLogged(entry) {
+      delivered = entry.seq
+      for (const local of subscribers) local.deliver(entry.text)
+    },
     publish(text) {
-      for (const deliver of subscribers) deliver(text)
+      for (const local of subscribers) local.deliver(text)
     },
-    subscribe(deliver) {
-      subscribers.push(deliver)
+    subscribe(local) {
+      subscribers.push(local)
     },
+    deliveredHead: () => delivered,
   }
 }

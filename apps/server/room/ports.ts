@@ -3,7 +3,10 @@
 import type {
   CommitDeliverFrame,
   ErrorFrame,
+  GroupStatus,
   LoggedFrame,
+  Member,
+  PresenceFrame,
   ServerFrame,
 } from '../../../shared/protocol/frames.ts'
 
@@ -82,10 +85,58 @@ export interface GroupStore {
   dissolve(groupId: string): MaybePromise<void>
 }
 
-/** Carries room events to every instance's members; the local one is a direct call. */
+/** What one instance's room offers the others: its own connections. */
+export interface LocalMembers {
+  /** Hands a broadcast to every member connected here. */
+  deliver(text: string): void
+  /** Sends to the named member if it is connected here; false if it is not. */
+  sendTo(name: string, frame: ServerFrame): boolean
+  /** Closes the member's connection here without a leave: it connected again elsewhere. */
+  displace(name: string): void
+}
+
+/** Carries room events to every instance's members; in one process it is a direct call. */
 export interface Fanout {
+  /** A logged entry, once stored: every instance hands it to its members in log order. */
+  publishLogged(entry: LoggedEntry): void
+  /** An event that is not logged: every instance hands it to its members. */
   publish(text: string): void
-  subscribe(deliver: (text: string) => void): void
+  subscribe(local: LocalMembers): void
+  /**
+   * The last logged sequence number handed to this instance's members: one admitted now receives
+   * every later entry live.
+   */
+  deliveredHead(): number
+}
+
+/** Who is online in the room on any instance; every change is announced to everyone. */
+export interface PresenceBook {
+  /** Everyone online, earliest first. */
+  list(): Member[]
+  find(name: string): Member | undefined
+  /** A member admitted here; `announce` is what the others are told (nothing on a quiet reconnect). */
+  arrive(member: Member, announce: readonly PresenceFrame[]): void
+  /** A member gone from here. */
+  depart(member: Member, leave: PresenceFrame): void
+  /** Joins and leaves as announced, in order, from every instance: the Delivery Service follows them. */
+  watch(listener: (frame: PresenceFrame) => void): void
+}
+
+/** The MLS Delivery Service as the room reaches it (delivery.ts runs it, here or on a leader). */
+export interface DeliveryService {
+  status(): MaybePromise<GroupStatus | null>
+  keyPackage(from: string, keyPackage: string): void
+  groupFounded(from: string, groupId: string): MaybePromise<void>
+  commit(from: string, input: CommitInput): MaybePromise<void>
+  stop(): void
+}
+
+export interface CommitInput {
+  readonly epoch: number
+  readonly commit: string
+  readonly welcome?: string
+  readonly adds: string[]
+  readonly removes: string[]
 }
 
 export type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never

@@ -102,9 +102,16 @@ interface Harness {
 const harnesses: Harness[] = []
 
 function createHarness(
-  options: { limits?: Partial<Limits>; secret?: string; retention?: number } = {},
+  options: {
+    limits?: Partial<Limits>
+    secret?: string
+    retention?: number
+    /** Fills the store before the room starts on it. */
+    before?: (store: SqliteStore) => void
+  } = {},
 ): Harness {
   const store = openSqliteStore(':memory:', options.retention ?? 100)
+  options.before?.(store)
   const internalErrors: unknown[] = []
   const harness: Harness = {
     store,
@@ -115,7 +122,7 @@ function createHarness(
       log: store.log,
       groups: store.groups,
       initialGroup: null,
-      fanout: createLocalFanout(),
+      fanout: createLocalFanout(store.log.head()),
       limits: createLimits(options.limits),
       secret: options.secret,
       now: () => harness.clock,
@@ -554,12 +561,16 @@ describe('resume', () => {
   })
 
   test('refuses to resume from before the oldest entry the log still holds', async () => {
-    const { room, store } = createHarness({ retention: 1 })
-    // The store prunes only once it holds retention + 1000 entries more than it must keep.
-    for (let index = 0; index < 1002; index += 1) {
-      store.log.append({ type: 'app', from: 'alice', at: 1, ciphertext: 'AA' })
-    }
-    store.flush()
+    const { room } = createHarness({
+      retention: 1,
+      before(store) {
+        // The store prunes only once it holds retention + 1000 entries more than it must keep.
+        for (let index = 0; index < 1002; index += 1) {
+          store.log.append({ type: 'app', from: 'alice', at: 1, ciphertext: 'AA' })
+        }
+        store.flush()
+      },
+    })
     const alice = await join(room, 'alice')
     expect(alice.connection.frames.at(-1)).toMatchObject({ type: 'ready', head: 1002 })
 

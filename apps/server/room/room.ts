@@ -8,21 +8,26 @@ import {
   type ClientFrame,
   type ErrorCode,
   type ErrorFrame,
+  type GroupStatus,
   type LeaveReason,
   type Member,
   type PresenceFrame,
 } from '../../../shared/protocol/frames.ts'
 import type { Limits } from '../../../shared/protocol/limits.ts'
 import { checkName, nameKey } from '../../../shared/protocol/names.ts'
-import { createDelivery } from './delivery.ts'
+import { createDelivery, followPresence } from './delivery.ts'
+import { createLocalPresence } from './local-presence.ts'
 import type {
   BroadcastGroup,
   Connection,
+  DeliveryService,
   Fanout,
   GroupRecord,
   GroupStore,
   IdentityStore,
+  LocalMembers,
   MaybePromise,
+  PresenceBook,
   RoomLog,
 } from './ports.ts'
 import { secretsEqual } from './secret.ts'
@@ -35,6 +40,13 @@ export interface RoomOptions {
   /** The group as stored when the room starts; null when the room has none. */
   readonly initialGroup: GroupRecord | null
   readonly fanout: Fanout
+  /** Who is online on every instance; by default this process's own book. */
+  readonly presence?: PresenceBook
+  /**
+   * The Delivery Service; by default this process runs its own over `groups`. Instances that share
+   * a room reach one leader's instead.
+   */
+  readonly delivery?: (local: LocalMembers) => DeliveryService
   readonly limits: Limits
   /** When set, `hello` must carry it. */
   readonly secret?: string
@@ -72,7 +84,7 @@ export function createRoom(options: RoomOptions): Room {
     options.randomBytes ?? ((length: number) => crypto.getRandomValues(new Uint8Array(length)))
   const reportInternalError = options.reportInternalError ?? ((error) => console.error(error))
 
-  /** Admitted members by case-folded name. */
+  /** Members admitted on this instance, by case-folded name. */
   const members = new Map<string, MemberSession>()
   /** Every open session, admitted or not, for shutdown. */
   const sessions = new Set<MemberSession>()
@@ -80,20 +92,34 @@ export function createRoom(options: RoomOptions): Room {
   const ungrouped = new Set<Connection>()
   let shuttingDown = false
 
-  fanout.subscribe(deliverLocally)
-
-  const delivery = createDelivery({
-    store: options.groups,
-    initialGroup: options.initialGroup,
-    leaveGraceMs: limits.leaveGraceMs,
-    commitTimeoutMs: limits.commitTimeoutMs,
-    now,
+  const presence = options.presence ?? createLocalPresence(fanout)
+  const local: LocalMembers = {
+    deliver: deliverLocally,
     sendTo(name, frame) {
-      members.get(nameKey(name))?.connection.sendText(JSON.stringify(frame))
+      const member = members.get(nameKey(name))
+      member?.connection.sendText(JSON.stringify(frame))
+      return member !== undefined
     },
-    online: () => [...members.values()].map((member) => member.name as string),
-    broadcast: (text) => fanout.publish(text),
-  })
+    displace: (name) => members.get(nameKey(name))?.displace(),
+  }
+  fanout.subscribe(local)
+
+  const delivery = (options.delivery ?? runOwnDelivery)(local)
+
+  function runOwnDelivery(local: LocalMembers): DeliveryService {
+    const own = createDelivery({
+      store: options.groups,
+      initialGroup: options.initialGroup,
+      leaveGraceMs: limits.leaveGraceMs,
+      commitTimeoutMs: limits.commitTimeoutMs,
+      now,
+      sendTo: local.sendTo,
+      online: () => presence.list().map((member) => member.name),
+      broadcast: (entry) => fanout.publishLogged(entry),
+    })
+    presence.watch(followPresence(own))
+    return own
+  }
 
   function deliverLocally(text: string): void {
     // Everyone here is being closed; the leaves published meanwhile are for other instances.
@@ -122,10 +148,6 @@ export function createRoom(options: RoomOptions): Room {
     const count = (groups.get(group) ?? 1) - 1
     if (count === 0) groups.delete(group)
     else groups.set(group, count)
-  }
-
-  function publishPresence(frame: PresenceFrame): void {
-    fanout.publish(JSON.stringify(frame))
   }
 
   interface MemberSession {
@@ -195,8 +217,12 @@ export function createRoom(options: RoomOptions): Room {
       if (wasMember && members.get(nameKey(name)) === self) {
         members.delete(nameKey(name))
         stopListening(connection)
-        publishPresence({ type: 'presence', event: 'leave', name, identityKey, at: now(), reason })
-        delivery.memberOffline(name, reason)
+        const leave: PresenceFrame = {
+          type: 'presence',
+          event: 'leave',
+          ...{ name, identityKey, at: now(), reason },
+        }
+        presence.depart({ name, identityKey }, leave)
       }
       connection.close(farewell)
     }
@@ -311,32 +337,33 @@ export function createRoom(options: RoomOptions): Room {
         reject('name_taken', `"${name}" belongs to another identity key; choose another name`)
         return
       }
-      // Read the head in the same turn as admitting when the store allows, so no message can be
-      // logged in between and miss this member.
-      const pendingHead = log.head()
-      const head = pendingHead instanceof Promise ? await pendingHead : pendingHead
-      if (phase === 'challenged') admit(head)
+      const pendingStatus = delivery.status()
+      const group = pendingStatus instanceof Promise ? await pendingStatus : pendingStatus
+      if (phase === 'challenged') admit(group)
     }
 
-    /** Synchronous from here on, so no broadcast can fall between `ready` and listening. */
-    function admit(head: number): void {
+    /** Synchronous, so no broadcast can fall between reading the head and listening. */
+    function admit(group: GroupStatus | null): void {
       const previous = members.get(nameKey(name))
-      const previousName = previous?.name
+      // The same name may be online on another instance, or left there by one that crashed.
+      const previousName = previous?.name ?? presence.find(name)?.name
       previous?.displace()
       // A reconnect under the same spelling is quiet; a new spelling is news to everyone.
+      const announce: PresenceFrame[] = []
       if (previousName !== name) {
         if (previousName !== undefined) {
           const leave = { name: previousName, identityKey, at: now(), reason: 'replaced' as const }
-          publishPresence({ type: 'presence', event: 'leave', ...leave })
+          announce.push({ type: 'presence', event: 'leave', ...leave })
         }
-        publishPresence({ type: 'presence', event: 'join', name, identityKey, at: now() })
+        announce.push({ type: 'presence', event: 'join', name, identityKey, at: now() })
       }
       phase = 'member'
       clearTimeout(authTimer)
       members.set(nameKey(name), self)
-      send({ type: 'ready', name, head, members: listMembers(), group: delivery.status() })
+      presence.arrive({ name, identityKey }, announce)
+      const head = fanout.deliveredHead()
+      send({ type: 'ready', name, head, members: presence.list(), group })
       listen(connection)
-      delivery.memberOnline(name)
     }
 
     function onMemberFrame(frame: ClientFrame): MaybePromise<void> {
@@ -351,8 +378,8 @@ export function createRoom(options: RoomOptions): Room {
             ciphertext: frame.ciphertext,
           })
           if (entry instanceof Promise)
-            entry.then((written) => fanout.publish(written.text), internalError)
-          else fanout.publish(entry.text)
+            entry.then((written) => fanout.publishLogged(written), internalError)
+          else fanout.publishLogged(entry)
           return
         }
         case 'resume':
@@ -402,19 +429,9 @@ export function createRoom(options: RoomOptions): Room {
     return { receive, reject, fail, closed: (reason) => finish(reason) }
   }
 
-  function listMembers(): Member[] {
-    const list: Member[] = []
-    for (const session of members.values()) {
-      if (session.name && session.identityKey) {
-        list.push({ name: session.name, identityKey: session.identityKey })
-      }
-    }
-    return list
-  }
-
   return {
     open,
-    members: listMembers,
+    members: () => presence.list(),
     shutdown() {
       shuttingDown = true
       delivery.stop()

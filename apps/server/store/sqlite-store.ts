@@ -18,7 +18,8 @@ import type {
 
 export interface SqliteStore {
   readonly identities: IdentityStore
-  readonly log: RoomLog
+  /** The head is synchronous here, so the server knows it before it starts listening. */
+  readonly log: Omit<RoomLog, 'head'> & { head(): number }
   /** Synchronous here, so the server can read the group before it starts listening. */
   readonly groups: Omit<GroupStore, 'load'> & { load(): GroupRecord | null }
   /** Moves what the write-ahead log holds into the database file; the store stays usable. */
@@ -149,7 +150,7 @@ export function openSqliteStore(dataDir: string, retention: number): SqliteStore
     for (const item of batch) item.resolve(item.entry)
   }
 
-  const log: RoomLog = {
+  const log: SqliteStore['log'] = {
     append(frame: DistributiveOmit<LoggedFrame, 'seq'>): Promise<LoggedEntry> {
       assigned += 1
       const entry = { seq: assigned, text: JSON.stringify({ ...frame, seq: assigned }) }
