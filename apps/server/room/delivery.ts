@@ -10,13 +10,7 @@ import type {
   ServerFrame,
 } from '../../../shared/protocol/frames.ts'
 import { nameKey } from '../../../shared/protocol/names.ts'
-import type {
-  CommitInput,
-  DeliveryService,
-  GroupRecord,
-  GroupStore,
-  LoggedEntry,
-} from './ports.ts'
+import type { CommitInput, DeliveryService, GroupRecord, GroupStore, LoggedEntry } from './ports.ts'
 
 export interface DeliveryOptions {
   readonly store: GroupStore
