@@ -15,16 +15,29 @@ export function createLocalPresence(fanout: Fanout): PresenceBook {
 
   return {
     list: () => [...online.values()],
-    find: (name) => online.get(nameKey(name)),
-    arrive(member, frames) {
+    arrive({ name, identityKey }, at) {
+      const key = nameKey(name)
+      const previous = online.get(key)
       // Deleted first, so a reconnect moves to the end: the list is in order of admission.
-      online.delete(nameKey(member.name))
-      online.set(nameKey(member.name), { name: member.name, identityKey: member.identityKey })
-      for (const frame of frames) announce(frame)
+      online.delete(key)
+      online.set(key, { name, identityKey })
+      if (previous?.name === name) return
+      if (previous) {
+        const { name: oldName, identityKey: oldKey } = previous
+        announce({
+          type: 'presence',
+          event: 'leave',
+          name: oldName,
+          identityKey: oldKey,
+          at,
+          reason: 'replaced',
+        })
+      }
+      announce({ type: 'presence', event: 'join', name, identityKey, at })
     },
-    depart(member, leave) {
-      online.delete(nameKey(member.name))
-      announce(leave)
+    depart({ name, identityKey }, reason, at) {
+      online.delete(nameKey(name))
+      announce({ type: 'presence', event: 'leave', name, identityKey, at, reason })
     },
     watch(listener) {
       watchers.push(listener)

@@ -4,6 +4,7 @@ import type {
   CommitDeliverFrame,
   ErrorFrame,
   GroupStatus,
+  LeaveReason,
   LoggedFrame,
   Member,
   PresenceFrame,
@@ -113,11 +114,13 @@ export interface Fanout {
 export interface PresenceBook {
   /** Everyone online, earliest first. */
   list(): Member[]
-  find(name: string): Member | undefined
-  /** A member admitted here; `announce` is what the others are told (nothing on a quiet reconnect). */
-  arrive(member: Member, announce: readonly PresenceFrame[]): void
-  /** A member gone from here. */
-  depart(member: Member, leave: PresenceFrame): void
+  /**
+   * A member admitted here. The book announces a join, or nothing when the same name was online
+   * already (a reconnect is quiet), or a leave and a join when only its spelling changed.
+   */
+  arrive(member: Member, at: number): void
+  /** A member gone from here: the book announces its leave. */
+  depart(member: Member, reason: LeaveReason, at: number): void
   /** Joins and leaves as announced, in order, from every instance: the Delivery Service follows them. */
   watch(listener: (frame: PresenceFrame) => void): void
 }

@@ -11,7 +11,6 @@ import {
   type GroupStatus,
   type LeaveReason,
   type Member,
-  type PresenceFrame,
 } from '../../../shared/protocol/frames.ts'
 import type { Limits } from '../../../shared/protocol/limits.ts'
 import { checkName, nameKey } from '../../../shared/protocol/names.ts'
@@ -217,12 +216,7 @@ export function createRoom(options: RoomOptions): Room {
       if (wasMember && members.get(nameKey(name)) === self) {
         members.delete(nameKey(name))
         stopListening(connection)
-        const leave: PresenceFrame = {
-          type: 'presence',
-          event: 'leave',
-          ...{ name, identityKey, at: now(), reason },
-        }
-        presence.depart({ name, identityKey }, leave)
+        presence.depart({ name, identityKey }, reason, now())
       }
       connection.close(farewell)
     }
@@ -344,23 +338,12 @@ export function createRoom(options: RoomOptions): Room {
 
     /** Synchronous, so no broadcast can fall between reading the head and listening. */
     function admit(group: GroupStatus | null): void {
-      const previous = members.get(nameKey(name))
-      // The same name may be online on another instance, or left there by one that crashed.
-      const previousName = previous?.name ?? presence.find(name)?.name
-      previous?.displace()
-      // A reconnect under the same spelling is quiet; a new spelling is news to everyone.
-      const announce: PresenceFrame[] = []
-      if (previousName !== name) {
-        if (previousName !== undefined) {
-          const leave = { name: previousName, identityKey, at: now(), reason: 'replaced' as const }
-          announce.push({ type: 'presence', event: 'leave', ...leave })
-        }
-        announce.push({ type: 'presence', event: 'join', name, identityKey, at: now() })
-      }
+      // The same key connected again here: the new connection takes the old one's place.
+      members.get(nameKey(name))?.displace()
       phase = 'member'
       clearTimeout(authTimer)
       members.set(nameKey(name), self)
-      presence.arrive({ name, identityKey }, announce)
+      presence.arrive({ name, identityKey }, now())
       const head = fanout.deliveredHead()
       send({ type: 'ready', name, head, members: presence.list(), group })
       listen(connection)
