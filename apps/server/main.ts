@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs'
 import { certificateFingerprint, ensureCertificates } from '../../scripts/gen-certs.ts'
 import { createLimits } from '../../shared/protocol/limits.ts'
+import { openRedisCluster, type RedisCluster, redactUrl } from './cluster/redis-cluster.ts'
 import { ConfigError, loadConfig, type ServerConfig } from './config.ts'
 import { startChatServer } from './server.ts'
 import { StoreError } from './store/sqlite-store.ts'
@@ -24,10 +25,6 @@ async function main(): Promise<void> {
     if (error instanceof ConfigError) fail(error.message, 2)
     throw error
   }
-  if (config.redisUrl) {
-    fail('CHATBOX_REDIS_URL is set, but this version runs a single instance; unset it', 2)
-  }
-
   const { paths, created } = await ensureCertificates({
     dir: config.certDir,
     hosts: extraCertificateHosts(config.host),
@@ -39,6 +36,18 @@ async function main(): Promise<void> {
     cert: readFileSync(paths.serverCert, 'utf8'),
   }
 
+  const limits = createLimits({
+    maxFileBytes: config.maxFileBytes,
+    leaveGraceMs: config.leaveGraceSeconds * 1000,
+    commitTimeoutMs: config.commitTimeoutSeconds * 1000,
+  })
+  let cluster: RedisCluster | undefined
+  if (config.redisUrl) {
+    cluster = await openRedisCluster({ url: config.redisUrl, limits }).catch((error: Error) =>
+      fail(`${error.message}; start Redis or unset CHATBOX_REDIS_URL to run alone`),
+    )
+  }
+
   let server: ReturnType<typeof startChatServer>
   try {
     server = startChatServer({
@@ -47,11 +56,8 @@ async function main(): Promise<void> {
       termPort: config.termPort,
       tls,
       dataDir: config.dataDir,
-      limits: createLimits({
-        maxFileBytes: config.maxFileBytes,
-        leaveGraceMs: config.leaveGraceSeconds * 1000,
-        commitTimeoutMs: config.commitTimeoutSeconds * 1000,
-      }),
+      cluster,
+      limits,
       roomSecret: config.roomSecret,
       allowedOrigins: config.allowedOrigins,
     })
@@ -77,7 +83,10 @@ async function main(): Promise<void> {
       `  terminal clients: ${shownHost}:${server.termPort}`,
       `  CA certificate:   ${paths.caCert}`,
       `  CA SHA-256:       ${await certificateFingerprint(caPem)}`,
-      `  data:             ${config.dataDir}${config.roomSecret ? '   (room secret required)' : ''}`,
+      cluster
+        ? `  shared through:   Redis at ${redactUrl(config.redisUrl ?? '')} (instance ${cluster.instance})`
+        : `  data:             ${config.dataDir}`,
+      ...(config.roomSecret ? ['  room secret:      required'] : []),
     ].join('\n'),
   )
 

@@ -5,9 +5,10 @@ import { networkInterfaces, hostname as osHostname } from 'node:os'
 import type { Server } from 'bun'
 import type { Limits } from '../../shared/protocol/limits.ts'
 import { webClientAssets } from '../web/build.ts'
+import type { RedisCluster } from './cluster/redis-cluster.ts'
 import { createHttpApp, withSecurityHeaders } from './http.ts'
 import { createLocalFanout } from './room/local-fanout.ts'
-import { createRoom, type Room } from './room/room.ts'
+import { createRoom, type Room, type RoomOptions } from './room/room.ts'
 import { openSqliteStore } from './store/sqlite-store.ts'
 import { TLS_1_3, type TlsFiles } from './transports/tls-options.ts'
 import { listenTlsSocket } from './transports/tls-socket.ts'
@@ -18,7 +19,10 @@ export interface ChatServerOptions {
   readonly webPort: number
   readonly termPort: number
   readonly tls: TlsFiles
+  /** Where the embedded store lives; unused when `cluster` is given. */
   readonly dataDir: string
+  /** The room shared with other instances through Redis; by default it is this process's own. */
+  readonly cluster?: RedisCluster
   readonly limits: Limits
   readonly roomSecret?: string
   /** Origins allowed to open /ws besides the server's own. */
@@ -38,17 +42,9 @@ export interface ChatServer {
 
 export function startChatServer(options: ChatServerOptions): ChatServer {
   const { limits } = options
-  const store = openSqliteStore(options.dataDir, limits.logRetention)
+  const backend: Backend = options.cluster ?? embeddedBackend(options.dataDir, limits)
   const startedAt = Date.now()
-  const room = createRoom({
-    identities: store.identities,
-    log: store.log,
-    groups: store.groups,
-    initialGroup: store.groups.load(),
-    fanout: createLocalFanout(store.log.head()),
-    limits,
-    secret: options.roomSecret,
-  })
+  const room = createRoom({ ...backend, limits, secret: options.roomSecret })
   const webSockets = createWebSocketTransport(room, limits)
   // Built once per process, from the first start on, so the page is ready by the first visit.
   const assets = webClientAssets()
@@ -98,7 +94,7 @@ export function startChatServer(options: ChatServerOptions): ChatServer {
   } catch (error) {
     web?.stop(true)
     webSockets.stop()
-    store.close()
+    void Promise.resolve(backend.close()).catch(() => {})
     throw error
   }
 
@@ -117,7 +113,7 @@ export function startChatServer(options: ChatServerOptions): ChatServer {
       terminal?.stop(true)
       await web?.stop(true)
       webSockets.stop()
-      store.close()
+      await backend.close()
     })()
     return stopped
   }
@@ -129,6 +125,24 @@ export function startChatServer(options: ChatServerOptions): ChatServer {
     origins,
     stop,
     [Symbol.asyncDispose]: stop,
+  }
+}
+
+type Backend = Pick<
+  RoomOptions,
+  'identities' | 'log' | 'groups' | 'initialGroup' | 'fanout' | 'presence' | 'delivery'
+> & { close(): void | Promise<void> }
+
+/** One process alone: bun:sqlite for the stores, fan-out and presence in memory. */
+function embeddedBackend(dataDir: string, limits: Limits): Backend {
+  const store = openSqliteStore(dataDir, limits.logRetention)
+  return {
+    identities: store.identities,
+    log: store.log,
+    groups: store.groups,
+    initialGroup: store.groups.load(),
+    fanout: createLocalFanout(store.log.head()),
+    close: () => store.close(),
   }
 }
 

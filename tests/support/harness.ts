@@ -3,6 +3,11 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join as joinPath } from 'node:path'
+import {
+  openRedisCluster,
+  type RedisCluster,
+  type RedisClusterOptions,
+} from '../../apps/server/cluster/redis-cluster.ts'
 import { type ChatServer, startChatServer } from '../../apps/server/server.ts'
 import { generateCertificates } from '../../scripts/gen-certs.ts'
 import { tlsTransport } from '../../shared/client/tls-transport.ts'
@@ -54,29 +59,36 @@ export interface TestServerOptions {
   readonly roomSecret?: string
   readonly webPort?: number
   readonly termPort?: number
+  /** Shares the room with other instances through this Redis. */
+  readonly redis?: Omit<RedisClusterOptions, 'limits'>
 }
 
 export interface TestServer extends ChatServer {
   readonly ca: string
   readonly dataDir: string
   readonly wsUrl: string
+  readonly cluster?: RedisCluster
 }
 
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
   const certs = await testCertificates()
   const dataDir = options.dataDir ?? ':memory:'
+  const limits = createLimits(options.limits)
+  const cluster = options.redis && (await openRedisCluster({ ...options.redis, limits }))
   const server = startChatServer({
     hostname: '127.0.0.1',
     webPort: options.webPort ?? 0,
     termPort: options.termPort ?? 0,
     tls: { key: certs.key, cert: certs.cert },
     dataDir,
-    limits: createLimits(options.limits),
+    cluster,
+    limits,
     roomSecret: options.roomSecret,
   })
   return Object.assign(server, {
     ca: certs.ca,
     dataDir,
+    cluster,
     wsUrl: `wss://127.0.0.1:${server.webPort}/ws`,
   })
 }

@@ -94,6 +94,8 @@ export interface LocalMembers {
   sendTo(name: string, frame: ServerFrame): boolean
   /** Closes the member's connection here without a leave: it connected again elsewhere. */
   displace(name: string): void
+  /** The members connected here. */
+  list(): Member[]
 }
 
 /** Carries room events to every instance's members; in one process it is a direct call. */

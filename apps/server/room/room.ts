@@ -100,6 +100,11 @@ export function createRoom(options: RoomOptions): Room {
       return member !== undefined
     },
     displace: (name) => members.get(nameKey(name))?.displace(),
+    list: () =>
+      [...members.values()].map((member) => ({
+        name: member.name as string,
+        identityKey: member.identityKey as string,
+      })),
   }
   fanout.subscribe(local)
 

@@ -1,0 +1,37 @@
+// What instances tell each other through the events stream. Every instance reads every event and
+// acts on those meant for it; the schema is the one source of their types.
+import * as v from 'valibot'
+import {
+  CommitSendFrameSchema,
+  GroupFoundedFrameSchema,
+  KeyPackageSendFrameSchema,
+  MemberSchema,
+  PresenceFrameSchema,
+  ServerFrameSchema,
+} from '../../../shared/protocol/frames.ts'
+
+const Instance = v.pipe(v.string(), v.minLength(1), v.maxLength(100))
+const Name = MemberSchema.entries.name
+
+export const ClusterEventSchema = v.variant('type', [
+  /** Delivered to every member as it is. */
+  PresenceFrameSchema,
+  /** The member connected again through another instance: `instance` closes its old connection. */
+  v.object({ type: v.literal('displace'), name: Name, instance: Instance }),
+  /** A frame for one member, wherever it is connected; sent by the Delivery Service's leader. */
+  v.object({ type: v.literal('direct'), to: Name, frame: ServerFrameSchema }),
+  /** A member's request to the Delivery Service, for the leader. */
+  v.object({
+    type: v.literal('ds'),
+    from: Name,
+    frame: v.variant('type', [
+      KeyPackageSendFrameSchema,
+      GroupFoundedFrameSchema,
+      CommitSendFrameSchema,
+    ]),
+  }),
+  /** A new leader runs the Delivery Service: members still waiting to be added ask it again. */
+  v.object({ type: v.literal('leader'), instance: Instance }),
+])
+export type ClusterEvent = v.InferOutput<typeof ClusterEventSchema>
+export type DeliveryRequest = Extract<ClusterEvent, { type: 'ds' }>

@@ -1,0 +1,24 @@
+// Where a room's shared state lives in Redis, and how many of the transient events it keeps.
+
+/** One room per Redis database; the prefix keeps it apart from anything else stored there. */
+export const KEYS = {
+  /** The last sequence number handed out. */
+  head: 'chatbox:head',
+  /** STREAM of logged frames; entry id `<seq>-0`, field `f` holds the frame as sent. */
+  log: 'chatbox:log',
+  /** The MLS group record as JSON; changed only by compare-and-set scripts. */
+  group: 'chatbox:group',
+  /** HASH: case-folded name → the identity key bound to it. */
+  identities: 'chatbox:identities',
+  /** STREAM of what is not logged: presence, Delivery Service requests, frames for one member. */
+  events: 'chatbox:events',
+  /** HASH: case-folded name → { name, identityKey, instance } of who is online, and where. */
+  presence: 'chatbox:presence',
+  /** ZSET: instance id → its last heartbeat, in Redis's own clock (milliseconds). */
+  instances: 'chatbox:instances',
+  /** The instance that runs the Delivery Service, with a lease that expires. */
+  leader: 'chatbox:leader',
+} as const
+
+/** Events are read at once by every instance; this many cover any reconnect after a blip. */
+export const EVENTS_KEPT = 10_000

@@ -1,0 +1,124 @@
+// The Lua that makes each shared change atomic in Redis: numbering and logging, the epoch
+// compare-and-set, presence, heartbeats and the leader lease. Redis runs one script at a time,
+// so two instances can never interleave inside one.
+
+/** Frames are sent without their closing brace; the script adds the sequence number it chose. */
+const STAMP = `local function stamp(prefix, seq) return prefix .. ',"seq":' .. string.format('%d', seq) .. '}' end`
+
+/**
+ * KEYS: head, log. ARGV: retention, then one unstamped frame per entry.
+ * Numbers the entries consecutively and logs them; returns the first number.
+ */
+export const APPEND = `${STAMP}
+local count = #ARGV - 1
+local last = redis.call('INCRBY', KEYS[1], count)
+for i = 1, count do
+  local seq = last - count + i
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], string.format('%d-0', seq), 'f', stamp(ARGV[i + 1], seq))
+end
+return last - count + 1`
+
+/**
+ * KEYS: group, head, log. ARGV: expected group id, expected epoch, next record, unstamped commit
+ * frame, retention. Logs the commit and stores the next record only if the group is still the one
+ * expected; returns the commit's sequence number, or -1 when another commit won the epoch.
+ */
+export const ACCEPT_COMMIT = `${STAMP}
+local stored = redis.call('GET', KEYS[1])
+if not stored then return -1 end
+local group = cjson.decode(stored)
+if group.groupId ~= ARGV[1] or group.epoch ~= tonumber(ARGV[2]) then return -1 end
+redis.call('SET', KEYS[1], ARGV[3])
+local seq = redis.call('INCR', KEYS[2])
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[5], string.format('%d-0', seq), 'f', stamp(ARGV[4], seq))
+return seq`
+
+/** KEYS: group. ARGV: group id. Forgets the group only if it is still that one. */
+export const DISSOLVE = `
+local stored = redis.call('GET', KEYS[1])
+if stored and cjson.decode(stored).groupId == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 0`
+
+const EMIT = (events: string) =>
+  `local function emit(text) redis.call('XADD', ${events}, 'MAXLEN', '~', ARGV[1], '*', 'f', text) end`
+
+/**
+ * KEYS: presence, events. ARGV: events kept, name key, record JSON ({ name, identityKey,
+ * instance }), join frame, leave frame for the old spelling (at and reason filled in).
+ * Records the member here and announces what the shared record says is news: a join, nothing for
+ * a reconnect under the same spelling, a leave and a join for a new spelling. A member still
+ * recorded on another instance is displaced there.
+ */
+export const ARRIVE = `${EMIT('KEYS[2]')}
+local previous = redis.call('HGET', KEYS[1], ARGV[2])
+redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
+local record = cjson.decode(ARGV[3])
+if previous then
+  previous = cjson.decode(previous)
+  if previous.instance ~= record.instance then
+    emit(cjson.encode({ type = 'displace', name = previous.name, instance = previous.instance }))
+  end
+  if previous.name == record.name then return 0 end
+  local leave = cjson.decode(ARGV[5])
+  leave.name = previous.name
+  leave.identityKey = previous.identityKey
+  emit(cjson.encode(leave))
+end
+emit(ARGV[4])
+return 1`
+
+/**
+ * KEYS: presence, events. ARGV: events kept, name key, instance, leave frame.
+ * Announces the leave only if the member is still recorded on this instance: once it has
+ * reconnected elsewhere, the old connection's end is nobody's news.
+ */
+export const DEPART = `${EMIT('KEYS[2]')}
+local stored = redis.call('HGET', KEYS[1], ARGV[2])
+if not stored or cjson.decode(stored).instance ~= ARGV[3] then return 0 end
+redis.call('HDEL', KEYS[1], ARGV[2])
+emit(ARGV[4])
+return 1`
+
+/**
+ * KEYS: instances, presence, events, leader. ARGV: events kept, instance, instance timeout ms,
+ * leader lease ms. Records this instance's heartbeat; announces as left the members of instances
+ * whose heartbeat stopped (each is reaped by exactly one run of this script); renews or takes the
+ * leader lease. Returns { was this instance new to the set (1/0), does it lead (1/0) }.
+ */
+export const HEARTBEAT = `${EMIT('KEYS[3]')}
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local added = redis.call('ZADD', KEYS[1], now, ARGV[2])
+local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[3]))
+if #dead > 0 then
+  local gone = {}
+  for _, id in ipairs(dead) do
+    gone[id] = true
+    redis.call('ZREM', KEYS[1], id)
+  end
+  local online = redis.call('HGETALL', KEYS[2])
+  for i = 1, #online, 2 do
+    local record = cjson.decode(online[i + 1])
+    if gone[record.instance] then
+      redis.call('HDEL', KEYS[2], online[i])
+      emit(cjson.encode({ type = 'presence', event = 'leave', name = record.name,
+        identityKey = record.identityKey, at = now, reason = 'dropped' }))
+    end
+  end
+end
+local leader = redis.call('GET', KEYS[4])
+local leads = 0
+if not leader then
+  redis.call('SET', KEYS[4], ARGV[2], 'PX', ARGV[4])
+  leads = 1
+elseif leader == ARGV[2] then
+  redis.call('PEXPIRE', KEYS[4], ARGV[4])
+  leads = 1
+end
+return { added, leads }`
+
+/** KEYS: instances, leader. ARGV: instance. A clean stop: leave the set, hand the lease back. */
+export const RETIRE = `
+redis.call('ZREM', KEYS[1], ARGV[1])
+if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
+return 0`
