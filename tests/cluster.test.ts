@@ -61,8 +61,18 @@ describe.skipIf(redisMissing)('two instances sharing one room through Redis', ()
     const codes = await Promise.all(everyone.map((member) => member.session.roomCode()))
     expect(new Set(codes).size).toBe(1)
     // Each instance lists everyone, wherever they are connected.
-    expect(one.room.members().map((member) => member.name).sort()).toEqual(['alice', 'bob', 'carol', 'dave'])
-    expect(two.room.members().map((member) => member.name).sort()).toEqual(['alice', 'bob', 'carol', 'dave'])
+    expect(
+      one.room
+        .members()
+        .map((member) => member.name)
+        .sort(),
+    ).toEqual(['alice', 'bob', 'carol', 'dave'])
+    expect(
+      two.room
+        .members()
+        .map((member) => member.name)
+        .sort(),
+    ).toEqual(['alice', 'bob', 'carol', 'dave'])
     expect([one.cluster?.leads(), two.cluster?.leads()].filter(Boolean)).toHaveLength(1)
   })
 })

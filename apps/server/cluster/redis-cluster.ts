@@ -359,6 +359,8 @@ export async function openRedisCluster(options: RedisClusterOptions): Promise<Re
 
   let registered = false
   let heartbeatRunning = false
+  /** Since when heartbeats have gone through without a failure (this process's clock). */
+  let healthySince: number | undefined
   async function heartbeat(): Promise<void> {
     if (heartbeatRunning || stopped) return
     heartbeatRunning = true
@@ -366,8 +368,15 @@ export async function openRedisCluster(options: RedisClusterOptions): Promise<Re
       const [added, leads] = (await run(
         HEARTBEAT,
         [KEYS.instances, KEYS.presence, KEYS.events, KEYS.leader],
-        [EVENTS_KEPT, instance, instanceTimeoutMs, leaseMs],
+        [
+          EVENTS_KEPT,
+          instance,
+          instanceTimeoutMs,
+          leaseMs,
+          Math.round(performance.now() - (healthySince ?? performance.now())),
+        ],
       )) as [number, number]
+      healthySince ??= performance.now()
       if (added === 1 && registered && local) {
         // This instance was silent long enough to be taken for dead (a pause, a partition): its
         // members were announced as left. They are still here, so they arrive again.
@@ -377,6 +386,7 @@ export async function openRedisCluster(options: RedisClusterOptions): Promise<Re
       if (leads === 1 && !leader) await becomeLeader()
       else if (leads === 0 && leader) stepDown()
     } catch (error) {
+      healthySince = undefined
       // Without Redis this instance cannot know it still leads: it stops acting as leader.
       if (leader) stepDown()
       if (!stopped && !readerDown) reportError(error)

@@ -81,15 +81,21 @@ return 1`
 
 /**
  * KEYS: instances, presence, events, leader. ARGV: events kept, instance, instance timeout ms,
- * leader lease ms. Records this instance's heartbeat; announces as left the members of instances
+ * leader lease ms, how long this instance's heartbeats have gone through without a gap. Records this instance's heartbeat; announces as left the members of instances
  * whose heartbeat stopped (each is reaped by exactly one run of this script); renews or takes the
  * leader lease. Returns { was this instance new to the set (1/0), does it lead (1/0) }.
  */
 export const HEARTBEAT = `${EMIT('KEYS[3]')}
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local timeout = tonumber(ARGV[3])
 local added = redis.call('ZADD', KEYS[1], now, ARGV[2])
-local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[3]))
+-- An instance reaps only once its own heartbeats have gone through for a whole timeout: one back
+-- from an outage (Redis restarting, a long pause) gives the others, cut off too, time to return.
+local dead = {}
+if tonumber(ARGV[5]) >= timeout then
+  dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - timeout)
+end
 if #dead > 0 then
   local gone = {}
   for _, id in ipairs(dead) do
