@@ -190,6 +190,16 @@ export function createChatSession(options: ChatSessionOptions): ChatSession {
   // Frames are handled one at a time, in arrival order, even when MLS work has to be awaited.
   let inbound: Promise<void> = Promise.resolve()
 
+  /** Runs `step` in the inbound queue, so it never overlaps the handling of a frame. */
+  function inTurn<T>(step: () => Promise<T>): Promise<T> {
+    const result = inbound.then(step)
+    inbound = result.then(
+      () => {},
+      () => {},
+    )
+    return result
+  }
+
   // ---- events ---------------------------------------------------------------------------
 
   function emit(event: ChatEvent): void {
@@ -787,14 +797,19 @@ export function createChatSession(options: ChatSessionOptions): ChatSession {
       // New messages wait until the missed log is read and the unacknowledged are resent.
       await catchingUp?.promise
       await paced()
-      if (!group) throw new ChatError('not_in_group', 'not in the group')
-      const encrypted = await encryptMessage(group, encodePayload(payload))
-      group = encrypted.state
-      const ciphertext = encodeBase64url(encrypted.ciphertext)
-      unacked.set(ciphertext, payload)
-      saveSoon()
-      send({ type: 'app', ciphertext })
-      return { id: payload.id }
+      // In the inbound queue: a frame being decrypted meanwhile would start from the same state,
+      // and whichever wrote `group` last would undo the other's ratchet step, so the next message
+      // would reuse a generation that receivers have already used up.
+      return inTurn(async () => {
+        if (!group) throw new ChatError('not_in_group', 'not in the group')
+        const encrypted = await encryptMessage(group, encodePayload(payload))
+        group = encrypted.state
+        const ciphertext = encodeBase64url(encrypted.ciphertext)
+        unacked.set(ciphertext, payload)
+        saveSoon()
+        send({ type: 'app', ciphertext })
+        return { id: payload.id }
+      })
     })
     outbound = sent.catch(() => {})
     return sent
