@@ -1,8 +1,20 @@
 import { describe, expect, setDefaultTimeout, test } from 'bun:test'
+import { readFileSync } from 'node:fs'
+import { join as joinPath } from 'node:path'
 import type { MessageEvent } from '../shared/client/events.ts'
-import { type EngineClient, startEngineClient } from './support/engine.ts'
-import { connectTls, connectWebSocket, join, startTestServer } from './support/harness.ts'
+import { tlsTransport } from '../shared/client/tls-transport.ts'
+import type { ConnectTransport } from '../shared/client/transport.ts'
+import { webSocketTransport } from '../shared/client/websocket-transport.ts'
+import { type EngineClient, startEngineClient, startEngineSession } from './support/engine.ts'
+import {
+  connectTls,
+  connectWebSocket,
+  join,
+  startTestServer,
+  temporaryDirectory,
+} from './support/harness.ts'
 import { hasRedis, startRedis } from './support/redis.ts'
+import { freePort, type ServeProcess, serve } from './support/serve-process.ts'
 
 // Real servers, a real redis-server and child processes on a shared two-core machine.
 setDefaultTimeout(30_000)
@@ -151,5 +163,122 @@ describe.skipIf(redisMissing)('two instances sharing one room through Redis', ()
       client.inbox.frames.filter((frame) => frame.type === 'commit' && frame.epoch === 1),
     )
     expect(secondCommits).toEqual([])
+  })
+
+  test('one instance is killed: its members reconnect to the other and resume, nothing lost or duplicated', async () => {
+    await using redis = await startRedis()
+    using certDir = temporaryDirectory('chatbox-cluster-certs-')
+    using dataDir = temporaryDirectory('chatbox-cluster-data-')
+    const instances: Array<{ process: ServeProcess; webPort: number; termPort: number }> = []
+    for (let index = 0; index < 2; index += 1) {
+      const webPort = freePort()
+      const termPort = freePort()
+      const process = serve(
+        {
+          CHATBOX_REDIS_URL: redis.url,
+          CHATBOX_CERT_DIR: certDir,
+          CHATBOX_DATA_DIR: joinPath(dataDir, String(index)),
+          CHATBOX_WEB_PORT: String(webPort),
+          CHATBOX_TERM_PORT: String(termPort),
+        },
+        [],
+        { direct: true },
+      )
+      // One after the other: the first makes the certificates both serve.
+      await process.until('chatbox is running')
+      instances.push({ process, webPort, termPort })
+    }
+    const [doomed, survivor] = instances as [(typeof instances)[0], (typeof instances)[0]]
+    try {
+      const ca = readFileSync(joinPath(certDir, 'ca.pem'), 'utf8')
+      const viaWeb = (port: number) =>
+        webSocketTransport({ url: `wss://127.0.0.1:${port}/ws`, tls: { ca } })
+      const viaTerminal = (port: number) =>
+        tlsTransport({ hostname: '127.0.0.1', port, ca, serverName: 'localhost' })
+      // Stands in for a load balancer: a connection goes to the first instance that answers.
+      const firstAnswering =
+        (...choices: ConnectTransport[]): ConnectTransport =>
+        async (handlers) => {
+          let last: unknown
+          for (const connect of choices) {
+            try {
+              return await connect(handlers)
+            } catch (error) {
+              last = error
+            }
+          }
+          throw last
+        }
+      const reconnect = { initialMs: 100, maxMs: 400 }
+      await using alice = await startEngineSession(
+        firstAnswering(viaWeb(doomed.webPort), viaWeb(survivor.webPort)),
+        'alice',
+        { reconnect },
+      )
+      await using bob = await startEngineSession(
+        firstAnswering(viaTerminal(doomed.termPort), viaTerminal(survivor.termPort)),
+        'bob',
+        { reconnect },
+      )
+      await using carol = await startEngineSession(
+        firstAnswering(viaWeb(survivor.webPort), viaWeb(doomed.webPort)),
+        'carol',
+        { reconnect },
+      )
+      const everyone = [alice, bob, carol]
+      for (const member of everyone) {
+        await member.waitFor('membership', (event) => event.members.length === 3)
+      }
+
+      const said: string[] = []
+      const talk = (member: EngineClient, from: number, to: number) =>
+        (async () => {
+          for (let round = from; round < to; round += 1) {
+            const text = `${member.session.name} #${round}`
+            said.push(text)
+            await member.session.sendText(text)
+            await Bun.sleep(15)
+          }
+        })()
+      await Promise.all(everyone.map((member) => talk(member, 0, 10)))
+      // Killed outright, mid-conversation: no goodbye, no leave, its lease and heartbeat just stop.
+      doomed.process.child.kill('SIGKILL')
+      await Promise.all(everyone.map((member) => talk(member, 10, 20)))
+
+      for (const member of everyone) {
+        for (const text of said) {
+          await member.waitFor('message', (event) => event.text === text, 20_000)
+        }
+      }
+      await Bun.sleep(300)
+      const order = texts(alice)
+      expect(order).toHaveLength(said.length)
+      expect(new Set(order.map((line) => line.split(': ')[1])).size).toBe(said.length)
+      for (const member of everyone) expect(texts(member)).toEqual(order)
+      for (const member of everyone) {
+        expect(
+          member.events.filter(
+            (event) => event.type === 'warning' && event.code !== 'history_unreadable',
+          ),
+        ).toEqual([])
+      }
+
+      // alice and bob were on the killed instance and came back through the other one.
+      for (const member of [alice, bob]) {
+        expect(
+          member.events.some((event) => event.type === 'status' && event.status === 'reconnecting'),
+        ).toBe(true)
+      }
+
+      // The survivor took over the Delivery Service: a newcomer is still added to the group.
+      await using dave = await startEngineSession(viaWeb(survivor.webPort), 'dave', { reconnect })
+      await dave.waitFor('membership', (event) => event.members.includes('dave'), 15_000)
+      await dave.session.sendText('dave made it')
+      for (const member of everyone)
+        await member.waitFor('message', (event) => event.text === 'dave made it')
+    } finally {
+      for (const { process } of instances) process.child.kill('SIGKILL')
+      await Promise.all(instances.map(({ process }) => process.child.exited))
+    }
   })
 })

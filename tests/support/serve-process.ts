@@ -20,9 +20,17 @@ export interface ServeProcess {
   exit(timeoutMs?: number): Promise<{ code: number | null; output: string }>
 }
 
-/** Runs `bun run serve` on 127.0.0.1 with the given settings. */
-export function serve(env: Record<string, string>, args: string[] = []): ServeProcess {
-  const child = Bun.spawn(['bun', 'run', 'serve', ...args], {
+/**
+ * Runs `bun run serve` on 127.0.0.1 with the given settings. `direct` runs the server itself
+ * instead, for a test that kills it outright: a SIGKILL reaches only the process it is sent to.
+ */
+export function serve(
+  env: Record<string, string>,
+  args: string[] = [],
+  options: { direct?: boolean } = {},
+): ServeProcess {
+  const command = options.direct ? ['bun', 'apps/server/main.ts'] : ['bun', 'run', 'serve']
+  const child = Bun.spawn([...command, ...args], {
     cwd: ROOT,
     env: { ...process.env, CHATBOX_HOST: '127.0.0.1', ...env },
     stdout: 'pipe',
