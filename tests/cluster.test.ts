@@ -281,4 +281,65 @@ describe.skipIf(redisMissing)('two instances sharing one room through Redis', ()
       await Promise.all(instances.map(({ process }) => process.child.exited))
     }
   })
+
+  test('Redis restarts under load: no acknowledged message is lost, and all see one order', async () => {
+    await using redis = await startRedis()
+    const timing = { heartbeatMs: 200, instanceTimeoutMs: 2000, leaseMs: 2000 }
+    await using one = await startTestServer({ redis: { url: redis.url, ...timing } })
+    await using two = await startTestServer({ redis: { url: redis.url, ...timing } })
+    await using alice = await startEngineClient(one, 'alice', 'wss')
+    await using bob = await startEngineClient(two, 'bob', 'tls')
+    await using carol = await startEngineClient(two, 'carol', 'wss')
+    const everyone = [alice, bob, carol]
+    for (const member of everyone) {
+      await member.waitFor('membership', (event) => event.members.length === 3)
+    }
+
+    const talking = everyone.map(async (member) => {
+      for (let round = 0; round < 60; round += 1) {
+        await member.session.sendText(`${member.session.name} #${round}`)
+        await Bun.sleep(10)
+      }
+    })
+    await Bun.sleep(150)
+    // Killed outright mid-load: only what it fsynced (everything it acknowledged) survives.
+    await redis.kill()
+    await Bun.sleep(400)
+    await redis.start()
+    await Promise.all(talking)
+
+    // Acknowledged: the server logged it and the sender got it back with its sequence number.
+    const acknowledged = (member: EngineClient) =>
+      member.events.filter((event): event is MessageEvent => event.type === 'message' && event.own)
+    const refusals = everyone.flatMap((member) =>
+      member.events.filter((event) => event.type === 'error' && event.code === 'unavailable'),
+    )
+    expect(refusals.length).toBeGreaterThan(0)
+    const acked = everyone.flatMap(acknowledged)
+    expect(acked.length).toBeGreaterThan(30)
+    for (const member of everyone) {
+      for (const message of acked) {
+        await member.waitFor(
+          'message',
+          (event) => event.seq === message.seq && event.text === message.text,
+          20_000,
+        )
+      }
+    }
+    // Everything anyone saw is in the log, each once, in the order everyone saw it.
+    const order = texts(alice)
+    for (const member of everyone) expect(texts(member)).toEqual(order)
+    expect(new Set(order).size).toBe(order.length)
+    const logged = (await one.cluster?.log.readAfter(0, 10_000)) ?? []
+    const seqs = logged.map((entry) => entry.seq)
+    expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, index) => index + 1))
+    for (const message of acked) expect(seqs).toContain(message.seq)
+    for (const member of everyone) {
+      expect(
+        member.events.filter(
+          (event) => event.type === 'warning' && event.code !== 'history_unreadable',
+        ),
+      ).toEqual([])
+    }
+  })
 })

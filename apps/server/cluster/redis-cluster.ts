@@ -20,7 +20,7 @@ import type {
 } from '../room/ports.ts'
 import { type ClusterEvent, ClusterEventSchema, type DeliveryRequest } from './events.ts'
 import { EVENTS_KEPT, KEYS } from './keys.ts'
-import { createRedisStores, decodeStreamEntry } from './redis-store.ts'
+import { createRedisStores, decodeStreamEntry, sendCommand } from './redis-store.ts'
 import { ARRIVE, DEPART, HEARTBEAT, RETIRE } from './scripts.ts'
 
 export interface RedisClusterOptions {
@@ -98,9 +98,9 @@ export async function openRedisCluster(options: RedisClusterOptions): Promise<Re
     )
   }
   const run = (script: string, keys: string[], args: (string | number)[]) =>
-    command.send('EVAL', [script, String(keys.length), ...keys, ...args.map(String)])
+    sendCommand(command, 'EVAL', [script, String(keys.length), ...keys, ...args.map(String)])
   const emit = (event: ClusterEvent) =>
-    command.send('XADD', [
+    sendCommand(command, 'XADD', [
       KEYS.events,
       'MAXLEN',
       '~',
@@ -114,10 +114,10 @@ export async function openRedisCluster(options: RedisClusterOptions): Promise<Re
   // who missed it resumes), and earlier events are history.
   const [head, lastEvents, online, initialGroup] = await Promise.all([
     stores.log.head(),
-    command.send('XREVRANGE', [KEYS.events, '+', '-', 'COUNT', '1']) as Promise<
+    sendCommand(command, 'XREVRANGE', [KEYS.events, '+', '-', 'COUNT', '1']) as Promise<
       [string, string[]][]
     >,
-    command.send('HGETALL', [KEYS.presence]) as Promise<Record<string, string> | string[]>,
+    sendCommand(command, 'HGETALL', [KEYS.presence]) as Promise<Record<string, string> | string[]>,
     stores.groups.load(),
   ])
   let delivered = head
@@ -404,7 +404,17 @@ export async function openRedisCluster(options: RedisClusterOptions): Promise<Re
     // The reader hands every instance's entries to this one's members, in log order.
     publishLogged() {},
     publish(text) {
-      track(command.send('XADD', [KEYS.events, 'MAXLEN', '~', String(EVENTS_KEPT), '*', 'f', text]))
+      track(
+        sendCommand(command, 'XADD', [
+          KEYS.events,
+          'MAXLEN',
+          '~',
+          String(EVENTS_KEPT),
+          '*',
+          'f',
+          text,
+        ]),
+      )
     },
     subscribe(members) {
       local = members
@@ -427,6 +437,8 @@ export async function openRedisCluster(options: RedisClusterOptions): Promise<Re
         })
       },
       async groupFounded(from, groupId) {
+        // The founder is in the group without a Welcome: nothing for a new leader to hear again.
+        waiting.delete(nameKey(from))
         await forward(from, { type: 'group-founded', groupId })
       },
       async commit(from, input) {

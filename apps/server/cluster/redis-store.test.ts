@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { RedisClient } from 'bun'
 import { hasRedis, startRedis, type TestRedis } from '../../../tests/support/redis.ts'
+import type { GroupRecord } from '../room/ports.ts'
 import { createRedisStores } from './redis-store.ts'
 
 setDefaultTimeout(30_000)
@@ -59,7 +60,7 @@ describe.skipIf(redisMissing)('Redis stores shared by two instances', () => {
     expect(await one.groups.found(founded)).toBe(true)
     expect(await two.groups.found({ ...founded, groupId: 'H'.repeat(22) })).toBe(false)
 
-    let group = founded
+    let group: GroupRecord = founded
     for (let round = 0; round < 50; round += 1) {
       const next = { ...group, epoch: group.epoch + 1 }
       const commit = (from: string) => ({

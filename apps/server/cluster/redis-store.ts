@@ -29,6 +29,18 @@ export interface RedisStores {
   settled(): Promise<void>
 }
 
+/**
+ * Sends a command; while Redis is away Bun's client throws at once instead of rejecting (the
+ * offline queue is off), and this makes that a rejection like any other failure.
+ */
+export function sendCommand(redis: RedisClient, command: string, args: string[]): Promise<unknown> {
+  try {
+    return redis.send(command, args)
+  } catch (error) {
+    return Promise.reject(error)
+  }
+}
+
 /** The frame as JSON without its closing brace: the script appends `,"seq":N}`. */
 function unstamped(frame: object): string {
   return JSON.stringify(frame).slice(0, -1)
@@ -47,13 +59,15 @@ export function decodeStreamEntry([id, fields]: StreamEntry): LoggedEntry {
 
 export function createRedisStores(redis: RedisClient, retention: number): RedisStores {
   const eval_ = (script: string, keys: string[], args: (string | number)[]) =>
-    redis.send('EVAL', [script, String(keys.length), ...keys, ...args.map(String)])
+    sendCommand(redis, 'EVAL', [script, String(keys.length), ...keys, ...args.map(String)])
 
   const identities: IdentityStore = {
     async claim(name, identityKey) {
       const key = nameKey(name)
-      if (await redis.hsetnx(KEYS.identities, key, identityKey)) return 'new'
-      return (await redis.hget(KEYS.identities, key)) === identityKey ? 'known' : 'conflict'
+      if (await sendCommand(redis, 'HSETNX', [KEYS.identities, key, identityKey])) return 'new'
+      return (await sendCommand(redis, 'HGET', [KEYS.identities, key])) === identityKey
+        ? 'known'
+        : 'conflict'
     },
   }
 
@@ -94,7 +108,7 @@ export function createRedisStores(redis: RedisClient, retention: number): RedisS
       return promise
     },
     async readAfter(afterSeq, limit) {
-      const entries = (await redis.send('XRANGE', [
+      const entries = (await sendCommand(redis, 'XRANGE', [
         KEYS.log,
         `${afterSeq + 1}-0`,
         '+',
@@ -104,10 +118,10 @@ export function createRedisStores(redis: RedisClient, retention: number): RedisS
       return entries.map(decodeStreamEntry)
     },
     async head() {
-      return Number((await redis.get(KEYS.head)) ?? 0)
+      return Number((await sendCommand(redis, 'GET', [KEYS.head])) ?? 0)
     },
     async oldest() {
-      const [first] = (await redis.send('XRANGE', [KEYS.log, '-', '+', 'COUNT', '1'])) as [
+      const [first] = (await sendCommand(redis, 'XRANGE', [KEYS.log, '-', '+', 'COUNT', '1'])) as [
         StreamEntry?,
       ]
       return first ? decodeStreamEntry(first).seq : (await log.head()) + 1
@@ -116,11 +130,11 @@ export function createRedisStores(redis: RedisClient, retention: number): RedisS
 
   const groups: GroupStore = {
     async load() {
-      const stored = await redis.get(KEYS.group)
+      const stored = (await sendCommand(redis, 'GET', [KEYS.group])) as string | null
       return stored === null ? null : v.parse(GroupStatusSchema, JSON.parse(stored))
     },
     async found(record: GroupRecord) {
-      return (await redis.send('SET', [KEYS.group, JSON.stringify(record), 'NX'])) === 'OK'
+      return (await sendCommand(redis, 'SET', [KEYS.group, JSON.stringify(record), 'NX'])) === 'OK'
     },
     async acceptCommit(expected, next, frame) {
       writePending()
