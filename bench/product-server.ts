@@ -1,10 +1,12 @@
-// Runs the product (`startChatServer`) alone in its own process for the bench: a temporary data
-// directory so the sqlite log is real, and limits raised only where the bench would trip them.
-// Run: bun bench/product-server.ts --key FILE --cert FILE --ca FILE
+// Runs the product (`startChatServer`) in its own process for the bench: alone with a temporary
+// data directory so the sqlite log is real, or as one instance of a room shared through Redis;
+// limits raised only where the bench would trip them.
+// Run: bun bench/product-server.ts --key FILE --cert FILE --ca FILE [--redis-url URL]
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
+import { openRedisCluster } from '../apps/server/cluster/redis-cluster.ts'
 import { startChatServer } from '../apps/server/server.ts'
 import { createLimits } from '../shared/protocol/limits.ts'
 import { announce } from './server-control.ts'
@@ -17,10 +19,14 @@ const { values } = parseArgs({
     host: { type: 'string' },
     /** `:memory:` keeps the store off the disk: a diagnostic, to see what the disk costs. */
     'data-dir': { type: 'string' },
+    /** One instance of a room shared through this Redis instead of the embedded sqlite store. */
+    'redis-url': { type: 'string' },
   },
 })
 if (!values.key || !values.cert || !values.ca) {
-  console.error('usage: bun bench/product-server.ts --key FILE --cert FILE --ca FILE [--host A]')
+  console.error(
+    'usage: bun bench/product-server.ts --key FILE --cert FILE --ca FILE [--host A] [--redis-url URL]',
+  )
   process.exit(2)
 }
 
@@ -34,12 +40,16 @@ const limits = createLimits({
   // Members the bench closes must not be removed (an MLS commit) while the next step runs.
   leaveGraceMs: 3_600_000,
 })
+// The same limits as alone: the leader's grace and commit timeout come from them too.
+const redisUrl = values['redis-url']
+const cluster = redisUrl ? await openRedisCluster({ url: redisUrl, limits }) : undefined
 const server = startChatServer({
   hostname,
   webPort: 0,
   termPort: 0,
   tls: { key: readFileSync(values.key, 'utf8'), cert: readFileSync(values.cert, 'utf8') },
   dataDir,
+  cluster,
   limits,
 })
 
@@ -51,6 +61,7 @@ await page.arrayBuffer()
 if (!page.ok) console.error(`bench: the page answered ${page.status}; carrying on`)
 
 announce({ pid: process.pid, webPort: server.webPort, termPort: server.termPort }, async () => {
+  // With a cluster, this also writes what is pending, retires the instance and disconnects.
   await server.stop()
   if (!values['data-dir']) rmSync(dataDir, { recursive: true, force: true })
 })
