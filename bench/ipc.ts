@@ -31,6 +31,8 @@ export const ClientCommandSchema = v.variant('type', [
     type: v.literal('join-members'),
     names: v.array(v.string()),
     transports: v.array(Transport),
+    /** The web port each member connects to (instances sharing one room); the target's if absent. */
+    webPorts: v.optional(v.array(Count)),
     /** Everyone in the group once all have joined: the wait ends when every member sees it. */
     groupSize: Count,
   }),

@@ -144,7 +144,12 @@ function requireTarget(): Target {
 
 // ---- members: senders that are real members of the room ------------------------------------
 
-async function joinMembers(names: string[], transports: Array<'wss' | 'tls'>, groupSize: number) {
+async function joinMembers(
+  names: string[],
+  transports: Array<'wss' | 'tls'>,
+  webPorts: number[] | undefined,
+  groupSize: number,
+) {
   const current = requireTarget()
   if (current.kind === 'reference') {
     await Promise.all(
@@ -157,8 +162,9 @@ async function joinMembers(names: string[], transports: Array<'wss' | 'tls'>, gr
   }
   const joined = names.map((name, index) => {
     const receiver = newReceiver()
+    const endpoint = endpointOf(current)
     const link = tappedLink(
-      endpointOf(current),
+      { ...endpoint, webPort: webPorts?.[index] ?? endpoint.webPort },
       transports[index] ?? 'wss',
       tapFor(receiver, () => false),
       () => {
@@ -406,7 +412,7 @@ async function handle(command: ClientCommand): Promise<ClientReply> {
       messageBytes = command.messageBytes
       return ok()
     case 'join-members':
-      await joinMembers(command.names, command.transports, command.groupSize)
+      await joinMembers(command.names, command.transports, command.webPorts, command.groupSize)
       return ok()
     case 'open-idle': {
       const result = await inParallel(command.count, command.concurrency, (index) =>
