@@ -39,7 +39,8 @@ export function choosePlacement(): Placement {
   return { note: `not pinned (${cores} cores, taskset ${taskset ? 'found' : 'missing'})` }
 }
 
-function pinned(cores: string | undefined, argv: string[]): string[] {
+/** The command line that runs `argv` on these cores (taskset), or as it is when unpinned. */
+export function pinned(cores: string | undefined, argv: string[]): string[] {
   return cores === undefined ? argv : ['taskset', '-c', cores, ...argv]
 }
 
@@ -195,7 +196,7 @@ export function startClient(placement: Placement): ClientProcess {
   }
 }
 
-async function* readLines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+export async function* readLines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
   const decoder = new TextDecoder()
   let buffered = ''
   for await (const chunk of stream) {

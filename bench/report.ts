@@ -31,7 +31,12 @@ export function latencyOf(
 
 /** CPU in % of one core over a step; other = what ran on the machine besides the bench. */
 export interface CpuShare {
+  /** Every server process together; several only in (r), where instances share one room. */
   readonly serverPct: number
+  /** Each server process apart, in the order they started. */
+  readonly perServerPct: readonly number[]
+  /** Redis, when the servers share one (0 otherwise): the product's work, not other programs'. */
+  readonly redisPct: number
   readonly clientPct: number
   readonly otherPct: number
   readonly wallMs: number

@@ -21,6 +21,7 @@ import {
   startClient,
   startServer,
 } from './proc.ts'
+import { REDIS_DURABILITY, type RedisProcess, startRedis } from './redis.ts'
 import { type CpuShare, fmt, type Latency, latencyOf, mb, ratio, table } from './report.ts'
 
 const { values: flags } = parseArgs({
@@ -45,7 +46,7 @@ const { values: flags } = parseArgs({
 })
 
 type Kind = 'reference' | 'product'
-type WorkloadId = 'a' | 'b' | 'c' | 'd' | 'e'
+type WorkloadId = 'a' | 'b' | 'c' | 'd' | 'e' | 'r'
 
 interface Config {
   readonly mode: 'quick' | 'full'
@@ -111,7 +112,10 @@ const config: Config = {
 }
 const fixedRates = flags.rates?.split(',').map(Number)
 const source = sourceState()
-const only = new Set((flags.only ?? 'a,b,c,d,e').split(',') as WorkloadId[])
+// (r) runs three ladders with a Redis beside them: only in the full run, or asked for by name.
+const only = new Set(
+  (flags.only ?? (config.mode === 'full' ? 'a,b,c,d,e,r' : 'a,b,c,d,e')).split(',') as WorkloadId[],
+)
 /** A step with more than this much of a core going to other programs is run again. */
 const NOISY_OTHER_PCT = 25
 const KNEE_P99_MS = 10
@@ -178,16 +182,29 @@ async function waitForQuietMachine(): Promise<void> {
 
 interface Rig {
   readonly kind: Kind
+  /** What the log lines call it. */
+  readonly name: string
+  /** The first server: the only one but in (r). */
   readonly server: ServerProcess
+  /** Every server; in (r), instances of the product sharing one room through Redis. */
+  readonly servers: ServerProcess[]
+  /** Redis when the servers share one, so its CPU is counted as the product's. */
+  readonly redisPid?: number
   readonly clients: ClientProcess[]
   stop(): Promise<void>
+}
+
+/** (r): this many product instances, one room shared through this Redis. */
+interface SharedRoom {
+  readonly redis: RedisProcess
+  readonly instances: number
 }
 
 async function startRig(
   kind: Kind,
   clientCount: number,
   label: string,
-  messageBytes = MESSAGE_BYTES,
+  { messageBytes = MESSAGE_BYTES, shared }: { messageBytes?: number; shared?: SharedRoom } = {},
 ): Promise<Rig> {
   const script = new URL(`./${kind}-server.ts`, import.meta.url).pathname
   const args = [
@@ -198,17 +215,21 @@ async function startRig(
     '--ca',
     certPaths.caCert,
     ...(flags['memory-store'] ? ['--data-dir', ':memory:'] : []),
+    ...(shared ? ['--redis-url', shared.redis.url] : []),
   ]
   const cpuProfileDir = kind === 'product' && profileDir ? join(profileDir, label) : undefined
-  const server = await startServer(
-    script,
-    kind === 'reference' ? args.slice(0, 4) : args,
-    placement,
-    {
-      cpuProfileDir,
-      env: kind === 'product' ? serverEnv() : {},
-    },
-  )
+  const servers: ServerProcess[] = []
+  // One after the other: the first to open takes the leader lease, so the Delivery Service runs
+  // on the first instance in every run.
+  for (let index = 0; index < (shared?.instances ?? 1); index += 1) {
+    servers.push(
+      await startServer(script, kind === 'reference' ? args.slice(0, 4) : args, placement, {
+        cpuProfileDir,
+        env: kind === 'product' ? serverEnv() : {},
+      }),
+    )
+  }
+  const server = servers[0] as ServerProcess
   const host = '127.0.0.1'
   const target: Target =
     kind === 'reference'
@@ -227,11 +248,14 @@ async function startRig(
   )
   return {
     kind,
+    name: shared ? `product ×${shared.instances} + Redis` : kind,
     server,
+    servers,
+    redisPid: shared?.redis.pid,
     clients,
     async stop() {
       await Promise.all(clients.map((client) => client.stop()))
-      await server.stop()
+      await Promise.all(servers.map((each) => each.stop()))
       if (cpuProfileDir) log(`server CPU profile for ${label}: ${cpuProfileDir}`)
     },
   }
@@ -245,33 +269,45 @@ async function measured<T>(rig: Rig, body: () => Promise<T>): Promise<{ value: T
   }
   const lags = () =>
     Promise.all([
-      rig.server.lag(),
-      ...rig.clients.map(
-        async (client) => expect(await client.request({ type: 'lag' }), 'lag').lag,
+      Promise.all(rig.servers.map((server) => server.lag())),
+      Promise.all(
+        rig.clients.map(async (client) => expect(await client.request({ type: 'lag' }), 'lag').lag),
       ),
     ])
+  // Servers first, then Redis, clients, the whole machine and this process.
+  const sample = () => [
+    ...rig.servers.map((server) => cpuSeconds(server.pid)),
+    rig.redisPid === undefined ? 0 : cpuSeconds(rig.redisPid),
+    clientCpu(),
+    machineBusySeconds(),
+    ownCpu(),
+  ]
   await lags()
-  const before = [cpuSeconds(rig.server.pid), clientCpu(), machineBusySeconds(), ownCpu()]
+  const before = sample()
   const started = performance.now()
   const startedAtMs = Date.now()
   const value = await body()
   const wallMs = performance.now() - started
   const endedAtMs = Date.now()
-  const after = [cpuSeconds(rig.server.pid), clientCpu(), machineBusySeconds(), ownCpu()]
-  const [serverLag, ...clientLags] = await lags()
+  const after = sample()
+  const [serverLags, clientLags] = await lags()
   const used = after.map((value, index) => value - (before[index] as number))
-  const [server = 0, client = 0, machine = 0, own = 0] = used
+  const perServer = used.slice(0, rig.servers.length)
+  const [redis = 0, client = 0, machine = 0, own = 0] = used.slice(rig.servers.length)
+  const server = perServer.reduce((sum, seconds) => sum + seconds, 0)
   const pct = (seconds: number) => (seconds / (wallMs / 1000)) * 100
   return {
     value,
     cpu: {
       serverPct: pct(server),
+      perServerPct: perServer.map(pct),
+      redisPct: pct(redis),
       clientPct: pct(client),
-      otherPct: pct(Math.max(0, machine - server - client - own)),
+      otherPct: pct(Math.max(0, machine - server - redis - client - own)),
       wallMs,
       startedAtMs,
       endedAtMs,
-      serverStallMs: serverLag?.maxMs ?? Number.NaN,
+      serverStallMs: Math.max(...serverLags.map((lag) => lag.maxMs)),
       clientStallMs: Math.max(...clientLags.map((lag) => lag.maxMs)),
     },
   }
@@ -289,7 +325,7 @@ async function quietest<T>(
   let best = await measured(rig, body)
   let attempts = 1
   while (best.cpu.otherPct > NOISY_OTHER_PCT && attempts < 3) {
-    log(`${rig.kind} ${what}: other programs took ${fmt(best.cpu.otherPct)} % of a core; again`)
+    log(`${rig.name} ${what}: other programs took ${fmt(best.cpu.otherPct)} % of a core; again`)
     await settle(rig, 10_000)
     const next = await measured(rig, body)
     attempts += 1
@@ -303,9 +339,10 @@ async function settle(rig: Rig, maxMs: number): Promise<void> {
   const deadline = performance.now() + maxMs
   while (performance.now() < deadline) {
     const { cpu } = await measured(rig, () => Bun.sleep(250))
-    if (cpu.serverPct < 5 && cpu.clientPct < 5 * rig.clients.length) return
+    const quiet = cpu.serverPct < 5 * rig.servers.length && cpu.redisPct < 5
+    if (quiet && cpu.clientPct < 5 * rig.clients.length) return
   }
-  log(`${rig.kind}: still busy after ${maxMs} ms; measuring anyway`)
+  log(`${rig.name}: still busy after ${maxMs} ms; measuring anyway`)
 }
 
 function expect<T extends ClientReply['type']>(
@@ -356,10 +393,16 @@ async function joinMembers(rig: Rig, count: number, tlsEvery?: number): Promise<
   const transports = memberNames(count).map((_, index) =>
     tlsEvery && index % tlsEvery === 1 ? ('tls' as const) : ('wss' as const),
   )
+  // Contiguous shares, one per server: in (r) each instance has half the members.
+  const webPorts = memberNames(count).map((_, index) => {
+    const server = rig.servers[Math.floor((index * rig.servers.length) / count)] ?? rig.server
+    return server.ready.webPort
+  })
   const reply = await client.request({
     type: 'join-members',
     names: memberNames(count),
     transports,
+    webPorts,
     groupSize: count,
   })
   return expect(reply, 'ok').ms
@@ -399,14 +442,14 @@ async function ladderStep(rig: Rig, members: number, rate: number, repeat: boole
     closed: collected.closed,
     latency,
     cpu,
-    serverRssBytes: rssBytes(rig.server.pid),
+    serverRssBytes: rig.servers.reduce((sum, server) => sum + rssBytes(server.pid), 0),
     senderLateMs: sent.lateMs,
     pass: lost === 0 && latency.p99Ms <= KNEE_P99_MS,
     repeat,
   }
   log(
-    `${rig.kind} ${rate} msg/s: p99 ${fmt(latency.p99Ms)} ms, lost ${lost}, server ${fmt(cpu.serverPct)} %, ` +
-      `client ${fmt(cpu.clientPct)} %, other ${fmt(cpu.otherPct)} %, stalls ${fmt(cpu.serverStallMs)}/` +
+    `${rig.name} ${rate} msg/s: p99 ${fmt(latency.p99Ms)} ms, lost ${lost}, server ${serverCpuText(cpu)} %, ` +
+      `${rig.redisPid === undefined ? '' : `Redis ${fmt(cpu.redisPct)} %, `}client ${fmt(cpu.clientPct)} %, other ${fmt(cpu.otherPct)} %, stalls ${fmt(cpu.serverStallMs)}/` +
       `${fmt(cpu.clientStallMs)} ms → ${result.pass ? 'pass' : 'FAIL'}`,
   )
   await settle(rig, 10_000)
@@ -460,12 +503,13 @@ async function ladderWorkload(
   tlsEvery: number | undefined,
   label: string,
   messageBytes = MESSAGE_BYTES,
+  shared?: SharedRoom,
 ) {
-  const rig = await startRig(kind, 1, label, messageBytes)
+  const rig = await startRig(kind, 1, label, { messageBytes, shared })
   try {
     const members = config.ladder.clients
     const joinMs = await joinMembers(rig, members, kind === 'product' ? tlsEvery : undefined)
-    log(`${kind}: ${members} members joined in ${fmt(joinMs)} ms`)
+    log(`${rig.name}: ${members} members joined in ${fmt(joinMs)} ms`)
     await settle(rig, 30_000)
     const tls = kind === 'product' && tlsEvery ? Math.floor(members / tlsEvery) : 0
     return await runLadder(rig, members, tls, joinMs)
@@ -663,6 +707,49 @@ async function crowdWorkload(kind: Kind): Promise<Crowd> {
   }
 }
 
+// ---- (r): one room shared through Redis ---------------------------------------------------
+
+interface SharedRooms {
+  readonly redisVersion: string
+  readonly durability: string
+  readonly embedded: Ladder
+  readonly oneInstance: Ladder
+  readonly twoInstances: Ladder
+}
+
+/**
+ * (a)'s ladder three times in a row: the product alone on sqlite, one instance on Redis, and two
+ * instances on the same Redis with the members split between them. Redis shares the servers'
+ * cores, as it is their work; the room is emptied before each configuration.
+ */
+async function sharedRoomWorkload(): Promise<SharedRooms> {
+  const embedded = await workload('r embedded', () =>
+    ladderWorkload('product', undefined, 'r-embedded'),
+  )
+  const redis = await startRedis(placement.serverCores)
+  log(`redis-server ${redis.version} at ${redis.url} (${REDIS_DURABILITY})`)
+  try {
+    const shared = (instances: number) => async () => {
+      await redis.flush()
+      return ladderWorkload('product', undefined, `r-${instances}`, MESSAGE_BYTES, {
+        redis,
+        instances,
+      })
+    }
+    const oneInstance = await workload('r one instance + Redis', shared(1))
+    const twoInstances = await workload('r two instances + Redis', shared(2))
+    return {
+      redisVersion: redis.version,
+      durability: REDIS_DURABILITY,
+      embedded,
+      oneInstance,
+      twoInstances,
+    }
+  } finally {
+    await redis.stop()
+  }
+}
+
 // ---- running and reporting -----------------------------------------------------------------
 
 interface Results {
@@ -670,6 +757,7 @@ interface Results {
   b?: { reference: Ladder; product: Ladder }
   c?: { reference: Bursts; product: Bursts }
   d?: { reference: Crowd; product: Crowd }
+  r?: SharedRooms
 }
 
 const results: Results = {}
@@ -711,6 +799,7 @@ try {
     const product = await workload('d/e product', () => crowdWorkload('product'))
     results.d = { reference, product }
   }
+  if (only.has('r')) results.r = await sharedRoomWorkload()
 } finally {
   rmSync(certDir, { recursive: true, force: true })
 }
@@ -936,11 +1025,102 @@ function render(): string {
     )
   }
 
-  out.push('', '### Targets', '')
-  out.push(
-    table(['figure', 'reference', 'product', 'product / reference', 'target', 'met'], summary),
-  )
+  if (results.r) out.push('', ...sharedRoomsReport(results.r))
+
+  // (r) alone compares the product with itself: no targets to show.
+  if (summary.length > 0) {
+    out.push('', '### Targets', '')
+    out.push(
+      table(['figure', 'reference', 'product', 'product / reference', 'target', 'met'], summary),
+    )
+  }
   return out.join('\n')
+}
+
+function sharedRoomsReport(shared: SharedRooms): string[] {
+  const { embedded, oneInstance, twoInstances } = shared
+  const members = embedded.members
+  const ladders: Array<[string, Ladder]> = [
+    ['embedded (sqlite, one process)', embedded],
+    ['one instance + Redis', oneInstance],
+    ['two instances + Redis', twoInstances],
+  ]
+  const serverCores = placement.serverCores
+  const kneeRow = ([name, ladder]: [string, Ladder]) => {
+    const step = kneeStep(ladder)
+    return [
+      name,
+      ladder.knee === 0 ? `< ${fmt(config.ladder.start)}` : fmt(ladder.knee),
+      fmt(ladder.knee * ladder.members),
+      fmt(step?.latency.p99Ms ?? Number.NaN),
+      step ? serverCpuText(step.cpu) : '–',
+      fmt(step?.cpu.redisPct ?? Number.NaN),
+      fmt(step?.cpu.clientPct ?? Number.NaN),
+      fmt(step?.cpu.otherPct ?? Number.NaN),
+      ladder.firstFailure === undefined ? 'never (the ladder ended)' : fmt(ladder.firstFailure),
+      fmt(ladder.joinMs),
+    ]
+  }
+  return [
+    `### (r) one room shared through Redis: (a)'s ladder, ${members} WebSocket clients`,
+    '',
+    `Redis ${shared.redisVersion} on the loopback with ${shared.durability}: every write on the ` +
+      'disk before Redis acknowledges it, the durability the product documents. Emptied ' +
+      `(FLUSHALL) before each configuration. With two instances, members 0–${members / 2 - 1} ` +
+      `connect to the first and ${members / 2}–${members - 1} to the second; every member receives ` +
+      `every message, so deliveries expected = messages × ${members} as in (a). The first ` +
+      'instance to start holds the leader lease (the Delivery Service). Redis runs beside the ' +
+      `servers (${serverCores === undefined ? 'unpinned' : coresText(serverCores)}); server CPU ` +
+      'is per instance, first + second.',
+    '',
+    stepsTable(ladders, true),
+    '',
+    table(
+      [
+        'configuration',
+        'knee msg/s',
+        'knee deliveries/s',
+        'p99 at knee ms',
+        'server CPU % at knee',
+        'Redis CPU %',
+        'client CPU %',
+        'other CPU %',
+        'first failure msg/s',
+        'members joined in ms',
+      ],
+      ladders.map(kneeRow),
+    ),
+    '',
+    table(
+      ['ratio of knees', 'deliveries/s'],
+      [
+        ['two instances ÷ one instance, both on Redis', ratio(twoInstances.knee, oneInstance.knee)],
+        ['one instance on Redis ÷ embedded', ratio(oneInstance.knee, embedded.knee)],
+        ['two instances on Redis ÷ embedded', ratio(twoInstances.knee, embedded.knee)],
+      ],
+    ),
+    '',
+    `This machine has ${cpus().length} cores: ${
+      serverCores === undefined
+        ? 'nothing is pinned, so servers, Redis and the load client compete for all of them'
+        : `both instances and Redis share ${coresText(serverCores)} and the load client runs on ${coresText(placement.clientCores ?? '')}`
+    }, so the two-instance knee is CPU-starved: it shows what sharing the room costs, not what a second machine would add.`,
+  ]
+}
+
+function coresText(cores: string): string {
+  return cores.includes('-') ? `cores ${cores}` : `core ${cores}`
+}
+
+/** The passing step at the knee (the last, if the rate ran more than once). */
+function kneeStep(ladder: Ladder): LadderStep | undefined {
+  return ladder.steps.filter((step) => step.pass && step.rate === ladder.knee).at(-1)
+}
+
+/** Server CPU as one figure, or per instance (first + second) when several share the room. */
+function serverCpuText(cpu: CpuShare): string {
+  if (cpu.perServerPct.length < 2) return fmt(cpu.serverPct)
+  return cpu.perServerPct.map((pct) => fmt(pct)).join(' + ')
 }
 
 /** Which code was measured: the commit, and files under apps/ or shared/ that differ from it. */
@@ -971,7 +1151,8 @@ function bound(cpu: CpuShare): string {
   if (cpu.otherPct > NOISY_OTHER_PCT) return ` (noisy: other programs ${fmt(cpu.otherPct)} %)`
   // Client processes share the client cores: past 90 % of them they, not the server, set the pace.
   if (cpu.clientPct >= 90 * clientCoreCount()) return ' (client-bound)'
-  if (cpu.serverPct >= 90) return ' (server-bound)'
+  // Redis, when there is one, runs on the servers' cores.
+  if (cpu.serverPct + cpu.redisPct >= 90) return ' (server-bound)'
   return ''
 }
 
@@ -988,57 +1169,12 @@ function kneeText(ladder: Ladder): string {
 }
 
 function ladderTable(reference: Ladder, product: Ladder, sameBytes?: Ladder): string {
-  const rows: string[][] = []
   const ladders: Array<[string, Ladder]> = [
     ['reference', reference],
     ['product', product],
   ]
   if (sameBytes) ladders.push([`reference, ${deliveredFrameBytes}-byte messages`, sameBytes])
-  for (const [name, ladder] of ladders) {
-    for (const step of ladder.steps) {
-      rows.push([
-        `${name}${step.repeat ? ' (again)' : ''}`,
-        fmt(step.rate),
-        fmt(step.sentPerSecond),
-        fmt(step.deliveredPerSecond),
-        fmt(step.expectedPerSecond),
-        step.lost === 0
-          ? '0'
-          : `${fmt(step.lost)} (${((step.lost / step.expectedPerSecond / (config.ladder.stepMs / 1000)) * 100).toFixed(1)} %)`,
-        fmt(step.latency.p50Ms),
-        fmt(step.latency.p99Ms),
-        fmt(step.latency.p999Ms),
-        fmt(step.cpu.serverPct),
-        fmt(step.cpu.clientPct),
-        fmt(step.cpu.otherPct),
-        mb(step.serverRssBytes),
-        fmt(step.cpu.serverStallMs),
-        fmt(step.cpu.clientStallMs),
-        `${step.pass ? 'pass' : 'fail'}${bound(step.cpu)}`,
-      ])
-    }
-  }
-  const main = table(
-    [
-      'target',
-      'msg/s',
-      'sent/s',
-      'delivered/s',
-      'expected/s',
-      'lost',
-      'p50 ms',
-      'p99 ms',
-      'p99.9 ms',
-      'server CPU %',
-      'client CPU %',
-      'other CPU %',
-      'server RSS MB',
-      'server stall ms',
-      'client stall ms',
-      'pass',
-    ],
-    rows,
-  )
+  const main = stepsTable(ladders)
   // Rates both ladders ran: each product figure as a ratio to the reference's at the same rate.
   const byRate = new Map(reference.steps.filter((s) => !s.repeat).map((s) => [s.rate, s]))
   const paired = product.steps
@@ -1061,4 +1197,56 @@ function ladderTable(reference: Ladder, product: Ladder, sameBytes?: Ladder): st
     paired,
   )
   return `${main}\n\nProduct ÷ reference at the same rate:\n\n${ratios}`
+}
+
+/** Every step of these ladders, one row each; the Redis column only for (r). */
+function stepsTable(ladders: ReadonlyArray<readonly [string, Ladder]>, withRedis = false): string {
+  const rows: string[][] = []
+  for (const [name, ladder] of ladders) {
+    for (const step of ladder.steps) {
+      rows.push([
+        `${name}${step.repeat ? ' (again)' : ''}`,
+        fmt(step.rate),
+        fmt(step.sentPerSecond),
+        fmt(step.deliveredPerSecond),
+        fmt(step.expectedPerSecond),
+        step.lost === 0
+          ? '0'
+          : `${fmt(step.lost)} (${((step.lost / step.expectedPerSecond / (config.ladder.stepMs / 1000)) * 100).toFixed(1)} %)`,
+        fmt(step.latency.p50Ms),
+        fmt(step.latency.p99Ms),
+        fmt(step.latency.p999Ms),
+        serverCpuText(step.cpu),
+        ...(withRedis ? [fmt(step.cpu.redisPct)] : []),
+        fmt(step.cpu.clientPct),
+        fmt(step.cpu.otherPct),
+        mb(step.serverRssBytes),
+        fmt(step.cpu.serverStallMs),
+        fmt(step.cpu.clientStallMs),
+        `${step.pass ? 'pass' : 'fail'}${bound(step.cpu)}`,
+      ])
+    }
+  }
+  return table(
+    [
+      'target',
+      'msg/s',
+      'sent/s',
+      'delivered/s',
+      'expected/s',
+      'lost',
+      'p50 ms',
+      'p99 ms',
+      'p99.9 ms',
+      'server CPU %',
+      ...(withRedis ? ['Redis CPU %'] : []),
+      'client CPU %',
+      'other CPU %',
+      'server RSS MB',
+      'server stall ms',
+      'client stall ms',
+      'pass',
+    ],
+    rows,
+  )
 }
