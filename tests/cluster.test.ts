@@ -7,6 +7,7 @@ import type { ConnectTransport } from '../shared/client/transport.ts'
 import { webSocketTransport } from '../shared/client/websocket-transport.ts'
 import { type EngineClient, startEngineClient, startEngineSession } from './support/engine.ts'
 import {
+  connectClient,
   connectTls,
   connectWebSocket,
   join,
@@ -229,6 +230,10 @@ describe.skipIf(redisMissing)('two instances sharing one room through Redis', ()
       for (const member of everyone) {
         await member.waitFor('membership', (event) => event.members.length === 3)
       }
+      // A member of the doomed instance that will not come back (a raw client that never reconnects).
+      await using erin = await connectClient(viaWeb(doomed.webPort))
+      await join(erin, 'erin')
+      await carol.waitFor('presence', (event) => event.name === 'erin' && event.event === 'join')
 
       const said: string[] = []
       const talk = (member: EngineClient, from: number, to: number) =>
@@ -261,6 +266,21 @@ describe.skipIf(redisMissing)('two instances sharing one room through Redis', ()
             (event) => event.type === 'warning' && event.code !== 'history_unreadable',
           ),
         ).toEqual([])
+      }
+
+      // The killed instance's heartbeat stopped: its member that did not come back is seen to leave.
+      const left = await carol.waitFor(
+        'presence',
+        (event) => event.name === 'erin' && event.event === 'leave',
+        10_000,
+      )
+      expect(left.reason).toBe('dropped')
+      for (const name of ['alice', 'bob']) {
+        expect(
+          carol.events.some(
+            (event) => event.type === 'presence' && event.name === name && event.event === 'leave',
+          ),
+        ).toBe(false)
       }
 
       // alice and bob were on the killed instance and came back through the other one.
