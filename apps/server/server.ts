@@ -44,7 +44,18 @@ export function startChatServer(options: ChatServerOptions): ChatServer {
   const { limits } = options
   const backend: Backend = options.cluster ?? embeddedBackend(options.dataDir, limits)
   const startedAt = Date.now()
-  const room = createRoom({ ...backend, limits, secret: options.roomSecret })
+  const room = createRoom({
+    ...backend,
+    limits,
+    secret: options.roomSecret,
+    reportInternalError(error) {
+      // Redis being away is one line per refusal, not a stack trace each; anything else is a bug.
+      const code = (error as { code?: unknown } | undefined)?.code
+      if (typeof code === 'string' && code.startsWith('ERR_REDIS')) {
+        console.error(`chatbox: refused for now, Redis is away: ${(error as Error).message}`)
+      } else console.error(error)
+    },
+  })
   const webSockets = createWebSocketTransport(room, limits)
   // Built once per process, from the first start on, so the page is ready by the first visit.
   const assets = webClientAssets()
