@@ -4,7 +4,12 @@
 // the room below it is the same room that runs alone on bun:sqlite.
 import { RedisClient } from 'bun'
 import * as v from 'valibot'
-import type { ErrorFrame, Member, PresenceFrame } from '../../../shared/protocol/frames.ts'
+import {
+  type ErrorFrame,
+  type Member,
+  MemberSchema,
+  type PresenceFrame,
+} from '../../../shared/protocol/frames.ts'
 import type { Limits } from '../../../shared/protocol/limits.ts'
 import { nameKey } from '../../../shared/protocol/names.ts'
 import { createDelivery, type Delivery, followPresence } from '../room/delivery.ts'
@@ -128,7 +133,7 @@ export async function openRedisCluster(options: RedisClusterOptions): Promise<Re
   /** Everyone online on any instance, as the events said; the hash in Redis is the record. */
   const everyone = new Map<string, Member>()
   for (const record of Object.values(pairs(online))) {
-    const { name, identityKey } = JSON.parse(record) as Member
+    const { name, identityKey } = v.parse(MemberSchema, JSON.parse(record))
     everyone.set(nameKey(name), { name, identityKey })
   }
   const watchers: Array<(frame: PresenceFrame) => void> = []
