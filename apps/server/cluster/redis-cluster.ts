@@ -4,12 +4,7 @@
 // the room below it is the same room that runs alone on bun:sqlite.
 import { RedisClient } from 'bun'
 import * as v from 'valibot'
-import {
-  type ErrorFrame,
-  type Member,
-  MemberSchema,
-  type PresenceFrame,
-} from '../../../shared/protocol/frames.ts'
+import { type Member, MemberSchema, type PresenceFrame } from '../../../shared/protocol/frames.ts'
 import type { Limits } from '../../../shared/protocol/limits.ts'
 import { nameKey } from '../../../shared/protocol/names.ts'
 import { createDelivery, type Delivery, followPresence } from '../room/delivery.ts'
@@ -23,6 +18,7 @@ import type {
   PresenceBook,
   RoomLog,
 } from '../room/ports.ts'
+import { UNAVAILABLE } from '../room/room.ts'
 import { type ClusterEvent, ClusterEventSchema, type DeliveryRequest } from './events.ts'
 import { EVENTS_KEPT, KEYS } from './keys.ts'
 import { createRedisStores, decodeStreamEntry, sendCommand } from './redis-store.ts'
@@ -267,16 +263,6 @@ export async function openRedisCluster(options: RedisClusterOptions): Promise<Re
     return emit({ type: 'ds', from, frame })
   }
 
-  function unavailable(to: string): void {
-    const frame: ErrorFrame = {
-      type: 'error',
-      code: 'unavailable',
-      message: 'the server could not do that just now; try again',
-      fatal: false,
-    }
-    local?.sendTo(to, frame)
-  }
-
   // ---- reading the streams ------------------------------------------------------------------
 
   function onEvent(text: string): void {
@@ -438,7 +424,7 @@ export async function openRedisCluster(options: RedisClusterOptions): Promise<Re
         waiting.set(nameKey(from), { name: from, keyPackage })
         forward(from, { type: 'key-package', keyPackage }).catch((error) => {
           reportError(error)
-          unavailable(from)
+          local?.sendTo(from, UNAVAILABLE)
         })
       },
       async groupFounded(from, groupId) {

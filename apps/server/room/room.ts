@@ -274,7 +274,7 @@ export function createRoom(options: RoomOptions): Room {
     function internalError(error: unknown): void {
       reportInternalError(error)
       if (phase !== 'closed') {
-        send(errorFrame('unavailable', 'the server could not do that just now; try again', false))
+        send(UNAVAILABLE)
       }
     }
 
@@ -427,6 +427,13 @@ export function createRoom(options: RoomOptions): Room {
     },
   }
 }
+
+/** What a member is told when the server's own store failed it; the frame may be tried again. */
+export const UNAVAILABLE: ErrorFrame = errorFrame(
+  'unavailable',
+  'the server could not do that just now; try again',
+  false,
+)
 
 function errorFrame(code: ErrorCode, message: string, fatal: boolean): ErrorFrame {
   return { type: 'error', code, message, fatal }
