@@ -32,6 +32,47 @@ describe('one room over two transports', () => {
   })
 })
 
+describe('fan-out to raw-TLS members', () => {
+  // A turn's broadcasts are joined once and the one buffer written to every member whose queue
+  // holds exactly them; a member with something of its own in the queue must get its own bytes.
+  test('members sharing a burst each get all of it in order, and only their own replies', async () => {
+    await using server = await startTestServer({
+      limits: { rate: { perSecond: 10_000, burst: 10_000, strikes: 10_000 } },
+    })
+    await using alice = await connectWebSocket(server)
+    await using bob = await connectTls(server)
+    await using carol = await connectTls(server)
+    await using dave = await connectTls(server)
+    await join(alice, 'alice')
+    await join(bob, 'bob')
+    await join(carol, 'carol')
+    await join(dave, 'dave')
+    await alice.inbox.take('presence', (frame) => frame.name === 'dave')
+
+    const count = 300
+    for (let index = 0; index < count; index += 1) {
+      alice.send({ type: 'app', ciphertext: `m${index}` })
+      // carol's pings are answered in the same turns as alice's messages: her queue differs.
+      if (index % 7 === 0) carol.send({ type: 'ping', nonce: index })
+    }
+    for (const member of [bob, carol, dave]) {
+      const received: string[] = []
+      for (let index = 0; index < count; index += 1) {
+        received.push((await member.inbox.take('app')).ciphertext)
+      }
+      expect(received).toEqual(Array.from({ length: count }, (_, index) => `m${index}`))
+    }
+    const pongs: number[] = []
+    for (let index = 0; index < count; index += 7) {
+      pongs.push((await carol.inbox.take('pong')).nonce ?? -1)
+    }
+    expect(pongs).toEqual(Array.from({ length: Math.ceil(count / 7) }, (_, index) => index * 7))
+    for (const member of [bob, dave]) {
+      expect(member.inbox.frames.filter((frame) => frame.type === 'pong')).toEqual([])
+    }
+  })
+})
+
 describe('TLS on both ports', () => {
   test('a TLS 1.2 client is refused on the web port and on the terminal port', async () => {
     await using server = await startTestServer()
