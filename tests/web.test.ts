@@ -47,6 +47,30 @@ describe('the web client bundle', () => {
     expect(text).not.toContain('innerHTML=`')
   })
 
+  test('is built on a worker thread: the same files, and none of the build left in the server heap', async () => {
+    // A fresh process, so nothing else this test file loaded is counted.
+    const script = `
+      import { heapStats } from 'bun:jsc'
+      import { webClientAssets } from '${new URL('../apps/web/build.ts', import.meta.url).pathname}'
+      const assets = await webClientAssets()
+      Bun.gc(true)
+      const files = [...assets].map(([path, asset]) => [path, asset.contentType, asset.body.length])
+      console.log(JSON.stringify({ heapBytes: heapStats().heapSize, files }))
+    `
+    const child = Bun.spawn(['bun', '-e', script], { stdout: 'pipe', stderr: 'inherit' })
+    expect(await child.exited).toBe(0)
+    const { heapBytes, files } = JSON.parse(await new Response(child.stdout).text()) as {
+      heapBytes: number
+      files: Array<[string, string, number]>
+    }
+    const direct = await buildWebClient()
+    expect(files.sort()).toEqual(
+      [...direct].map(([path, asset]) => [path, asset.contentType, asset.body.length]).sort(),
+    )
+    // Built in the server's own heap, Babel and the bundler left ~15 MB there.
+    expect(heapBytes).toBeLessThan(4 * 1024 * 1024)
+  })
+
   test('is served with the security headers and the server limits the page needs', async () => {
     await using server = await startTestServer({ limits: { maxFileBytes: 4096 } })
     const page = await fetch(pageUrl(server), { tls: { ca: server.ca } })

@@ -1,5 +1,6 @@
 // Bundles the page (index.html and all it pulls in) into minified files held in memory, for the
 // server to serve. Knows Bun.build and the Solid plugin; nothing of the room, routes or headers.
+import * as v from 'valibot'
 import { solidPlugin } from '../../scripts/solid-plugin.ts'
 
 export interface WebAsset {
@@ -57,10 +58,47 @@ export async function buildWebClient(): Promise<WebAssets> {
   return assets
 }
 
+/** What the build worker answers: the files, or why there are none. */
+export const BuildReplySchema = v.variant('ok', [
+  v.object({
+    ok: v.literal(true),
+    assets: v.array(
+      v.tuple([
+        v.string(),
+        v.object({
+          body: v.instance(Uint8Array<ArrayBuffer>),
+          contentType: v.string(),
+          immutable: v.boolean(),
+        }),
+      ]),
+    ),
+  }),
+  v.object({ ok: v.literal(false), message: v.string() }),
+])
+export type BuildReply = v.InferOutput<typeof BuildReplySchema>
+
+/** Builds on a worker thread (see build-worker.ts) and ends the worker once it has answered. */
+export function buildWebClientOnWorker(): Promise<WebAssets> {
+  const { promise, resolve, reject } = Promise.withResolvers<WebAssets>()
+  const worker = new Worker(new URL('./build-worker.ts', import.meta.url).href)
+  worker.onmessage = (event: MessageEvent) => {
+    worker.terminate()
+    const reply = v.safeParse(BuildReplySchema, event.data)
+    if (!reply.success) reject(new Error('the web client build worker answered nonsense'))
+    else if (reply.output.ok) resolve(new Map(reply.output.assets))
+    else reject(new Error(reply.output.message))
+  }
+  worker.onerror = (event: ErrorEvent) => {
+    worker.terminate()
+    reject(new Error(`the web client build worker failed: ${event.message}`))
+  }
+  return promise
+}
+
 let shared: Promise<WebAssets> | undefined
 
 /** One build per process, started by the first server and shared by every later one. */
 export function webClientAssets(): Promise<WebAssets> {
-  shared ??= buildWebClient()
+  shared ??= buildWebClientOnWorker()
   return shared
 }
