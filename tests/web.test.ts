@@ -61,7 +61,7 @@ describe('the web client bundle', () => {
     expect(await child.exited).toBe(0)
     const { heapBytes, files } = JSON.parse(await new Response(child.stdout).text()) as {
       heapBytes: number
-      files: Array<[string, string, number]>
+      files: unknown[][]
     }
     const direct = await buildWebClient()
     expect(files.sort()).toEqual(
