@@ -38,6 +38,8 @@ const { values: flags } = parseArgs({
     'step-ms': { type: 'string' },
     /** Also run the reference's ladder with messages as large as the product's frames. */
     'same-bytes': { type: 'boolean' },
+    /** Also run the reference's ladder with messages of these sizes (bytes, comma-separated). */
+    'reference-bytes': { type: 'string' },
     /** Diagnostic: the product's store in memory instead of a temporary directory on disk. */
     'memory-store': { type: 'boolean' },
     /** Diagnostic: NAME=VALUE in the product server's environment (JSC options, say). */
@@ -145,6 +147,11 @@ const deliveredFrameBytes = JSON.stringify({
   ciphertext: 'A'.repeat(ciphertextLength),
   seq: 10_000,
 }).length
+/** The reference's extra ladders in (a): the product's frame size in the full run, or as asked. */
+const referenceSizes = [
+  ...((flags['same-bytes'] ?? config.mode === 'full') ? [deliveredFrameBytes] : []),
+  ...(flags['reference-bytes']?.split(',').map(Number) ?? []),
+]
 const resultsDir = new URL('./results/', import.meta.url).pathname
 const profileDir = flags.profile ? join(resultsDir, 'profiles', String(benchStarted)) : undefined
 log(
@@ -752,8 +759,13 @@ async function sharedRoomWorkload(): Promise<SharedRooms> {
 
 // ---- running and reporting -----------------------------------------------------------------
 
+interface SizedLadder {
+  readonly bytes: number
+  readonly ladder: Ladder
+}
+
 interface Results {
-  a?: { reference: Ladder; product: Ladder; referenceSameBytes?: Ladder }
+  a?: { reference: Ladder; product: Ladder; referenceSized: SizedLadder[] }
   b?: { reference: Ladder; product: Ladder }
   c?: { reference: Bursts; product: Bursts }
   d?: { reference: Crowd; product: Crowd }
@@ -776,12 +788,13 @@ try {
     )
     if (only.has('a')) {
       const product = await workload('a product', () => ladderWorkload('product', undefined, 'a'))
-      results.a = { reference, product }
+      results.a = { reference, product, referenceSized: [] }
       // The bare relay moving the product's bytes: what part of the gap the frame size explains.
-      if (flags['same-bytes'] ?? config.mode === 'full') {
-        results.a.referenceSameBytes = await workload('a reference, same bytes', () =>
-          ladderWorkload('reference', undefined, 'a', deliveredFrameBytes),
+      for (const bytes of referenceSizes) {
+        const ladder = await workload(`a reference, ${bytes}-byte messages`, () =>
+          ladderWorkload('reference', undefined, 'a', bytes),
         )
+        results.a.referenceSized.push({ bytes, ladder })
       }
     }
     if (only.has('b')) {
@@ -868,8 +881,8 @@ function render(): string {
         ? `(a) open-loop ladder, ${pair.product.members} WebSocket clients`
         : `(b) open-loop ladder, ${pair.product.tlsMembers} of ${pair.product.members} product clients on raw TLS (reference: WebSocket only, the run of (a))`
     out.push('', `### ${title}`, '')
-    const sameBytes = id === 'a' ? results.a?.referenceSameBytes : undefined
-    out.push(ladderTable(pair.reference, pair.product, sameBytes))
+    const sized = id === 'a' ? (results.a?.referenceSized ?? []) : []
+    out.push(ladderTable(pair.reference, pair.product, sized))
     const refKnee = pair.reference.knee
     const prodKnee = pair.product.knee
     out.push(
@@ -877,10 +890,17 @@ function render(): string {
       `Knee (p99 ≤ ${KNEE_P99_MS} ms, no loss): reference ${kneeText(pair.reference)}, product ` +
         `${kneeText(pair.product)} → ${ratio(prodKnee, refKnee)}. Product members joined the MLS ` +
         `group in ${fmt(pair.product.joinMs)} ms.` +
-        (sameBytes
-          ? ` The reference relaying ${deliveredFrameBytes}-byte messages (the size of the ` +
-            `product's delivered frame): ${kneeText(sameBytes)} → product ${ratio(prodKnee, sameBytes.knee)} of it.`
-          : ''),
+        sized
+          .map(
+            ({ bytes, ladder }) =>
+              ` The reference relaying ${bytes}-byte messages` +
+              (bytes === deliveredFrameBytes
+                ? " (the size of the product's delivered frame)"
+                : '') +
+              `: ${kneeText(ladder)}, ${ratio(ladder.knee, refKnee)} of its knee with ` +
+              `${MESSAGE_BYTES}-byte ones → product ${ratio(prodKnee, ladder.knee)} of it.`,
+          )
+          .join(''),
     )
     summary.push([
       `(${id}) knee, deliveries/s`,
@@ -1168,12 +1188,15 @@ function kneeText(ladder: Ladder): string {
   return `${fmt(ladder.knee)} msg/s = ${fmt(ladder.knee * ladder.members)} deliveries/s${above}`
 }
 
-function ladderTable(reference: Ladder, product: Ladder, sameBytes?: Ladder): string {
+function ladderTable(reference: Ladder, product: Ladder, sized: SizedLadder[]): string {
   const ladders: Array<[string, Ladder]> = [
     ['reference', reference],
     ['product', product],
+    ...sized.map(({ bytes, ladder }): [string, Ladder] => [
+      `reference, ${bytes}-byte messages`,
+      ladder,
+    ]),
   ]
-  if (sameBytes) ladders.push([`reference, ${deliveredFrameBytes}-byte messages`, sameBytes])
   const main = stepsTable(ladders)
   // Rates both ladders ran: each product figure as a ratio to the reference's at the same rate.
   const byRate = new Map(reference.steps.filter((s) => !s.repeat).map((s) => [s.rate, s]))
