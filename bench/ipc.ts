@@ -104,7 +104,13 @@ export const ServerCommandSchema = v.variant('type', [
   v.object({ type: v.literal('lag') }),
 ])
 export const ServerReplySchema = v.variant('type', [
-  v.object({ type: v.literal('gc-done'), heapBytes: v.number(), objectCount: Count }),
+  v.object({
+    type: v.literal('gc-done'),
+    heapBytes: v.number(),
+    objectCount: Count,
+    /** Live objects by type after the collection: what a connection's heap is made of. */
+    objectTypeCounts: v.record(v.string(), Count),
+  }),
   v.object({ type: v.literal('lag'), lag: LagSchema }),
 ])
 export type ServerReply = v.InferOutput<typeof ServerReplySchema>

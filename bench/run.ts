@@ -604,6 +604,24 @@ interface Crowd {
   }
 }
 
+/** The object types that grew most between two collections, per connection opened. */
+function perConnection(
+  before: { objectTypeCounts: Record<string, number> },
+  after: { objectTypeCounts: Record<string, number> },
+  opened: number,
+): string {
+  return Object.entries(after.objectTypeCounts)
+    .map(([type, count]): [string, number] => [
+      type,
+      (count - (before.objectTypeCounts[type] ?? 0)) / Math.max(1, opened),
+    ])
+    .filter(([, perOne]) => perOne >= 0.5)
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 12)
+    .map(([type, perOne]) => `${type} ${perOne.toFixed(1)}`)
+    .join(', ')
+}
+
 async function crowdWorkload(kind: Kind): Promise<Crowd> {
   const { connections, processes, concurrency, messages, rate } = config.crowd
   const rig = await startRig(kind, processes, 'de')
@@ -611,7 +629,8 @@ async function crowdWorkload(kind: Kind): Promise<Crowd> {
     const [first] = rig.clients as [ClientProcess, ...ClientProcess[]]
     await joinMembers(rig, 1)
     await settle(rig, 10_000)
-    const heapBefore = (await rig.server.gc()).heapBytes
+    const before = await rig.server.gc()
+    const heapBefore = before.heapBytes
     const rssBeforeBytes = rssBytes(rig.server.pid)
 
     // The sender is one member; the others are idle, shared between the client processes.
@@ -655,8 +674,10 @@ async function crowdWorkload(kind: Kind): Promise<Crowd> {
       log(`${kind}: ${opened} joined in ${fmt(auth.cpu.wallMs)} ms, ${fmt(joinsPerSecond)} joins/s`)
       await settle(rig, 600_000)
     }
-    const heapAfter = (await rig.server.gc()).heapBytes
+    const after = await rig.server.gc()
+    const heapAfter = after.heapBytes
     const rssAfterBytes = rssBytes(rig.server.pid)
+    log(`${kind}: live objects per connection, by type: ${perConnection(before, after, opened)}`)
 
     const timeoutMs = (messages / rate) * 1000 + 15_000
     const fan = await quietest(rig, 'fan-out', async () => {

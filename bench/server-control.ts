@@ -20,6 +20,7 @@ export function announce(ready: ServerReady, stop: () => Promise<void> | void): 
       type: 'gc-done',
       heapBytes: stats.heapSize,
       objectCount: stats.objectCount,
+      objectTypeCounts: stats.objectTypeCounts,
     }
     process.send?.(reply)
   })
