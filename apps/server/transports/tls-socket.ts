@@ -34,6 +34,7 @@ export interface TlsTransportOptions {
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true })
+const NOTHING = new Uint8Array(0)
 let nextId = 0
 
 export function listenTlsSocket(options: TlsTransportOptions): TCPSocketListener<SocketState> {
@@ -45,8 +46,8 @@ export function listenTlsSocket(options: TlsTransportOptions): TCPSocketListener
   // Members that kept up were handed the same broadcasts this turn, so their queues hold the same
   // encoded frames: join those once and write the one buffer to each, rather than building a
   // copy per member (at 12,000 messages/s to 32 raw-TLS members that was ~130 MB/s of garbage).
-  let joinedParts: Uint8Array[] = []
-  let joinedBytes: Uint8Array = new Uint8Array(0)
+  let joinedParts: readonly Uint8Array[] = []
+  let joinedBytes = NOTHING
 
   function flushDirty(): void {
     flushScheduled = false
@@ -57,7 +58,7 @@ export function listenTlsSocket(options: TlsTransportOptions): TCPSocketListener
       flush(socket)
     }
     joinedParts = []
-    joinedBytes = new Uint8Array(0)
+    joinedBytes = NOTHING
   }
 
   function joined(parts: Uint8Array[]): Uint8Array {
@@ -224,7 +225,7 @@ export function listenTlsSocket(options: TlsTransportOptions): TCPSocketListener
 }
 
 /** The same frames in the same order: the shared encodings, compared by identity. */
-function sameParts(a: Uint8Array[], b: Uint8Array[]): boolean {
+function sameParts(a: readonly Uint8Array[], b: readonly Uint8Array[]): boolean {
   if (a.length !== b.length) return false
   for (let index = 0; index < a.length; index++) if (a[index] !== b[index]) return false
   return true
