@@ -47,7 +47,7 @@ export function listenTlsSocket(options: TlsTransportOptions): TCPSocketListener
   // encoded frames: join those once and write the one buffer to each, rather than building a
   // copy per member (at 12,000 messages/s to 32 raw-TLS members that was ~130 MB/s of garbage).
   let joinedParts: readonly Uint8Array[] = []
-  let joinedBytes = NOTHING
+  let joinedBytes: Uint8Array = NOTHING
 
   function flushDirty(): void {
     flushScheduled = false
