@@ -8,26 +8,41 @@ export interface TokenBucket {
 }
 
 export function createTokenBucket(rate: RateLimit, now: () => number): TokenBucket {
-  let tokens = rate.burst
-  let refilledAt = now()
+  return new Bucket(rate, now)
+}
 
-  function refill(): void {
-    const at = now()
-    if (at > refilledAt) {
-      tokens = Math.min(rate.burst, tokens + ((at - refilledAt) / 1000) * rate.perSecond)
-      refilledAt = at
-    }
+// A class, so the bucket every connection holds costs its fields and not two closures.
+class Bucket implements TokenBucket {
+  private tokens: number
+  private refilledAt: number
+
+  constructor(
+    private readonly rate: RateLimit,
+    private readonly now: () => number,
+  ) {
+    this.tokens = rate.burst
+    this.refilledAt = now()
   }
 
-  return {
-    take() {
-      refill()
-      if (tokens < 1) return false
-      tokens -= 1
-      return true
-    },
-    isFull() {
-      return tokens >= rate.burst - 1
-    },
+  take(): boolean {
+    this.refill()
+    if (this.tokens < 1) return false
+    this.tokens -= 1
+    return true
+  }
+
+  isFull(): boolean {
+    return this.tokens >= this.rate.burst - 1
+  }
+
+  private refill(): void {
+    const at = this.now()
+    if (at > this.refilledAt) {
+      this.tokens = Math.min(
+        this.rate.burst,
+        this.tokens + ((at - this.refilledAt) / 1000) * this.rate.perSecond,
+      )
+      this.refilledAt = at
+    }
   }
 }

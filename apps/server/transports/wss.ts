@@ -88,24 +88,35 @@ export function createWebSocketTransport(room: Room, limits: Limits): WebSocketT
     socket.terminate()
   }
 
-  function createConnection(socket: Socket): Connection {
-    const connection: Connection = {
-      id: socket.data.id,
-      transport: 'wss',
-      remoteAddress: socket.data.remoteAddress,
-      broadcastGroup: group,
-      sendText(text) {
-        if (socket.data.closing) return
-        // 0 means Bun dropped the message: this reader is past the backpressure cap.
-        if (socket.send(text) === 0) drop(socket)
-      },
-      close(farewell?: ErrorFrame) {
-        if (socket.data.closing) return
-        if (farewell) socket.send(JSON.stringify(farewell))
-        socket.data.closing = true
-        socket.close(closeCodeFor(farewell?.code), farewell?.code ?? 'bye')
-      },
+  // A class, so each connection costs its fields and not two closures and their scope.
+  class WebSocketConnection implements Connection {
+    readonly id: string
+    readonly transport = 'wss'
+    readonly remoteAddress: string
+    readonly broadcastGroup = group
+
+    constructor(private readonly socket: Socket) {
+      this.id = socket.data.id
+      this.remoteAddress = socket.data.remoteAddress
     }
+
+    sendText(text: string): void {
+      if (this.socket.data.closing) return
+      // 0 means Bun dropped the message: this reader is past the backpressure cap.
+      if (this.socket.send(text) === 0) drop(this.socket)
+    }
+
+    close(farewell?: ErrorFrame): void {
+      const socket = this.socket
+      if (socket.data.closing) return
+      if (farewell) socket.send(JSON.stringify(farewell))
+      socket.data.closing = true
+      socket.close(closeCodeFor(farewell?.code), farewell?.code ?? 'bye')
+    }
+  }
+
+  function createConnection(socket: Socket): Connection {
+    const connection = new WebSocketConnection(socket)
     sockets.set(connection, socket)
     return connection
   }
