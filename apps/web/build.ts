@@ -78,7 +78,7 @@ export const BuildReplySchema = v.variant('ok', [
 export type BuildReply = v.InferOutput<typeof BuildReplySchema>
 
 /** Builds on a worker thread (see build-worker.ts) and ends the worker once it has answered. */
-export function buildWebClientOnWorker(): Promise<WebAssets> {
+function buildWebClientOnWorker(): Promise<WebAssets> {
   const { promise, resolve, reject } = Promise.withResolvers<WebAssets>()
   const worker = new Worker(new URL('./build-worker.ts', import.meta.url).href)
   worker.onmessage = (event: MessageEvent) => {
