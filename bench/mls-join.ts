@@ -104,7 +104,7 @@ async function signingKeys(name: string): Promise<SigningKeys> {
 /** MLS alone at group size N: adding the Nth member, and one message. */
 async function mlsCosts(size: number) {
   const founderKeys = await createKeyPackage(await signingKeys('founder'))
-  let founder = await foundGroup(founderKeys)
+  let founder = (await foundGroup(founderKeys)).state
   const bulk = await Promise.all(
     Array.from({ length: size - 2 }, async (_, index) =>
       createKeyPackage(await signingKeys(`member${index}`)),

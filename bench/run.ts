@@ -166,7 +166,7 @@ async function measureCiphertextLength(): Promise<number> {
     signKey: identity.privateKeyBytes,
     publicKey: identity.publicKeyBytes,
   })
-  let state = await foundGroup(own)
+  let { state } = await foundGroup(own)
   let longest = 0
   for (let index = 0; index < 8; index += 1) {
     const payload = encodePayload({ kind: 'text', id: newMessageId(), text: 'm'.repeat(64) })

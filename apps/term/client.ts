@@ -9,6 +9,7 @@ import { tlsTransport } from '../../shared/client/tls-transport.ts'
 import { DEFAULT_MAX_FILE_BYTES } from '../../shared/protocol/limits.ts'
 import { checkName } from '../../shared/protocol/names.ts'
 import { type ChatSurface, createChatController } from './chat.ts'
+import { parseCommand } from './commands.ts'
 import { formatEvent, formatEventJson, neutralize } from './format.ts'
 import {
   loadOptions,
@@ -153,15 +154,28 @@ async function runPipe(session: ChatSession, options: TermOptions): Promise<void
       : (event: ChatEvent) => formatEvent(event, { color: false })?.replaceAll('\n', '\\n'),
     notice: (text) => (options.json ? JSON.stringify({ type: 'notice', text }) : `-- ${text}`),
   })
-  // Lines that arrive before this client is in the group wait for it, in order.
-  await session.whenReady()
+  // Messages that arrive before this client is in the group wait for it, in order. A changed key
+  // keeps it out until the user accepts it, so then they go on, to be refused with the reason,
+  // and a /trust further down can still be read.
   for await (const line of console) {
+    if (parseCommand(line).kind === 'message') await readyOrKeyChange(session)
     if ((await controller.run(line)) === 'quit') return
   }
   // End of input: give the server a moment to take what was sent, then leave.
   const deadline = Date.now() + 15_000
   while (session.unacknowledged() > 0 && Date.now() < deadline) await Bun.sleep(20)
   await session.leave()
+}
+
+/** Resolves once the session is in the group, or a changed key waits for the user. */
+function readyOrKeyChange(session: ChatSession): Promise<void> {
+  if (session.pendingKeyChanges().length > 0) return Promise.resolve()
+  const { promise, resolve } = Promise.withResolvers<void>()
+  const stop = session.on((event) => {
+    if (event.type === 'key-change') resolve()
+  })
+  session.whenReady().then(resolve, resolve)
+  return promise.finally(stop)
 }
 
 async function main(): Promise<void> {

@@ -89,4 +89,19 @@ describe('formatEvent', () => {
       ),
     ).toBe('!! server: slow down (rate_limited)')
   })
+
+  test('a refused commit or Welcome is a security warning, its text made harmless', () => {
+    expect(
+      formatEvent(
+        {
+          type: 'warning',
+          code: 'group_integrity',
+          message: 'refused the Welcome: the group holds bob\x1b[2J',
+        },
+        plain,
+      ),
+    ).toBe(
+      '!! SECURITY: refused the Welcome: the group holds bob\\x1b[2J; nothing of it was applied',
+    )
+  })
 })

@@ -108,9 +108,11 @@ export function formatEvent(event: ChatEvent, options: FormatOptions): string | 
           `/verify ${neutralize(event.name)} and accept it with /trust ${neutralize(event.name)}`,
       )
     case 'warning':
-      return event.code === 'history_unreadable'
-        ? system(options, neutralize(event.message))
-        : warning(options, neutralize(event.message))
+      if (event.code === 'history_unreadable') return system(options, neutralize(event.message))
+      if (event.code === 'group_integrity') {
+        return warning(options, `SECURITY: ${neutralize(event.message)}; nothing of it was applied`)
+      }
+      return warning(options, neutralize(event.message))
     case 'error':
       return warning(options, `server: ${neutralize(event.message)} (${event.code})`)
     case 'status':

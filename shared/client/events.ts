@@ -83,7 +83,9 @@ export type WarningCode =
   | 'undecryptable'
   | 'bad_payload'
   | 'bad_file'
-  | 'commit_claim_mismatch'
+  /** A commit or Welcome was refused: it would have put a member or a group state here that the
+   * server never vouched for. A security warning in both views. */
+  | 'group_integrity'
   | 'commit_failed'
   | 'out_of_sync'
   | 'refused_add'

@@ -2,8 +2,6 @@
 // Ed25519): key packages, founding, commits, Welcomes, messages with their authenticated sender.
 // Bytes in, bytes out: it knows nothing of the room's protocol, sockets or storage.
 import {
-  type CiphersuiteImpl,
-  type ClientConfig,
   type ClientState,
   createApplicationMessage,
   createCommit,
@@ -16,52 +14,23 @@ import {
   encodeGroupState,
   encodeMlsMessage,
   generateKeyPackageWithKey,
-  getCiphersuiteFromName,
-  getCiphersuiteImpl,
   type IncomingMessageCallback,
   joinGroup,
   type KeyPackage,
   type PrivateKeyPackage,
   type Proposal,
   processPrivateMessage,
+  processPublicMessage,
 } from 'ts-mls'
-import { defaultClientConfig } from 'ts-mls/clientConfig.js'
+import { createGroupInfoWithRatchetTree } from 'ts-mls/createCommit.js'
 import { decryptSenderData } from 'ts-mls/privateMessage.js'
+import { type Leaf, leavesOf } from '../mls/public-group.ts'
+import { CIPHERSUITE_NAME, cipherSuite, clientConfig, credentialName } from '../mls/suite.ts'
 import { encodeBase64url } from '../protocol/base64url.ts'
-import { checkName } from '../protocol/names.ts'
 
-export const CIPHERSUITE_NAME = 'MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519'
-
-let suite: Promise<CiphersuiteImpl> | undefined
-export function cipherSuite(): Promise<CiphersuiteImpl> {
-  suite ??= getCiphersuiteImpl(getCiphersuiteFromName(CIPHERSUITE_NAME))
-  return suite
-}
+export { CIPHERSUITE_NAME, cipherSuite }
 
 const utf8 = new TextEncoder()
-const utf8Decoder = new TextDecoder('utf-8', { fatal: true })
-
-/**
- * Credentials are names under the server's rules; which key a name may have is the trust book's
- * question, asked after every change, because a changed key needs the user, not a refusal.
- */
-const clientConfig: ClientConfig = {
-  ...defaultClientConfig,
-  authService: {
-    async validateCredential(credential) {
-      return credential.credentialType === 'basic' && nameOf(credential.identity) !== undefined
-    },
-  },
-}
-
-function nameOf(identity: Uint8Array): string | undefined {
-  try {
-    const name = utf8Decoder.decode(identity)
-    return checkName(name).ok ? name : undefined
-  } catch {
-    return undefined
-  }
-}
 
 /** The identity key as ts-mls signs with it: PKCS#8 private key and raw public key. */
 export interface SigningKeys {
@@ -77,12 +46,8 @@ export interface OwnKeyPackage {
   readonly encoded: Uint8Array
 }
 
-export interface GroupMember {
-  readonly leafIndex: number
-  readonly name: string
-  /** base64url raw Ed25519 key: the same text the server and the trust store use. */
-  readonly identityKey: string
-}
+/** A leaf: its index, the name its credential carries, its base64url Ed25519 key. */
+export type GroupMember = Leaf
 
 export async function createKeyPackage(keys: SigningKeys): Promise<OwnKeyPackage> {
   const { publicPackage, privatePackage } = await generateKeyPackageWithKey(
@@ -101,16 +66,37 @@ export async function createKeyPackage(keys: SigningKeys): Promise<OwnKeyPackage
   return { publicPackage, privatePackage, encoded }
 }
 
-export async function foundGroup(own: OwnKeyPackage): Promise<ClientState> {
+export interface FoundedGroup {
+  readonly state: ClientState
+  /** The new group's GroupInfo with its tree, signed by the founder: what the server checks. */
+  readonly groupInfo: Uint8Array
+}
+
+export async function foundGroup(own: OwnKeyPackage): Promise<FoundedGroup> {
   const groupId = crypto.getRandomValues(new Uint8Array(16))
-  return createGroup(
+  const cs = await cipherSuite()
+  const state = await createGroup(
     groupId,
     own.publicPackage,
     own.privatePackage,
     [],
-    await cipherSuite(),
+    cs,
     clientConfig,
   )
+  const info = await createGroupInfoWithRatchetTree(
+    state.groupContext,
+    state.confirmationTag,
+    state,
+    state.ratchetTree,
+    [],
+    cs,
+  )
+  const groupInfo = encodeMlsMessage({
+    groupInfo: info,
+    wireformat: 'mls_group_info',
+    version: 'mls10',
+  })
+  return { state, groupInfo }
 }
 
 /** A KeyPackage someone else sent, with the name and key its credential carries. */
@@ -124,8 +110,7 @@ export async function readKeyPackage(bytes: Uint8Array): Promise<PeerKeyPackage>
   const decoded = decodeMlsMessage(bytes, 0)?.[0]
   if (decoded?.wireformat !== 'mls_key_package') throw new Error('not an MLS KeyPackage')
   const { keyPackage } = decoded
-  const credential = keyPackage.leafNode.credential
-  const name = credential.credentialType === 'basic' ? nameOf(credential.identity) : undefined
+  const name = credentialName(keyPackage.leafNode.credential)
   if (!name) throw new Error('the KeyPackage does not carry a valid name')
   return {
     keyPackage,
@@ -147,15 +132,7 @@ export function isRemoved(state: ClientState): boolean {
 }
 
 export function membersOf(state: ClientState): GroupMember[] {
-  const members: GroupMember[] = []
-  state.ratchetTree.forEach((node, index) => {
-    if (node?.nodeType !== 'leaf') return
-    const { credential, signaturePublicKey } = node.leaf
-    const name = credential.credentialType === 'basic' ? nameOf(credential.identity) : undefined
-    if (!name) return
-    members.push({ leafIndex: index / 2, name, identityKey: encodeBase64url(signaturePublicKey) })
-  })
-  return members
+  return leavesOf(state.ratchetTree)
 }
 
 export function ownLeafIndex(state: ClientState): number {
@@ -181,7 +158,8 @@ export async function commitChanges(
   ]
   const result = await createCommit(
     { state, cipherSuite: await cipherSuite() },
-    { extraProposals: proposals, ratchetTreeExtension: true },
+    // As a PublicMessage, so the server can check it before anyone applies it (RFC 9420 §6.2).
+    { extraProposals: proposals, ratchetTreeExtension: true, wireAsPublicMessage: true },
   )
   return {
     state: result.newState,
@@ -195,38 +173,47 @@ export async function commitChanges(
 /** What a commit did, read from the commit itself rather than from anyone's claim. */
 export interface CommitEffect {
   readonly state: ClientState
-  readonly added: string[]
+  /** The leaves it added, as they are in the new tree. */
+  readonly added: GroupMember[]
+  /** The names whose leaves it removed. */
   readonly removed: string[]
 }
 
+/** Commits here are PublicMessages, which the server checked; a private one did not pass it. */
 export async function applyCommit(state: ClientState, bytes: Uint8Array): Promise<CommitEffect> {
   const message = decodeMlsMessage(bytes, 0)?.[0]
-  if (message?.wireformat !== 'mls_private_message') throw new Error('not an MLS commit')
+  if (message?.wireformat !== 'mls_public_message') throw new Error('not an MLS commit')
   const before = new Map(membersOf(state).map((member) => [member.leafIndex, member.name]))
-  const added: string[] = []
+  const addedKeys: string[] = []
   const removed: string[] = []
   const observe: IncomingMessageCallback = (incoming) => {
     if (incoming.kind !== 'commit') return 'reject'
     for (const { proposal } of incoming.proposals) {
       if (proposal.proposalType === 'add') {
-        const credential = proposal.add.keyPackage.leafNode.credential
-        const name = credential.credentialType === 'basic' ? nameOf(credential.identity) : undefined
-        added.push(name ?? '?')
+        addedKeys.push(encodeBase64url(proposal.add.keyPackage.leafNode.signaturePublicKey))
       } else if (proposal.proposalType === 'remove') {
         removed.push(before.get(proposal.remove.removed) ?? '?')
       }
     }
     return 'accept'
   }
-  const result = await processPrivateMessage(
+  const result = await processPublicMessage(
     state,
-    message.privateMessage,
+    message.publicMessage,
     emptyPskIndex,
     await cipherSuite(),
     observe,
   )
-  if (result.kind !== 'newState') throw new Error('expected a commit, got an application message')
   if (result.actionTaken !== 'accept') throw new Error('the commit was refused')
+  const leaves = membersOf(result.newState)
+  const added = addedKeys.map(
+    (key) =>
+      leaves.find((leaf) => leaf.identityKey === key) ?? {
+        leafIndex: -1,
+        name: '?',
+        identityKey: key,
+      },
+  )
   return { state: result.newState, added, removed }
 }
 
@@ -286,8 +273,7 @@ export async function decryptMessage(state: ClientState, bytes: Uint8Array): Pro
   const leafIndex = Number(senderData.leafIndex)
   const node = epochData.ratchetTree[leafIndex * 2]
   if (node?.nodeType !== 'leaf') throw new Error('the sender is not a member')
-  const credential = node.leaf.credential
-  const name = credential.credentialType === 'basic' ? nameOf(credential.identity) : undefined
+  const name = credentialName(node.leaf.credential)
   if (!name) throw new Error('the sender has no valid name')
   const result = await processPrivateMessage(state, privateMessage, emptyPskIndex, cs)
   if (result.kind !== 'applicationMessage') throw new Error('not an application message')

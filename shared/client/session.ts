@@ -10,6 +10,7 @@ import {
   importIdentity,
   signWithIdentity,
 } from '../crypto/identity-key.ts'
+import { epochDigest } from '../mls/public-group.ts'
 import { decodeBase64url, encodeBase64url } from '../protocol/base64url.ts'
 import { encodeFrame } from '../protocol/codec.ts'
 import {
@@ -24,6 +25,7 @@ import { DEFAULT_MAX_FILE_BYTES } from '../protocol/limits.ts'
 import { nameKey } from '../protocol/names.ts'
 import type { ChatEvent, ChatListener, ConnectionStatus, WarningCode } from './events.ts'
 import { checkTextFile, truncateUtf8 } from './files.ts'
+import { commitProblem, welcomeProblem } from './group-checks.ts'
 import {
   applyCommit,
   type ClientState,
@@ -36,6 +38,7 @@ import {
   epochAuthenticator,
   epochOf,
   foundGroup,
+  type GroupMember,
   groupIdOf,
   isRemoved,
   joinFromWelcome,
@@ -152,6 +155,20 @@ const SAVE_DELAY_MS = 300
 const SEND_RATE = { perSecond: 15, burst: 40 }
 
 type LogFrame = Extract<ServerFrame, { type: 'app' } | { type: 'commit' }>
+type WelcomeFrame = Extract<ServerFrame, { type: 'welcome' }>
+
+/** The server's answers that mean our commit was not taken. */
+const COMMIT_REFUSALS: ReadonlySet<string> = new Set([
+  'stale_epoch',
+  'unrequested_commit',
+  'bad_commit',
+  'commit_mismatch',
+  'wrong_leaf',
+  'key_mismatch',
+  'bad_signature',
+])
+/** How long to wait before asking to be added again after the server said `rejoin_limited`. */
+const REJOIN_RETRY_MS = 20_000
 
 export function createChatSession(options: ChatSessionOptions): ChatSession {
   const { stores, name } = options
@@ -178,6 +195,9 @@ export function createChatSession(options: ChatSessionOptions): ChatSession {
   /** Between `resume` and `resumed`: the log is being replayed, so new sends wait. */
   let catchingUp: PromiseWithResolvers<void> | undefined
   let pendingCommit: { epoch: number; commit: string; state: ClientState } | undefined
+  /** Out of the group after refusing a changed key: rejoin once the user accepted it. */
+  let waitingForKeyAcceptance = false
+  let rejoinTimer: ReturnType<typeof setTimeout> | undefined
   /** Own messages sent but not yet seen in the log, by ciphertext: MLS cannot decrypt them. */
   const unacked = new Map<string, Payload>()
   const online = new Map<string, Member>()
@@ -186,6 +206,12 @@ export function createChatSession(options: ChatSessionOptions): ChatSession {
   let admitted = Promise.withResolvers<void>()
   let inGroup = Promise.withResolvers<void>()
   inGroup.promise.catch(() => {})
+  /** Whether `inGroup` has resolved: a drop renews only a resolved one, so no waiter is orphaned. */
+  let inGroupResolved = false
+  function becameReady(): void {
+    inGroupResolved = true
+    inGroup.resolve()
+  }
 
   // Frames are handled one at a time, in arrival order, even when MLS work has to be awaited.
   let inbound: Promise<void> = Promise.resolve()
@@ -285,8 +311,11 @@ export function createChatSession(options: ChatSessionOptions): ChatSession {
     clearTimeout(saveTimer)
     saveTimer = undefined
     await stores.group.clear()
-    inGroup = Promise.withResolvers<void>()
-    inGroup.promise.catch(() => {})
+    if (inGroupResolved) {
+      inGroup = Promise.withResolvers<void>()
+      inGroup.promise.catch(() => {})
+      inGroupResolved = false
+    }
     if (reason) warn('out_of_sync', reason)
   }
 
@@ -394,9 +423,12 @@ export function createChatSession(options: ChatSessionOptions): ChatSession {
       case 'commit':
         return onLogFrame(frame)
       case 'welcome':
-        return onWelcome(frame.seq, frame.welcome)
+        return onWelcome(frame)
       case 'found-request':
         return onFoundRequest()
+      case 'group-ended':
+        if (!group || groupIdOf(group) !== frame.groupId) return
+        return outOfSync("the room's group was ended by the server")
       case 'commit-request':
         return onCommitRequest(frame.epoch, frame.add, frame.remove)
       case 'resumed':
@@ -428,7 +460,7 @@ export function createChatSession(options: ChatSessionOptions): ChatSession {
       catchingUp = Promise.withResolvers<void>()
       send({ type: 'resume', afterSeq: lastSeq })
       setStatus('ready')
-      inGroup.resolve()
+      becameReady()
       return
     }
     if (group) {
@@ -444,6 +476,7 @@ export function createChatSession(options: ChatSessionOptions): ChatSession {
   }
 
   async function askToJoin(): Promise<void> {
+    if (waitingForKeyAcceptance) return
     setStatus('joining', 'waiting for a member to add this client to the group')
     ownKeyPackage = await createKeyPackage(signingKeys())
     send({ type: 'key-package', keyPackage: encodeBase64url(ownKeyPackage.encoded) })
@@ -451,24 +484,48 @@ export function createChatSession(options: ChatSessionOptions): ChatSession {
 
   async function onFoundRequest(): Promise<void> {
     if (group || !ownKeyPackage) return
-    group = await foundGroup(ownKeyPackage)
+    const founded = await foundGroup(ownKeyPackage)
+    group = founded.state
     ownKeyPackage = undefined
     lastSeq = seenSeq
     held.clear()
-    send({ type: 'group-founded', groupId: groupIdOf(group) })
+    send({ type: 'group-founded', groupInfo: encodeBase64url(founded.groupInfo) })
     await saveGroup()
     await groupChanged([name], [])
     becameMember()
   }
 
-  async function onWelcome(seq: number, welcome: string): Promise<void> {
+  async function onWelcome(frame: WelcomeFrame): Promise<void> {
     if (group || !ownKeyPackage) return
+    const { seq } = frame
+    let joined: ClientState
     try {
-      group = await joinFromWelcome(decodeBase64url(welcome), ownKeyPackage)
+      joined = await joinFromWelcome(decodeBase64url(frame.welcome), ownKeyPackage)
     } catch (error) {
-      warn('commit_failed', `could not join from the Welcome: ${(error as Error).message}`)
+      await refuseGroupChange(
+        seq,
+        'invalid',
+        `the Welcome from ${frame.from} could not be used: ${(error as Error).message}`,
+      )
       return
     }
+    // Checked before anything is pinned or shown: a Welcome into a copy of the group, or into one
+    // holding a member the server never added, must leave no trace in the trust book.
+    const problem =
+      welcomeProblem(membersOf(joined), frame.roster) ??
+      ((await epochDigest(joined.groupContext, joined.confirmationTag)) === frame.epochDigest
+        ? undefined
+        : "it puts this client in another state of the group than the server's")
+    if (problem) {
+      await refuseGroupChange(seq, 'invalid', `refused the Welcome from ${frame.from}: ${problem}`)
+      return
+    }
+    const changed = await changedPins(membersOf(joined))
+    if (changed) {
+      await refuseGroupChange(seq, 'key_change', `did not join: ${changed}`)
+      return
+    }
+    group = joined
     ownKeyPackage = undefined
     lastSeq = seq
     for (const heldSeq of held.keys()) if (heldSeq <= seq) held.delete(heldSeq)
@@ -481,7 +538,7 @@ export function createChatSession(options: ChatSessionOptions): ChatSession {
   function becameMember(): void {
     setStatus('ready')
     warn('history_unreadable', 'messages sent before you joined cannot be read (MLS by design)')
-    inGroup.resolve()
+    becameReady()
     resendUnacked()
   }
 
@@ -539,7 +596,14 @@ export function createChatSession(options: ChatSessionOptions): ChatSession {
   }
 
   async function onError(code: string, message: string, fatal: boolean): Promise<void> {
-    if (code === 'stale_epoch' || code === 'unrequested_commit') pendingCommit = undefined
+    if (COMMIT_REFUSALS.has(code)) pendingCommit = undefined
+    if (code === 'rejoin_limited' && !group) {
+      // The server limits how often a name asks to be added; ask again once it lets us.
+      clearTimeout(rejoinTimer)
+      rejoinTimer = setTimeout(() => {
+        if (!group && transport && !waitingForKeyAcceptance) void inTurn(askToJoin)
+      }, REJOIN_RETRY_MS)
+    }
     if (code === 'resume_gap' || code === 'resume_ahead') {
       catchingUp?.resolve()
       catchingUp = undefined
@@ -688,7 +752,7 @@ export function createChatSession(options: ChatSessionOptions): ChatSession {
       // Our own commit won: only now is it merged.
       group = pendingCommit.state
       pendingCommit = undefined
-      added = frame.adds
+      added = frame.adds.map((member) => member.name)
       removed = frame.removes
     } else {
       if (pendingCommit?.epoch === frame.epoch) pendingCommit = undefined
@@ -697,22 +761,44 @@ export function createChatSession(options: ChatSessionOptions): ChatSession {
         await outOfSync(`a commit for epoch ${frame.epoch} arrived at epoch ${epochOf(current)}`)
         return
       }
+      let effect: Awaited<ReturnType<typeof applyCommit>>
       try {
-        const effect = await applyCommit(current, decodeBase64url(frame.commit))
-        group = effect.state
-        added = effect.added
-        removed = effect.removed
+        effect = await applyCommit(current, decodeBase64url(frame.commit))
       } catch (error) {
-        await outOfSync(`commit #${frame.seq} could not be applied: ${(error as Error).message}`)
+        await refuseGroupChange(
+          frame.seq,
+          'invalid',
+          `${frame.from}'s commit #${frame.seq} could not be applied: ${(error as Error).message}`,
+        )
         return
       }
-      if (!sameNames(added, frame.adds) || !sameNames(removed, frame.removes)) {
-        warn(
-          'commit_claim_mismatch',
-          `commit #${frame.seq}: the server claims +[${frame.adds}] −[${frame.removes}], ` +
-            `the commit itself does +[${added}] −[${removed}]`,
+      const problem = isRemoved(effect.state)
+        ? undefined
+        : commitProblem(
+            {
+              before: membersOf(current),
+              after: membersOf(effect.state),
+              added: effect.added,
+              removed: effect.removed,
+            },
+            frame,
+          )
+      if (problem) {
+        await refuseGroupChange(
+          frame.seq,
+          'invalid',
+          `refused ${frame.from}'s commit #${frame.seq}: ${problem}`,
         )
+        return
       }
+      const changed = isRemoved(effect.state) ? undefined : await changedPins(effect.added)
+      if (changed) {
+        await refuseGroupChange(frame.seq, 'key_change', `left the group: ${changed}`)
+        return
+      }
+      group = effect.state
+      added = effect.added.map((leaf) => leaf.name)
+      removed = effect.removed
     }
     if (isRemoved(group as ClientState)) {
       await dropGroup('')
@@ -729,6 +815,42 @@ export function createChatSession(options: ChatSessionOptions): ChatSession {
     }
     await saveGroup()
     await groupChanged(added, removed)
+  }
+
+  /**
+   * The first of these leaves whose key differs from the one this user trusts for that name, as a
+   * sentence; it is recorded as a change for the user to accept. Nothing new is pinned here.
+   */
+  async function changedPins(leaves: readonly GroupMember[]): Promise<string | undefined> {
+    for (const leaf of leaves) {
+      if (nameKey(leaf.name) === nameKey(name)) continue
+      if ((await trust.check(leaf.name, leaf.identityKey)) !== 'changed') continue
+      await trust.observe(leaf.name, leaf.identityKey)
+      announceKeyChange(leaf.name)
+      return `the key of ${leaf.name} is not the one you trust; accept it to join again`
+    }
+    return undefined
+  }
+
+  /**
+   * Refuses a commit or Welcome: nothing of it is applied. The client says so to the server (which
+   * holds an invalid one against its committer), leaves the group and asks to be added afresh —
+   * at once, or after the user accepted a changed key.
+   */
+  async function refuseGroupChange(
+    seq: number,
+    reason: 'invalid' | 'key_change',
+    message: string,
+  ): Promise<void> {
+    warn('group_integrity', message)
+    send({ type: 'commit-refused', seq, reason })
+    await dropGroup('')
+    if (reason === 'key_change') {
+      waitingForKeyAcceptance = true
+      setStatus('joining', 'waiting for you to accept a changed key')
+      return
+    }
+    if (transport) await askToJoin()
   }
 
   async function outOfSync(reason: string): Promise<void> {
@@ -883,6 +1005,11 @@ export function createChatSession(options: ChatSessionOptions): ChatSession {
       if (!(await trust.accept(peer))) {
         throw new ChatError('unknown_member', `no changed key pending for ${peer}`)
       }
+      // Out of the group over this key: with every change accepted, ask to be added again.
+      if (waitingForKeyAcceptance && trust.pendingChanges().length === 0) {
+        waitingForKeyAcceptance = false
+        if (!group && transport) await inTurn(askToJoin)
+      }
     },
     pendingKeyChanges: () => trust.pendingChanges(),
     unacknowledged: () => unacked.size,
@@ -940,9 +1067,4 @@ export function createChatSession(options: ChatSessionOptions): ChatSession {
       return () => listeners.delete(listener)
     },
   }
-}
-
-function sameNames(a: string[], b: string[]): boolean {
-  const sorted = (names: string[]) => names.map(nameKey).sort().join('\n')
-  return sorted(a) === sorted(b)
 }

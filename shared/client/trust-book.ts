@@ -12,6 +12,8 @@ export interface KeyChange {
 }
 
 export interface TrustBook {
+  /** What `observe` would answer, without recording anything. */
+  check(name: string, identityKey: string): Promise<KeyObservation>
   /** Records a first sighting; a different key than the recorded one becomes a pending change. */
   observe(name: string, identityKey: string): Promise<KeyObservation>
   /** Changes the user has not accepted yet; sending waits while there are any. */
@@ -26,6 +28,11 @@ export function createTrustBook(store: TrustStore, now: () => number = Date.now)
   const changes = new Map<string, KeyChange>()
 
   return {
+    async check(name, identityKey) {
+      const record = await store.get(name)
+      if (!record) return 'new'
+      return record.identityKey === identityKey ? 'known' : 'changed'
+    },
     async observe(name, identityKey) {
       const record = await store.get(name)
       if (!record) {

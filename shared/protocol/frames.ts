@@ -2,7 +2,12 @@
 // Both transports carry these same frames; nothing here knows how they are carried.
 import * as v from 'valibot'
 import { BASE64URL_PATTERN } from './base64url.ts'
-import { MAX_SECRET_LENGTH, NAME_MAX_LENGTH } from './limits.ts'
+import {
+  MAX_GROUP_INFO_BYTES,
+  MAX_KEY_PACKAGE_BYTES,
+  MAX_SECRET_LENGTH,
+  NAME_MAX_LENGTH,
+} from './limits.ts'
 
 const Base64url = v.pipe(v.string(), v.regex(BASE64URL_PATTERN, 'not base64url'))
 /** An Ed25519 public key: 32 bytes → 43 base64url characters. */
@@ -14,6 +19,10 @@ const Epoch = v.pipe(v.number(), v.integer(), v.minValue(0))
 const Timestamp = v.pipe(v.number(), v.integer())
 /** An MLS group id: 16 random bytes chosen by the founder. */
 const GroupId = v.pipe(v.string(), v.length(22), v.regex(BASE64URL_PATTERN, 'not base64url'))
+/** base64url of at most `bytes` bytes. */
+const Base64urlOf = (bytes: number) => v.pipe(Base64url, v.maxLength(Math.ceil((bytes * 4) / 3)))
+/** A SHA-256 digest: 32 bytes → 43 base64url characters. */
+const Digest = v.pipe(v.string(), v.length(43), v.regex(BASE64URL_PATTERN, 'not base64url'))
 
 // ---- client → server -------------------------------------------------------------------
 
@@ -36,25 +45,33 @@ export const ResumeFrameSchema = v.object({ type: v.literal('resume'), afterSeq:
 /** An MLS application message; the server sees only this opaque ciphertext. */
 export const AppSendFrameSchema = v.object({ type: v.literal('app'), ciphertext: Base64url })
 
-/** "Add me to the group": a newcomer's (or a member's who lost its state) MLS KeyPackage. */
+/**
+ * "Add me to the group": a newcomer's MLS KeyPackage, or a member's that lost its state (its old
+ * leaf is then removed in the same commit). Its credential must be the sender's name and key.
+ */
 export const KeyPackageSendFrameSchema = v.object({
   type: v.literal('key-package'),
-  keyPackage: Base64url,
+  keyPackage: Base64urlOf(MAX_KEY_PACKAGE_BYTES),
 })
 
-/** The answer to `found-request`: this client made a new MLS group, alone in it, at epoch 0. */
+/**
+ * The answer to `found-request`: this client made a new MLS group, alone in it, at epoch 0. The
+ * GroupInfo (with its ratchet tree, signed by the founder) is what the server follows the group
+ * from, checking every later commit against it.
+ */
 export const GroupFoundedFrameSchema = v.object({
   type: v.literal('group-founded'),
-  groupId: GroupId,
+  groupInfo: Base64urlOf(MAX_GROUP_INFO_BYTES),
 })
 
 const Names = v.pipe(v.array(Name), v.maxLength(1000))
 
 /**
- * The answer to `commit-request`: an MLS commit made at `epoch`. The server accepts exactly one per
- * epoch. `adds` and `removes` name what the commit claims to do, so the server can keep its roster
- * without reading MLS; every member checks the claim against the commit itself. A Welcome for the
- * added members rides along, so newcomers get it only if the commit wins.
+ * The answer to `commit-request`: an MLS commit made at `epoch`, as a PublicMessage. The server
+ * accepts exactly one per epoch, from the member it asked, and only after checking it: the group,
+ * the epoch, the committer's leaf and signature, and that its proposals are exactly `adds` (the
+ * KeyPackages it relayed) and `removes`. A Welcome for the added members rides along, so newcomers
+ * get it only if the commit wins.
  */
 export const CommitSendFrameSchema = v.object({
   type: v.literal('commit'),
@@ -63,6 +80,20 @@ export const CommitSendFrameSchema = v.object({
   welcome: v.optional(Base64url),
   adds: Names,
   removes: Names,
+})
+
+export const COMMIT_REFUSAL_REASONS = ['invalid', 'key_change'] as const
+
+/**
+ * This client could not take the commit (or the Welcome) logged at `seq` and has left the group:
+ * 'invalid' when it failed MLS or the client's own checks, which the server holds against the
+ * committer; 'key_change' when a leaf's key differs from the one this user trusts, which is
+ * nobody's fault until the user decides. Either way the sender's old leaf is removed.
+ */
+export const CommitRefusedFrameSchema = v.object({
+  type: v.literal('commit-refused'),
+  seq: Seq,
+  reason: v.picklist(COMMIT_REFUSAL_REASONS),
 })
 
 export const LeaveFrameSchema = v.object({ type: v.literal('leave') })
@@ -80,6 +111,7 @@ export const ClientFrameSchema = v.variant('type', [
   KeyPackageSendFrameSchema,
   GroupFoundedFrameSchema,
   CommitSendFrameSchema,
+  CommitRefusedFrameSchema,
   LeaveFrameSchema,
   PingFrameSchema,
 ])
@@ -153,6 +185,7 @@ export const AppDeliverFrameSchema = v.object({
   ciphertext: Base64url,
 })
 
+/** An accepted commit; `adds` with the keys the server bound their names to, for members to check. */
 export const CommitDeliverFrameSchema = v.object({
   type: v.literal('commit'),
   seq: Seq,
@@ -160,9 +193,15 @@ export const CommitDeliverFrameSchema = v.object({
   at: Timestamp,
   epoch: Epoch,
   commit: Base64url,
-  adds: Names,
+  adds: v.pipe(v.array(MemberSchema), v.maxLength(1000)),
   removes: Names,
 })
+
+/**
+ * The group this member is in has ended (only members who could not be trusted to commit were
+ * left in it): drop it and ask to be added to the next one.
+ */
+export const GroupEndedFrameSchema = v.object({ type: v.literal('group-ended'), groupId: GroupId })
 
 /** Asks this member to found the room's group (there is none yet, or its members are all gone). */
 export const FoundRequestFrameSchema = v.object({ type: v.literal('found-request') })
@@ -181,6 +220,13 @@ export const WelcomeDeliverFrameSchema = v.object({
   /** The log position of the commit that made this Welcome; read the log after it. */
   seq: Seq,
   welcome: Base64url,
+  /** Every leaf of the group after that commit, with the key the server bound each name to. */
+  roster: v.pipe(v.array(MemberSchema), v.maxLength(10_000)),
+  /**
+   * The epoch as the server followed it from the commit (shared/mls/public-group.ts): a Welcome
+   * that puts the newcomer anywhere else, such as a copy of the group made for it, is refused.
+   */
+  epochDigest: Digest,
 })
 
 export const ResumedFrameSchema = v.object({ type: v.literal('resumed'), head: Seq })
@@ -209,6 +255,14 @@ export const ERROR_CODES = [
   'stale_epoch',
   'not_in_group',
   'unrequested_commit',
+  'bad_group_info',
+  'bad_key_package',
+  'bad_commit',
+  'commit_mismatch',
+  'wrong_leaf',
+  'key_mismatch',
+  'bad_signature',
+  'rejoin_limited',
   'slow_consumer',
   'replaced',
   'unavailable',
@@ -232,6 +286,7 @@ export const ServerFrameSchema = v.variant('type', [
   AppDeliverFrameSchema,
   CommitDeliverFrameSchema,
   FoundRequestFrameSchema,
+  GroupEndedFrameSchema,
   CommitRequestFrameSchema,
   WelcomeDeliverFrameSchema,
   ResumedFrameSchema,

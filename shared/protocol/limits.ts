@@ -8,6 +8,27 @@ export const RESERVED_NAMES: ReadonlySet<string> = new Set(['server', 'system'])
 
 export const DEFAULT_MAX_FILE_BYTES = 1_048_576
 
+/**
+ * An MLS KeyPackage with a name credential is about 300 bytes; a few KB leaves room for
+ * extensions and refuses the rest, so a commit-request relaying many always fits in a frame.
+ */
+export const MAX_KEY_PACKAGE_BYTES = 4096
+
+/** A founder's GroupInfo holds one leaf; anything much larger is not one. */
+export const MAX_GROUP_INFO_BYTES = 8192
+
+/**
+ * KeyPackages a name may send: each asks for a commit (and a member's also removes its old leaf),
+ * so a burst of 5, then one per 20 s. Honest clients send one per join or lost state.
+ */
+export const REJOIN_RATE = { perSecond: 1 / 20, burst: 5, strikes: 0 } as const
+
+/**
+ * A committer whose accepted commit a member could not process is not asked to commit again for
+ * this long, and its leaf is removed by the next commit (README, End-to-end encryption).
+ */
+export const BLAME_MS = 10 * 60_000
+
 /** Room secrets and client labels are short; a longer one is a mistake or an attack. */
 export const MAX_SECRET_LENGTH = 256
 

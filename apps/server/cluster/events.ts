@@ -2,6 +2,7 @@
 // acts on those meant for it; the schema is the one source of their types.
 import * as v from 'valibot'
 import {
+  CommitRefusedFrameSchema,
   CommitSendFrameSchema,
   GroupFoundedFrameSchema,
   KeyPackageSendFrameSchema,
@@ -20,14 +21,15 @@ export const ClusterEventSchema = v.variant('type', [
   v.object({ type: v.literal('displace'), name: Name, instance: Instance }),
   /** A frame for one member, wherever it is connected; sent by the Delivery Service's leader. */
   v.object({ type: v.literal('direct'), to: Name, frame: ServerFrameSchema }),
-  /** A member's request to the Delivery Service, for the leader. */
+  /** A member's request to the Delivery Service, for the leader, with the key it proved. */
   v.object({
     type: v.literal('ds'),
-    from: Name,
+    from: MemberSchema,
     frame: v.variant('type', [
       KeyPackageSendFrameSchema,
       GroupFoundedFrameSchema,
       CommitSendFrameSchema,
+      CommitRefusedFrameSchema,
     ]),
   }),
   /** A new leader runs the Delivery Service: members still waiting to be added ask it again. */

@@ -37,6 +37,8 @@ export interface RedisClusterOptions {
   readonly leaseMs?: number
   readonly now?: () => number
   readonly reportError?: (error: unknown) => void
+  /** Refused commits and blamed committers, while this instance leads; one line each. */
+  readonly reportSecurityEvent?: (line: string) => void
 }
 
 export interface RedisCluster {
@@ -195,7 +197,7 @@ export async function openRedisCluster(options: RedisClusterOptions): Promise<Re
   /** Requests for the leader are handled one at a time, in the order the stream gave them. */
   let requests: Promise<void> = Promise.resolve()
   /** Key packages of members here that have not been welcomed: a new leader must hear them again. */
-  const waiting = new Map<string, { readonly name: string; readonly keyPackage: string }>()
+  const waiting = new Map<string, { readonly from: Member; readonly keyPackage: string }>()
 
   /** Sends to a member here at once, or through the events stream to its instance. */
   function sendTo(name: string, frame: Parameters<LocalMembers['sendTo']>[1]): void {
@@ -233,6 +235,7 @@ export async function openRedisCluster(options: RedisClusterOptions): Promise<Re
       online: () => presence.list().map((member) => member.name),
       // The log stream carries the commit to every instance, this one included.
       broadcast() {},
+      report: options.reportSecurityEvent,
     })
     for (const member of everyone.values()) leader.memberOnline(member.name)
     await emit({ type: 'leader', instance })
@@ -248,17 +251,18 @@ export async function openRedisCluster(options: RedisClusterOptions): Promise<Re
     const { from, frame } = request
     switch (frame.type) {
       case 'key-package':
-        leader.keyPackage(from, frame.keyPackage)
-        return
+        return leader.keyPackage(from, frame.keyPackage)
       case 'group-founded':
-        return leader.groupFounded(from, frame.groupId)
+        return leader.groupFounded(from, frame.groupInfo)
       case 'commit':
         return leader.commit(from, frame)
+      case 'commit-refused':
+        return leader.commitRefused(from, frame)
     }
   }
 
   /** Forwards a member's request to whichever instance leads, after this instance's pending messages. */
-  function forward(from: string, frame: DeliveryRequest['frame']): Promise<unknown> {
+  function forward(from: Member, frame: DeliveryRequest['frame']): Promise<unknown> {
     stores.flush()
     return emit({ type: 'ds', from, frame })
   }
@@ -292,8 +296,8 @@ export async function openRedisCluster(options: RedisClusterOptions): Promise<Re
         requests = requests.then(() => handleRequest(event)).catch(reportError)
         return
       case 'leader':
-        for (const { name, keyPackage } of waiting.values()) {
-          track(forward(name, { type: 'key-package', keyPackage }))
+        for (const { from, keyPackage } of waiting.values()) {
+          track(forward(from, { type: 'key-package', keyPackage }))
         }
         return
     }
@@ -418,22 +422,25 @@ export async function openRedisCluster(options: RedisClusterOptions): Promise<Re
     return {
       async status() {
         const group = await stores.groups.load()
-        return group && { ...group, roster: [...group.roster] }
+        return group && { groupId: group.groupId, epoch: group.epoch, roster: [...group.roster] }
       },
       keyPackage(from, keyPackage) {
-        waiting.set(nameKey(from), { name: from, keyPackage })
+        waiting.set(nameKey(from.name), { from, keyPackage })
         forward(from, { type: 'key-package', keyPackage }).catch((error) => {
           reportError(error)
-          local?.sendTo(from, UNAVAILABLE)
+          local?.sendTo(from.name, UNAVAILABLE)
         })
       },
-      async groupFounded(from, groupId) {
+      async groupFounded(from, groupInfo) {
         // The founder is in the group without a Welcome: nothing for a new leader to hear again.
-        waiting.delete(nameKey(from))
-        await forward(from, { type: 'group-founded', groupId })
+        waiting.delete(nameKey(from.name))
+        await forward(from, { type: 'group-founded', groupInfo })
       },
       async commit(from, input) {
         await forward(from, { type: 'commit', ...input })
+      },
+      async commitRefused(from, report) {
+        await forward(from, { type: 'commit-refused', ...report })
       },
       stop: stepDown,
     }

@@ -56,13 +56,13 @@ describe.skipIf(redisMissing)('Redis stores shared by two instances', () => {
   test('lets exactly one of two racing commits win each epoch, atomically with its log entry', async () => {
     const [one, two] = await twoInstances()
     if (!one || !two) throw new Error('unreachable')
-    const founded = { groupId: 'G'.repeat(22), epoch: 0, roster: ['alice', 'bob'] }
+    const founded = { groupId: 'G'.repeat(22), epoch: 0, roster: ['alice', 'bob'], state: 'UzA' }
     expect(await one.groups.found(founded)).toBe(true)
     expect(await two.groups.found({ ...founded, groupId: 'H'.repeat(22) })).toBe(false)
 
     let group: GroupRecord = founded
     for (let round = 0; round < 50; round += 1) {
-      const next = { ...group, epoch: group.epoch + 1 }
+      const next = { ...group, epoch: group.epoch + 1, state: `S${round}` }
       const commit = (from: string) => ({
         type: 'commit' as const,
         from,
@@ -163,5 +163,16 @@ describe.skipIf(redisMissing)('Redis stores shared by two instances', () => {
     expect(
       (await store.log.readAfter(0, 10)).map((entry) => JSON.parse(entry.text).ciphertext),
     ).toEqual(['AAAA', 'CCCC'])
+  })
+
+  test('ends a group record stored before commits were checked, which has no public state', async () => {
+    const [one] = await twoInstances()
+    if (!one) throw new Error('unreachable')
+    const legacy = { groupId: 'G'.repeat(22), epoch: 7, roster: ['alice', 'bob'] }
+    await clients.at(-1)?.send('SET', ['chatbox:group', JSON.stringify(legacy)])
+    expect(await one.groups.load()).toBeNull()
+    const founded = { groupId: 'H'.repeat(22), epoch: 0, roster: ['carol'], state: 'UzA' }
+    expect(await one.groups.found(founded)).toBe(true)
+    expect(await one.groups.load()).toEqual(founded)
   })
 })

@@ -3,15 +3,16 @@
 // No sockets and no room logic here; the scripts make each change atomic.
 import type { RedisClient } from 'bun'
 import * as v from 'valibot'
-import { GroupStatusSchema, type LoggedFrame } from '../../../shared/protocol/frames.ts'
+import type { LoggedFrame } from '../../../shared/protocol/frames.ts'
 import { nameKey } from '../../../shared/protocol/names.ts'
-import type {
-  DistributiveOmit,
-  GroupRecord,
-  GroupStore,
-  IdentityStore,
-  LoggedEntry,
-  RoomLog,
+import {
+  type DistributiveOmit,
+  type GroupRecord,
+  GroupRecordSchema,
+  type GroupStore,
+  type IdentityStore,
+  type LoggedEntry,
+  type RoomLog,
 } from '../room/ports.ts'
 import { KEYS } from './keys.ts'
 import { ACCEPT_COMMIT, APPEND, DISSOLVE } from './scripts.ts'
@@ -131,7 +132,14 @@ export function createRedisStores(redis: RedisClient, retention: number): RedisS
   const groups: GroupStore = {
     async load() {
       const stored = (await sendCommand(redis, 'GET', [KEYS.group])) as string | null
-      return stored === null ? null : v.parse(GroupStatusSchema, JSON.parse(stored))
+      if (stored === null) return null
+      const parsed = v.safeParse(GroupRecordSchema, JSON.parse(stored))
+      if (parsed.success) return parsed.output
+      // A record from before commits were checked has no public state to check them against: the
+      // group starts anew and its members rejoin, as after any group's end.
+      const groupId = (JSON.parse(stored) as { groupId?: unknown }).groupId
+      await eval_(DISSOLVE, [KEYS.group], [typeof groupId === 'string' ? groupId : ''])
+      return null
     },
     async found(record: GroupRecord) {
       return (await sendCommand(redis, 'SET', [KEYS.group, JSON.stringify(record), 'NX'])) === 'OK'

@@ -1,15 +1,35 @@
-// The MLS Delivery Service: who founds the group, who commits, one commit per epoch, Welcome
-// routing, and removing members who quit or stay away. It never reads MLS: it keeps a roster from
-// the commits' claims, which every member checks against the commits themselves. No sockets here.
+// The MLS Delivery Service: who founds the group, who commits, one checked commit per epoch,
+// Welcome routing, removing members who quit or stay away, and passing over committers whose
+// commits members could not process. It follows the group's public state (never a secret or a
+// message) to check every commit before it is logged. No sockets here.
+
+import { checkCommit } from '../../../shared/mls/commit-check.ts'
+import {
+  decodePublicGroup,
+  encodePublicGroup,
+  epochDigest,
+  groupFromGroupInfo,
+  leavesOf,
+  type PublicGroup,
+} from '../../../shared/mls/public-group.ts'
+import { decodeBase64url, encodeBase64url } from '../../../shared/protocol/base64url.ts'
 import type {
   CommitDeliverFrame,
-  ErrorCode,
   GroupStatus,
   LeaveReason,
+  Member,
   PresenceFrame,
   ServerFrame,
 } from '../../../shared/protocol/frames.ts'
+import { BLAME_MS } from '../../../shared/protocol/limits.ts'
 import { nameKey } from '../../../shared/protocol/names.ts'
+import {
+  claimsRefusal,
+  createKeyPackageAdmission,
+  type PendingAdd,
+  type Refusal,
+  type Request,
+} from './delivery-request.ts'
 import type { CommitInput, DeliveryService, GroupRecord, GroupStore, LoggedEntry } from './ports.ts'
 
 export interface DeliveryOptions {
@@ -26,6 +46,8 @@ export interface DeliveryOptions {
   readonly online: () => string[]
   /** Hands an accepted commit, already logged, to every member. */
   readonly broadcast: (entry: LoggedEntry) => void
+  /** One line per refused commit or blamed committer, for the server's log; never content. */
+  readonly report?: (line: string) => void
 }
 
 export interface Delivery extends DeliveryService {
@@ -42,35 +64,63 @@ export function followPresence(delivery: Pick<Delivery, 'memberOnline' | 'member
   }
 }
 
-type Refusal = { readonly code: ErrorCode; readonly message: string }
+const NO_GROUP: Refusal = { code: 'not_in_group', message: 'the room has no group yet' }
+
+interface CurrentGroup {
+  readonly record: GroupRecord
+  readonly view: PublicGroup
+}
+
+/** The last accepted commit, so a member that cannot process it can say so. */
+interface LastCommit {
+  readonly seq: number
+  readonly from: string
+}
 
 export function createDelivery(options: DeliveryOptions): Delivery {
   const { store, sendTo, now } = options
-  let group: GroupRecord | null = options.initialGroup
-  /** Newcomers (or members who lost their state) waiting to be added, by name key. */
-  const pendingAdds = new Map<string, { name: string; keyPackage: string }>()
-  /** Roster members to remove: they quit, stayed away past the grace, or rejoin afresh. */
+  const report = options.report ?? (() => {})
+  let group: CurrentGroup | null = null
+  if (options.initialGroup) {
+    try {
+      group = {
+        record: options.initialGroup,
+        view: decodePublicGroup(decodeBase64url(options.initialGroup.state)),
+      }
+    } catch (error) {
+      report(`the stored group could not be read (${(error as Error).message}); starting anew`)
+      void Promise.resolve(store.dissolve(options.initialGroup.groupId)).catch(() => {})
+    }
+  }
+  const pendingAdds = new Map<string, PendingAdd>()
+  /** Roster members to remove: they quit, stayed away past the grace, rejoin afresh or were blamed. */
   const pendingRemoves = new Map<string, string>()
   const graceTimers = new Map<string, ReturnType<typeof setTimeout>>()
   /** Committers that let a request time out at this epoch; asked again only when all have. */
   const passedOver = new Set<string>()
-  let inFlight:
-    | {
-        kind: 'found' | 'commit'
-        to: string
-        /** Names this request asked to add. */
-        adds: string[]
-        timer: ReturnType<typeof setTimeout>
-      }
-    | undefined
+  /** Committers a member could not follow, by name key: not asked again until the time given. */
+  const blamedUntil = new Map<string, number>()
+  const admitKeyPackage = createKeyPackageAdmission(now)
+  /** Members that said they could not take a commit: their leaf goes even if they reconnect. */
+  const lostState = new Set<string>()
+  let lastCommit: LastCommit | undefined
+  let inFlight: Request | undefined
 
   // After a restart everyone is away: start their grace so a room whose members never return
   // does not keep newcomers waiting forever.
-  for (const name of group?.roster ?? []) startGrace(name)
+  for (const name of group?.record.roster ?? []) startGrace(name)
 
   function inRoster(name: string): boolean {
     const key = nameKey(name)
-    return group?.roster.some((member) => nameKey(member) === key) ?? false
+    return group?.record.roster.some((member) => nameKey(member) === key) ?? false
+  }
+
+  function isBlamed(name: string): boolean {
+    const until = blamedUntil.get(nameKey(name))
+    if (until === undefined) return false
+    if (until > now()) return true
+    blamedUntil.delete(nameKey(name))
+    return false
   }
 
   function startGrace(name: string): void {
@@ -86,10 +136,10 @@ export function createDelivery(options: DeliveryOptions): Delivery {
   }
 
   function ask(
-    kind: 'found' | 'commit',
+    kind: Request['kind'],
     to: string,
     frame: ServerFrame,
-    adds: string[] = [],
+    change: Pick<Request, 'adds' | 'removes'> = { adds: [], removes: [] },
   ): void {
     const timer = setTimeout(() => {
       if (inFlight?.timer !== timer) return
@@ -98,13 +148,21 @@ export function createDelivery(options: DeliveryOptions): Delivery {
       advance()
     }, options.commitTimeoutMs)
     timer.unref?.()
-    inFlight = { kind, to, adds, timer }
+    inFlight = { kind, to, ...change, timer }
     sendTo(to, frame)
   }
 
   function settle(): void {
     if (inFlight) clearTimeout(inFlight.timer)
     inFlight = undefined
+  }
+
+  /** Passes the asked member over at once: it answered with something that cannot be used. */
+  function passOver(name: string): void {
+    if (inFlight && nameKey(inFlight.to) === nameKey(name)) {
+      settle()
+      passedOver.add(nameKey(name))
+    }
   }
 
   /** Decides the next step whenever anything changed; at most one request is out at a time. */
@@ -116,12 +174,15 @@ export function createDelivery(options: DeliveryOptions): Delivery {
     for (const key of pendingAdds.keys()) if (!onlineKeys.has(key)) pendingAdds.delete(key)
 
     if (!group) {
-      // A founder that let its request time out is passed over, as a committer is.
+      // A founder that let its request time out, or was blamed, is passed over as a committer is.
       const waiting = [...pendingAdds.values()]
-      let founder = waiting.find((item) => !passedOver.has(nameKey(item.name)))
+      const willing = waiting.filter((item) => !isBlamed(item.name))
+      let founder = (willing.length > 0 ? willing : waiting).find(
+        (item) => !passedOver.has(nameKey(item.name)),
+      )
       if (!founder) {
         passedOver.clear()
-        founder = waiting[0]
+        founder = willing[0] ?? waiting[0]
       }
       if (founder) ask('found', founder.name, { type: 'found-request' })
       return
@@ -130,7 +191,10 @@ export function createDelivery(options: DeliveryOptions): Delivery {
 
     const candidates = online.filter(
       (name) =>
-        inRoster(name) && !pendingRemoves.has(nameKey(name)) && !pendingAdds.has(nameKey(name)),
+        inRoster(name) &&
+        !pendingRemoves.has(nameKey(name)) &&
+        !pendingAdds.has(nameKey(name)) &&
+        !isBlamed(name),
     )
     if (candidates.length > 0) {
       let fresh = candidates.filter((name) => !passedOver.has(nameKey(name)))
@@ -139,77 +203,188 @@ export function createDelivery(options: DeliveryOptions): Delivery {
         fresh = candidates
       }
       const committer = fresh[0] as string
-      const add = [...pendingAdds.values()]
+      const adds = [...pendingAdds.values()]
+      const removes = [...pendingRemoves.values()]
       ask(
         'commit',
         committer,
-        { type: 'commit-request', epoch: group.epoch, add, remove: [...pendingRemoves.values()] },
-        add.map((item) => item.name),
+        {
+          type: 'commit-request',
+          epoch: group.record.epoch,
+          add: adds.map(({ name, keyPackage }) => ({ name, keyPackage })),
+          remove: removes,
+        },
+        { adds, removes },
       )
       return
     }
     // Nobody can commit. If some member is only briefly away, wait for it (or for its grace to
-    // end); if all are gone for good, the group is over and a newcomer founds the next one.
-    const stillExpected = group.roster.some(
-      (name) => !pendingRemoves.has(nameKey(name)) && !pendingAdds.has(nameKey(name)),
+    // end); if all are gone for good, the group is over and a newcomer founds the next one. After a
+    // member could not follow a commit the group may be poisoned: nobody waits, it starts anew.
+    const stillExpected = group.record.roster.some(
+      (name) =>
+        !pendingRemoves.has(nameKey(name)) && !pendingAdds.has(nameKey(name)) && !isBlamed(name),
     )
-    if (stillExpected || pendingAdds.size === 0) return
+    const poisoned = group.record.roster.some(isBlamed)
+    if ((stillExpected && !poisoned) || pendingAdds.size === 0) return
     const ended = group
     group = null
+    lastCommit = undefined
     pendingRemoves.clear()
     passedOver.clear()
-    void Promise.resolve(store.dissolve(ended.groupId)).then(advance, advance)
+    if (poisoned) report(`group ${ended.record.groupId} ended: only blamed members could commit`)
+    // Members still holding it would otherwise go on sending into a group nobody reads.
+    for (const name of online) {
+      if (ended.record.roster.some((member) => nameKey(member) === nameKey(name))) {
+        sendTo(name, { type: 'group-ended', groupId: ended.record.groupId })
+      }
+    }
+    void Promise.resolve(store.dissolve(ended.record.groupId)).then(advance, advance)
+  }
+
+  /** Takes the group as the store holds it: another instance's Delivery Service moved it on. */
+  async function reload(): Promise<void> {
+    const stored = await store.load()
+    group = stored && { record: stored, view: decodePublicGroup(decodeBase64url(stored.state)) }
+    lastCommit = undefined
+    if (!group) return
+    // What the other Delivery Service's commits did is no longer to be done here.
+    const leafKeys = new Set<string>()
+    for (const node of group.view.tree) {
+      if (node?.nodeType === 'leaf') leafKeys.add(encodeBase64url(node.leaf.hpkePublicKey))
+    }
+    for (const [key, add] of pendingAdds) if (leafKeys.has(add.leafKey)) pendingAdds.delete(key)
+    for (const [key, name] of pendingRemoves) if (!inRoster(name)) pendingRemoves.delete(key)
   }
 
   function refuse(to: string, refusal: Refusal): void {
     sendTo(to, { type: 'error', code: refusal.code, message: refusal.message, fatal: false })
   }
 
-  function checkCommit(from: string, input: CommitInput): Refusal | undefined {
-    if (!group) return { code: 'not_in_group', message: 'the room has no group yet' }
-    if (input.epoch !== group.epoch) {
-      return { code: 'stale_epoch', message: `the group is at epoch ${group.epoch}` }
+  /** The asked member answered with something unusable: nobody waits for its timeout. */
+  function refuseCommit(from: string, epoch: number, refusal: Refusal): void {
+    report(`refused ${from}'s commit at epoch ${epoch}: ${refusal.code}: ${refusal.message}`)
+    refuse(from, { code: refusal.code, message: refusal.message })
+    passOver(from)
+    advance()
+  }
+
+  async function acceptCommit(from: Member, input: CommitInput): Promise<void> {
+    const request = inFlight
+    const current = group
+    const refusal = claimsRefusal(group?.record ?? null, from.name, input, request)
+    if (refusal || !request || !current) {
+      refuseCommit(from.name, input.epoch, refusal ?? NO_GROUP)
+      return
     }
-    if (!inRoster(from))
-      return { code: 'not_in_group', message: 'only members of the group commit' }
-    for (const name of input.adds) {
-      if (pendingAdds.get(nameKey(name))?.name !== name) {
-        return { code: 'unrequested_commit', message: `nobody asked to add ${name}` }
-      }
-      if (inRoster(name) && !input.removes.includes(name)) {
-        return { code: 'unrequested_commit', message: `${name} rejoins: remove its old leaf too` }
-      }
+    const claimedAdds = request.adds.filter((add) => input.adds.includes(add.name))
+    const verdict = await checkCommit(current.view, decodeBase64url(input.commit), {
+      committer: from,
+      adds: claimedAdds.map(({ name, identityKey, encoded }) => ({
+        name,
+        identityKey,
+        keyPackage: encoded,
+      })),
+      removes: input.removes,
+    })
+    if (inFlight !== request || group !== current) {
+      refuse(from.name, { code: 'stale_epoch', message: 'the request this answers has moved on' })
+      return
     }
+    if (!verdict.ok) {
+      refuseCommit(from.name, input.epoch, verdict)
+      return
+    }
+    const { next, added } = verdict.value
+    const record: GroupRecord = {
+      groupId: current.record.groupId,
+      epoch: current.record.epoch + 1,
+      roster: leavesOf(next.tree).map((leaf) => leaf.name),
+      state: encodeBase64url(encodePublicGroup(next)),
+    }
+    const frame: Omit<CommitDeliverFrame, 'seq'> = {
+      type: 'commit',
+      from: from.name,
+      at: now(),
+      epoch: input.epoch,
+      commit: input.commit,
+      adds: added.map(({ name, identityKey }) => ({ name, identityKey })),
+      removes: input.removes,
+    }
+    const entry = await store.acceptCommit(current.record, record, frame)
+    if (entry === 'stale') {
+      // Another instance's Delivery Service moved the group on (a leader change): follow the
+      // stored group rather than ask again at an epoch that is gone.
+      refuse(from.name, { code: 'stale_epoch', message: 'another commit won this epoch' })
+      if (inFlight === request) settle()
+      await reload()
+      advance()
+      return
+    }
+    group = { record, view: next }
+    lastCommit = { seq: entry.seq, from: from.name }
     for (const name of input.removes) {
-      if (pendingRemoves.get(nameKey(name)) !== name) {
-        return { code: 'unrequested_commit', message: `nobody asked to remove ${name}` }
+      const key = nameKey(name)
+      pendingRemoves.delete(key)
+      lostState.delete(key)
+      clearTimeout(graceTimers.get(key))
+      graceTimers.delete(key)
+    }
+    for (const name of input.adds) pendingAdds.delete(nameKey(name))
+    settle()
+    passedOver.clear()
+    options.broadcast(entry)
+    if (input.welcome) {
+      const roster = leavesOf(next.tree).map(({ name, identityKey }) => ({ name, identityKey }))
+      const digest = await epochDigest(next.context, next.confirmationTag)
+      for (const name of input.adds) {
+        sendTo(name, {
+          type: 'welcome',
+          from: from.name,
+          seq: entry.seq,
+          welcome: input.welcome,
+          roster,
+          epochDigest: digest,
+        })
       }
     }
-    if (input.adds.length === 0 && input.removes.length === 0) {
-      return { code: 'unrequested_commit', message: 'an empty commit changes nothing here' }
+    // Asked-for adds the committer left out were refused by it (a key it does not trust).
+    for (const { name } of request.adds) {
+      if (input.adds.includes(name) || !pendingAdds.has(nameKey(name))) continue
+      pendingAdds.delete(nameKey(name))
+      refuse(name, {
+        code: 'not_in_group',
+        message: `${from.name} did not add you: your key may not match the one they know`,
+      })
     }
-    return undefined
+    advance()
   }
 
   return {
-    status: () => (group ? { ...group, roster: [...group.roster] } : null),
+    status: () =>
+      group
+        ? {
+            groupId: group.record.groupId,
+            epoch: group.record.epoch,
+            roster: [...group.record.roster],
+          }
+        : null,
 
     memberOnline(name) {
       const key = nameKey(name)
       clearTimeout(graceTimers.get(key))
       graceTimers.delete(key)
-      // Back before it was removed: it still holds its state, unless it asks to rejoin.
-      if (!pendingAdds.has(key)) pendingRemoves.delete(key)
+      // Back before it was removed: it still holds its state, unless it asks to rejoin or was
+      // blamed, whose leaf goes either way.
+      if (!pendingAdds.has(key) && !isBlamed(name) && !lostState.has(key))
+        pendingRemoves.delete(key)
       advance()
     },
 
     memberOffline(name, reason) {
       if (reason === 'shutdown' || reason === 'replaced') return
       const key = nameKey(name)
-      if (inFlight && nameKey(inFlight.to) === key) {
-        settle()
-        passedOver.add(key)
-      }
+      if (inFlight && nameKey(inFlight.to) === key) passOver(name)
       if (inRoster(name)) {
         if (reason === 'quit') pendingRemoves.set(key, name)
         else startGrace(name)
@@ -217,83 +392,80 @@ export function createDelivery(options: DeliveryOptions): Delivery {
       advance()
     },
 
-    keyPackage(from, keyPackage) {
-      const key = nameKey(from)
-      pendingAdds.set(key, { name: from, keyPackage })
-      // A member asking to be added again has lost its state: its old leaf must go.
-      if (inRoster(from)) pendingRemoves.set(key, from)
+    async keyPackage(from, keyPackage) {
+      const admitted = await admitKeyPackage(from, keyPackage)
+      if (!admitted.ok) {
+        refuse(from.name, admitted)
+        return
+      }
+      const key = nameKey(from.name)
+      pendingAdds.set(key, admitted.value)
+      // A member asking to be added again has lost its state: its old leaf must go, and it commits
+      // nothing until it is back in.
+      if (inRoster(from.name)) pendingRemoves.set(key, from.name)
       advance()
     },
 
-    async groupFounded(from, groupId) {
-      if (group || inFlight?.kind !== 'found' || nameKey(inFlight.to) !== nameKey(from)) {
-        refuse(from, { code: 'unrequested_commit', message: 'nobody asked you to found a group' })
+    async groupFounded(from, groupInfo) {
+      const request = inFlight
+      if (group || request?.kind !== 'found' || nameKey(request.to) !== nameKey(from.name)) {
+        refuse(from.name, {
+          code: 'unrequested_commit',
+          message: 'nobody asked you to found a group',
+        })
         return
       }
-      const founded: GroupRecord = { groupId, epoch: 0, roster: [from] }
-      settle()
-      if (!(await store.found(founded))) {
-        refuse(from, { code: 'stale_epoch', message: 'the room already has a group' })
-        group = await store.load()
+      const verdict = await groupFromGroupInfo(decodeBase64url(groupInfo), from)
+      if (inFlight !== request) return
+      if (!verdict.ok) {
+        report(`refused ${from.name}'s new group: ${verdict.code}: ${verdict.message}`)
+        refuse(from.name, verdict)
+        passOver(from.name)
         advance()
         return
       }
-      group = founded
-      pendingAdds.delete(nameKey(from))
+      const view = verdict.value
+      const record: GroupRecord = {
+        groupId: encodeBase64url(view.context.groupId),
+        epoch: 0,
+        roster: [from.name],
+        state: encodeBase64url(encodePublicGroup(view)),
+      }
+      settle()
+      if (!(await store.found(record))) {
+        refuse(from.name, { code: 'stale_epoch', message: 'the room already has a group' })
+        await reload()
+        advance()
+        return
+      }
+      group = { record, view }
+      lastCommit = undefined
+      pendingAdds.delete(nameKey(from.name))
       passedOver.clear()
       advance()
     },
 
-    async commit(from, input) {
-      const refusal = checkCommit(from, input)
-      if (refusal || !group) {
-        refuse(from, refusal ?? { code: 'not_in_group', message: 'the room has no group yet' })
-        return
-      }
-      const removed = new Set(input.removes.map(nameKey))
-      const next: GroupRecord = {
-        groupId: group.groupId,
-        epoch: group.epoch + 1,
-        roster: [...group.roster.filter((name) => !removed.has(nameKey(name))), ...input.adds],
-      }
-      const frame: Omit<CommitDeliverFrame, 'seq'> = {
-        type: 'commit',
-        from,
-        at: now(),
-        epoch: input.epoch,
-        commit: input.commit,
-        adds: input.adds,
-        removes: input.removes,
-      }
-      const entry = await store.acceptCommit(group, next, frame)
-      if (entry === 'stale') {
-        refuse(from, { code: 'stale_epoch', message: 'another commit won this epoch' })
-        return
-      }
-      group = next
-      for (const key of removed) {
-        pendingRemoves.delete(key)
-        clearTimeout(graceTimers.get(key))
-        graceTimers.delete(key)
-      }
-      // Asked-for adds the committer left out were refused by it (a key it does not trust).
-      const requested = inFlight?.to === from ? inFlight.adds : []
-      for (const name of input.adds) pendingAdds.delete(nameKey(name))
-      settle()
-      passedOver.clear()
-      options.broadcast(entry)
-      if (input.welcome) {
-        for (const name of input.adds) {
-          sendTo(name, { type: 'welcome', from, seq: entry.seq, welcome: input.welcome })
-        }
-      }
-      for (const name of requested) {
-        if (input.adds.includes(name)) continue
-        pendingAdds.delete(nameKey(name))
-        refuse(name, {
-          code: 'not_in_group',
-          message: `${from} did not add you: your key may not match the one they know`,
-        })
+    commit: acceptCommit,
+
+    commitRefused(from, { seq, reason }) {
+      if (!group || !inRoster(from.name)) return
+      const key = nameKey(from.name)
+      // Whatever the reason, the reporter holds no usable state: its leaf goes.
+      pendingRemoves.set(key, from.name)
+      lostState.add(key)
+      passOver(from.name)
+      const blamed = lastCommit
+      // Only a member of the group after the latest commit (which `inRoster` made sure of) can
+      // say it could not follow that commit.
+      if (reason === 'invalid' && blamed?.seq === seq && nameKey(blamed.from) !== key) {
+        const committer = blamed.from
+        blamedUntil.set(nameKey(committer), now() + BLAME_MS)
+        if (inRoster(committer)) pendingRemoves.set(nameKey(committer), committer)
+        passOver(committer)
+        report(
+          `${from.name} could not process ${committer}'s commit #${seq}: ` +
+            `${committer} is passed over and removed`,
+        )
       }
       advance()
     },

@@ -1,14 +1,19 @@
 // The room's view of the world: connections, storage and fan-out as interfaces, so the room
 // never imports Bun, Hono, sockets or a database, and a Redis-backed pair can replace the stores.
-import type {
-  CommitDeliverFrame,
-  ErrorFrame,
-  GroupStatus,
-  LeaveReason,
-  LoggedFrame,
-  Member,
-  PresenceFrame,
-  ServerFrame,
+import * as v from 'valibot'
+import { BASE64URL_PATTERN } from '../../../shared/protocol/base64url.ts'
+import {
+  type CommitDeliverFrame,
+  type CommitRefusedFrameSchema,
+  type CommitSendFrameSchema,
+  type ErrorFrame,
+  type GroupStatus,
+  GroupStatusSchema,
+  type LeaveReason,
+  type LoggedFrame,
+  type Member,
+  type PresenceFrame,
+  type ServerFrame,
 } from '../../../shared/protocol/frames.ts'
 
 export type MaybePromise<T> = T | Promise<T>
@@ -59,14 +64,16 @@ export interface RoomLog {
   oldest(): MaybePromise<number>
 }
 
-/** The room's MLS group as the server tracks it; see delivery.ts. */
-export interface GroupRecord {
-  readonly groupId: string
-  /** The epoch the next commit must be made at. */
-  readonly epoch: number
-  /** Display names whose leaves are in the group. */
-  readonly roster: readonly string[]
-}
+/**
+ * The room's MLS group as the server tracks it (see delivery.ts): what members are told, and the
+ * group's public state (GroupContext, ratchet tree, confirmation tag; shared/mls/public-group.ts)
+ * that every next commit is checked against. Stores keep `state` as an opaque string.
+ */
+export const GroupRecordSchema = v.object({
+  ...GroupStatusSchema.entries,
+  state: v.pipe(v.string(), v.minLength(1), v.regex(BASE64URL_PATTERN, 'not base64url')),
+})
+export type GroupRecord = v.InferOutput<typeof GroupRecordSchema>
 
 /** Persists the group record; every change is a compare-and-set, so two commits never both win. */
 export interface GroupStore {
@@ -127,22 +134,21 @@ export interface PresenceBook {
   watch(listener: (frame: PresenceFrame) => void): void
 }
 
-/** The MLS Delivery Service as the room reaches it (delivery.ts runs it, here or on a leader). */
+/**
+ * The MLS Delivery Service as the room reaches it (delivery.ts runs it, here or on a leader).
+ * Every request names the member it comes from with the key the room authenticated it by.
+ */
 export interface DeliveryService {
   status(): MaybePromise<GroupStatus | null>
-  keyPackage(from: string, keyPackage: string): void
-  groupFounded(from: string, groupId: string): MaybePromise<void>
-  commit(from: string, input: CommitInput): MaybePromise<void>
+  keyPackage(from: Member, keyPackage: string): MaybePromise<void>
+  groupFounded(from: Member, groupInfo: string): MaybePromise<void>
+  commit(from: Member, input: CommitInput): MaybePromise<void>
+  commitRefused(from: Member, report: CommitRefusal): MaybePromise<void>
   stop(): void
 }
 
-export interface CommitInput {
-  readonly epoch: number
-  readonly commit: string
-  readonly welcome?: string
-  readonly adds: string[]
-  readonly removes: string[]
-}
+export type CommitInput = Omit<v.InferOutput<typeof CommitSendFrameSchema>, 'type'>
+export type CommitRefusal = Omit<v.InferOutput<typeof CommitRefusedFrameSchema>, 'type'>
 
 export type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never
 

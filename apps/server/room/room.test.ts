@@ -13,6 +13,7 @@ import {
   type ServerFrame,
 } from '../../../shared/protocol/frames.ts'
 import { createLimits, type Limits } from '../../../shared/protocol/limits.ts'
+import { createMlsMember } from '../../../tests/support/mls-member.ts'
 import { openSqliteStore, type SqliteStore } from '../store/sqlite-store.ts'
 import { createLocalFanout } from './local-fanout.ts'
 import type { Connection } from './ports.ts'
@@ -443,8 +444,18 @@ describe('messages', () => {
   test('asks the first member who wants a group to found one', async () => {
     const { room } = createHarness()
     const alice = await join(room, 'alice')
-    alice.session.receive({ type: 'key-package', keyPackage: 'AQID' })
-    expect(alice.connection.frames.at(-1)).toEqual({ type: 'found-request' })
+    const member = await createMlsMember('alice', alice.identity)
+    alice.session.receive({ type: 'key-package', keyPackage: await member.keyPackage() })
+    expect(await alice.connection.next('found-request')).toEqual({ type: 'found-request' })
+  })
+
+  test('refuses a KeyPackage that carries another key than the one the member joined with', async () => {
+    const { room } = createHarness()
+    const alice = await join(room, 'alice')
+    const impostor = await createMlsMember('alice')
+    alice.session.receive({ type: 'key-package', keyPackage: await impostor.keyPackage() })
+    expect(await alice.connection.next('error')).toEqual(error('key_mismatch', false))
+    expect(alice.connection.frames.some((frame) => frame.type === 'found-request')).toBe(false)
   })
 })
 

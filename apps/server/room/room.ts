@@ -53,6 +53,8 @@ export interface RoomOptions {
   readonly randomBytes?: (length: number) => Uint8Array
   /** Failures that are the server's fault (a store that throws); never client content. */
   readonly reportInternalError?: (error: unknown) => void
+  /** Refused commits and blamed committers, one line each; never client content. */
+  readonly reportSecurityEvent?: (line: string) => void
 }
 
 /** What a transport holds for one connection: it feeds frames in and says when the socket is gone. */
@@ -120,6 +122,7 @@ export function createRoom(options: RoomOptions): Room {
       sendTo: local.sendTo,
       online: () => presence.list().map((member) => member.name),
       broadcast: (entry) => fanout.publishLogged(entry),
+      report: options.reportSecurityEvent,
     })
     presence.watch(followPresence(own))
     return own
@@ -379,6 +382,11 @@ export function createRoom(options: RoomOptions): Room {
       listen(this.connection)
     }
 
+    /** The name and key this connection proved: what the Delivery Service checks MLS against. */
+    private member(): Member {
+      return { name: this.claimedName, identityKey: this.claimedKey }
+    }
+
     private onMemberFrame(frame: ClientFrame): MaybePromise<void> {
       const name = this.claimedName
       switch (frame.type) {
@@ -405,12 +413,13 @@ export function createRoom(options: RoomOptions): Room {
           this.finish('quit')
           return
         case 'key-package':
-          delivery.keyPackage(name, frame.keyPackage)
-          return
+          return delivery.keyPackage(this.member(), frame.keyPackage)
         case 'group-founded':
-          return delivery.groupFounded(name, frame.groupId)
+          return delivery.groupFounded(this.member(), frame.groupInfo)
         case 'commit':
-          return delivery.commit(name, frame)
+          return delivery.commit(this.member(), frame)
+        case 'commit-refused':
+          return delivery.commitRefused(this.member(), frame)
         case 'hello':
         case 'auth':
           this.reject('unexpected_frame', `already joined as ${name}`)

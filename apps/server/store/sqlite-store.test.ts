@@ -1,3 +1,4 @@
+import { Database } from 'bun:sqlite'
 import { afterEach, describe, expect, test } from 'bun:test'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -122,5 +123,44 @@ describe('openSqliteStore', () => {
     expect(reader.log.head()).toBe(1)
     reader.close()
     writer.close()
+  })
+
+  test('keeps the group record with its public state, and moves it on only from the expected epoch', () => {
+    const store = openSqliteStore(':memory:', 10)
+    const founded = { groupId: 'G'.repeat(22), epoch: 0, roster: ['alice'], state: 'UzA' }
+    expect(store.groups.found(founded)).toBe(true)
+    const next = { ...founded, epoch: 1, roster: ['alice', 'bob'], state: 'UzE' }
+    const frame = {
+      type: 'commit' as const,
+      from: 'alice',
+      at: 1,
+      epoch: 0,
+      commit: 'AA',
+      adds: [{ name: 'bob', identityKey: KEY_B }],
+      removes: [],
+    }
+    expect(store.groups.acceptCommit(founded, next, frame)).toEqual({
+      seq: 1,
+      text: expect.any(String),
+    })
+    expect(store.groups.acceptCommit(founded, { ...next, state: 'WA' }, frame)).toBe('stale')
+    expect(store.groups.load()).toEqual(next)
+    store.close()
+  })
+
+  test('ends a group stored before commits were checked, which has no public state to check them by', () => {
+    const directory = temporaryDirectory()
+    const old = new Database(join(directory, 'chatbox.sqlite'), { create: true })
+    old.run(
+      'CREATE TABLE mls_group (id INTEGER PRIMARY KEY CHECK (id = 1), group_id TEXT NOT NULL, epoch INTEGER NOT NULL, roster TEXT NOT NULL)',
+    )
+    old.run(`INSERT INTO mls_group VALUES (1, '${'G'.repeat(22)}', 7, '["alice","bob"]')`)
+    old.close()
+    const store = openSqliteStore(directory, 10)
+    expect(store.groups.load()).toBeNull()
+    const founded = { groupId: 'H'.repeat(22), epoch: 0, roster: ['carol'], state: 'UzA' }
+    expect(store.groups.found(founded)).toBe(true)
+    expect(store.groups.load()).toEqual(founded)
+    store.close()
   })
 })

@@ -44,11 +44,13 @@ const SCHEMA = `
     id INTEGER PRIMARY KEY CHECK (id = 1),
     group_id TEXT NOT NULL,
     epoch INTEGER NOT NULL,
-    roster TEXT NOT NULL
+    roster TEXT NOT NULL,
+    state TEXT
   );
 `
 
-const SCHEMA_VERSION = 1
+/** 2: the group record keeps the group's public MLS state, which every commit is checked against. */
+const SCHEMA_VERSION = 2
 
 /** Opens (or creates) `chatbox.sqlite` in `dataDir`; `:memory:` keeps everything in memory. */
 export function openSqliteStore(dataDir: string, retention: number): SqliteStore {
@@ -72,6 +74,10 @@ export function openSqliteStore(dataDir: string, retention: number): SqliteStore
     // Checkpoints run on a worker thread (checkpoint-worker.ts), never on the event loop.
     if (file !== ':memory:') db.run('PRAGMA wal_autocheckpoint = 0')
     db.run(SCHEMA)
+    const columns = db.query<{ name: string }, []>('PRAGMA table_info(mls_group)').all()
+    if (!columns.some((column) => column.name === 'state')) {
+      db.run('ALTER TABLE mls_group ADD COLUMN state TEXT')
+    }
     // Always a write, even when the tables exist: SQLite opens a write-protected file read-only
     // without a word, and the room would otherwise find out at the first message.
     db.run(`PRAGMA user_version = ${SCHEMA_VERSION}`)
@@ -165,21 +171,33 @@ export function openSqliteStore(dataDir: string, retention: number): SqliteStore
     oldest: () => oldest,
   }
 
-  const selectGroup = db.query<{ group_id: string; epoch: number; roster: string }, []>(
-    'SELECT group_id, epoch, roster FROM mls_group WHERE id = 1',
-  )
+  const selectGroup = db.query<
+    { group_id: string; epoch: number; roster: string; state: string | null },
+    []
+  >('SELECT group_id, epoch, roster, state FROM mls_group WHERE id = 1')
   const insertGroup = db.query(
-    'INSERT OR IGNORE INTO mls_group (id, group_id, epoch, roster) VALUES (1, ?, ?, ?)',
+    'INSERT OR IGNORE INTO mls_group (id, group_id, epoch, roster, state) VALUES (1, ?, ?, ?, ?)',
   )
   const advanceGroup = db.query(
-    'UPDATE mls_group SET epoch = ?, roster = ? WHERE id = 1 AND group_id = ? AND epoch = ?',
+    'UPDATE mls_group SET epoch = ?, roster = ?, state = ? WHERE id = 1 AND group_id = ? AND epoch = ?',
   )
   const deleteGroup = db.query('DELETE FROM mls_group WHERE id = 1 AND group_id = ?')
 
   function loadGroup(): GroupRecord | null {
     const row = selectGroup.get()
     if (!row) return null
-    return { groupId: row.group_id, epoch: row.epoch, roster: decodeRoster(row.roster) }
+    if (row.state === null) {
+      // A group from before commits were checked has no public state to check them against: it
+      // ends here, and its members rejoin as after any group's end.
+      deleteGroup.run(row.group_id)
+      return null
+    }
+    return {
+      groupId: row.group_id,
+      epoch: row.epoch,
+      roster: decodeRoster(row.roster),
+      state: row.state,
+    }
   }
 
   // The epoch check, the log entry and the new roster commit together or not at all.
@@ -192,6 +210,7 @@ export function openSqliteStore(dataDir: string, retention: number): SqliteStore
       const moved = advanceGroup.run(
         next.epoch,
         JSON.stringify(next.roster),
+        next.state,
         expected.groupId,
         expected.epoch,
       )
@@ -207,7 +226,8 @@ export function openSqliteStore(dataDir: string, retention: number): SqliteStore
   const found = db.transaction((record: GroupRecord): boolean => {
     if (undissolved !== undefined) deleteGroup.run(undissolved)
     return (
-      insertGroup.run(record.groupId, record.epoch, JSON.stringify(record.roster)).changes === 1
+      insertGroup.run(record.groupId, record.epoch, JSON.stringify(record.roster), record.state)
+        .changes === 1
     )
   })
 

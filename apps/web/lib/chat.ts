@@ -236,6 +236,10 @@ export function createChat(): Chat {
       case 'warning':
         if (event.code === 'history_unreadable') {
           notice('Messages sent before you joined cannot be read here: the group keys are new.')
+        } else if (event.code === 'group_integrity') {
+          // Someone tried to put a member or a group state here that the server never vouched
+          // for; the change was refused, and this page rejoins.
+          notice(`Security warning: ${event.message}. Nothing of it was applied.`, 'warning')
         } else {
           // The engine's warnings are lower-case phrases; on the page a notice is a sentence.
           notice(event.message.charAt(0).toUpperCase() + event.message.slice(1), 'warning')

@@ -1,0 +1,120 @@
+// One request of the Delivery Service to a member: the KeyPackages it may relay (checked and rate
+// limited as they arrive) and what a commit frame may claim in answer. No timers, no frames sent.
+import { checkKeyPackage } from '../../../shared/mls/commit-check.ts'
+import { decodeBase64url, encodeBase64url } from '../../../shared/protocol/base64url.ts'
+import type { ErrorCode, Member } from '../../../shared/protocol/frames.ts'
+import { REJOIN_RATE } from '../../../shared/protocol/limits.ts'
+import { nameKey } from '../../../shared/protocol/names.ts'
+import type { CommitInput, GroupRecord } from './ports.ts'
+import { createTokenBucket, type TokenBucket } from './token-bucket.ts'
+
+export type Refusal = { readonly code: ErrorCode; readonly message: string }
+
+/** A newcomer (or a member that lost its state) waiting to be added, with its checked KeyPackage. */
+export interface PendingAdd {
+  readonly name: string
+  readonly identityKey: string
+  /** As the newcomer sent it, relayed to the committer as it is. */
+  readonly keyPackage: string
+  /** The KeyPackage's own encoding, which the commit's Add must carry byte for byte. */
+  readonly encoded: Uint8Array
+  /** Its leaf's encryption key: a leaf with this key in the tree means it was added. */
+  readonly leafKey: string
+}
+
+export interface Request {
+  readonly kind: 'found' | 'commit'
+  readonly to: string
+  /** What a commit request asked for, as it was relayed: the commit is checked against this. */
+  readonly adds: readonly PendingAdd[]
+  readonly removes: readonly string[]
+  readonly timer: ReturnType<typeof setTimeout>
+}
+
+/**
+ * What the server can tell of a commit from its frame alone, before any MLS: it answers the
+ * request out, from the member asked, at that epoch, and claims no more than was asked.
+ */
+export function claimsRefusal(
+  group: Pick<GroupRecord, 'epoch' | 'roster'> | null,
+  from: string,
+  input: CommitInput,
+  request: Request | undefined,
+): Refusal | undefined {
+  if (!group) return { code: 'not_in_group', message: 'the room has no group yet' }
+  if (request?.kind !== 'commit' || nameKey(request.to) !== nameKey(from)) {
+    return { code: 'unrequested_commit', message: 'nobody asked you to commit' }
+  }
+  if (input.epoch !== group.epoch) {
+    return { code: 'stale_epoch', message: `the group is at epoch ${group.epoch}` }
+  }
+  const asked = new Set(request.adds.map((add) => add.name))
+  for (const name of input.adds) {
+    if (!asked.has(name))
+      return { code: 'unrequested_commit', message: `nobody asked to add ${name}` }
+    if (
+      group.roster.some((member) => nameKey(member) === nameKey(name)) &&
+      !input.removes.includes(name)
+    ) {
+      return { code: 'unrequested_commit', message: `${name} rejoins: remove its old leaf too` }
+    }
+  }
+  for (const name of input.removes) {
+    if (!request.removes.includes(name)) {
+      return { code: 'unrequested_commit', message: `nobody asked to remove ${name}` }
+    }
+  }
+  if (
+    new Set(input.adds.map(nameKey)).size !== input.adds.length ||
+    new Set(input.removes.map(nameKey)).size !== input.removes.length
+  ) {
+    return { code: 'commit_mismatch', message: 'a name appears twice in the claims' }
+  }
+  if (input.adds.length === 0 && input.removes.length === 0) {
+    return { code: 'unrequested_commit', message: 'an empty commit changes nothing here' }
+  }
+  if (input.adds.length > 0 && input.welcome === undefined) {
+    return { code: 'bad_commit', message: 'the members it adds need a Welcome' }
+  }
+  return undefined
+}
+
+export type Admission =
+  | { readonly ok: true; readonly value: PendingAdd }
+  | ({ readonly ok: false } & Refusal)
+
+/**
+ * Admits KeyPackages as they arrive: each name may send REJOIN_RATE's burst, then one per refill
+ * (each asks for a commit), and each must be small, well-formed, signed and the sender's own.
+ */
+export function createKeyPackageAdmission(now: () => number) {
+  const buckets = new Map<string, TokenBucket>()
+  return async (from: Member, keyPackage: string): Promise<Admission> => {
+    const key = nameKey(from.name)
+    let bucket = buckets.get(key)
+    if (!bucket) {
+      bucket = createTokenBucket(REJOIN_RATE, now)
+      buckets.set(key, bucket)
+    }
+    if (!bucket.take()) {
+      const seconds = Math.ceil(1 / REJOIN_RATE.perSecond)
+      return {
+        ok: false,
+        code: 'rejoin_limited',
+        message: `too many requests to be added; send one again in ${seconds} s`,
+      }
+    }
+    const checked = await checkKeyPackage(decodeBase64url(keyPackage), from)
+    if (!checked.ok) return checked
+    const { encoded, keyPackage: parsed } = checked.value
+    return {
+      ok: true,
+      value: {
+        ...from,
+        keyPackage,
+        encoded,
+        leafKey: encodeBase64url(parsed.leafNode.hpkePublicKey),
+      },
+    }
+  }
+}
