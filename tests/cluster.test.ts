@@ -6,14 +6,8 @@ import { tlsTransport } from '../shared/client/tls-transport.ts'
 import type { ConnectTransport } from '../shared/client/transport.ts'
 import { webSocketTransport } from '../shared/client/websocket-transport.ts'
 import { type EngineClient, startEngineClient, startEngineSession } from './support/engine.ts'
-import {
-  connectClient,
-  connectTls,
-  connectWebSocket,
-  join,
-  startTestServer,
-  temporaryDirectory,
-} from './support/harness.ts'
+import { connectClient, join, startTestServer, temporaryDirectory } from './support/harness.ts'
+import { startHostileMember } from './support/hostile-member.ts'
 import { hasRedis, startRedis } from './support/redis.ts'
 import { freePort, type ServeProcess, serve } from './support/serve-process.ts'
 
@@ -91,66 +85,54 @@ describe.skipIf(redisMissing)('two instances sharing one room through Redis', ()
 
   test('two commits for the same epoch sent to different instances at once: exactly one wins', async () => {
     await using redis = await startRedis()
-    await using one = await startTestServer({ redis: { url: redis.url, ...FAST } })
-    await using two = await startTestServer({ redis: { url: redis.url, ...FAST } })
-    // Raw protocol clients: the server reads no MLS, so made-up commits test its ordering alone.
-    await using alice = await connectWebSocket(one)
-    await join(alice, 'alice')
-    alice.send({ type: 'key-package', keyPackage: 'QUxJQ0U' })
-    await alice.inbox.take('found-request')
-    alice.send({ type: 'group-founded', groupId: 'G'.repeat(22) })
+    // The default lease: no failover is wanted here, and a loaded machine must not cause one.
+    await using one = await startTestServer({ redis: { url: redis.url } })
+    await using two = await startTestServer({ redis: { url: redis.url } })
+    // Members that speak the protocol frame by frame, with real MLS, so both can commit at once.
+    await using alice = await startHostileMember(one, 'alice', 'wss')
+    await alice.found()
+    await using bob = await startHostileMember(two, 'bob', 'tls')
+    const bobJoins = bob.joinGroup()
+    await alice.commitHonestly()
+    await bobJoins
 
-    await using bob = await connectTls(two)
-    await join(bob, 'bob')
-    bob.send({ type: 'key-package', keyPackage: 'Qk9C' })
-    const addBob = await alice.inbox.take('commit-request')
-    expect(addBob).toMatchObject({ epoch: 0, add: [{ name: 'bob' }] })
-    alice.send({
-      type: 'commit',
-      epoch: 0,
-      commit: 'QUREIEJPQg',
-      welcome: 'V0VMQ09NRQ',
-      adds: ['bob'],
-      removes: [],
-    })
-    await bob.inbox.take('welcome')
-
-    await using carol = await connectWebSocket(two)
-    await join(carol, 'carol')
-    carol.send({ type: 'key-package', keyPackage: 'Q0FST0w' })
-    await alice.inbox.take('commit-request', (frame) => frame.epoch === 1)
-    // Both members commit carol's add at epoch 1, alice through one instance, bob through the other.
-    alice.send({
-      type: 'commit',
-      epoch: 1,
-      commit: 'RlJPTUFMSUNF',
-      welcome: 'V0E',
+    await using carol = await startHostileMember(two, 'carol', 'wss')
+    const carolKeyPackage = await carol.mls.keyPackage()
+    carol.client.send({ type: 'key-package', keyPackage: carolKeyPackage })
+    const request = await alice.nextRequest()
+    expect(request).toMatchObject({ epoch: 1, add: [{ name: 'carol' }] })
+    // Both commit carol's add at epoch 1, alice through one instance, bob through the other.
+    const [byAlice, byBob] = await Promise.all([
+      alice.mls.commit({ add: [carolKeyPackage] }),
+      bob.mls.commit({ add: [carolKeyPackage] }),
+    ])
+    alice.sendCommit(request, {
+      commit: byAlice.commit,
+      welcome: byAlice.welcome,
       adds: ['carol'],
       removes: [],
     })
-    bob.send({
-      type: 'commit',
-      epoch: 1,
-      commit: 'RlJPTUJPQg',
-      welcome: 'V0I',
+    bob.sendCommit(request, {
+      commit: byBob.commit,
+      welcome: byBob.welcome,
       adds: ['carol'],
       removes: [],
     })
 
     const seen = await Promise.all(
       [alice, bob, carol].map((client) =>
-        client.inbox.take('commit', (frame) => frame.epoch === 1),
+        client.client.inbox.take('commit', (frame) => frame.epoch === 1),
       ),
     )
-    const winner = seen[0]
-    expect(
-      seen.every((frame) => frame.commit === winner?.commit && frame.seq === winner?.seq),
-    ).toBe(true)
-    const loser = winner?.from === 'alice' ? bob : alice
-    expect(await loser.inbox.take('error')).toMatchObject({ code: 'stale_epoch', fatal: false })
-    expect((await carol.inbox.take('welcome')).welcome).toBe(
-      winner?.from === 'alice' ? 'V0E' : 'V0I',
+    // The one asked wins; the other is refused and never logged.
+    expect(seen.map((frame) => [frame.from, frame.commit, frame.seq])).toEqual(
+      Array(3).fill(['alice', byAlice.commit, 2]),
     )
+    expect(await bob.client.inbox.take('error')).toMatchObject({
+      code: 'unrequested_commit',
+      fatal: false,
+    })
+    expect((await carol.client.inbox.take('welcome')).welcome).toBe(byAlice.welcome as string)
     // The room's log holds one commit per epoch, and the shared record moved on once.
     const log = (await one.cluster?.log.readAfter(0, 100)) ?? []
     expect(log.map((entry) => JSON.parse(entry.text).epoch)).toEqual([0, 1])
@@ -158,12 +140,13 @@ describe.skipIf(redisMissing)('two instances sharing one room through Redis', ()
       epoch: 2,
       roster: ['alice', 'bob', 'carol'],
     })
-    await Bun.sleep(200)
-    // Nobody was sent a second commit for epoch 1.
-    const secondCommits = [alice, bob, carol].flatMap((client) =>
-      client.inbox.frames.filter((frame) => frame.type === 'commit' && frame.epoch === 1),
+    // Nobody was sent a second commit for epoch 1: alice's message after it arrives first.
+    alice.client.send({ type: 'app', ciphertext: 'QUZURVI' })
+    await Promise.all([bob, carol].map((member) => member.client.inbox.take('app')))
+    const secondCommits = [alice, bob, carol].flatMap((member) =>
+      member.seen.filter((frame) => frame.type === 'commit' && frame.epoch === 1),
     )
-    expect(secondCommits).toEqual([])
+    expect(secondCommits).toHaveLength(3)
   })
 
   test('one instance is killed: its members reconnect to the other and resume, nothing lost or duplicated', async () => {

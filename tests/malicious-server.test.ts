@@ -161,4 +161,56 @@ describe('a malicious server', () => {
     await expect(victim.session.sendText('blocked?')).rejects.toThrow('accept it first')
     void bobAgain
   })
+
+  test('a commit whose adds the server misreports is refused, not applied, and the member rejoins', async () => {
+    await using server = await startTestServer()
+    await using relay = await startRelay(server)
+    await using alice = await startEngineClient(server, 'alice', 'wss')
+    await using victim = await throughRelay(server, relay, 'victim')
+    let lied = false
+    relay.tamper = (frame) => {
+      if (frame.type !== 'commit' || lied || frame.adds.length === 0) return [frame]
+      // The server hides whom the commit adds: the victim would not know who reads along.
+      lied = true
+      return [{ ...frame, adds: [] }]
+    }
+    await using carol = await startEngineClient(server, 'carol', 'wss')
+    const warning = await victim.waitFor('warning', (event) => event.code === 'group_integrity')
+    expect(warning.message).toContain('carol')
+    // Nothing of that commit was applied: the victim never listed carol before rejoining.
+    const before = victim.events.slice(0, victim.events.indexOf(warning))
+    expect(
+      before.some((event) => event.type === 'membership' && event.members.includes('carol')),
+    ).toBe(false)
+    await victim.waitFor('membership', (event) => event.members.includes('carol'))
+    await carol.session.sendText('seen through the lie')
+    expect((await victim.waitFor('message')).text).toBe('seen through the lie')
+    void alice
+  })
+
+  test('a Welcome whose roster the server misreports is refused', async () => {
+    await using server = await startTestServer()
+    await using relay = await startRelay(server)
+    await using alice = await startEngineClient(server, 'alice', 'wss')
+    let lied = false
+    relay.tamper = (frame) => {
+      if (frame.type !== 'welcome' || lied) return [frame]
+      lied = true
+      return [{ ...frame, roster: frame.roster.filter((member) => member.name !== 'alice') }]
+    }
+    await using victim = await throughRelay(server, relay, 'victim', false)
+    const warning = await victim.waitFor('warning', (event) => event.code === 'group_integrity')
+    expect(warning.message).toContain('Welcome')
+    // alice was blamed for the Welcome and her group ended; both are in the next one.
+    const ended = await alice.waitFor('warning', (event) => event.code === 'out_of_sync')
+    await alice.waitFor(
+      'membership',
+      (event) =>
+        alice.events.indexOf(event) > alice.events.indexOf(ended) &&
+        event.members.includes('victim'),
+    )
+    await victim.session.whenReady()
+    await alice.session.sendText('second time lucky')
+    expect((await victim.waitFor('message')).text).toBe('second time lucky')
+  })
 })
