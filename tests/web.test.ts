@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from '
 import { mkdirSync, readFileSync } from 'node:fs'
 import { join as joinPath } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
+import type { ClientState } from 'ts-mls'
 import { buildWebClient } from '../apps/web/build.ts'
 import { createMemoryStores } from '../shared/client/memory-stores.ts'
 import {
@@ -20,6 +21,8 @@ import {
 } from './support/browser.ts'
 import { startEngineClient } from './support/engine.ts'
 import { startTestServer, testCertificates } from './support/harness.ts'
+import { startHostileMember } from './support/hostile-member.ts'
+import { ghostWelcome } from './support/hostile-mls.ts'
 
 // Real servers and child processes on a shared two-core machine: more than Bun's 5 s default.
 setDefaultTimeout(30_000)
@@ -522,6 +525,46 @@ describe.skipIf(!browserAvailable())('the web client in Chromium', () => {
       )
       expect(kept).toEqual(damaged)
       expect(server.room.members()).toEqual([])
+    },
+    BROWSER_TEST_MS,
+  )
+
+  test(
+    'a Welcome into a forged copy of the group is a security warning, and the page is added cleanly',
+    async () => {
+      await using server = await startTestServer()
+      await using mallory = await startHostileMember(server, 'mallory')
+      await mallory.found()
+      await using carol = await startEngineClient(server, 'carol', 'tls', { waitForGroup: false })
+      await mallory.commitHonestly()
+      await carol.session.whenReady()
+      await using alice = await openPage(browser, server)
+      await alice.page.getByLabel('Your name').fill('alice')
+      await alice.page.getByRole('button', { name: 'Join the room' }).click()
+      const request = await mallory.nextRequest()
+      const honest = await mallory.mls.commit({ add: request.add.map((item) => item.keyPackage) })
+      const groupId = (mallory.mls.state as ClientState).groupContext.groupId
+      const forged = await ghostWelcome(
+        mallory.mls,
+        groupId,
+        request.add[0]?.keyPackage ?? '',
+        'bob',
+      )
+      mallory.sendCommit(request, {
+        commit: honest.commit,
+        welcome: forged,
+        adds: ['alice'],
+        removes: [],
+      })
+
+      const warning = alice.page.locator('.timeline > li', { hasText: 'Security warning' })
+      await warning.waitFor()
+      expect(await warning.textContent()).toContain('bob')
+      await waitUntilReady(alice.page)
+      await say(alice.page, 'only carol and me')
+      expect((await carol.waitFor('message')).text).toBe('only carol and me')
+      mkdirSync(OUTPUT_DIR, { recursive: true })
+      await alice.page.screenshot({ path: joinPath(OUTPUT_DIR, 'web-security-warning.png') })
     },
     BROWSER_TEST_MS,
   )
