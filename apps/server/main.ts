@@ -4,7 +4,7 @@ import { certificateFingerprint, ensureCertificates } from '../../scripts/gen-ce
 import { createLimits } from '../../shared/protocol/limits.ts'
 import { openRedisCluster, type RedisCluster, redactUrl } from './cluster/redis-cluster.ts'
 import { ConfigError, loadConfig, type ServerConfig } from './config.ts'
-import { startChatServer } from './server.ts'
+import { logSecurityEvent, startChatServer } from './server.ts'
 import { StoreError } from './store/sqlite-store.ts'
 
 /** Hosts the development certificate must name besides localhost and the loopback addresses. */
@@ -43,7 +43,11 @@ async function main(): Promise<void> {
   })
   let cluster: RedisCluster | undefined
   if (config.redisUrl) {
-    cluster = await openRedisCluster({ url: config.redisUrl, limits }).catch((error: Error) =>
+    cluster = await openRedisCluster({
+      url: config.redisUrl,
+      limits,
+      reportSecurityEvent: logSecurityEvent,
+    }).catch((error: Error) =>
       fail(`${error.message}; start Redis or unset CHATBOX_REDIS_URL to run alone`),
     )
   }

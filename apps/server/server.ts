@@ -48,6 +48,7 @@ export function startChatServer(options: ChatServerOptions): ChatServer {
     ...backend,
     limits,
     secret: options.roomSecret,
+    reportSecurityEvent: logSecurityEvent,
     reportInternalError(error) {
       // Redis being away is one line per refusal, not a stack trace each; anything else is a bug.
       const code = (error as { code?: unknown } | undefined)?.code
@@ -143,6 +144,11 @@ type Backend = Pick<
   RoomOptions,
   'identities' | 'log' | 'groups' | 'initialGroup' | 'fanout' | 'presence' | 'delivery'
 > & { close(): void | Promise<void> }
+
+/** Refused commits and blamed committers: one line each on stdout, names and codes only. */
+export function logSecurityEvent(line: string): void {
+  console.log(`chatbox: ${line}`)
+}
 
 /** One process alone: bun:sqlite for the stores, fan-out and presence in memory. */
 function embeddedBackend(dataDir: string, limits: Limits): Backend {
