@@ -8,7 +8,6 @@ import {
 import { decodeBase64url, encodeBase64url } from '../../../shared/protocol/base64url.ts'
 import type { ErrorCode, Member } from '../../../shared/protocol/frames.ts'
 import { BLAME_MS, MAX_KEY_PACKAGE_BYTES, REJOIN_RATE } from '../../../shared/protocol/limits.ts'
-import { createMlsMember, type MlsMember } from '../../../tests/support/mls-member.ts'
 import {
   COMMIT_TIMEOUT_MS,
   createHarness,
@@ -20,7 +19,8 @@ import {
   refusal,
   stopHarnesses,
   welcomeOf,
-} from './delivery-harness.ts'
+} from '../../../tests/support/delivery-harness.ts'
+import { createMlsMember, type MlsMember } from '../../../tests/support/mls-member.ts'
 import type { CommitInput, CommitRefusal, GroupRecord } from './ports.ts'
 
 beforeEach(() => {

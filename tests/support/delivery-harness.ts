@@ -3,8 +3,11 @@
 // ones, a fake clock. Tests only; no sockets.
 import { expect, jest } from 'bun:test'
 import * as v from 'valibot'
-import { epochOf, groupIdOf, membersOf } from '../../../shared/client/mls.ts'
-import { epochDigest } from '../../../shared/mls/public-group.ts'
+import { createDelivery, type Delivery } from '../../apps/server/room/delivery.ts'
+import type { CommitInput, CommitRefusal, GroupRecord } from '../../apps/server/room/ports.ts'
+import { openSqliteStore, type SqliteStore } from '../../apps/server/store/sqlite-store.ts'
+import { epochOf, groupIdOf, membersOf } from '../../shared/client/mls.ts'
+import { epochDigest } from '../../shared/mls/public-group.ts'
 import {
   type CommitDeliverFrame,
   CommitDeliverFrameSchema,
@@ -12,11 +15,8 @@ import {
   type LeaveReason,
   type Member,
   type ServerFrame,
-} from '../../../shared/protocol/frames.ts'
-import { createMlsMember, type MlsMember } from '../../../tests/support/mls-member.ts'
-import { openSqliteStore, type SqliteStore } from '../store/sqlite-store.ts'
-import { createDelivery, type Delivery } from './delivery.ts'
-import type { CommitInput, CommitRefusal, GroupRecord } from './ports.ts'
+} from '../../shared/protocol/frames.ts'
+import { createMlsMember, type MlsMember } from './mls-member.ts'
 
 export type FrameOf<T extends ServerFrame['type']> = Extract<ServerFrame, { type: T }>
 
