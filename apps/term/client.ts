@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path'
 import * as clack from '@clack/prompts'
 import type { ChatEvent } from '../../shared/client/events.ts'
 import { clientStateDir, createFileStores } from '../../shared/client/file-stores.ts'
+import { refusalRemedy } from '../../shared/client/refusals.ts'
 import { ChatError, type ChatSession, createChatSession } from '../../shared/client/session.ts'
 import { tlsTransport } from '../../shared/client/tls-transport.ts'
 import { DEFAULT_MAX_FILE_BYTES } from '../../shared/protocol/limits.ts'
@@ -109,8 +110,9 @@ async function joinRoom(
       if (!(error instanceof ChatError) || error.code !== 'refused') {
         quit(`cannot join ${address.label}: ${(error as Error).message}`, 1)
       }
-      if (error.serverCode === 'bad_secret') secret = await askSecret(error.message)
-      else if (error.serverCode?.startsWith('name_')) name = await askName(name, error.message)
+      const remedy = error.serverCode ? refusalRemedy(error.serverCode) : 'give_up'
+      if (remedy === 'ask_secret') secret = await askSecret(error.message)
+      else if (remedy === 'ask_name') name = await askName(name, error.message)
       else quit(error.message, 1)
     }
   }

@@ -1,6 +1,6 @@
 // What the client engine tells a view: one union of events, as plain data. Views render these
 // and nothing else; they never see frames, MLS or sockets.
-import type { LeaveReason } from '../protocol/frames.ts'
+import type { ErrorCode, LeaveReason } from '../protocol/frames.ts'
 
 export type ConnectionStatus =
   | 'connecting'
@@ -73,7 +73,7 @@ export type ChatEvent =
   /** The server refused something (its error code and message). */
   | {
       readonly type: 'error'
-      readonly code: string
+      readonly code: ErrorCode
       readonly message: string
       readonly fatal: boolean
     }

@@ -17,6 +17,7 @@ import {
   authMessage,
   type ClientFrame,
   type CommitDeliverFrame,
+  type ErrorCode,
   type GroupStatus,
   type Member,
   type ServerFrame,
@@ -55,6 +56,7 @@ import {
   type Payload,
   sha256Hex,
 } from './payload.ts'
+import { refusesJoin } from './refusals.ts'
 import type { ClientStores } from './stores.ts'
 import type { ClientTransport, ConnectTransport } from './transport.ts'
 import { createTrustBook, type KeyChange } from './trust-book.ts'
@@ -107,8 +109,8 @@ export class ChatError extends Error {
       | 'unknown_member'
       | 'refused',
     message: string,
-    /** For 'refused': the server's error code (name_taken, bad_secret, …). */
-    readonly serverCode?: string,
+    /** For 'refused': the server's error code (name_taken, bad_secret, …); see refusals.ts. */
+    readonly serverCode?: ErrorCode,
   ) {
     super(message)
   }
@@ -158,7 +160,7 @@ type LogFrame = Extract<ServerFrame, { type: 'app' } | { type: 'commit' }>
 type WelcomeFrame = Extract<ServerFrame, { type: 'welcome' }>
 
 /** The server's answers that mean our commit was not taken. */
-const COMMIT_REFUSALS: ReadonlySet<string> = new Set([
+const COMMIT_REFUSALS: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'stale_epoch',
   'unrequested_commit',
   'bad_commit',
@@ -595,7 +597,7 @@ export function createChatSession(options: ChatSessionOptions): ChatSession {
     catchingUp = undefined
   }
 
-  async function onError(code: string, message: string, fatal: boolean): Promise<void> {
+  async function onError(code: ErrorCode, message: string, fatal: boolean): Promise<void> {
     if (COMMIT_REFUSALS.has(code)) pendingCommit = undefined
     if (code === 'rejoin_limited' && !group) {
       // The server limits how often a name asks to be added; ask again once it lets us.
@@ -616,7 +618,7 @@ export function createChatSession(options: ChatSessionOptions): ChatSession {
       wanted = false
       admitted.reject(new ChatError('refused', message, code))
     }
-    if (['name_taken', 'name_invalid', 'name_reserved', 'bad_secret'].includes(code)) {
+    if (refusesJoin(code)) {
       admitted.reject(new ChatError('refused', message, code))
     }
     emit({ type: 'error', code, message, fatal })

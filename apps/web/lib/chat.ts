@@ -12,6 +12,7 @@ import type {
 } from '../../../shared/client/events.ts'
 import { checkTextFile, describeSize } from '../../../shared/client/files.ts'
 import { DamagedStoreError, openIndexedDbStores } from '../../../shared/client/indexeddb-stores.ts'
+import { refusalRemedy } from '../../../shared/client/refusals.ts'
 import {
   ChatError,
   type ChatSession,
@@ -20,7 +21,7 @@ import {
 } from '../../../shared/client/session.ts'
 import type { KeyChange } from '../../../shared/client/trust-book.ts'
 import { webSocketTransport } from '../../../shared/client/websocket-transport.ts'
-import type { LeaveReason } from '../../../shared/protocol/frames.ts'
+import type { ErrorCode, LeaveReason } from '../../../shared/protocol/frames.ts'
 import { DEFAULT_MAX_FILE_BYTES } from '../../../shared/protocol/limits.ts'
 import { checkName } from '../../../shared/protocol/names.ts'
 
@@ -112,7 +113,7 @@ const MAX_READ_BYTES = 64 * 1024 * 1024
 
 const JoinedSchema = v.object({ name: v.string(), secret: v.optional(v.string()) })
 
-const REFUSALS: Readonly<Record<string, (name: string) => string>> = {
+const REFUSALS: Readonly<Partial<Record<ErrorCode, (name: string) => string>>> = {
   name_taken: (name) =>
     `"${name}" is taken: it is bound to another person's key. Choose another name.`,
   name_invalid: () =>
@@ -284,7 +285,7 @@ export function createChat(): Chat {
     })
     await stop()
     await config
-    let refusal: { code: string; message: string } | undefined
+    let refusal: { code: ErrorCode; message: string } | undefined
     try {
       const stores = await openIndexedDbStores(name)
       closeStores = () => stores.close()
@@ -326,11 +327,11 @@ export function createChat(): Chat {
   function joinRefused(
     name: string,
     secret: string | undefined,
-    refusal: { code: string; message: string } | undefined,
+    refusal: { code: ErrorCode; message: string } | undefined,
     error: Error,
   ): void {
     sessionStorage.removeItem(JOINED_KEY)
-    if (refusal?.code === 'bad_secret') {
+    if (refusal && refusalRemedy(refusal.code) === 'ask_secret') {
       batch(() => {
         setState('askSecret', true)
         setState(

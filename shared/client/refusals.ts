@@ -1,0 +1,22 @@
+// What a server refusal asks of the user, decided once for the engine and both views: answer with
+// the room secret, choose another name, or give up on this join. Pure; knows nothing of views.
+import type { ErrorCode } from '../protocol/frames.ts'
+
+export type RefusalRemedy = 'ask_secret' | 'ask_name' | 'give_up'
+
+const REMEDIES: Partial<Record<ErrorCode, RefusalRemedy>> = {
+  bad_secret: 'ask_secret',
+  name_taken: 'ask_name',
+  name_invalid: 'ask_name',
+  name_reserved: 'ask_name',
+}
+
+/** The refusals of `hello` a person can answer by trying again with other input. */
+export function refusalRemedy(code: ErrorCode): RefusalRemedy {
+  return REMEDIES[code] ?? 'give_up'
+}
+
+/** Whether this refusal ends the attempt to join (the engine rejects `connect()` with it). */
+export function refusesJoin(code: ErrorCode): boolean {
+  return refusalRemedy(code) !== 'give_up'
+}
