@@ -20,3 +20,14 @@ export function refusalRemedy(code: ErrorCode): RefusalRemedy {
 export function refusesJoin(code: ErrorCode): boolean {
   return refusalRemedy(code) !== 'give_up'
 }
+
+/** The server's answers that mean a commit this client sent was not taken. */
+export const COMMIT_NOT_TAKEN: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'stale_epoch',
+  'unrequested_commit',
+  'bad_commit',
+  'commit_mismatch',
+  'wrong_leaf',
+  'key_mismatch',
+  'bad_signature',
+])

@@ -119,6 +119,7 @@ describe('decodeServerFrame', () => {
       head: 0,
       members: [{ name: 'alice', identityKey: KEY }],
       group: null,
+      limits: { maxFileBytes: 1_048_576, rate: { perSecond: 20, burst: 60 } },
     },
     {
       type: 'ready',
@@ -126,6 +127,7 @@ describe('decodeServerFrame', () => {
       head: 9,
       members: [{ name: 'alice', identityKey: KEY }],
       group: { groupId: 'AAAAAAAAAAAAAAAAAAAAAA', epoch: 4, roster: ['alice', 'bob'] },
+      limits: { maxFileBytes: 4096, rate: { perSecond: 0.5, burst: 1 } },
     },
     { type: 'presence', event: 'join', name: 'bob', identityKey: KEY, at: 1_700_000_000_000 },
     {

@@ -135,6 +135,16 @@ export const GroupStatusSchema = v.object({
 })
 export type GroupStatus = v.InferOutput<typeof GroupStatusSchema>
 
+/** What this server accepts from a member: clients size and pace what they send by it. */
+export const ServerLimitsSchema = v.object({
+  maxFileBytes: v.pipe(v.number(), v.safeInteger(), v.minValue(1)),
+  rate: v.object({
+    perSecond: v.pipe(v.number(), v.minValue(0.001)),
+    burst: v.pipe(v.number(), v.safeInteger(), v.minValue(1)),
+  }),
+})
+export type ServerLimits = v.InferOutput<typeof ServerLimitsSchema>
+
 export const ReadyFrameSchema = v.object({
   type: v.literal('ready'),
   name: Name,
@@ -144,6 +154,7 @@ export const ReadyFrameSchema = v.object({
   members: v.array(MemberSchema),
   /** null while the room has no group: the first member to ask founds one. */
   group: v.nullable(GroupStatusSchema),
+  limits: ServerLimitsSchema,
 })
 
 export const LEAVE_REASONS = [

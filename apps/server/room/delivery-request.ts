@@ -5,8 +5,8 @@ import { decodeBase64url, encodeBase64url } from '../../../shared/protocol/base6
 import type { ErrorCode, Member } from '../../../shared/protocol/frames.ts'
 import { REJOIN_RATE } from '../../../shared/protocol/limits.ts'
 import { nameKey } from '../../../shared/protocol/names.ts'
+import { createTokenBucket, type TokenBucket } from '../../../shared/protocol/token-bucket.ts'
 import type { CommitInput, GroupRecord } from './ports.ts'
-import { createTokenBucket, type TokenBucket } from './token-bucket.ts'
 
 export type Refusal = { readonly code: ErrorCode; readonly message: string }
 

@@ -189,6 +189,12 @@ function clientFrame(text: string): ClientFrame {
   return decoded.frame
 }
 
+/** The limits every `ready` carries, as the harness's room is set up. */
+const LIMITS = {
+  maxFileBytes: createLimits().maxFileBytes,
+  rate: { perSecond: createLimits().rate.perSecond, burst: createLimits().rate.burst },
+}
+
 const CHALLENGE = {
   type: 'challenge' as const,
   nonce: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/) as string,
@@ -201,7 +207,14 @@ describe('joining', () => {
     const aliceMember = { name: 'alice', identityKey: alice.identity.publicKeyText }
     expect(alice.connection.frames).toEqual([
       CHALLENGE,
-      { type: 'ready', name: 'alice', head: 0, members: [aliceMember], group: null },
+      {
+        type: 'ready',
+        name: 'alice',
+        head: 0,
+        members: [aliceMember],
+        group: null,
+        limits: LIMITS,
+      },
     ])
     expect(room.members()).toEqual([aliceMember])
   })
@@ -217,7 +230,14 @@ describe('joining', () => {
     ])
     expect(bob.connection.frames).toEqual([
       CHALLENGE,
-      { type: 'ready', name: 'Bob', head: 0, members: [aliceMember, bobMember], group: null },
+      {
+        type: 'ready',
+        name: 'Bob',
+        head: 0,
+        members: [aliceMember, bobMember],
+        group: null,
+        limits: LIMITS,
+      },
     ])
   })
 
@@ -284,6 +304,7 @@ describe('joining', () => {
         { name: 'ALICE', identityKey: alice.identity.publicKeyText },
       ],
       group: null,
+      limits: LIMITS,
     })
     expect(bob.connection.frames.slice(bobSaw)).toEqual([
       {

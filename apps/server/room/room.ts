@@ -14,6 +14,7 @@ import {
 } from '../../../shared/protocol/frames.ts'
 import type { Limits } from '../../../shared/protocol/limits.ts'
 import { checkName, nameKey } from '../../../shared/protocol/names.ts'
+import { createTokenBucket } from '../../../shared/protocol/token-bucket.ts'
 import { createDelivery, followPresence } from './delivery.ts'
 import { createLocalPresence } from './local-presence.ts'
 import type {
@@ -30,7 +31,6 @@ import type {
   RoomLog,
 } from './ports.ts'
 import { secretsEqual } from './secret.ts'
-import { createTokenBucket } from './token-bucket.ts'
 
 export interface RoomOptions {
   readonly identities: IdentityStore
@@ -94,6 +94,10 @@ export function createRoom(options: RoomOptions): Room {
   let shuttingDown = false
 
   const presence = options.presence ?? createLocalPresence(fanout)
+  const readyLimits = {
+    maxFileBytes: limits.maxFileBytes,
+    rate: { perSecond: limits.rate.perSecond, burst: limits.rate.burst },
+  }
   const local: LocalMembers = {
     deliver: deliverLocally,
     sendTo(name, frame) {
@@ -378,7 +382,7 @@ export function createRoom(options: RoomOptions): Room {
       members.set(nameKey(name), this)
       presence.arrive({ name, identityKey }, now())
       const head = fanout.deliveredHead()
-      this.send({ type: 'ready', name, head, members: presence.list(), group })
+      this.send({ type: 'ready', name, head, members: presence.list(), group, limits: readyLimits })
       listen(this.connection)
     }
 

@@ -1,13 +1,19 @@
-// A token bucket per connection: a burst, then a steady rate. Pure arithmetic over an injected clock.
-import type { RateLimit } from '../../../shared/protocol/limits.ts'
+// A token bucket: a burst, then a steady rate. The server holds one per connection; a client paces
+// its own sends with one to stay under it. Pure arithmetic over an injected clock.
+import type { RateLimit } from './limits.ts'
 
 export interface TokenBucket {
   /** Takes one token if there is one. */
   take(): boolean
   isFull(): boolean
+  /** Milliseconds until a token is there to take; 0 when one is now. */
+  waitMs(): number
 }
 
-export function createTokenBucket(rate: RateLimit, now: () => number): TokenBucket {
+export function createTokenBucket(
+  rate: Pick<RateLimit, 'perSecond' | 'burst'>,
+  now: () => number,
+): TokenBucket {
   return new Bucket(rate, now)
 }
 
@@ -17,7 +23,7 @@ class Bucket implements TokenBucket {
   private refilledAt: number
 
   constructor(
-    private readonly rate: RateLimit,
+    private readonly rate: Pick<RateLimit, 'perSecond' | 'burst'>,
     private readonly now: () => number,
   ) {
     this.tokens = rate.burst
@@ -29,6 +35,11 @@ class Bucket implements TokenBucket {
     if (this.tokens < 1) return false
     this.tokens -= 1
     return true
+  }
+
+  waitMs(): number {
+    this.refill()
+    return this.tokens >= 1 ? 0 : Math.ceil(((1 - this.tokens) / this.rate.perSecond) * 1000)
   }
 
   isFull(): boolean {

@@ -50,4 +50,16 @@ describe('createTokenBucket', () => {
     clock = 1100
     expect(bucket.take()).toBe(true)
   })
+
+  test('says how long until the next token, and nothing while one is there', () => {
+    let clock = 0
+    const bucket = createTokenBucket(rate, () => clock)
+    expect(bucket.waitMs()).toBe(0)
+    for (let index = 0; index < 3; index += 1) bucket.take()
+    expect(bucket.waitMs()).toBe(100)
+    clock = 40
+    expect(bucket.waitMs()).toBe(60)
+    clock = 100
+    expect(bucket.waitMs()).toBe(0)
+  })
 })

@@ -1,0 +1,25 @@
+// The one error the engine throws at its views: a code they can act on, and for a refusal the
+// server's own code. Knows nothing else.
+import type { ErrorCode } from '../protocol/frames.ts'
+
+export type ChatErrorCode =
+  | 'not_connected'
+  | 'not_in_group'
+  | 'key_change_unaccepted'
+  | 'empty'
+  | 'too_long'
+  | 'bad_file'
+  | 'file_too_large'
+  | 'unknown_member'
+  | 'refused'
+
+export class ChatError extends Error {
+  constructor(
+    readonly code: ChatErrorCode,
+    message: string,
+    /** For 'refused': the server's error code (name_taken, bad_secret, …); see refusals.ts. */
+    readonly serverCode?: ErrorCode,
+  ) {
+    super(message)
+  }
+}

@@ -1,0 +1,253 @@
+// Builds the engine's parts and wires them together: the connection, the log reader, the
+// membership state machine, the outbox and the message reader, and routes every frame from the
+// server to the part it concerns. The facade (session.ts) offers them to the views.
+import { roomCode } from '../crypto/fingerprint.ts'
+import {
+  createIdentityKeyPair,
+  exportIdentity,
+  type IdentityKeyPair,
+  importIdentity,
+  signWithIdentity,
+} from '../crypto/identity-key.ts'
+import { authMessage, type Member, type ServerFrame } from '../protocol/frames.ts'
+import { DEFAULT_MAX_FILE_BYTES } from '../protocol/limits.ts'
+import { nameKey } from '../protocol/names.ts'
+import { ChatError } from './chat-error.ts'
+import { type Clock, systemClock } from './clock.ts'
+import { Connection } from './connection.ts'
+import { EventHub } from './event-hub.ts'
+import { LogReader } from './log-reader.ts'
+import { Membership } from './membership.ts'
+import { readMessage } from './message-reader.ts'
+import { type ClientState, epochAuthenticator, epochOf } from './mls.ts'
+import { Outbox } from './outbox.ts'
+import { COMMIT_NOT_TAKEN, refusesJoin } from './refusals.ts'
+import { SerialQueue } from './serial-queue.ts'
+import type { ClientStores } from './stores.ts'
+import type { ConnectTransport } from './transport.ts'
+import { createTrustBook, type TrustBook } from './trust-book.ts'
+
+export interface EngineOptions {
+  readonly connect: ConnectTransport
+  readonly name: string
+  readonly stores: ClientStores
+  readonly secret?: string
+  /** The file limit until the server says its own in `ready`. */
+  readonly maxFileBytes?: number
+  /** Reconnect after a lost connection, with exponential backoff and jitter; on by default. */
+  readonly reconnect?: false | { readonly initialMs: number; readonly maxMs: number }
+  readonly clock?: Clock
+}
+
+export interface Engine {
+  readonly hub: EventHub
+  readonly trust: TrustBook
+  readonly queue: SerialQueue
+  readonly connection: Connection
+  readonly membership: Membership
+  readonly outbox: Outbox
+  /** Who is connected to the room now, by name key. */
+  readonly online: ReadonlyMap<string, Member>
+  loadIdentity(): Promise<IdentityKeyPair>
+  identityKey(): string
+  /** The largest file the server takes whole (from `ready`; the option before that). */
+  maxFileBytes(): number
+  roomCode(): Promise<string | undefined>
+  epoch(): number | undefined
+}
+
+export function createEngine(options: EngineOptions): Engine {
+  const { stores, name } = options
+  const clock = options.clock ?? systemClock
+  const hub = new EventHub()
+  const trust = createTrustBook(stores.trust, clock.now)
+  const queue = new SerialQueue()
+  const online = new Map<string, Member>()
+  let maxFileBytes = options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES
+  let identity: IdentityKeyPair | undefined
+
+  async function loadIdentity(): Promise<IdentityKeyPair> {
+    if (identity) return identity
+    const stored = await stores.identity.load()
+    identity = stored ? await importIdentity(stored) : await createIdentityKeyPair()
+    if (!stored) await stores.identity.save({ ...exportIdentity(identity), createdAt: clock.now() })
+    return identity
+  }
+
+  /** Loaded before the first frame is sent (in `prepare`), so every later use finds it. */
+  function ownIdentity(): IdentityKeyPair {
+    if (!identity) throw new Error('the identity key is loaded before connecting')
+    return identity
+  }
+
+  const connection: Connection = new Connection({
+    connect: options.connect,
+    reconnect: options.reconnect,
+    clock,
+    hub,
+    queue,
+    async prepare() {
+      await loadIdentity()
+      await membership.load()
+    },
+    hello: () => ({
+      type: 'hello',
+      name,
+      identityKey: ownIdentity().publicKeyText,
+      ...(options.secret === undefined ? {} : { secret: options.secret }),
+    }),
+    receive,
+    async lost() {
+      outbox.caughtUp()
+      reader.stop()
+      online.clear()
+      await membership.save().catch(() => {})
+    },
+  })
+  const send = connection.send.bind(connection)
+  const reader: LogReader = new LogReader({
+    clock,
+    position: () => membership.position,
+    awaitingWelcome: () => membership.state.kind === 'joining',
+    async apply(frame) {
+      membership.advanceTo(frame.seq)
+      if (frame.type === 'app') await readMessage(frame, messageContext)
+      else await membership.readCommit(frame)
+      membership.saveSoon()
+    },
+    resume: (afterSeq) => send({ type: 'resume', afterSeq }),
+  })
+  const membership: Membership = new Membership({
+    name,
+    store: stores.group,
+    trust,
+    hub,
+    clock,
+    keys: () => {
+      const keys = ownIdentity()
+      return { name, signKey: keys.privateKeyBytes, publicKey: keys.publicKeyBytes }
+    },
+    send,
+    setStatus: (status, detail) => connection.setStatus(status, detail),
+    connected: () => connection.open,
+    log: {
+      seen: () => reader.seen,
+      forgetThrough: (seq) => reader.forgetThrough(seq),
+      drain: () => reader.drain(),
+      clear: () => reader.clear(),
+    },
+    joined: () => outbox.resend(),
+  })
+  const outbox = new Outbox({
+    clock,
+    queue,
+    trust,
+    group: () => membership.group,
+    replaceGroup: (group) => membership.replaceGroup(group),
+    send,
+  })
+  const messageContext = {
+    name,
+    hub,
+    maxFileBytes: () => maxFileBytes,
+    group: () => membership.group,
+    replaceGroup: (group: ClientState) => membership.replaceGroup(group),
+    takeOwn: (ciphertext: string) => outbox.takeOwn(ciphertext),
+  }
+
+  async function receive(frame: ServerFrame): Promise<void> {
+    switch (frame.type) {
+      case 'challenge': {
+        const keys = ownIdentity()
+        send({
+          type: 'auth',
+          signature: await signWithIdentity(keys, authMessage(frame.nonce, name)),
+        })
+        return
+      }
+      case 'ready': {
+        online.clear()
+        for (const member of frame.members) online.set(nameKey(member.name), member)
+        reader.startAt(frame.head)
+        maxFileBytes = frame.limits.maxFileBytes
+        outbox.adopt(frame.limits)
+        connection.admit()
+        if (!(await membership.admitted(frame.group, frame.head))) return
+        // Resuming: new messages wait until the missed log is read and the unacknowledged resent.
+        outbox.catchUp()
+        send({ type: 'resume', afterSeq: membership.position ?? frame.head })
+        connection.setStatus('ready')
+        membership.ready()
+        return
+      }
+      case 'presence': {
+        const key = nameKey(frame.name)
+        if (frame.event === 'join')
+          online.set(key, { name: frame.name, identityKey: frame.identityKey })
+        else if (online.get(key)?.identityKey === frame.identityKey) online.delete(key)
+        const reason = frame.event === 'leave' ? frame.reason : undefined
+        hub.emit({ type: 'presence', event: frame.event, name: frame.name, at: frame.at, reason })
+        return
+      }
+      case 'app':
+      case 'commit':
+        return reader.receive(frame)
+      case 'welcome':
+        return membership.welcome(frame)
+      case 'found-request':
+        return membership.found()
+      case 'group-ended':
+        return membership.groupEnded(frame.groupId)
+      case 'commit-request':
+        return membership.commitRequested(frame)
+      case 'resumed':
+        outbox.resend()
+        outbox.caughtUp()
+        return
+      case 'error':
+        return onError(frame)
+      case 'pong':
+        return
+    }
+  }
+
+  async function onError(frame: Extract<ServerFrame, { type: 'error' }>): Promise<void> {
+    const { code, message, fatal } = frame
+    if (COMMIT_NOT_TAKEN.has(code)) membership.commitRefused()
+    if (code === 'rejoin_limited') {
+      membership.rejoinLimited(() => void queue.run(() => membership.askToJoin()))
+    }
+    if (code === 'resume_gap' || code === 'resume_ahead') {
+      outbox.caughtUp()
+      await membership.drop('too far behind the room to catch up; rejoining as a newcomer')
+      await membership.askToJoin()
+      return
+    }
+    // 'replaced': this identity connected again from elsewhere; fighting over it would never end.
+    const final = fatal && code !== 'going_away'
+    if (final || refusesJoin(code))
+      connection.refuse(new ChatError('refused', message, code), final)
+    hub.emit({ type: 'error', code, message, fatal })
+  }
+
+  return {
+    hub,
+    trust,
+    queue,
+    connection,
+    membership,
+    outbox,
+    online,
+    loadIdentity,
+    identityKey: () => identity?.publicKeyText ?? '',
+    maxFileBytes: () => maxFileBytes,
+    async roomCode() {
+      const { group } = membership
+      return group ? roomCode(epochAuthenticator(group)) : undefined
+    },
+    epoch: () => {
+      const { group } = membership
+      return group ? epochOf(group) : undefined
+    },
+  }
+}

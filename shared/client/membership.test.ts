@@ -1,0 +1,136 @@
+import { describe, expect, test } from 'bun:test'
+import { createMlsMember, type MlsMember } from '../../tests/support/mls-member.ts'
+import { epochDigest } from '../mls/public-group.ts'
+import type { ClientFrame, Member } from '../protocol/frames.ts'
+import { systemClock } from './clock.ts'
+import { EventHub } from './event-hub.ts'
+import type { ChatEvent } from './events.ts'
+import { Membership } from './membership.ts'
+import { createMemoryStores } from './memory-stores.ts'
+import { groupIdOf, membersOf } from './mls.ts'
+import { createTrustBook } from './trust-book.ts'
+
+/** alice's membership, with every frame it sends and every event it emits kept. */
+async function aliceMembership() {
+  const alice = await createMlsMember('alice')
+  const stores = createMemoryStores()
+  const hub = new EventHub()
+  const events: ChatEvent[] = []
+  hub.on((event) => events.push(event))
+  const sent: ClientFrame[] = []
+  const trust = createTrustBook(stores.trust)
+  const membership = new Membership({
+    name: 'alice',
+    store: stores.group,
+    trust,
+    hub,
+    clock: systemClock,
+    keys: () => alice.keys,
+    send: (frame) => sent.push(frame),
+    setStatus: () => {},
+    connected: () => true,
+    log: { seen: () => 0, forgetThrough: () => {}, drain: async () => {}, clear: () => {} },
+    joined: () => {},
+  })
+  return { alice, membership, sent, events, trust, stores }
+}
+
+/** bob founds a group and adds the KeyPackage alice last sent: the frames the server would relay. */
+async function bobAddsAlice(keyPackage: string, roster?: (members: Member[]) => Member[]) {
+  const bob = await createMlsMember('bob')
+  await bob.found()
+  const commit = await bob.commit({ add: [keyPackage] })
+  commit.merge()
+  const state = bob.state as NonNullable<MlsMember['state']>
+  const members = membersOf(state).map(({ name, identityKey }) => ({ name, identityKey }))
+  return {
+    bob,
+    welcome: {
+      type: 'welcome' as const,
+      from: 'bob',
+      seq: 1,
+      welcome: commit.welcome as string,
+      roster: roster ? roster(members) : members,
+      epochDigest: await epochDigest(state.groupContext, state.confirmationTag),
+    },
+  }
+}
+
+function lastKeyPackage(sent: ClientFrame[]): string {
+  const frame = sent.findLast((item) => item.type === 'key-package')
+  if (frame?.type !== 'key-package') throw new Error('no key package sent')
+  return frame.keyPackage
+}
+
+describe('Membership', () => {
+  test('outside, it asks to be added; asked to found, it founds and is a member alone', async () => {
+    const { membership, sent, events } = await aliceMembership()
+    expect(membership.state.kind).toBe('outside')
+    await membership.askToJoin()
+    expect(membership.state.kind).toBe('joining')
+    await membership.found()
+    expect(membership.state.kind).toBe('member')
+    expect(sent.map((frame) => frame.type)).toEqual(['key-package', 'group-founded'])
+    await membership.whenMember()
+    expect(events.find((event) => event.type === 'membership')).toMatchObject({
+      epoch: 0,
+      members: ['alice'],
+    })
+  })
+
+  test('joins from a Welcome whose group is the one the server vouches for', async () => {
+    const { membership, sent } = await aliceMembership()
+    await membership.askToJoin()
+    const { welcome, bob } = await bobAddsAlice(lastKeyPackage(sent))
+    await membership.welcome(welcome)
+    expect(membership.state).toMatchObject({ kind: 'member', lastSeq: 1 })
+    expect(groupIdOf(membership.group as never)).toBe(groupIdOf(bob.state as never))
+  })
+
+  test('refuses a Welcome whose tree holds a member the server did not name, and asks again', async () => {
+    const { membership, sent, events, trust } = await aliceMembership()
+    await membership.askToJoin()
+    const first = lastKeyPackage(sent)
+    const { welcome } = await bobAddsAlice(first, (members) =>
+      members.filter((member) => member.name !== 'bob'),
+    )
+    await membership.welcome(welcome)
+    expect(membership.state.kind).toBe('joining')
+    expect(sent.filter((frame) => frame.type === 'commit-refused')).toEqual([
+      { type: 'commit-refused', seq: 1, reason: 'invalid' },
+    ])
+    expect(lastKeyPackage(sent)).not.toBe(first)
+    expect(events.filter((event) => event.type === 'warning').map((event) => event.code)).toEqual([
+      'group_integrity',
+    ])
+    // Nothing of the refused group was pinned.
+    expect(await trust.get('bob')).toBeUndefined()
+  })
+
+  test('held out by a changed key, it asks to be added only once the user accepts it', async () => {
+    const { membership, sent, trust } = await aliceMembership()
+    await trust.observe('bob', 'B'.repeat(43))
+    await membership.askToJoin()
+    const { welcome } = await bobAddsAlice(lastKeyPackage(sent))
+    await membership.welcome(welcome)
+    expect(membership.state.kind).toBe('held-out')
+    expect(sent.at(-1)).toEqual({ type: 'commit-refused', seq: 1, reason: 'key_change' })
+    await membership.askToJoin()
+    expect(sent.filter((frame) => frame.type === 'key-package')).toHaveLength(1)
+    await trust.accept('bob')
+    await membership.keysAccepted()
+    expect(membership.state.kind).toBe('joining')
+    expect(sent.filter((frame) => frame.type === 'key-package')).toHaveLength(2)
+  })
+
+  test('admitted again, it resumes its own group and leaves one the room no longer has', async () => {
+    const { membership } = await aliceMembership()
+    await membership.askToJoin()
+    await membership.found()
+    const groupId = groupIdOf(membership.group as never)
+    const ours = { groupId, epoch: 0, roster: ['alice'] }
+    expect(await membership.admitted(ours, 0)).toBe(true)
+    expect(await membership.admitted({ ...ours, groupId: 'X'.repeat(22) }, 0)).toBe(false)
+    expect(membership.state.kind).toBe('joining')
+  })
+})
