@@ -1,26 +1,20 @@
-// Entry of `bun run apps/term/client.ts`: start-up questions (clack), server trust, then the chat
-// screen on a terminal or pipe mode (one line in, one event out) for scripts and bots.
+// Entry of `bun run apps/term/client.ts`: runs the start-up (start-up.ts) on the process's streams,
+// the disk and the network, then the chat screen on a terminal or pipe mode (one line in, one
+// event out) for scripts and bots.
 import { join, resolve } from 'node:path'
 import * as clack from '@clack/prompts'
 import type { ChatEvent } from '../../shared/client/events.ts'
 import { clientStateDir, createFileStores } from '../../shared/client/file-stores.ts'
-import { refusalRemedy } from '../../shared/client/refusals.ts'
-import { ChatError, type ChatSession, createChatSession } from '../../shared/client/session.ts'
+import { type ChatSession, createChatSession } from '../../shared/client/session.ts'
 import { tlsTransport } from '../../shared/client/tls-transport.ts'
 import { DEFAULT_MAX_FILE_BYTES } from '../../shared/protocol/limits.ts'
-import { checkName } from '../../shared/protocol/names.ts'
 import { type ChatSurface, createChatController } from './chat.ts'
 import { parseCommand } from './commands.ts'
 import { formatEvent, formatEventJson, neutralize } from './format.ts'
-import {
-  loadOptions,
-  parseServerAddress,
-  type ServerAddress,
-  type TermOptions,
-  UsageError,
-} from './options.ts'
+import { loadOptions, type TermOptions, UsageError } from './options.ts'
 import { createScreen } from './screen.ts'
 import { establishTrust, TrustError } from './server-trust.ts'
+import { StartUpError, startUp } from './start-up.ts'
 
 const interactive = Boolean(process.stdin.isTTY && process.stdout.isTTY)
 
@@ -28,94 +22,6 @@ function quit(message: string, code: number): never {
   if (interactive) clack.cancel(message)
   else console.error(`chatbox: ${message}`)
   process.exit(code)
-}
-
-/** clack returns a symbol when the user cancels (Ctrl-C); every answer is checked for it. */
-function answered<T>(value: T | symbol): Exclude<T, symbol> {
-  if (clack.isCancel(value)) quit('cancelled', 130)
-  return value as Exclude<T, symbol>
-}
-
-async function askServer(options: TermOptions): Promise<ServerAddress> {
-  if (options.server) return options.server
-  if (!interactive) return parseServerAddress('localhost:8444')
-  const text = answered(
-    await clack.text({
-      message: 'Server (host:port of its terminal port)',
-      initialValue: 'localhost:8444',
-      validate: (value) => {
-        try {
-          parseServerAddress(value ?? '')
-          return undefined
-        } catch (error) {
-          return (error as Error).message.replace(/^--server /, '')
-        }
-      },
-    }),
-  )
-  return parseServerAddress(text)
-}
-
-async function askName(suggestion?: string, problem?: string): Promise<string> {
-  if (!interactive) quit(problem ?? 'no name: pass --name NAME or set CHATBOX_NAME', 2)
-  if (problem) clack.log.warn(problem)
-  return answered(
-    await clack.text({
-      message: 'Your name in the room',
-      initialValue: suggestion,
-      validate: (value) => {
-        const check = checkName(value ?? '')
-        return check.ok ? undefined : check.message
-      },
-    }),
-  )
-}
-
-async function askSecret(problem: string): Promise<string> {
-  if (!interactive) quit(`${problem}: pass --secret or set CHATBOX_ROOM_SECRET`, 2)
-  return answered(await clack.password({ message: `${problem}. Room secret` }))
-}
-
-/** Joins, asking again for a name or the secret when the server refuses them. */
-async function joinRoom(
-  options: TermOptions,
-  address: ServerAddress,
-  ca: string[] | undefined,
-): Promise<ChatSession> {
-  const stores = createFileStores(clientStateDir(options.configHome, address.label))
-  let name = options.name && checkName(options.name).ok ? options.name : undefined
-  name ??= await askName(options.name, options.name ? checkName(options.name).message : undefined)
-  let secret = options.secret
-  for (;;) {
-    const session = createChatSession({
-      connect: tlsTransport({
-        hostname: address.host,
-        port: address.port,
-        ca,
-        serverName: address.host,
-      }),
-      name,
-      stores,
-      secret,
-    })
-    const spinner = interactive ? clack.spinner() : undefined
-    spinner?.start(`Joining ${address.label} as ${name}`)
-    try {
-      await session.connect()
-      spinner?.stop(`Joined ${address.label} as ${name}`)
-      return session
-    } catch (error) {
-      spinner?.error('Not joined')
-      await session.close()
-      if (!(error instanceof ChatError) || error.code !== 'refused') {
-        quit(`cannot join ${address.label}: ${(error as Error).message}`, 1)
-      }
-      const remedy = error.serverCode ? refusalRemedy(error.serverCode) : 'give_up'
-      if (remedy === 'ask_secret') secret = await askSecret(error.message)
-      else if (remedy === 'ask_name') name = await askName(name, error.message)
-      else quit(error.message, 1)
-    }
-  }
 }
 
 async function runScreen(session: ChatSession, options: TermOptions): Promise<void> {
@@ -163,9 +69,8 @@ async function runPipe(session: ChatSession, options: TermOptions): Promise<void
     if (parseCommand(line).kind === 'message') await readyOrKeyChange(session)
     if ((await controller.run(line)) === 'quit') return
   }
-  // End of input: give the server a moment to take what was sent, then leave.
-  const deadline = Date.now() + 15_000
-  while (session.unacknowledged() > 0 && Date.now() < deadline) await Bun.sleep(20)
+  // End of input: wait until the room's log holds what was sent (15 s at most), then leave.
+  await Promise.race([session.settled(), Bun.sleep(15_000)])
   await session.leave()
 }
 
@@ -188,36 +93,43 @@ async function main(): Promise<void> {
     if (error instanceof UsageError) quit(error.message, 2)
     throw error
   }
-  if (interactive) clack.intro('chatbox')
-  const address = await askServer(options)
   const certDir = process.env.CHATBOX_CERT_DIR ?? 'certs'
-  let ca: string[] | undefined
+  let session: ChatSession
   try {
-    ca = await establishTrust({
-      address,
-      caFile: options.ca,
-      localCaFiles: [
-        resolve(certDir, 'ca.pem'),
-        join(import.meta.dir, '..', '..', 'certs', 'ca.pem'),
-      ],
-      knownHostsFile: join(options.configHome, 'chatbox', 'known_hosts.json'),
-      ask: interactive
-        ? async (seen) => {
-            clack.note(
-              `SHA-256 ${seen.sha256}\nsubject ${seen.subject}\n\nCompare this fingerprint with ` +
-                "the server operator's before trusting it.",
-              `${address.label} has a self-signed certificate`,
-            )
-            return answered(await clack.confirm({ message: 'Trust and pin this certificate?' }))
-          }
-        : undefined,
-    })
+    session = await startUp(
+      { input: process.stdin, output: process.stdout, interactive },
+      options,
+      {
+        trust: (address, ask) =>
+          establishTrust({
+            address,
+            caFile: options.ca,
+            localCaFiles: [
+              resolve(certDir, 'ca.pem'),
+              join(import.meta.dir, '..', '..', 'certs', 'ca.pem'),
+            ],
+            knownHostsFile: join(options.configHome, 'chatbox', 'known_hosts.json'),
+            ask,
+          }),
+        open: ({ address, ca, name, secret }) =>
+          createChatSession({
+            connect: tlsTransport({
+              hostname: address.host,
+              port: address.port,
+              ca,
+              serverName: address.host,
+            }),
+            name,
+            stores: createFileStores(clientStateDir(options.configHome, address.label)),
+            secret,
+          }),
+      },
+    )
   } catch (error) {
+    if (error instanceof StartUpError) quit(error.message, error.exitCode)
     if (error instanceof TrustError) quit(error.message, 1)
     throw error
   }
-  const session = await joinRoom(options, address, ca)
-  if (interactive) clack.outro('Type a message and press Enter; /help lists the commands')
   if (interactive) await runScreen(session, options)
   else await runPipe(session, options)
   process.exit(0)

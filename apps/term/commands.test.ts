@@ -1,27 +1,164 @@
 import { describe, expect, test } from 'bun:test'
-import { parseCommand } from './commands.ts'
+import {
+  COMMANDS,
+  type CommandContext,
+  type CommandSpec,
+  createCommandRegistry,
+  parseCommand,
+} from './commands.ts'
 
-describe('parseCommand', () => {
+/** A context that records what a command printed and which session calls it made. */
+function fakeContext(answer = false) {
+  const printed: string[] = []
+  const calls: string[] = []
+  const context: CommandContext = {
+    session: {
+      sendFile: async () => ({ id: 'm1' }),
+      members: async () => [],
+      safetyNumber: async (name) => `number with ${name}`,
+      markVerified: async (name) => {
+        calls.push(`markVerified ${name}`)
+      },
+      acceptKey: async (name) => {
+        calls.push(`acceptKey ${name}`)
+      },
+      roomCode: async () => undefined,
+      leave: async () => {
+        calls.push('leave')
+      },
+    },
+    maxFileBytes: 1024,
+    print: (text) => printed.push(text),
+    say: (text) => printed.push(`-- ${text}`),
+    confirm: async () => answer,
+  }
+  return { context, printed, calls }
+}
+
+function commandOf(line: string): CommandSpec {
+  const parsed = parseCommand(line)
+  if (parsed.kind !== 'command') throw new Error(`${line} is not a command: ${parsed.kind}`)
+  return parsed.command
+}
+
+describe('parsing a typed line', () => {
   test('plain lines are messages, // sends a literal slash', () => {
     expect(parseCommand('hello')).toEqual({ kind: 'message', text: 'hello' })
     expect(parseCommand('//etc is a path')).toEqual({ kind: 'message', text: '/etc is a path' })
   })
 
-  test('each command parses, with its argument', () => {
-    expect(parseCommand('/help')).toEqual({ kind: 'help' })
-    expect(parseCommand('/who')).toEqual({ kind: 'who' })
-    expect(parseCommand('/room')).toEqual({ kind: 'room' })
-    expect(parseCommand('/quit')).toEqual({ kind: 'quit' })
-    expect(parseCommand('/file my notes.txt')).toEqual({ kind: 'file', path: 'my notes.txt' })
-    expect(parseCommand('/verify bob')).toEqual({ kind: 'verify', name: 'bob' })
-    expect(parseCommand('/TRUST bob')).toEqual({ kind: 'trust', name: 'bob' })
+  test('every registered command parses by its name, in any case, with its argument', () => {
+    for (const command of COMMANDS.commands) {
+      const line = `/${command.name.toUpperCase()}${command.argument ? ' my notes.txt ' : ''}`
+      expect(parseCommand(line)).toEqual({
+        kind: 'command',
+        command,
+        argument: command.argument ? 'my notes.txt' : '',
+      })
+    }
   })
 
-  test('a missing argument or an unknown command says what is wrong', () => {
+  test('an alias runs the same command as its name', () => {
+    expect(commandOf('/exit')).toBe(commandOf('/quit'))
+    expect(commandOf('/EXIT').name).toBe('quit')
+  })
+
+  test('a missing argument names what the command needs, as typed', () => {
     expect(parseCommand('/file')).toEqual({ kind: 'invalid', problem: '/file needs a PATH' })
+    expect(parseCommand('/Verify   ')).toEqual({ kind: 'invalid', problem: '/Verify needs a NAME' })
+    expect(parseCommand('/trust')).toEqual({ kind: 'invalid', problem: '/trust needs a NAME' })
+  })
+
+  test('an unknown command points to /help', () => {
     expect(parseCommand('/dance')).toEqual({
       kind: 'invalid',
       problem: 'unknown command /dance; /help lists them',
     })
+    expect(parseCommand('/')).toEqual({
+      kind: 'invalid',
+      problem: 'unknown command /; /help lists them',
+    })
+  })
+})
+
+describe('the registry', () => {
+  test('the help lists every registered command with its argument and help, one per line', () => {
+    const lines = COMMANDS.help().split('\n')
+    expect(lines).toHaveLength(COMMANDS.commands.length + 1)
+    for (const [index, command] of COMMANDS.commands.entries()) {
+      const usage = `/${command.name}${command.argument ? ` ${command.argument}` : ''}`
+      expect(lines[index]).toMatch(new RegExp(`^${usage} +${RegExp.escape(command.help)}$`))
+    }
+    expect(lines.at(-1)).toMatch(/^\/\/text +send a message that starts with \/$/)
+  })
+
+  test('the help reads as it always has, its columns aligned', () => {
+    expect(COMMANDS.help()).toBe(
+      [
+        '/help            this list',
+        '/who             who is here, with key fingerprints and verified marks',
+        '/file PATH       send a .txt file',
+        '/verify NAME     show the safety number to compare with NAME (then mark them verified)',
+        '/trust NAME      accept the changed key of NAME',
+        '/room            the room code: everyone in the group sees the same one',
+        '/quit            leave the room (Ctrl-C and Ctrl-D do too)',
+        '//text           send a message that starts with /',
+      ].join('\n'),
+    )
+  })
+
+  test('a command added to a registry appears in its help and parses', () => {
+    const dance: CommandSpec = { name: 'dance', help: 'dance a little', run: async () => undefined }
+    const registry = createCommandRegistry([...COMMANDS.commands, dance])
+    expect(registry.help()).toContain('/dance           dance a little')
+    expect(registry.parse('/dance')).toEqual({ kind: 'command', command: dance, argument: '' })
+  })
+
+  test('a word registered twice is refused, aliases included', () => {
+    const run = async () => undefined
+    expect(() =>
+      createCommandRegistry([
+        { name: 'quit', help: 'leave', run },
+        { name: 'leave', aliases: ['QUIT'], help: 'leave too', run },
+      ]),
+    ).toThrow('the command word /quit is registered twice')
+  })
+})
+
+describe('running commands', () => {
+  test('/help prints the generated list as it is', async () => {
+    const { context, printed } = fakeContext()
+    expect(await commandOf('/help').run(context, '')).toBeUndefined()
+    expect(printed).toEqual([COMMANDS.help()])
+  })
+
+  test('/quit and /exit leave the room and end the chat', async () => {
+    for (const line of ['/quit', '/exit']) {
+      const { context, calls } = fakeContext()
+      expect(await commandOf(line).run(context, '')).toBe('quit')
+      expect(calls).toEqual(['leave'])
+    }
+  })
+
+  test('/trust accepts the key and says so; /room says when there is no code yet', async () => {
+    const { context, printed, calls } = fakeContext()
+    await commandOf('/trust bob').run(context, 'bob')
+    await commandOf('/room').run(context, '')
+    expect(calls).toEqual(['acceptKey bob'])
+    expect(printed).toEqual([
+      '-- the new key of bob is accepted; sending resumes',
+      '-- room code: none yet (not in the group)',
+    ])
+  })
+
+  test('/verify marks the member verified only when the user says the numbers match', async () => {
+    for (const answer of [false, true]) {
+      const { context, printed, calls } = fakeContext(answer)
+      await commandOf('/verify bob').run(context, 'bob')
+      expect(printed[0]).toBe(
+        '-- safety number with bob:\n   number with bob\n   compare it with bob over another channel',
+      )
+      expect(calls).toEqual(answer ? ['markVerified bob'] : [])
+    }
   })
 })

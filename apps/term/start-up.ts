@@ -1,0 +1,162 @@
+// The clack start-up on injected streams: server, certificate, name, secret; no sockets, no exit.
+import type { Readable, Writable } from 'node:stream'
+import * as clack from '@clack/prompts'
+import { refusalRemedy } from '../../shared/client/refusals.ts'
+import { ChatError } from '../../shared/client/session.ts'
+import { checkName } from '../../shared/protocol/names.ts'
+import { parseServerAddress, type ServerAddress, type TermOptions } from './options.ts'
+import type { CertificateSeen } from './server-trust.ts'
+
+export interface StartUpIo {
+  readonly input: Readable
+  readonly output: Writable
+  /** A person answers at a terminal; without one, anything missing ends the start-up. */
+  readonly interactive: boolean
+}
+
+/** Start-up cannot go on: what to tell the user, and the process's exit code. */
+export class StartUpError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
+    super(message)
+  }
+}
+
+/** What a join attempt needs of a session; the engine's ChatSession is one. */
+export interface Joinable {
+  connect(): Promise<void>
+  close(): Promise<void>
+}
+
+export interface JoinAttempt {
+  readonly address: ServerAddress
+  readonly ca: string[] | undefined
+  readonly name: string
+  readonly secret: string | undefined
+}
+
+/** The steps that touch the network or the disk, given by the entry point (and by tests). */
+export interface StartUpSteps<S extends Joinable> {
+  /** The CA list to connect with; `ask` asks the user to pin a self-signed certificate. */
+  trust(
+    address: ServerAddress,
+    ask: ((seen: CertificateSeen) => Promise<boolean>) | undefined,
+  ): Promise<string[] | undefined>
+  /** A fresh session for each attempt: a refused one is closed, never reused. */
+  open(attempt: JoinAttempt): S
+}
+
+const DEFAULT_SERVER = 'localhost:8444'
+
+/**
+ * From the options to a session that has joined: asks for what the options leave out, and again
+ * for the name or the secret when the server refuses them. Throws StartUpError to end it.
+ */
+export async function startUp<S extends Joinable>(
+  io: StartUpIo,
+  options: Pick<TermOptions, 'server' | 'name' | 'secret'>,
+  steps: StartUpSteps<S>,
+): Promise<S> {
+  const streams = { input: io.input, output: io.output }
+
+  /** clack returns a symbol when the user cancels (Ctrl-C); every answer is checked for it. */
+  function answered<T>(value: T | symbol): Exclude<T, symbol> {
+    if (clack.isCancel(value)) throw new StartUpError('cancelled', 130)
+    return value as Exclude<T, symbol>
+  }
+
+  async function askServer(): Promise<ServerAddress> {
+    if (options.server) return options.server
+    if (!io.interactive) return parseServerAddress(DEFAULT_SERVER)
+    const text = answered(
+      await clack.text({
+        ...streams,
+        message: 'Server (host:port of its terminal port)',
+        initialValue: DEFAULT_SERVER,
+        validate: (value) => {
+          try {
+            parseServerAddress(value ?? '')
+            return undefined
+          } catch (error) {
+            return (error as Error).message.replace(/^--server /, '')
+          }
+        },
+      }),
+    )
+    return parseServerAddress(text)
+  }
+
+  async function askToPin(address: ServerAddress, seen: CertificateSeen): Promise<boolean> {
+    clack.note(
+      `SHA-256 ${seen.sha256}\nsubject ${seen.subject}\n\nCompare this fingerprint with ` +
+        "the server operator's before trusting it.",
+      `${address.label} has a self-signed certificate`,
+      streams,
+    )
+    return answered(await clack.confirm({ ...streams, message: 'Trust and pin this certificate?' }))
+  }
+
+  async function askName(suggestion?: string, problem?: string): Promise<string> {
+    if (!io.interactive) {
+      throw new StartUpError(problem ?? 'no name: pass --name NAME or set CHATBOX_NAME', 2)
+    }
+    if (problem) clack.log.warn(problem, streams)
+    return answered(
+      await clack.text({
+        ...streams,
+        message: 'Your name in the room',
+        initialValue: suggestion,
+        validate: (value) => {
+          const check = checkName(value ?? '')
+          return check.ok ? undefined : check.message
+        },
+      }),
+    )
+  }
+
+  async function askSecret(problem: string): Promise<string> {
+    if (!io.interactive) {
+      throw new StartUpError(`${problem}: pass --secret or set CHATBOX_ROOM_SECRET`, 2)
+    }
+    return answered(await clack.password({ ...streams, message: `${problem}. Room secret` }))
+  }
+
+  /** Joins, asking again for a name or the secret when the server refuses them. */
+  async function join(address: ServerAddress, ca: string[] | undefined): Promise<S> {
+    const given = options.name
+    let name = given && checkName(given).ok ? given : undefined
+    name ??= await askName(given, given ? checkName(given).message : undefined)
+    let secret = options.secret
+    for (;;) {
+      const session = steps.open({ address, ca, name, secret })
+      const spinner = io.interactive ? clack.spinner({ output: io.output }) : undefined
+      spinner?.start(`Joining ${address.label} as ${name}`)
+      try {
+        await session.connect()
+        spinner?.stop(`Joined ${address.label} as ${name}`)
+        return session
+      } catch (error) {
+        spinner?.error('Not joined')
+        await session.close()
+        if (!(error instanceof ChatError) || error.code !== 'refused') {
+          throw new StartUpError(`cannot join ${address.label}: ${(error as Error).message}`, 1)
+        }
+        const remedy = error.serverCode ? refusalRemedy(error.serverCode) : 'give_up'
+        if (remedy === 'ask_secret') secret = await askSecret(error.message)
+        else if (remedy === 'ask_name') name = await askName(name, error.message)
+        else throw new StartUpError(error.message, 1)
+      }
+    }
+  }
+
+  if (io.interactive) clack.intro('chatbox', streams)
+  const address = await askServer()
+  const ask = io.interactive ? (seen: CertificateSeen) => askToPin(address, seen) : undefined
+  const session = await join(address, await steps.trust(address, ask))
+  if (io.interactive) {
+    clack.outro('Type a message and press Enter; /help lists the commands', streams)
+  }
+  return session
+}
