@@ -1,21 +1,13 @@
 // The room: header with status and room code, key-change banners, the timeline, the member list
 // and the composer, and a drop zone for .txt files. Reads the chat store; no protocol here.
 import { createSignal, Show } from 'solid-js'
-import type { ConnectionStatus } from '../../../shared/client/events.ts'
 import type { Chat } from '../lib/chat.ts'
+import { STATUS_TEXTS } from '../lib/copy.ts'
 import { Composer } from './composer.tsx'
 import { KeyChangeBanner } from './key-change-banner.tsx'
 import { MemberList } from './member-list.tsx'
 import { OversizeDialog } from './oversize-dialog.tsx'
 import { Timeline } from './timeline.tsx'
-
-const STATUS_TEXT: Readonly<Record<ConnectionStatus, string>> = {
-  connecting: 'Connecting…',
-  joining: 'Waiting to be added to the encrypted group…',
-  ready: 'Connected, end-to-end encrypted',
-  reconnecting: 'Connection lost, reconnecting…',
-  closed: 'Disconnected',
-}
 
 export function RoomView(props: { chat: Chat }) {
   const [dragging, setDragging] = createSignal(false)
@@ -55,7 +47,7 @@ export function RoomView(props: { chat: Chat }) {
         <h1>chatbox</h1>
         <p class="status" data-status={props.chat.state.status} role="status">
           <span class="status-dot" aria-hidden="true" />
-          {STATUS_TEXT[props.chat.state.status]}
+          {STATUS_TEXTS[props.chat.state.status]}
           <Show when={props.chat.state.status === 'reconnecting' && props.chat.state.statusDetail}>
             {(detail) => <span class="status-detail"> ({detail()})</span>}
           </Show>

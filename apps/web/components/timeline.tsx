@@ -2,9 +2,10 @@
 // to screen readers as they arrive. Everything peers sent is drawn as text, never as markup.
 import { createEffect, For, Match, on, Show, Switch } from 'solid-js'
 import { describeSize, sanitizeFileName } from '../../../shared/client/files.ts'
-import type { Chat, FileEntry, MessageEntry, NoticeEntry } from '../lib/chat.ts'
+import type { Chat } from '../lib/chat.ts'
 import { saveTextFile } from '../lib/download.ts'
 import { formatInstant, formatTime, previewText } from '../lib/format.ts'
+import type { FileEntry, MessageEntry, NoticeEntry } from '../lib/timeline-reducer.ts'
 
 /** Within this many pixels of the bottom, the list follows new entries. */
 const STICK_DISTANCE = 64

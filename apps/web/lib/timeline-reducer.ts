@@ -1,0 +1,167 @@
+// What each engine event puts on the page: entries and notices, unread count, status, room code.
+// Pure: knows the engine's events and the page's copy; nothing of the session, Solid or storage.
+import type {
+  ChatEvent,
+  ConnectionStatus,
+  FileEvent,
+  MessageEvent,
+} from '../../../shared/client/events.ts'
+import { asSentence, NOTICE_TEXTS } from './copy.ts'
+
+/** What the list shows of an engine event: the event's own fields, keyed for <For>. */
+type EntryOf<E extends MessageEvent | FileEvent, K extends string> = Omit<
+  E,
+  'type' | 'id' | 'seq'
+> & {
+  readonly kind: K
+  readonly key: string
+}
+
+export type MessageEntry = EntryOf<MessageEvent, 'message'>
+export type FileEntry = EntryOf<FileEvent, 'file'>
+
+export interface NoticeEntry {
+  readonly kind: 'notice'
+  readonly key: string
+  readonly at: number
+  readonly tone: 'info' | 'warning'
+  readonly text: string
+}
+
+export type Entry = MessageEntry | FileEntry | NoticeEntry
+
+export interface Timeline {
+  /** Only ever grows, until leaving the room empties it. */
+  readonly entries: readonly Entry[]
+  /** Notices made so far, leaving or not: the next one's key. */
+  readonly notices: number
+  /** Messages and files from others since the page opened, for the unread count. */
+  readonly incoming: number
+  readonly status: ConnectionStatus
+  readonly statusDetail: string | undefined
+  readonly roomCode: string | undefined
+  /** The same name joined from elsewhere, so this page stopped. */
+  readonly displaced: boolean
+}
+
+export const EMPTY_TIMELINE: Timeline = {
+  entries: [],
+  notices: 0,
+  incoming: 0,
+  status: 'closed',
+  statusDetail: undefined,
+  roomCode: undefined,
+  displaced: false,
+}
+
+/** What the reducer needs to know of the page besides the event. */
+export interface TimelineContext {
+  /** The name this page is in the room as. */
+  readonly self: string | undefined
+  /** A join is under way: its refusals are the join form's to explain, not the timeline's. */
+  readonly joining: boolean
+  /** The time of notices whose event carries none. */
+  readonly now: number
+}
+
+export function reduceTimeline(
+  timeline: Timeline,
+  event: ChatEvent,
+  context: TimelineContext,
+): Timeline {
+  switch (event.type) {
+    case 'status':
+      return { ...timeline, status: event.status, statusDetail: event.detail }
+    case 'message':
+      return received(timeline, entryOf(event, 'message'), event.own)
+    case 'file':
+      return received(timeline, entryOf(event, 'file'), event.own)
+    case 'presence': {
+      const who = event.name === context.self ? NOTICE_TEXTS.you : event.name
+      const text =
+        event.event === 'join'
+          ? NOTICE_TEXTS.joined(who)
+          : NOTICE_TEXTS.left(who, event.reason ?? 'disconnect')
+      return withNotice(timeline, text, 'info', event.at)
+    }
+    case 'membership': {
+      const texts = [
+        // Being added oneself is what the status line already says.
+        ...event.added.filter((name) => name !== context.self).map(NOTICE_TEXTS.added),
+        ...event.removed.map(NOTICE_TEXTS.removed),
+      ]
+      return texts.reduce<Timeline>((shown, text) => withNotice(shown, text, 'info', context.now), {
+        ...timeline,
+        roomCode: event.roomCode || undefined,
+      })
+    }
+    case 'key-change':
+      return withNotice(timeline, NOTICE_TEXTS.keyChanged(event.name), 'warning', context.now)
+    case 'warning':
+      if (event.code === 'history_unreadable') {
+        return withNotice(timeline, NOTICE_TEXTS.historyUnreadable, 'info', context.now)
+      }
+      // A member or a group state the server never vouched for was refused, and the engine
+      // rejoins: a security warning, not one more oddity.
+      if (event.code === 'group_integrity') {
+        return withNotice(
+          timeline,
+          NOTICE_TEXTS.groupIntegrity(event.message),
+          'warning',
+          context.now,
+        )
+      }
+      return withNotice(timeline, asSentence(event.message), 'warning', context.now)
+    case 'error':
+      if (context.joining) return timeline
+      // The same name joined from another tab or device: two pages taking turns would knock each
+      // other out forever, so this one steps back.
+      if (event.code === 'replaced') {
+        return withNotice(
+          { ...timeline, displaced: true },
+          NOTICE_TEXTS.displaced,
+          'warning',
+          context.now,
+        )
+      }
+      return withNotice(timeline, NOTICE_TEXTS.serverSays(event.message), 'warning', context.now)
+  }
+}
+
+/** Appends a notice, keyed anew. */
+export function withNotice(
+  timeline: Timeline,
+  text: string,
+  tone: NoticeEntry['tone'],
+  at: number,
+): Timeline {
+  const notices = timeline.notices + 1
+  const notice: NoticeEntry = { kind: 'notice', key: `notice-${notices}`, at, tone, text }
+  return { ...timeline, notices, entries: [...timeline.entries, notice] }
+}
+
+/** Whether, after this event, who is in the room or how far they are trusted may read otherwise. */
+export function changesMembers(event: ChatEvent): boolean {
+  return (
+    event.type === 'status' ||
+    event.type === 'presence' ||
+    event.type === 'membership' ||
+    event.type === 'key-change'
+  )
+}
+
+function received(timeline: Timeline, entry: MessageEntry | FileEntry, own: boolean): Timeline {
+  return {
+    ...timeline,
+    entries: [...timeline.entries, entry],
+    incoming: own ? timeline.incoming : timeline.incoming + 1,
+  }
+}
+
+function entryOf<E extends MessageEvent | FileEvent, K extends string>(
+  event: E,
+  kind: K,
+): EntryOf<E, K> {
+  const { type: _type, id, seq: _seq, ...shown } = event
+  return { ...shown, kind, key: id }
+}
