@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { generateCertificates } from '../scripts/gen-certs.ts'
+import { generateCertificates } from '../apps/server/certs.ts'
 import { createKeyPackage, encryptMessage, foundGroup } from '../shared/client/mls.ts'
 import { encodePayload, newMessageId } from '../shared/client/payload.ts'
 import { createIdentityKeyPair } from '../shared/crypto/identity-key.ts'

@@ -1,7 +1,7 @@
 // Entry of `bun run serve`: settings, certificates, store, both listeners, and a clean stop.
 import { readFileSync } from 'node:fs'
-import { certificateFingerprint, ensureCertificates } from '../../scripts/gen-certs.ts'
 import { createLimits } from '../../shared/protocol/limits.ts'
+import { certificateFingerprint, ensureCertificates } from './certs.ts'
 import { openRedisCluster, type RedisCluster, redactUrl } from './cluster/redis-cluster.ts'
 import { ConfigError, loadConfig, type ServerConfig } from './config.ts'
 import { logSecurityEvent, startChatServer } from './server.ts'

@@ -1,7 +1,7 @@
 // Bundles the page (index.html and all it pulls in) into minified files held in memory, for the
 // server to serve. Knows Bun.build and the Solid plugin; nothing of the room, routes or headers.
 import * as v from 'valibot'
-import { solidPlugin } from '../../scripts/solid-plugin.ts'
+import { solidPlugin } from './solid-plugin.ts'
 
 export interface WebAsset {
   readonly body: Uint8Array<ArrayBuffer>

@@ -3,13 +3,13 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join as joinPath } from 'node:path'
+import { generateCertificates } from '../../apps/server/certs.ts'
 import {
   openRedisCluster,
   type RedisCluster,
   type RedisClusterOptions,
 } from '../../apps/server/cluster/redis-cluster.ts'
 import { type ChatServer, startChatServer } from '../../apps/server/server.ts'
-import { generateCertificates } from '../../scripts/gen-certs.ts'
 import { tlsTransport } from '../../shared/client/tls-transport.ts'
 import type { ClientTransport, ConnectTransport } from '../../shared/client/transport.ts'
 import { webSocketTransport } from '../../shared/client/websocket-transport.ts'
