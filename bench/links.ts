@@ -2,6 +2,7 @@
 // a tap that sees each frame's bytes before anything decodes them. Bench traffic is counted there
 // from a fixed header, so a receiver pays no UTF-8 decode, JSON parse or schema check per delivery
 // that the reference's receivers would not pay; every other frame goes on to the engine as usual.
+
 import type { Socket } from 'bun'
 import type {
   ClientTransport,
@@ -9,6 +10,7 @@ import type {
   TransportEvents,
 } from '../shared/client/transport.ts'
 import { deliverServerText } from '../shared/client/transport.ts'
+import { SocketWriter } from '../shared/net/socket-writer.ts'
 import { encodeLengthPrefixed, LENGTH_PREFIX_BYTES } from '../shared/protocol/framing.ts'
 import { createLimits } from '../shared/protocol/limits.ts'
 import { openRawWebSocket } from './raw-websocket.ts'
@@ -127,17 +129,14 @@ function openTls(
     const maxFrameBytes = createLimits().maxFrameBytes
     let ready = false
     let closed = false
-    let backlog: Uint8Array[] = []
+    /** Writes the socket could not take yet wait for `drain`, in order. */
+    let writer: SocketWriter | undefined
     /** An unfinished frame's bytes, copied out of the chunk it came in. */
     let pending: Buffer | undefined
 
     function write(socket: Socket, bytes: Uint8Array): void {
-      if (backlog.length > 0) {
-        backlog.push(bytes)
-        return
-      }
-      const written = socket.write(bytes)
-      if (written < bytes.length) backlog.push(bytes.subarray(Math.max(written, 0)))
+      writer ??= new SocketWriter(socket)
+      writer.write(bytes)
     }
 
     // Length-prefixed frames read in place, as framing.ts's decoder would but without copying
@@ -185,10 +184,8 @@ function openTls(
         data(socket, chunk) {
           frames(socket, pending ? Buffer.concat([pending, chunk]) : chunk)
         },
-        drain(socket) {
-          const queued = backlog
-          backlog = []
-          for (const bytes of queued) write(socket, bytes)
+        drain() {
+          writer?.drain()
         },
         close() {
           closed = true

@@ -1,7 +1,9 @@
 // A minimal WebSocket client (RFC 6455) straight over Bun.connect, for the bench's receivers: it
 // hands each message over as bytes, in the chunk it arrived in, so a load client can take many
 // thousands of deliveries a second on one core where a full WebSocket object per message could not.
+
 import type { Socket } from 'bun'
+import { SocketWriter } from '../shared/net/socket-writer.ts'
 
 const ACCEPT_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11'
 const OP_CONTINUATION = 0x0
@@ -58,15 +60,12 @@ export function openRawWebSocket(
   /** Bytes of an unfinished frame (or of the HTTP response before the upgrade). */
   let pending: Buffer | undefined
   let fragments: Buffer[] = []
-  let backlog: Uint8Array[] = []
+  /** Writes the socket could not take yet wait for `drain`, in order. */
+  let writer: SocketWriter | undefined
 
   function write(socket: Socket, bytes: Uint8Array): void {
-    if (backlog.length > 0) {
-      backlog.push(bytes)
-      return
-    }
-    const written = socket.write(bytes)
-    if (written < bytes.length) backlog.push(bytes.subarray(Math.max(written, 0)))
+    writer ??= new SocketWriter(socket)
+    writer.write(bytes)
   }
 
   function sendFrame(socket: Socket, opcode: number, payload: Uint8Array): void {
@@ -218,10 +217,8 @@ export function openRawWebSocket(
         }
         if (bytes && bytes.length > 0) pending = frames(socket, bytes)
       },
-      drain(socket) {
-        const queued = backlog
-        backlog = []
-        for (const bytes of queued) write(socket, bytes)
+      drain() {
+        writer?.drain()
       },
       close() {
         finish('connection closed')

@@ -1,6 +1,7 @@
 // The client side of the raw TLS port (Bun.connect): 4-byte length-prefixed JSON frames. Bun only;
 // the terminal client uses it.
 import type { Socket } from 'bun'
+import { SocketWriter } from '../net/socket-writer.ts'
 import { createFrameDecoder, encodeLengthPrefixed } from '../protocol/framing.ts'
 import { createLimits } from '../protocol/limits.ts'
 import type { ConnectTransport } from './transport.ts'
@@ -26,18 +27,9 @@ export function tlsTransport(options: TlsTransportOptions): ConnectTransport {
       const decoder = createFrameDecoder(maxFrameBytes)
       let ready = false
       let closed = false
-      // Writes the socket could not take yet; sent on `drain`, in order.
-      let backlog: Uint8Array[] = []
       let socketRef: Socket | undefined
-
-      function write(socket: Socket, bytes: Uint8Array): void {
-        if (backlog.length > 0) {
-          backlog.push(bytes)
-          return
-        }
-        const written = socket.write(bytes)
-        if (written < bytes.length) backlog.push(bytes.subarray(Math.max(written, 0)))
-      }
+      // Writes the socket could not take yet wait for `drain`, in order.
+      let writer: SocketWriter | undefined
 
       Bun.connect({
         hostname: options.hostname,
@@ -58,9 +50,11 @@ export function tlsTransport(options: TlsTransportOptions): ConnectTransport {
             }
             ready = true
             socketRef = socket
+            const link = new SocketWriter(socket)
+            writer = link
             resolve({
               sendText(text) {
-                if (!closed) write(socket, encodeLengthPrefixed(text))
+                if (!closed) link.write(encodeLengthPrefixed(text))
               },
               close() {
                 closed = true
@@ -82,10 +76,8 @@ export function tlsTransport(options: TlsTransportOptions): ConnectTransport {
               socketRef?.terminate()
             }
           },
-          drain(socket) {
-            const pending = backlog
-            backlog = []
-            for (const bytes of pending) write(socket, bytes)
+          drain() {
+            writer?.drain()
           },
           close() {
             closed = true

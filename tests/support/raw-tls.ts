@@ -1,6 +1,7 @@
 // A raw client of the TLS port (Bun.connect) shaped like the harness's TestClient, so `join` works
 // on it, with the socket in reach: batched writes, a half-close, silence on demand.
 import type { Socket } from 'bun'
+import { SocketWriter } from '../../shared/net/socket-writer.ts'
 import { decodeServerFrame } from '../../shared/protocol/codec.ts'
 import { createFrameDecoder, encodeLengthPrefixed } from '../../shared/protocol/framing.ts'
 import { Inbox, type TestClient } from './harness.ts'
@@ -21,16 +22,7 @@ export async function connectRawTls(options: {
   const decoder = createFrameDecoder(1 << 24)
   const closed = Promise.withResolvers<string>()
   const connected = Promise.withResolvers<Socket>()
-  let backlog: Uint8Array[] = []
-
-  function write(socket: Socket, bytes: Uint8Array): void {
-    if (backlog.length > 0) {
-      backlog.push(bytes)
-      return
-    }
-    const written = socket.write(bytes)
-    if (written < bytes.length) backlog.push(bytes.subarray(Math.max(written, 0)))
-  }
+  let writer: SocketWriter | undefined
 
   await Bun.connect({
     hostname: '127.0.0.1',
@@ -50,10 +42,8 @@ export async function connectRawTls(options: {
           else inbox.invalid.push(text)
         }
       },
-      drain(socket) {
-        const pending = backlog
-        backlog = []
-        for (const bytes of pending) write(socket, bytes)
+      drain() {
+        writer?.drain()
       },
       close() {
         connected.reject(new Error('the TLS handshake did not complete'))
@@ -63,17 +53,19 @@ export async function connectRawTls(options: {
     },
   })
   const socket = await connected.promise
+  const link = new SocketWriter(socket)
+  writer = link
 
   return {
     socket,
     inbox,
     closed: closed.promise,
     get backlogged() {
-      return backlog.length > 0
+      return link.backlogged
     },
-    write: (bytes) => write(socket, bytes),
-    send: (frame) => write(socket, encodeLengthPrefixed(JSON.stringify(frame))),
-    sendRaw: (text) => write(socket, encodeLengthPrefixed(text)),
+    write: (bytes) => link.write(bytes),
+    send: (frame) => link.write(encodeLengthPrefixed(JSON.stringify(frame))),
+    sendRaw: (text) => link.write(encodeLengthPrefixed(text)),
     close: () => socket.end(),
     async [Symbol.asyncDispose]() {
       socket.terminate()

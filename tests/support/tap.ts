@@ -2,7 +2,9 @@
 // plain TCP (the eavesdropper on the wire) or, holding a certificate the clients trust,
 // TLS-terminating with its own TLS link onwards (the eavesdropper who broke TLS, a malicious
 // server). Knows nothing of chatbox's frames; relay.ts reads and rewrites them on top of it.
+
 import type { Socket } from 'bun'
+import { SocketWriter } from '../../shared/net/socket-writer.ts'
 
 export interface Recorded {
   /** From the clients towards the server, in order. */
@@ -44,32 +46,20 @@ interface Forwarder {
   drain(): void
 }
 
-/** Writes in order, keeping what the socket could not take until it drains. */
+/** Writes in order, keeping what the socket could not take (or what came before it) until it drains. */
 function createForwarder(): Forwarder {
   let socket: Writable | undefined
-  const queue: Uint8Array[] = []
-  const flush = () => {
-    while (socket && queue.length > 0) {
-      const next = queue[0] as Uint8Array
-      const written = Math.max(socket.write(next), 0)
-      if (written < next.length) {
-        queue[0] = next.subarray(written)
-        return
-      }
-      queue.shift()
-    }
-  }
+  // Until the socket is there it takes nothing: what is written waits in the writer.
+  const writer = new SocketWriter({ write: (bytes) => socket?.write(bytes) ?? 0 })
   return {
     write(bytes) {
-      if (bytes.length === 0) return
-      queue.push(bytes)
-      flush()
+      if (bytes.length > 0) writer.write(bytes)
     },
     attach(attached) {
       socket = attached
-      flush()
+      writer.drain()
     },
-    drain: flush,
+    drain: () => writer.drain(),
   }
 }
 
