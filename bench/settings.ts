@@ -1,0 +1,128 @@
+// The bench's command line: its flags, the quick and full presets, the constants workloads share.
+import { parseArgs } from 'node:util'
+
+export type Kind = 'reference' | 'product'
+export type WorkloadId = 'a' | 'b' | 'c' | 'd' | 'e' | 'r'
+
+/** A step with more than this much of a core going to other programs is run again. */
+export const NOISY_OTHER_PCT = 25
+export const KNEE_P99_MS = 10
+export const MESSAGE_BYTES = 64
+
+export interface Config {
+  readonly mode: 'quick' | 'full'
+  readonly ladder: {
+    readonly clients: number
+    readonly start: number
+    readonly factor: number
+    readonly max: number
+    readonly stepMs: number
+    readonly drainMs: number
+    /** Steps between the last pass and the first failure, to place the knee closer. */
+    readonly bisections: number
+    /** Run every failing step twice: one slow turn of a shared machine must not end the ladder. */
+    readonly confirmFailures: boolean
+  }
+  readonly bursts: { readonly clients: number; readonly durationMs: number }
+  readonly crowd: {
+    readonly connections: number
+    readonly processes: number
+    readonly concurrency: number
+    readonly messages: number
+    readonly rate: number
+  }
+}
+
+const QUICK: Config = {
+  mode: 'quick',
+  ladder: {
+    clients: 64,
+    start: 1000,
+    factor: 2,
+    max: 100_000,
+    stepMs: 1500,
+    drainMs: 1000,
+    bisections: 1,
+    confirmFailures: true,
+  },
+  bursts: { clients: 32, durationMs: 2000 },
+  crowd: { connections: 1000, processes: 2, concurrency: 64, messages: 10, rate: 10 },
+}
+
+const FULL: Config = {
+  mode: 'full',
+  ladder: {
+    clients: 64,
+    start: 500,
+    factor: Math.SQRT2,
+    max: 100_000,
+    stepMs: 4000,
+    drainMs: 2000,
+    bisections: 2,
+    confirmFailures: true,
+  },
+  bursts: { clients: 32, durationMs: 10_000 },
+  crowd: { connections: 10_000, processes: 4, concurrency: 100, messages: 30, rate: 5 },
+}
+
+export interface Settings {
+  readonly config: Config
+  /** The workloads to run (`--only`). */
+  readonly only: ReadonlySet<WorkloadId>
+  /** `--rates`: run exactly these rates instead of searching for the knee. */
+  readonly fixedRates?: readonly number[]
+  /** Run the reference's ladder with messages as large as the product's delivered frames. */
+  readonly sameBytes: boolean
+  /** And with messages of these sizes. */
+  readonly referenceBytes: readonly number[]
+  readonly profile: boolean
+  readonly waitQuiet: boolean
+  readonly memoryStore: boolean
+  /** Extra variables for the product server's environment. */
+  readonly serverEnv: Readonly<Record<string, string>>
+}
+
+export function readSettings(): Settings {
+  const { values: flags } = parseArgs({
+    options: {
+      full: { type: 'boolean', default: false },
+      only: { type: 'string' },
+      profile: { type: 'boolean', default: false },
+      'wait-quiet': { type: 'boolean', default: false },
+      /** Overrides the size of (d) and (e). */
+      connections: { type: 'string' },
+      /** Runs exactly these rates (messages/s, comma-separated) instead of searching for the knee. */
+      rates: { type: 'string' },
+      /** Overrides the length of a ladder step. */
+      'step-ms': { type: 'string' },
+      /** Also run the reference's ladder with messages as large as the product's frames. */
+      'same-bytes': { type: 'boolean' },
+      /** Also run the reference's ladder with messages of these sizes (bytes, comma-separated). */
+      'reference-bytes': { type: 'string' },
+      /** Diagnostic: the product's store in memory instead of a temporary directory on disk. */
+      'memory-store': { type: 'boolean' },
+      /** Diagnostic: NAME=VALUE in the product server's environment (JSC options, say). */
+      'server-env': { type: 'string', multiple: true },
+    },
+  })
+  const preset = flags.full ? FULL : QUICK
+  const config: Config = {
+    ...preset,
+    ladder: { ...preset.ladder, stepMs: Number(flags['step-ms'] ?? preset.ladder.stepMs) },
+    crowd: { ...preset.crowd, connections: Number(flags.connections ?? preset.crowd.connections) },
+  }
+  // (r) runs three ladders with a Redis beside them: only in the full run, or asked for by name.
+  const only = flags.only ?? (config.mode === 'full' ? 'a,b,c,d,e,r' : 'a,b,c,d,e')
+  const pairs = (flags['server-env'] ?? []).map((pair) => pair.split('='))
+  return {
+    config,
+    only: new Set(only.split(',') as WorkloadId[]),
+    fixedRates: flags.rates?.split(',').map(Number),
+    sameBytes: flags['same-bytes'] ?? config.mode === 'full',
+    referenceBytes: flags['reference-bytes']?.split(',').map(Number) ?? [],
+    profile: flags.profile,
+    waitQuiet: flags['wait-quiet'],
+    memoryStore: flags['memory-store'] ?? false,
+    serverEnv: Object.fromEntries(pairs.map(([name = '', ...value]) => [name, value.join('=')])),
+  }
+}

@@ -1,0 +1,226 @@
+// The open-loop ladder that (a), (b) and (r) climb: its steps, the search for the knee, its tables.
+import { bound, measured, serverCpuText, settle } from '../measure.ts'
+import { rssBytes } from '../proc.ts'
+import { type CpuShare, fmt, type Latency, latencyOf, mb, table } from '../report.ts'
+import { expectReply, joinMembers, log, type Processes, type Rig, type SharedRoom } from '../rig.ts'
+import { type Kind, KNEE_P99_MS, MESSAGE_BYTES, NOISY_OTHER_PCT } from '../settings.ts'
+
+export interface LadderStep {
+  readonly rate: number
+  readonly sentPerSecond: number
+  readonly deliveredPerSecond: number
+  readonly expectedPerSecond: number
+  readonly lost: number
+  readonly gaps: number
+  readonly closed: number
+  readonly latency: Latency
+  readonly cpu: CpuShare
+  readonly serverRssBytes: number
+  /** How far the sender fell behind its clock at worst: a sign the client was saturated. */
+  readonly senderLateMs: number
+  readonly pass: boolean
+  readonly repeat: boolean
+}
+
+export interface Ladder {
+  readonly members: number
+  readonly tlsMembers: number
+  readonly joinMs: number
+  readonly steps: LadderStep[]
+  /** Highest total send rate (messages/s) that passed; 0 when even the first step failed. */
+  readonly knee: number
+  readonly firstFailure?: number
+}
+
+/** Starts `kind`, joins (a)'s members, climbs the ladder and stops it again. */
+export async function ladderWorkload(
+  rig: Rig,
+  kind: Kind,
+  tlsEvery: number | undefined,
+  label: string,
+  messageBytes = MESSAGE_BYTES,
+  shared?: SharedRoom,
+): Promise<Ladder> {
+  const processes = await rig.start(kind, 1, label, { messageBytes, shared })
+  try {
+    const members = rig.config.ladder.clients
+    const joinMs = await joinMembers(processes, members, kind === 'product' ? tlsEvery : undefined)
+    log(`${processes.name}: ${members} members joined in ${fmt(joinMs)} ms`)
+    await settle(processes, 30_000)
+    const tls = kind === 'product' && tlsEvery ? Math.floor(members / tlsEvery) : 0
+    return await runLadder(rig, processes, members, tls, joinMs)
+  } finally {
+    await processes.stop()
+  }
+}
+
+async function runLadder(
+  rig: Rig,
+  processes: Processes,
+  members: number,
+  tlsMembers: number,
+  joinMs: number,
+): Promise<Ladder> {
+  const { ladder } = rig.config
+  const steps: LadderStep[] = []
+  const step = (rate: number, repeat: boolean) => ladderStep(rig, processes, members, rate, repeat)
+  // Warm-up, not reported: the JIT and the allocator settle before the first measured step.
+  await step(ladder.start / 2, false)
+  const confirmed = async (rate: number): Promise<boolean> => {
+    const first = await step(rate, false)
+    steps.push(first)
+    if (first.pass) return true
+    if (!ladder.confirmFailures && first.cpu.otherPct < NOISY_OTHER_PCT) return false
+    const second = await step(rate, true)
+    steps.push(second)
+    return second.pass
+  }
+  let knee = 0
+  let failure: number | undefined
+  const { fixedRates } = rig.settings
+  if (fixedRates) {
+    for (const rate of fixedRates) steps.push(await step(rate, false))
+    const passed = steps.filter((each) => each.pass).map((each) => each.rate)
+    return { members, tlsMembers, joinMs, steps, knee: Math.max(0, ...passed) }
+  }
+  for (let rate = ladder.start; rate <= ladder.max; ) {
+    if (await confirmed(rate)) knee = rate
+    else {
+      failure = rate
+      break
+    }
+    rate = Math.round((rate * ladder.factor) / 100) * 100
+  }
+  for (let index = 0; index < ladder.bisections && failure !== undefined; index += 1) {
+    const middle = Math.round(((knee || failure / 2) + failure) / 2 / 100) * 100
+    if (middle <= knee || middle >= failure) break
+    if (await confirmed(middle)) knee = middle
+    else failure = middle
+  }
+  return { members, tlsMembers, joinMs, steps, knee, firstFailure: failure }
+}
+
+async function ladderStep(
+  rig: Rig,
+  processes: Processes,
+  members: number,
+  rate: number,
+  repeat: boolean,
+): Promise<LadderStep> {
+  const { stepMs, drainMs } = rig.config.ladder
+  const client = processes.clients[0]
+  if (!client) throw new Error('a ladder needs a load client')
+  const step = rig.nextStep()
+  await client.request({ type: 'arm', step, senders: members })
+  const { value, cpu } = await measured(processes, async () => {
+    const sent = expectReply(
+      await client.request({ type: 'send', step, rate, durationMs: stepMs }),
+      'sent',
+    )
+    const collected = expectReply(
+      await client.request({
+        type: 'collect',
+        step,
+        expectedPerReceiver: sent.sent,
+        timeoutMs: drainMs,
+      }),
+      'collected',
+    )
+    return { sent, collected }
+  })
+  const seconds = stepMs / 1000
+  const { sent, collected } = value
+  const latency = latencyOf([collected])
+  const lost = collected.expected - collected.delivered
+  const result: LadderStep = {
+    rate,
+    sentPerSecond: sent.sent / seconds,
+    deliveredPerSecond: collected.delivered / seconds,
+    expectedPerSecond: collected.expected / seconds,
+    lost,
+    gaps: collected.gaps,
+    closed: collected.closed,
+    latency,
+    cpu,
+    serverRssBytes: processes.servers.reduce((sum, server) => sum + rssBytes(server.pid), 0),
+    senderLateMs: sent.lateMs,
+    pass: lost === 0 && latency.p99Ms <= KNEE_P99_MS,
+    repeat,
+  }
+  const redis = processes.redisPid === undefined ? '' : `Redis ${fmt(cpu.redisPct)} %, `
+  log(
+    `${processes.name} ${rate} msg/s: p99 ${fmt(latency.p99Ms)} ms, lost ${lost}, server ${serverCpuText(cpu)} %, ` +
+      `${redis}client ${fmt(cpu.clientPct)} %, other ${fmt(cpu.otherPct)} %, stalls ${fmt(cpu.serverStallMs)}/` +
+      `${fmt(cpu.clientStallMs)} ms → ${result.pass ? 'pass' : 'FAIL'}`,
+  )
+  await settle(processes, 10_000)
+  return result
+}
+
+/** The passing step at the knee (the last, if the rate ran more than once). */
+export function kneeStep(ladder: Ladder): LadderStep | undefined {
+  return ladder.steps.filter((step) => step.pass && step.rate === ladder.knee).at(-1)
+}
+
+export function kneeText(rig: Rig, ladder: Ladder): string {
+  if (ladder.knee === 0) return `below ${fmt(rig.config.ladder.start)} msg/s`
+  const above = ladder.firstFailure === undefined ? ' (never failed: the ladder ended)' : ''
+  return `${fmt(ladder.knee)} msg/s = ${fmt(ladder.knee * ladder.members)} deliveries/s${above}`
+}
+
+/** Every step of these ladders, one row each; the Redis column only for (r). */
+export function stepsTable(
+  rig: Rig,
+  ladders: ReadonlyArray<readonly [string, Ladder]>,
+  withRedis = false,
+): string {
+  const stepSeconds = rig.config.ladder.stepMs / 1000
+  const rows: string[][] = []
+  for (const [name, ladder] of ladders) {
+    for (const step of ladder.steps) {
+      rows.push([
+        `${name}${step.repeat ? ' (again)' : ''}`,
+        fmt(step.rate),
+        fmt(step.sentPerSecond),
+        fmt(step.deliveredPerSecond),
+        fmt(step.expectedPerSecond),
+        step.lost === 0
+          ? '0'
+          : `${fmt(step.lost)} (${((step.lost / step.expectedPerSecond / stepSeconds) * 100).toFixed(1)} %)`,
+        fmt(step.latency.p50Ms),
+        fmt(step.latency.p99Ms),
+        fmt(step.latency.p999Ms),
+        serverCpuText(step.cpu),
+        ...(withRedis ? [fmt(step.cpu.redisPct)] : []),
+        fmt(step.cpu.clientPct),
+        fmt(step.cpu.otherPct),
+        mb(step.serverRssBytes),
+        fmt(step.cpu.serverStallMs),
+        fmt(step.cpu.clientStallMs),
+        `${step.pass ? 'pass' : 'fail'}${bound(step.cpu, rig.clientCoreCount)}`,
+      ])
+    }
+  }
+  return table(
+    [
+      'target',
+      'msg/s',
+      'sent/s',
+      'delivered/s',
+      'expected/s',
+      'lost',
+      'p50 ms',
+      'p99 ms',
+      'p99.9 ms',
+      'server CPU %',
+      ...(withRedis ? ['Redis CPU %'] : []),
+      'client CPU %',
+      'other CPU %',
+      'server RSS MB',
+      'server stall ms',
+      'client stall ms',
+      'pass',
+    ],
+    rows,
+  )
+}
