@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { openRedisCluster } from '../apps/server/cluster/redis-cluster.ts'
-import { startChatServer } from '../apps/server/server.ts'
+import { logSecurityEvent, startChatServer } from '../apps/server/server.ts'
+import { openEmbeddedBackend } from '../apps/server/store/embedded-backend.ts'
 import { createLimits } from '../shared/protocol/limits.ts'
 import { announce } from './server-control.ts'
 
@@ -42,14 +43,15 @@ const limits = createLimits({
 })
 // The same limits as alone: the leader's grace and commit timeout come from them too.
 const redisUrl = values['redis-url']
-const cluster = redisUrl ? await openRedisCluster({ url: redisUrl, limits }) : undefined
+const backend = redisUrl
+  ? await openRedisCluster({ url: redisUrl, limits })
+  : openEmbeddedBackend({ dataDir, limits, reportSecurityEvent: logSecurityEvent })
 const server = startChatServer({
   hostname,
   webPort: 0,
   termPort: 0,
   tls: { key: readFileSync(values.key, 'utf8'), cert: readFileSync(values.cert, 'utf8') },
-  dataDir,
-  cluster,
+  backend,
   limits,
 })
 

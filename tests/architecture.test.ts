@@ -72,15 +72,7 @@ const RULES: readonly Rule[] = [
  * Imports that break a rule today, each with why and what removes it. Listed, not hidden: the
  * suite fails when one of them is gone, so the list only shrinks.
  */
-const KNOWN_BREAKS: readonly KnownBreak[] = [
-  {
-    file: 'apps/server/room/room.test.ts',
-    target: 'apps/server/store/sqlite-store.ts',
-    why:
-      'the room tests run against the real sqlite store; issue 17 §2 (one RoomBackend port, an ' +
-      'in-memory implementation, contract tests) lets them drive the room without it',
-  },
-]
+const KNOWN_BREAKS: readonly KnownBreak[] = []
 
 const transpiler = new Bun.Transpiler({ loader: 'tsx' })
 

@@ -311,6 +311,12 @@ describe.skipIf(redisMissing)('two instances sharing one room through Redis', ()
     await redis.start()
     await Promise.all(talking)
 
+    // A last message, sent once Redis is back: the log is ordered, so a member that has it has
+    // everything logged before it, and nothing sent above is still on its way.
+    await alice.session.sendText('the end')
+    for (const member of everyone) {
+      await member.waitFor('message', (event) => event.text === 'the end', 20_000)
+    }
     // Acknowledged: the server logged it and the sender got it back with its sequence number.
     const acknowledged = (member: EngineClient) =>
       member.events.filter((event): event is MessageEvent => event.type === 'message' && event.own)

@@ -5,6 +5,7 @@ import { certificateFingerprint, ensureCertificates } from './certs.ts'
 import { openRedisCluster, type RedisCluster, redactUrl } from './cluster/redis-cluster.ts'
 import { ConfigError, loadConfig, type ServerConfig } from './config.ts'
 import { logSecurityEvent, startChatServer } from './server.ts'
+import { openEmbeddedBackend } from './store/embedded-backend.ts'
 import { StoreError } from './store/sqlite-store.ts'
 
 /** Hosts the development certificate must name besides localhost and the loopback addresses. */
@@ -54,13 +55,19 @@ async function main(): Promise<void> {
 
   let server: ReturnType<typeof startChatServer>
   try {
+    const backend =
+      cluster ??
+      openEmbeddedBackend({
+        dataDir: config.dataDir,
+        limits,
+        reportSecurityEvent: logSecurityEvent,
+      })
     server = startChatServer({
       hostname: config.host,
       webPort: config.webPort,
       termPort: config.termPort,
       tls,
-      dataDir: config.dataDir,
-      cluster,
+      backend,
       limits,
       roomSecret: config.roomSecret,
       allowedOrigins: config.allowedOrigins,

@@ -5,24 +5,31 @@ import { networkInterfaces, hostname as osHostname } from 'node:os'
 import type { Server } from 'bun'
 import type { Limits } from '../../shared/protocol/limits.ts'
 import { webClientAssets } from '../web/build.ts'
-import type { RedisCluster } from './cluster/redis-cluster.ts'
 import { createHttpApp, withSecurityHeaders } from './http.ts'
-import { createLocalFanout } from './room/local-fanout.ts'
-import { createRoom, type Room, type RoomOptions } from './room/room.ts'
-import { openSqliteStore } from './store/sqlite-store.ts'
+import type { RoomBackend } from './room/ports.ts'
+import { createRoom, type Room } from './room/room.ts'
+import { openEmbeddedBackend } from './store/embedded-backend.ts'
 import { TLS_1_3, type TlsFiles } from './transports/tls-options.ts'
 import { listenTlsSocket } from './transports/tls-socket.ts'
 import { createWebSocketTransport, type WebSocketState } from './transports/wss.ts'
 
-export interface ChatServerOptions {
+export type ChatServerOptions = ListenerOptions &
+  (
+    | {
+        /** Where the room's state lives: this process's own, or shared through Redis. */
+        readonly backend: RoomBackend
+      }
+    | {
+        /** Shorthand for this process's own backend on bun:sqlite in this directory. */
+        readonly dataDir: string
+      }
+  )
+
+interface ListenerOptions {
   readonly hostname: string
   readonly webPort: number
   readonly termPort: number
   readonly tls: TlsFiles
-  /** Where the embedded store lives; unused when `cluster` is given. */
-  readonly dataDir: string
-  /** The room shared with other instances through Redis; by default it is this process's own. */
-  readonly cluster?: RedisCluster
   readonly limits: Limits
   readonly roomSecret?: string
   /** Origins allowed to open /ws besides the server's own. */
@@ -35,20 +42,28 @@ export interface ChatServer {
   readonly room: Room
   /** The origins whose pages may open /ws. */
   readonly origins: ReadonlySet<string>
-  /** Says goodbye to every client, closes both listeners and the store. */
+  /** Says goodbye to every client, closes both listeners and the backend. */
   stop(): Promise<void>
   [Symbol.asyncDispose](): Promise<void>
 }
 
 export function startChatServer(options: ChatServerOptions): ChatServer {
   const { limits } = options
-  const backend: Backend = options.cluster ?? embeddedBackend(options.dataDir, limits)
+  const backend =
+    'backend' in options
+      ? options.backend
+      : openEmbeddedBackend({
+          dataDir: options.dataDir,
+          limits,
+          reportSecurityEvent: logSecurityEvent,
+        })
   const startedAt = Date.now()
   const room = createRoom({
-    ...backend,
+    backend,
     limits,
     secret: options.roomSecret,
-    reportSecurityEvent: logSecurityEvent,
+    now: Date.now,
+    randomBytes: (length) => crypto.getRandomValues(new Uint8Array(length)),
     reportInternalError(error) {
       // Redis being away is one line per refusal, not a stack trace each; anything else is a bug.
       const code = (error as { code?: unknown } | undefined)?.code
@@ -106,7 +121,7 @@ export function startChatServer(options: ChatServerOptions): ChatServer {
   } catch (error) {
     web?.stop(true)
     webSockets.stop()
-    void Promise.resolve(backend.close()).catch(() => {})
+    void backend.close().catch(() => {})
     throw error
   }
 
@@ -140,27 +155,9 @@ export function startChatServer(options: ChatServerOptions): ChatServer {
   }
 }
 
-type Backend = Pick<
-  RoomOptions,
-  'identities' | 'log' | 'groups' | 'initialGroup' | 'fanout' | 'presence' | 'delivery'
-> & { close(): void | Promise<void> }
-
 /** Refused commits and blamed committers: one line each on stdout, names and codes only. */
 export function logSecurityEvent(line: string): void {
   console.log(`chatbox: ${line}`)
-}
-
-/** One process alone: bun:sqlite for the stores, fan-out and presence in memory. */
-function embeddedBackend(dataDir: string, limits: Limits): Backend {
-  const store = openSqliteStore(dataDir, limits.logRetention)
-  return {
-    identities: store.identities,
-    log: store.log,
-    groups: store.groups,
-    initialGroup: store.groups.load(),
-    fanout: createLocalFanout(store.log.head()),
-    close: () => store.close(),
-  }
 }
 
 /** The origins a browser shows for this server's own page. */

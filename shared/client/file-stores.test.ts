@@ -57,20 +57,6 @@ describe('createFileStores', () => {
     expect(existsSync(dir)).toBe(false)
   })
 
-  test('gives back all three stores from a fresh instance on the same directory', async () => {
-    const dir = stateDir()
-    const stores = createFileStores(dir)
-    await stores.identity.save(identity)
-    await stores.trust.put(alice)
-    await stores.group.save(snapshot)
-
-    const reopened = createFileStores(dir)
-    expect(await reopened.identity.load()).toEqual(identity)
-    expect(await reopened.trust.get('alice')).toEqual(alice)
-    expect(await reopened.trust.list()).toEqual([alice])
-    expect(await reopened.group.load()).toEqual(snapshot)
-  })
-
   test('keeps trust.json as an object keyed by the case-folded name', async () => {
     const dir = stateDir()
     const stores = createFileStores(dir)

@@ -312,6 +312,15 @@ export type LoggedFrame =
   | v.InferOutput<typeof AppDeliverFrameSchema>
   | v.InferOutput<typeof CommitDeliverFrameSchema>
 
+export function errorFrame(code: ErrorCode, message: string, fatal: boolean): ErrorFrame {
+  return { type: 'error', code, message, fatal }
+}
+
+/** What a member is told when the server's own store failed it; the frame may be sent again. */
+export const UNAVAILABLE: ErrorFrame = Object.freeze(
+  errorFrame('unavailable', 'the server could not do that just now; try again', false),
+)
+
 /** What the client signs to prove it holds the identity key; bound to this nonce and name. */
 export function authMessage(nonce: string, name: string): Uint8Array<ArrayBuffer> {
   return new TextEncoder().encode(`chatbox-auth-v1\n${nonce}\n${name}`)

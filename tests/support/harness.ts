@@ -9,7 +9,8 @@ import {
   type RedisCluster,
   type RedisClusterOptions,
 } from '../../apps/server/cluster/redis-cluster.ts'
-import { type ChatServer, startChatServer } from '../../apps/server/server.ts'
+import { type ChatServer, logSecurityEvent, startChatServer } from '../../apps/server/server.ts'
+import { openEmbeddedBackend } from '../../apps/server/store/embedded-backend.ts'
 import { tlsTransport } from '../../shared/client/tls-transport.ts'
 import type { ClientTransport, ConnectTransport } from '../../shared/client/transport.ts'
 import { webSocketTransport } from '../../shared/client/websocket-transport.ts'
@@ -80,8 +81,8 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     webPort: options.webPort ?? 0,
     termPort: options.termPort ?? 0,
     tls: { key: certs.key, cert: certs.cert },
-    dataDir,
-    cluster,
+    backend:
+      cluster ?? openEmbeddedBackend({ dataDir, limits, reportSecurityEvent: logSecurityEvent }),
     limits,
     roomSecret: options.roomSecret,
   })

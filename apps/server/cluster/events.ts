@@ -1,5 +1,6 @@
-// What instances tell each other through the events stream. Every instance reads every event and
-// acts on those meant for it; the schema is the one source of their types.
+// What instances tell each other through the events stream, and what the presence hash holds.
+// Every instance reads every event and acts on those meant for it; the schemas are the one source
+// of their types.
 import * as v from 'valibot'
 import {
   CommitRefusedFrameSchema,
@@ -37,3 +38,8 @@ export const ClusterEventSchema = v.variant('type', [
 ])
 export type ClusterEvent = v.InferOutput<typeof ClusterEventSchema>
 export type DeliveryRequest = Extract<ClusterEvent, { type: 'ds' }>
+export type DirectEvent = Extract<ClusterEvent, { type: 'direct' }>
+
+/** Who is online, and on which instance: one field of the presence hash, by case-folded name. */
+export const PresenceRecordSchema = v.object({ ...MemberSchema.entries, instance: Instance })
+export type PresenceRecord = v.InferOutput<typeof PresenceRecordSchema>

@@ -3,18 +3,26 @@
 // No sockets and no room logic here; the scripts make each change atomic.
 import type { RedisClient } from 'bun'
 import * as v from 'valibot'
-import type { LoggedFrame } from '../../../shared/protocol/frames.ts'
 import { nameKey } from '../../../shared/protocol/names.ts'
 import {
-  type DistributiveOmit,
   type GroupRecord,
   GroupRecordSchema,
   type GroupStore,
   type IdentityStore,
   type LoggedEntry,
   type RoomLog,
+  type UnstampedFrame,
 } from '../room/ports.ts'
 import { KEYS } from './keys.ts'
+import {
+  decodeLogEntry,
+  IntegerReply,
+  parseReply,
+  query,
+  StreamEntriesReply,
+  sendCommand,
+  TextReply,
+} from './replies.ts'
 import { ACCEPT_COMMIT, APPEND, DISSOLVE } from './scripts.ts'
 
 export interface RedisStores {
@@ -30,18 +38,6 @@ export interface RedisStores {
   settled(): Promise<void>
 }
 
-/**
- * Sends a command; while Redis is away Bun's client throws at once instead of rejecting (the
- * offline queue is off), and this makes that a rejection like any other failure.
- */
-export function sendCommand(redis: RedisClient, command: string, args: string[]): Promise<unknown> {
-  try {
-    return redis.send(command, args)
-  } catch (error) {
-    return Promise.reject(error)
-  }
-}
-
 /** The frame as JSON without its closing brace: the script appends `,"seq":N}`. */
 function unstamped(frame: object): string {
   return JSON.stringify(frame).slice(0, -1)
@@ -51,22 +47,24 @@ function stamped(prefix: string, seq: number): LoggedEntry {
   return { seq, text: `${prefix},"seq":${seq}}` }
 }
 
-/** A stream entry as Bun's client returns it: [id, [field, value, ...]]. */
-type StreamEntry = [string, string[]]
-
-export function decodeStreamEntry([id, fields]: StreamEntry): LoggedEntry {
-  return { seq: Number.parseInt(id, 10), text: fields[1] ?? '' }
-}
+/** Only the id matters of a record stored before commits were checked: it is dissolved. */
+const LegacyGroupSchema = v.object({ groupId: v.string() })
 
 export function createRedisStores(redis: RedisClient, retention: number): RedisStores {
-  const eval_ = (script: string, keys: string[], args: (string | number)[]) =>
-    sendCommand(redis, 'EVAL', [script, String(keys.length), ...keys, ...args.map(String)])
+  const eval_ = async (script: string, keys: string[], args: (string | number)[]) =>
+    parseReply(
+      IntegerReply,
+      await sendCommand(redis, 'EVAL', [script, String(keys.length), ...keys, ...args.map(String)]),
+      'EVAL',
+    )
 
   const identities: IdentityStore = {
     async claim(name, identityKey) {
       const key = nameKey(name)
-      if (await sendCommand(redis, 'HSETNX', [KEYS.identities, key, identityKey])) return 'new'
-      return (await sendCommand(redis, 'HGET', [KEYS.identities, key])) === identityKey
+      if ((await query(redis, IntegerReply, 'HSETNX', [KEYS.identities, key, identityKey])) === 1) {
+        return 'new'
+      }
+      return (await query(redis, TextReply, 'HGET', [KEYS.identities, key])) === identityKey
         ? 'known'
         : 'conflict'
     },
@@ -102,57 +100,50 @@ export function createRedisStores(redis: RedisClient, retention: number): RedisS
   }
 
   const log: RoomLog = {
-    append(frame: DistributiveOmit<LoggedFrame, 'seq'>) {
+    append(frame: UnstampedFrame) {
       const { promise, resolve, reject } = Promise.withResolvers<LoggedEntry>()
       if (pending.length === 0) setImmediate(writePending)
       pending.push({ prefix: unstamped(frame), resolve, reject })
       return promise
     },
     async readAfter(afterSeq, limit) {
-      const entries = (await sendCommand(redis, 'XRANGE', [
-        KEYS.log,
-        `${afterSeq + 1}-0`,
-        '+',
-        'COUNT',
-        String(limit),
-      ])) as StreamEntry[]
-      return entries.map(decodeStreamEntry)
+      const range = [KEYS.log, `${afterSeq + 1}-0`, '+', 'COUNT', String(limit)]
+      return (await query(redis, StreamEntriesReply, 'XRANGE', range)).map(decodeLogEntry)
     },
     async head() {
-      return Number((await sendCommand(redis, 'GET', [KEYS.head])) ?? 0)
+      return Number((await query(redis, TextReply, 'GET', [KEYS.head])) ?? 0)
     },
     async oldest() {
-      const [first] = (await sendCommand(redis, 'XRANGE', [KEYS.log, '-', '+', 'COUNT', '1'])) as [
-        StreamEntry?,
-      ]
-      return first ? decodeStreamEntry(first).seq : (await log.head()) + 1
+      const range = [KEYS.log, '-', '+', 'COUNT', '1']
+      const [first] = await query(redis, StreamEntriesReply, 'XRANGE', range)
+      return first ? decodeLogEntry(first).seq : (await log.head()) + 1
     },
   }
 
   const groups: GroupStore = {
     async load() {
-      const stored = (await sendCommand(redis, 'GET', [KEYS.group])) as string | null
+      const stored = await query(redis, TextReply, 'GET', [KEYS.group])
       if (stored === null) return null
-      const parsed = v.safeParse(GroupRecordSchema, JSON.parse(stored))
+      const json: unknown = JSON.parse(stored)
+      const parsed = v.safeParse(GroupRecordSchema, json)
       if (parsed.success) return parsed.output
       // A record from before commits were checked has no public state to check them against: the
       // group starts anew and its members rejoin, as after any group's end.
-      const groupId = (JSON.parse(stored) as { groupId?: unknown }).groupId
-      await eval_(DISSOLVE, [KEYS.group], [typeof groupId === 'string' ? groupId : ''])
+      const legacy = v.safeParse(LegacyGroupSchema, json)
+      await eval_(DISSOLVE, [KEYS.group], [legacy.success ? legacy.output.groupId : ''])
       return null
     },
     async found(record: GroupRecord) {
-      return (await sendCommand(redis, 'SET', [KEYS.group, JSON.stringify(record), 'NX'])) === 'OK'
+      const set = [KEYS.group, JSON.stringify(record), 'NX']
+      return (await query(redis, TextReply, 'SET', set)) === 'OK'
     },
     async acceptCommit(expected, next, frame) {
       writePending()
       const prefix = unstamped(frame)
-      const seq = Number(
-        await eval_(
-          ACCEPT_COMMIT,
-          [KEYS.group, KEYS.head, KEYS.log],
-          [expected.groupId, expected.epoch, JSON.stringify(next), prefix, retention],
-        ),
+      const seq = await eval_(
+        ACCEPT_COMMIT,
+        [KEYS.group, KEYS.head, KEYS.log],
+        [expected.groupId, expected.epoch, JSON.stringify(next), prefix, retention],
       )
       return seq < 0 ? 'stale' : stamped(prefix, seq)
     },

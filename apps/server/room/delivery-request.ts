@@ -2,18 +2,16 @@
 // limited as they arrive) and what a commit frame may claim in answer. No timers, no frames sent.
 import { checkKeyPackage } from '../../../shared/mls/commit-check.ts'
 import { decodeBase64url, encodeBase64url } from '../../../shared/protocol/base64url.ts'
-import type { ErrorCode, Member } from '../../../shared/protocol/frames.ts'
+import type { ErrorFrame, Member } from '../../../shared/protocol/frames.ts'
 import { REJOIN_RATE } from '../../../shared/protocol/limits.ts'
 import { nameKey } from '../../../shared/protocol/names.ts'
 import { createTokenBucket, type TokenBucket } from '../../../shared/protocol/token-bucket.ts'
 import type { CommitInput, GroupRecord } from './ports.ts'
 
-export type Refusal = { readonly code: ErrorCode; readonly message: string }
+export type Refusal = Readonly<Pick<ErrorFrame, 'code' | 'message'>>
 
 /** A newcomer (or a member that lost its state) waiting to be added, with its checked KeyPackage. */
-export interface PendingAdd {
-  readonly name: string
-  readonly identityKey: string
+export interface PendingAdd extends Readonly<Member> {
   /** As the newcomer sent it, relayed to the committer as it is. */
   readonly keyPackage: string
   /** The KeyPackage's own encoding, which the commit's Add must carry byte for byte. */

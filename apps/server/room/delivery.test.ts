@@ -21,6 +21,7 @@ import {
   welcomeOf,
 } from '../../../tests/support/delivery-harness.ts'
 import { createMlsMember, type MlsMember } from '../../../tests/support/mls-member.ts'
+import { createMemoryStores } from './memory-stores.ts'
 import type { CommitInput, CommitRefusal, GroupRecord } from './ports.ts'
 
 beforeEach(() => {
@@ -106,6 +107,36 @@ describe('founding', () => {
     expect(harness.store.groups.load()).toEqual({ ...founded, state: expect.any(String) })
     expect(storedView(harness).context).toEqual(alice.state?.groupContext as never)
     expect(harness.sent).toEqual([['alice', FOUND_REQUEST]])
+  })
+
+  test('keeps the founder asked until its group is stored: a newcomer arriving meanwhile waits', async () => {
+    const memory = createMemoryStores(1000)
+    const reached = Promise.withResolvers<void>()
+    const stored = Promise.withResolvers<void>()
+    const harness = createHarness({
+      store: {
+        ...memory,
+        groups: {
+          ...memory.groups,
+          async found(record) {
+            reached.resolve()
+            await stored.promise
+            return memory.groups.found(record)
+          },
+        },
+        flush() {},
+        close() {},
+      },
+    })
+    await harness.arrive('alice')
+    const founding = harness.found('alice')
+    await reached.promise
+    await harness.arrive('bob')
+    expect(harness.framesTo('alice')).toEqual([FOUND_REQUEST])
+    stored.resolve()
+    await founding
+    expect(harness.framesTo('alice')).toEqual([FOUND_REQUEST, harness.request(0, ['bob'])])
+    expect(harness.framesTo('bob')).toEqual([])
   })
 
   test('refuses a founding from a member nobody asked', async () => {

@@ -431,8 +431,11 @@ export function createDelivery(options: DeliveryOptions): Delivery {
         roster: [from.name],
         state: encodeBase64url(encodePublicGroup(view)),
       }
+      // Still in flight while the store answers: a member arriving meanwhile must not get the
+      // founder asked again.
+      const founded = await store.found(record)
       settle()
-      if (!(await store.found(record))) {
+      if (!founded) {
         refuse(from.name, { code: 'stale_epoch', message: 'the room already has a group' })
         await reload()
         advance()

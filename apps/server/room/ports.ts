@@ -1,5 +1,5 @@
-// The room's view of the world: connections, storage and fan-out as interfaces, so the room
-// never imports Bun, Hono, sockets or a database, and a Redis-backed pair can replace the stores.
+// The room's view of the world: connections, stores, fan-out, presence and the Delivery Service as
+// interfaces, gathered in one backend; the room never imports Bun, Hono, sockets or a database.
 import * as v from 'valibot'
 import { BASE64URL_PATTERN } from '../../../shared/protocol/base64url.ts'
 import {
@@ -54,8 +54,11 @@ export interface LoggedEntry {
 
 /** The room's ordered, persisted log of application messages and commits. */
 export interface RoomLog {
-  /** Assigns the next sequence number and stores the frame stamped with it. */
-  append(frame: DistributiveOmit<LoggedFrame, 'seq'>): MaybePromise<LoggedEntry>
+  /**
+   * Assigns the next sequence number and stores the frame stamped with it. Always a promise (a store
+   * may batch a turn's appends into one write), settled in sequence order.
+   */
+  append(frame: UnstampedFrame): Promise<LoggedEntry>
   /** Entries with seq > afterSeq, oldest first, at most `limit`. */
   readAfter(afterSeq: number, limit: number): MaybePromise<LoggedEntry[]>
   /** The last sequence number handed out, 0 for an empty log. */
@@ -151,5 +154,29 @@ export type CommitInput = Omit<v.InferOutput<typeof CommitSendFrameSchema>, 'typ
 export type CommitRefusal = Omit<v.InferOutput<typeof CommitRefusedFrameSchema>, 'type'>
 
 export type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never
+
+/** A frame for the log before the log numbered it. */
+export type UnstampedFrame = DistributiveOmit<LoggedFrame, 'seq'>
+
+/** The room's three stores, as every backend holds them (sqlite, Redis, memory). */
+export interface RoomStores {
+  readonly identities: IdentityStore
+  readonly log: RoomLog
+  readonly groups: GroupStore
+}
+
+/**
+ * Everything the room reaches outside itself, wired once: the stores, the fan-out to members on
+ * every instance, who is online, and the Delivery Service. One process alone or several sharing
+ * Redis differ only here.
+ */
+export interface RoomBackend extends RoomStores {
+  readonly fanout: Fanout
+  readonly presence: PresenceBook
+  /** The Delivery Service as this instance's room reaches it; called once, by the room. */
+  delivery(local: LocalMembers): DeliveryService
+  /** Writes what is pending and lets go of every file and connection. */
+  close(): Promise<void>
+}
 
 export type { ServerFrame }

@@ -14,8 +14,8 @@ import {
 } from '../../../shared/protocol/frames.ts'
 import { createLimits, type Limits } from '../../../shared/protocol/limits.ts'
 import { createMlsMember } from '../../../tests/support/mls-member.ts'
-import { openSqliteStore, type SqliteStore } from '../store/sqlite-store.ts'
-import { createLocalFanout } from './local-fanout.ts'
+import { createLocalBackend, type LocalStores } from './local-backend.ts'
+import { createMemoryStores } from './memory-stores.ts'
 import type { Connection } from './ports.ts'
 import { createRoom, type Room, type Session } from './room.ts'
 
@@ -94,7 +94,7 @@ function createFakeConnection(): FakeConnection {
 
 interface Harness {
   readonly room: Room
-  readonly store: SqliteStore
+  readonly stores: LocalStores
   readonly internalErrors: unknown[]
   /** The room's clock, in milliseconds; tests move it by hand. */
   clock: number
@@ -107,26 +107,31 @@ function createHarness(
     limits?: Partial<Limits>
     secret?: string
     retention?: number
-    /** Fills the store before the room starts on it. */
-    before?: (store: SqliteStore) => void
+    /** Fills the stores before the room starts on them. */
+    before?: (stores: LocalStores) => void
   } = {},
 ): Harness {
-  const store = openSqliteStore(':memory:', options.retention ?? 100)
-  options.before?.(store)
+  const stores = createMemoryStores(options.retention ?? 100)
+  options.before?.(stores)
   const internalErrors: unknown[] = []
+  const limits = createLimits(options.limits)
+  const now = () => harness.clock
   const harness: Harness = {
-    store,
+    stores,
     internalErrors,
     clock: 1_000_000,
     room: createRoom({
-      identities: store.identities,
-      log: store.log,
-      groups: store.groups,
-      initialGroup: null,
-      fanout: createLocalFanout(store.log.head()),
-      limits: createLimits(options.limits),
+      backend: createLocalBackend({
+        stores,
+        limits,
+        now,
+        reportSecurityEvent: () => {},
+        close: () => {},
+      }),
+      limits,
       secret: options.secret,
-      now: () => harness.clock,
+      now,
+      randomBytes: (length) => crypto.getRandomValues(new Uint8Array(length)),
       reportInternalError: (error) => internalErrors.push(error),
     }),
   }
@@ -136,10 +141,7 @@ function createHarness(
 
 afterEach(() => {
   const ended = harnesses.splice(0)
-  for (const harness of ended) {
-    harness.room.shutdown()
-    harness.store.close()
-  }
+  for (const harness of ended) harness.room.shutdown()
   expect(ended.flatMap((harness) => harness.internalErrors)).toEqual([])
   expect(connections.splice(0).flatMap((connection) => connection.sentAfterClose)).toEqual([])
 })
@@ -174,7 +176,7 @@ async function join(room: Room, name: string, identity?: IdentityKeyPair): Promi
   return { connection, session, identity: key }
 }
 
-/** The store writes appends at the end of the event-loop turn and only then are they sent. */
+/** An entry is sent once the store's append has settled: a turn of the event loop covers it. */
 function written(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve))
 }
@@ -595,12 +597,10 @@ describe('resume', () => {
   test('refuses to resume from before the oldest entry the log still holds', async () => {
     const { room } = createHarness({
       retention: 1,
-      before(store) {
-        // The store prunes only once it holds retention + 1000 entries more than it must keep.
+      before(stores) {
         for (let index = 0; index < 1002; index += 1) {
-          store.log.append({ type: 'app', from: 'alice', at: 1, ciphertext: 'AA' })
+          stores.log.append({ type: 'app', from: 'alice', at: 1, ciphertext: 'AA' })
         }
-        store.flush()
       },
     })
     const alice = await join(room, 'alice')
@@ -672,7 +672,7 @@ describe('rate limit', () => {
     await written()
     // Written before the close: the five were logged, though the closed sender is not sent them.
     expect(seqs(alice)).toEqual([])
-    expect((await harness.store.log.readAfter(0, 10)).map((entry) => entry.seq)).toEqual([
+    expect((await harness.stores.log.readAfter(0, 10)).map((entry) => entry.seq)).toEqual([
       1, 2, 3, 4, 5,
     ])
   })

@@ -30,14 +30,6 @@ function app(ciphertext: string) {
 }
 
 describe('openSqliteStore', () => {
-  test('starts with an empty log: head 0, oldest 1', async () => {
-    const store = openSqliteStore(':memory:', 10)
-    expect(store.log.head()).toBe(0)
-    expect(store.log.oldest()).toBe(1)
-    expect(await store.log.readAfter(0, 10)).toEqual([])
-    store.close()
-  })
-
   test('numbers appended frames from 1 and stores them stamped with their seq', async () => {
     const store = openSqliteStore(':memory:', 10)
     expect(await store.log.append(app('AA'))).toEqual({
@@ -65,15 +57,6 @@ describe('openSqliteStore', () => {
     const failing = [store.log.append(app('CC')), store.log.append(app('DD'))]
     for (const result of await Promise.allSettled(failing)) expect(result.status).toBe('rejected')
     expect(store.log.head()).toBe(2)
-  })
-
-  test('binds a name to the first key that claims it, case-insensitively', () => {
-    const store = openSqliteStore(':memory:', 10)
-    expect(store.identities.claim('alice', KEY_A, 1)).toBe('new')
-    expect(store.identities.claim('ALICE', KEY_A, 2)).toBe('known')
-    expect(store.identities.claim('Alice', KEY_B, 3)).toBe('conflict')
-    expect(store.identities.claim('bob', KEY_A, 4)).toBe('new')
-    store.close()
   })
 
   test('keeps the log and the name bindings across closing and reopening', async () => {
@@ -123,29 +106,6 @@ describe('openSqliteStore', () => {
     expect(reader.log.head()).toBe(1)
     reader.close()
     writer.close()
-  })
-
-  test('keeps the group record with its public state, and moves it on only from the expected epoch', () => {
-    const store = openSqliteStore(':memory:', 10)
-    const founded = { groupId: 'G'.repeat(22), epoch: 0, roster: ['alice'], state: 'UzA' }
-    expect(store.groups.found(founded)).toBe(true)
-    const next = { ...founded, epoch: 1, roster: ['alice', 'bob'], state: 'UzE' }
-    const frame = {
-      type: 'commit' as const,
-      from: 'alice',
-      at: 1,
-      epoch: 0,
-      commit: 'AA',
-      adds: [{ name: 'bob', identityKey: KEY_B }],
-      removes: [],
-    }
-    expect(store.groups.acceptCommit(founded, next, frame)).toEqual({
-      seq: 1,
-      text: expect.any(String),
-    })
-    expect(store.groups.acceptCommit(founded, { ...next, state: 'WA' }, frame)).toBe('stale')
-    expect(store.groups.load()).toEqual(next)
-    store.close()
   })
 
   test('ends a group stored before commits were checked, which has no public state to check them by', () => {

@@ -1,0 +1,157 @@
+// The Delivery Service in a room shared through Redis: it runs on whichever instance holds the
+// leader lease; every instance forwards its members' requests to it through the events stream,
+// and its frames reach members wherever they are connected. Knows nothing of heartbeats or sockets.
+import { type Member, type ServerFrame, UNAVAILABLE } from '../../../shared/protocol/frames.ts'
+import type { Limits } from '../../../shared/protocol/limits.ts'
+import { nameKey } from '../../../shared/protocol/names.ts'
+import { createDelivery, type Delivery, followPresence } from '../room/delivery.ts'
+import type { DeliveryService, LocalMembers, PresenceBook } from '../room/ports.ts'
+import type { DeliveryRequest, DirectEvent } from './events.ts'
+import type { ClusterLink } from './link.ts'
+import type { RedisStores } from './redis-store.ts'
+
+export interface LeaderOptions {
+  readonly link: ClusterLink
+  readonly stores: RedisStores
+  readonly presence: PresenceBook
+  readonly limits: Pick<Limits, 'leaveGraceMs' | 'commitTimeoutMs'>
+  readonly now: () => number
+  /** This instance's members, once its room is connected. */
+  readonly local: () => LocalMembers | undefined
+  /** Refused commits and blamed committers, while this instance leads; one line each. */
+  readonly reportSecurityEvent?: (line: string) => void
+}
+
+export interface Leader {
+  /** Whether this instance runs the Delivery Service now. */
+  leads(): boolean
+  /** The lease is this instance's now: the Delivery Service starts on the stored group. */
+  take(): Promise<void>
+  /** The lease is gone, or may be: the Delivery Service stops here. */
+  stepDown(): void
+  /** A member's request, from any instance, in the order the stream gave them. */
+  request(event: DeliveryRequest): void
+  /** A frame the leader sent one member, wherever it runs. */
+  direct(event: DirectEvent): void
+  /** An instance has become leader: members here still waiting to be added ask it again. */
+  announced(): void
+  /** The Delivery Service as this instance's room reaches it. */
+  port(): DeliveryService
+}
+
+export function createLeader(options: LeaderOptions): Leader {
+  const { link, stores, presence, limits } = options
+  let leader: Delivery | undefined
+  /** Requests for the leader are handled one at a time, in the order the stream gave them. */
+  let requests: Promise<void> = Promise.resolve()
+  /** Key packages of members here that have not been welcomed: a new leader must hear them again. */
+  const waiting = new Map<string, { readonly from: Member; readonly keyPackage: string }>()
+
+  /** Sends to a member here at once, or through the events stream to its instance. */
+  function sendTo(name: string, frame: ServerFrame): void {
+    if (options.local()?.sendTo(name, frame)) {
+      if (frame.type === 'welcome') waiting.delete(nameKey(name))
+      return
+    }
+    link.track(link.emit({ type: 'direct', to: name, frame }))
+  }
+
+  presence.watch((frame) => {
+    if (frame.event === 'leave') waiting.delete(nameKey(frame.name))
+    if (!leader) return
+    // One instance stopping is not the room stopping: its members may come back through another
+    // instance, or not, so their grace starts as for a dropped connection.
+    followPresence(leader)(
+      frame.event === 'leave' && frame.reason === 'shutdown'
+        ? { ...frame, reason: 'dropped' }
+        : frame,
+    )
+  })
+
+  function stepDown(): void {
+    leader?.stop()
+    leader = undefined
+  }
+
+  async function handle({ from, frame }: DeliveryRequest): Promise<void> {
+    if (!leader) return
+    switch (frame.type) {
+      case 'key-package':
+        return leader.keyPackage(from, frame.keyPackage)
+      case 'group-founded':
+        return leader.groupFounded(from, frame.groupInfo)
+      case 'commit':
+        return leader.commit(from, frame)
+      case 'commit-refused':
+        return leader.commitRefused(from, frame)
+    }
+  }
+
+  /** Forwards a member's request to whichever instance leads, after this instance's pending messages. */
+  function forward(from: Member, frame: DeliveryRequest['frame']): Promise<unknown> {
+    stores.flush()
+    return link.emit({ type: 'ds', from, frame })
+  }
+
+  const port: DeliveryService = {
+    async status() {
+      const group = await stores.groups.load()
+      return group && { groupId: group.groupId, epoch: group.epoch, roster: [...group.roster] }
+    },
+    keyPackage(from, keyPackage) {
+      waiting.set(nameKey(from.name), { from, keyPackage })
+      forward(from, { type: 'key-package', keyPackage }).catch((error) => {
+        link.report(error)
+        options.local()?.sendTo(from.name, UNAVAILABLE)
+      })
+    },
+    async groupFounded(from, groupInfo) {
+      // The founder is in the group without a Welcome: nothing for a new leader to hear again.
+      waiting.delete(nameKey(from.name))
+      await forward(from, { type: 'group-founded', groupInfo })
+    },
+    async commit(from, input) {
+      await forward(from, { type: 'commit', ...input })
+    },
+    async commitRefused(from, report) {
+      await forward(from, { type: 'commit-refused', ...report })
+    },
+    stop: stepDown,
+  }
+
+  return {
+    leads: () => leader !== undefined,
+    async take() {
+      const group = await stores.groups.load()
+      leader = createDelivery({
+        store: stores.groups,
+        initialGroup: group,
+        leaveGraceMs: limits.leaveGraceMs,
+        commitTimeoutMs: limits.commitTimeoutMs,
+        now: options.now,
+        sendTo,
+        online: () => presence.list().map((member) => member.name),
+        // The log stream carries the commit to every instance, this one included.
+        broadcast() {},
+        report: options.reportSecurityEvent,
+      })
+      for (const member of presence.list()) leader.memberOnline(member.name)
+      await link.emit({ type: 'leader', instance: link.instance })
+    },
+    stepDown,
+    request(event) {
+      requests = requests.then(() => handle(event)).catch((error) => link.report(error))
+    },
+    direct({ to, frame }) {
+      if (options.local()?.sendTo(to, frame) && frame.type === 'welcome') {
+        waiting.delete(nameKey(to))
+      }
+    },
+    announced() {
+      for (const { from, keyPackage } of waiting.values()) {
+        link.track(forward(from, { type: 'key-package', keyPackage }))
+      }
+    },
+    port: () => port,
+  }
+}

@@ -1,0 +1,54 @@
+// One process alone: fan-out and presence in memory, and this process's own Delivery Service over
+// the stores it is given. Knows nothing of sqlite, Redis or sockets.
+import type { Limits } from '../../../shared/protocol/limits.ts'
+import { createDelivery, followPresence } from './delivery.ts'
+import { createLocalFanout } from './local-fanout.ts'
+import { createLocalPresence } from './local-presence.ts'
+import type { GroupRecord, GroupStore, RoomBackend, RoomLog, RoomStores } from './ports.ts'
+
+/** Stores that answer the head and the group at once, so a room starts on them without waiting. */
+export interface LocalStores extends RoomStores {
+  readonly log: Omit<RoomLog, 'head'> & { head(): number }
+  readonly groups: Omit<GroupStore, 'load'> & { load(): GroupRecord | null }
+}
+
+export interface LocalBackendOptions {
+  readonly stores: LocalStores
+  readonly limits: Pick<Limits, 'leaveGraceMs' | 'commitTimeoutMs'>
+  readonly now: () => number
+  /** Refused commits and blamed committers, one line each; never client content. */
+  readonly reportSecurityEvent: (line: string) => void
+  /** Lets go of the stores once the room has stopped. */
+  readonly close: () => void
+}
+
+export function createLocalBackend(options: LocalBackendOptions): RoomBackend {
+  const { stores, limits, now } = options
+  const fanout = createLocalFanout(stores.log.head())
+  const presence = createLocalPresence(fanout)
+  return {
+    identities: stores.identities,
+    log: stores.log,
+    groups: stores.groups,
+    fanout,
+    presence,
+    delivery(local) {
+      const own = createDelivery({
+        store: stores.groups,
+        initialGroup: stores.groups.load(),
+        leaveGraceMs: limits.leaveGraceMs,
+        commitTimeoutMs: limits.commitTimeoutMs,
+        now,
+        sendTo: local.sendTo,
+        online: () => presence.list().map((member) => member.name),
+        broadcast: (entry) => fanout.publishLogged(entry),
+        report: options.reportSecurityEvent,
+      })
+      presence.watch(followPresence(own))
+      return own
+    },
+    async close() {
+      options.close()
+    },
+  }
+}

@@ -1,0 +1,203 @@
+// The client stores' contract as plain cases, so that one list runs under bun:test (memory and file
+// stores) and inside a real browser (IndexedDB). Knows nothing of any one store or test runner.
+import { nameKey } from '../protocol/names.ts'
+import type { ClientStores, GroupSnapshot, StoredIdentity, TrustRecord } from './stores.ts'
+
+export interface OpenedStores {
+  /** Fresh, empty stores of their own. */
+  readonly stores: ClientStores
+  /** The same stores opened again, where they persist (a directory, a database); memory does not. */
+  readonly reopen?: () => Promise<ClientStores>
+}
+
+export type OpenStores = () => Promise<OpenedStores>
+
+export interface ContractCase {
+  readonly name: string
+  run(open: OpenStores): Promise<void>
+}
+
+const identity: StoredIdentity = {
+  privateKey: 'MC4CAQAwBQYDK2VwBCIEI',
+  publicKey: 'A'.repeat(43),
+  createdAt: 1,
+}
+const alice: TrustRecord = {
+  name: 'Alice',
+  identityKey: 'B'.repeat(43),
+  firstSeen: 2,
+  verified: false,
+}
+const snapshot: GroupSnapshot = { groupId: 'AQID', lastSeq: 7, state: 'BAUG' }
+
+/** JSON with sorted keys: stores may hand fields back in another order. */
+function canonical(value: unknown): string {
+  if (value === undefined) return 'undefined'
+  return JSON.stringify(value, (_key, item: unknown) =>
+    item !== null && typeof item === 'object' && !Array.isArray(item)
+      ? Object.fromEntries(Object.entries(item).sort(([a], [b]) => (a < b ? -1 : 1)))
+      : item,
+  )
+}
+
+function same(actual: unknown, expected: unknown, what: string): void {
+  if (canonical(actual) !== canonical(expected)) {
+    throw new Error(`${what}: expected ${canonical(expected)}, got ${canonical(actual)}`)
+  }
+}
+
+/** Trust records in name order: a list's order is the store's own. */
+function byName(records: readonly TrustRecord[]): TrustRecord[] {
+  return [...records].sort((a, b) => (nameKey(a.name) < nameKey(b.name) ? -1 : 1))
+}
+
+export const CLIENT_STORES_CONTRACT: readonly ContractCase[] = [
+  {
+    name: 'hold nothing before anything is saved',
+    async run(open) {
+      const { stores } = await open()
+      same(await stores.identity.load(), undefined, 'identity')
+      same(await stores.trust.get('alice'), undefined, 'trust record')
+      same(await stores.trust.list(), [], 'trust list')
+      same(await stores.group.load(), undefined, 'group')
+      await stores.group.clear()
+      same(await stores.group.load(), undefined, 'group after clearing nothing')
+    },
+  },
+  {
+    name: 'give back the identity, trust records and group snapshot they were given',
+    async run(open) {
+      const { stores } = await open()
+      await stores.identity.save(identity)
+      await stores.trust.put(alice)
+      await stores.group.save(snapshot)
+      same(await stores.identity.load(), identity, 'identity')
+      same(await stores.trust.get('Alice'), alice, 'trust record')
+      same(await stores.trust.list(), [alice], 'trust list')
+      same(await stores.group.load(), snapshot, 'group')
+    },
+  },
+  {
+    name: 'give everything back when opened again on the same place, where they persist',
+    async run(open) {
+      const { stores, reopen } = await open()
+      if (!reopen) return
+      await stores.identity.save(identity)
+      await stores.trust.put(alice)
+      await stores.group.save(snapshot)
+      const again = await reopen()
+      same(await again.identity.load(), identity, 'identity')
+      same(await again.trust.list(), [alice], 'trust list')
+      same(await again.group.load(), snapshot, 'group')
+    },
+  },
+  {
+    name: 'find a trust record by its name in any case and replace it on a later put',
+    async run(open) {
+      const { stores } = await open()
+      await stores.trust.put(alice)
+      const bob = { ...alice, name: 'Bob', identityKey: 'C'.repeat(43) }
+      await stores.trust.put(bob)
+      same(await stores.trust.get('ALICE'), alice, 'alice in capitals')
+      const verified = { ...alice, name: 'alice', verified: true }
+      await stores.trust.put(verified)
+      same(await stores.trust.get('aLiCe'), verified, 'alice replaced')
+      same(byName(await stores.trust.list()), [verified, bob], 'trust list')
+    },
+  },
+  {
+    name: 'keep peers whose names collide with object prototype keys',
+    async run(open) {
+      const { stores } = await open()
+      const peers = ['constructor', 'Prototype', '__proto__'].map((name) => ({ ...alice, name }))
+      for (const peer of peers) await stores.trust.put(peer)
+      for (const peer of peers) same(await stores.trust.get(peer.name), peer, peer.name)
+      same(await stores.trust.get('toString'), undefined, 'toString')
+      same(byName(await stores.trust.list()), byName(peers), 'trust list')
+    },
+  },
+  {
+    name: 'do not let a caller change stored state by mutating what it loaded',
+    async run(open) {
+      const { stores } = await open()
+      await stores.identity.save(identity)
+      await stores.trust.put(alice)
+      await stores.group.save(snapshot)
+      const loadedIdentity = await stores.identity.load()
+      const loadedRecord = await stores.trust.get('alice')
+      const [listedRecord] = await stores.trust.list()
+      const loadedSnapshot = await stores.group.load()
+      if (!loadedIdentity || !loadedRecord || !listedRecord || !loadedSnapshot) {
+        throw new Error('something saved was not loaded')
+      }
+      loadedIdentity.createdAt = 99
+      loadedRecord.verified = true
+      listedRecord.identityKey = 'C'.repeat(43)
+      loadedSnapshot.lastSeq = 99
+      same(await stores.identity.load(), identity, 'identity')
+      same(await stores.trust.get('alice'), alice, 'trust record')
+      same(await stores.group.load(), snapshot, 'group')
+    },
+  },
+  {
+    name: 'do not let a caller change stored state by mutating what it saved',
+    async run(open) {
+      const { stores } = await open()
+      const savedIdentity = { ...identity }
+      const savedRecord = { ...alice }
+      const savedSnapshot = { ...snapshot }
+      await stores.identity.save(savedIdentity)
+      await stores.trust.put(savedRecord)
+      await stores.group.save(savedSnapshot)
+      savedIdentity.createdAt = 99
+      savedRecord.verified = true
+      savedSnapshot.lastSeq = 99
+      same(await stores.identity.load(), identity, 'identity')
+      same(await stores.trust.get('alice'), alice, 'trust record')
+      same(await stores.group.load(), snapshot, 'group')
+    },
+  },
+  {
+    name: 'forget the group snapshot on clear but keep identity and trust',
+    async run(open) {
+      const { stores } = await open()
+      await stores.identity.save(identity)
+      await stores.trust.put(alice)
+      await stores.group.save(snapshot)
+      await stores.group.clear()
+      same(await stores.group.load(), undefined, 'group')
+      same(await stores.identity.load(), identity, 'identity')
+      same(await stores.trust.list(), [alice], 'trust list')
+    },
+  },
+  {
+    name: 'end many saves in flight at once with the last one',
+    async run(open) {
+      const { stores } = await open()
+      await Promise.all(
+        Array.from({ length: 20 }, (_, lastSeq) => stores.group.save({ ...snapshot, lastSeq })),
+      )
+      same(await stores.group.load(), { ...snapshot, lastSeq: 19 }, 'group')
+    },
+  },
+  {
+    name: 'keep every record when many puts are in flight at once',
+    async run(open) {
+      const { stores } = await open()
+      const peers = Array.from({ length: 20 }, (_, index) => ({ ...alice, name: `peer${index}` }))
+      await Promise.all(peers.map((peer) => stores.trust.put(peer)))
+      same(byName(await stores.trust.list()), byName(peers), 'trust list')
+    },
+  },
+  {
+    name: 'give each set of stores its own state',
+    async run(open) {
+      const one = await open()
+      const two = await open()
+      await one.stores.identity.save(identity)
+      await one.stores.trust.put(alice)
+      same(await two.stores.identity.load(), undefined, 'the other identity')
+      same(await two.stores.trust.list(), [], 'the other trust list')
+    },
+  },
+]
