@@ -5,7 +5,12 @@ import { type Member, type ServerFrame, UNAVAILABLE } from '../../../shared/prot
 import type { Limits } from '../../../shared/protocol/limits.ts'
 import { nameKey } from '../../../shared/protocol/names.ts'
 import { createDelivery, type Delivery, followPresence } from '../room/delivery.ts'
-import type { DeliveryService, LocalMembers, PresenceBook } from '../room/ports.ts'
+import {
+  type DeliveryService,
+  type LocalMembers,
+  type PresenceBook,
+  requestDelivery,
+} from '../room/ports.ts'
 import type { DeliveryRequest, DirectEvent } from './events.ts'
 import type { ClusterLink } from './link.ts'
 import type { RedisStores } from './redis-store.ts'
@@ -74,17 +79,7 @@ export function createLeader(options: LeaderOptions): Leader {
   }
 
   async function handle({ from, frame }: DeliveryRequest): Promise<void> {
-    if (!leader) return
-    switch (frame.type) {
-      case 'key-package':
-        return leader.keyPackage(from, frame.keyPackage)
-      case 'group-founded':
-        return leader.groupFounded(from, frame.groupInfo)
-      case 'commit':
-        return leader.commit(from, frame)
-      case 'commit-refused':
-        return leader.commitRefused(from, frame)
-    }
+    if (leader) await requestDelivery(leader, from, frame)
   }
 
   /** Forwards a member's request to whichever instance leads, after this instance's pending messages. */

@@ -17,7 +17,14 @@ import {
 import type { Limits } from '../../../shared/protocol/limits.ts'
 import { createTokenBucket, type TokenBucket } from '../../../shared/protocol/token-bucket.ts'
 import type { Admission, Challenge } from './admission.ts'
-import type { Connection, DeliveryService, Fanout, MaybePromise, RoomLog } from './ports.ts'
+import {
+  type Connection,
+  type DeliveryService,
+  type Fanout,
+  type MaybePromise,
+  type RoomLog,
+  requestDelivery,
+} from './ports.ts'
 
 /** What a transport holds for one connection: it feeds frames in and says when the socket is gone. */
 export interface Session {
@@ -273,13 +280,10 @@ export class MemberSession implements Session {
         this.finish('quit')
         return
       case 'key-package':
-        return delivery.keyPackage(member, frame.keyPackage)
       case 'group-founded':
-        return delivery.groupFounded(member, frame.groupInfo)
       case 'commit':
-        return delivery.commit(member, frame)
       case 'commit-refused':
-        return delivery.commitRefused(member, frame)
+        return requestDelivery(delivery, member, frame)
       case 'hello':
       case 'auth':
         this.reject('unexpected_frame', `already joined as ${member.name}`)

@@ -3,6 +3,7 @@
 import * as v from 'valibot'
 import { BASE64URL_PATTERN } from '../../../shared/protocol/base64url.ts'
 import {
+  type ClientFrame,
   type CommitDeliverFrame,
   type CommitRefusedFrameSchema,
   type CommitSendFrameSchema,
@@ -148,6 +149,30 @@ export interface DeliveryService {
   commit(from: Member, input: CommitInput): MaybePromise<void>
   commitRefused(from: Member, report: CommitRefusal): MaybePromise<void>
   stop(): void
+}
+
+/** A member's frame for the Delivery Service, as a member session or another instance hands it on. */
+export type DeliveryFrame = Extract<
+  ClientFrame,
+  { type: 'key-package' | 'group-founded' | 'commit' | 'commit-refused' }
+>
+
+/** Hands a member's frame to the Delivery Service's method for it. */
+export function requestDelivery(
+  delivery: DeliveryService,
+  from: Member,
+  frame: DeliveryFrame,
+): MaybePromise<void> {
+  switch (frame.type) {
+    case 'key-package':
+      return delivery.keyPackage(from, frame.keyPackage)
+    case 'group-founded':
+      return delivery.groupFounded(from, frame.groupInfo)
+    case 'commit':
+      return delivery.commit(from, frame)
+    case 'commit-refused':
+      return delivery.commitRefused(from, frame)
+  }
 }
 
 export type CommitInput = Omit<v.InferOutput<typeof CommitSendFrameSchema>, 'type'>
