@@ -116,3 +116,17 @@ export function createKeyPackageAdmission(now: () => number) {
     }
   }
 }
+
+/**
+ * Who is asked next: the first of `candidates` not passed over this round; when every one has
+ * been, the round starts afresh with the first. Undefined when there is nobody to ask.
+ */
+export function nextAsked(
+  candidates: readonly string[],
+  passedOver: Set<string>,
+): string | undefined {
+  const fresh = candidates.find((name) => !passedOver.has(nameKey(name)))
+  if (fresh !== undefined || candidates.length === 0) return fresh
+  passedOver.clear()
+  return candidates[0]
+}

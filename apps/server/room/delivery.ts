@@ -4,33 +4,36 @@
 // message) to check every commit before it is logged. No sockets here.
 
 import { checkCommit } from '../../../shared/mls/commit-check.ts'
-import {
-  decodePublicGroup,
-  encodePublicGroup,
-  epochDigest,
-  groupFromGroupInfo,
-  leavesOf,
-  type PublicGroup,
-} from '../../../shared/mls/public-group.ts'
+import { groupFromGroupInfo } from '../../../shared/mls/public-group.ts'
 import { decodeBase64url, encodeBase64url } from '../../../shared/protocol/base64url.ts'
 import type {
-  CommitDeliverFrame,
   GroupStatus,
   LeaveReason,
   Member,
-  PresenceFrame,
   ServerFrame,
 } from '../../../shared/protocol/frames.ts'
-import { BLAME_MS } from '../../../shared/protocol/limits.ts'
 import { nameKey } from '../../../shared/protocol/names.ts'
+import { BlameBook } from './blame-book.ts'
 import {
   claimsRefusal,
   createKeyPackageAdmission,
+  nextAsked,
   type PendingAdd,
   type Refusal,
   type Request,
 } from './delivery-request.ts'
+import {
+  acceptedCommit,
+  type CurrentGroup,
+  currentGroup,
+  groupRecord,
+  leafEncryptionKeys,
+  statusOf,
+  welcomeFrame,
+} from './group-records.ts'
 import type { CommitInput, DeliveryService, GroupRecord, GroupStore, LoggedEntry } from './ports.ts'
+
+export { followPresence } from './ports.ts'
 
 export interface DeliveryOptions {
   readonly store: GroupStore
@@ -56,26 +59,7 @@ export interface Delivery extends DeliveryService {
   memberOffline(name: string, reason: LeaveReason): void
 }
 
-/** Feeds the Delivery Service the room's joins and leaves, as every instance announced them. */
-export function followPresence(delivery: Pick<Delivery, 'memberOnline' | 'memberOffline'>) {
-  return (frame: PresenceFrame): void => {
-    if (frame.event === 'join') delivery.memberOnline(frame.name)
-    else delivery.memberOffline(frame.name, frame.reason)
-  }
-}
-
 const NO_GROUP: Refusal = { code: 'not_in_group', message: 'the room has no group yet' }
-
-interface CurrentGroup {
-  readonly record: GroupRecord
-  readonly view: PublicGroup
-}
-
-/** The last accepted commit, so a member that cannot process it can say so. */
-interface LastCommit {
-  readonly seq: number
-  readonly from: string
-}
 
 export function createDelivery(options: DeliveryOptions): Delivery {
   const { store, sendTo, now } = options
@@ -83,10 +67,7 @@ export function createDelivery(options: DeliveryOptions): Delivery {
   let group: CurrentGroup | null = null
   if (options.initialGroup) {
     try {
-      group = {
-        record: options.initialGroup,
-        view: decodePublicGroup(decodeBase64url(options.initialGroup.state)),
-      }
+      group = currentGroup(options.initialGroup)
     } catch (error) {
       report(`the stored group could not be read (${(error as Error).message}); starting anew`)
       void Promise.resolve(store.dissolve(options.initialGroup.groupId)).catch(() => {})
@@ -98,12 +79,8 @@ export function createDelivery(options: DeliveryOptions): Delivery {
   const graceTimers = new Map<string, ReturnType<typeof setTimeout>>()
   /** Committers that let a request time out at this epoch; asked again only when all have. */
   const passedOver = new Set<string>()
-  /** Committers a member could not follow, by name key: not asked again until the time given. */
-  const blamedUntil = new Map<string, number>()
+  const blame = new BlameBook(now)
   const admitKeyPackage = createKeyPackageAdmission(now)
-  /** Members that said they could not take a commit: their leaf goes even if they reconnect. */
-  const lostState = new Set<string>()
-  let lastCommit: LastCommit | undefined
   let inFlight: Request | undefined
 
   // After a restart everyone is away: start their grace so a room whose members never return
@@ -115,13 +92,7 @@ export function createDelivery(options: DeliveryOptions): Delivery {
     return group?.record.roster.some((member) => nameKey(member) === key) ?? false
   }
 
-  function isBlamed(name: string): boolean {
-    const until = blamedUntil.get(nameKey(name))
-    if (until === undefined) return false
-    if (until > now()) return true
-    blamedUntil.delete(nameKey(name))
-    return false
-  }
+  const isBlamed = (name: string) => blame.isBlamed(name)
 
   function startGrace(name: string): void {
     const key = nameKey(name)
@@ -175,16 +146,10 @@ export function createDelivery(options: DeliveryOptions): Delivery {
 
     if (!group) {
       // A founder that let its request time out, or was blamed, is passed over as a committer is.
-      const waiting = [...pendingAdds.values()]
-      const willing = waiting.filter((item) => !isBlamed(item.name))
-      let founder = (willing.length > 0 ? willing : waiting).find(
-        (item) => !passedOver.has(nameKey(item.name)),
-      )
-      if (!founder) {
-        passedOver.clear()
-        founder = willing[0] ?? waiting[0]
-      }
-      if (founder) ask('found', founder.name, { type: 'found-request' })
+      const waiting = [...pendingAdds.values()].map((item) => item.name)
+      const willing = waiting.filter((name) => !isBlamed(name))
+      const founder = nextAsked(willing.length > 0 ? willing : waiting, passedOver)
+      if (founder) ask('found', founder, { type: 'found-request' })
       return
     }
     if (pendingAdds.size === 0 && pendingRemoves.size === 0) return
@@ -196,13 +161,8 @@ export function createDelivery(options: DeliveryOptions): Delivery {
         !pendingAdds.has(nameKey(name)) &&
         !isBlamed(name),
     )
-    if (candidates.length > 0) {
-      let fresh = candidates.filter((name) => !passedOver.has(nameKey(name)))
-      if (fresh.length === 0) {
-        passedOver.clear()
-        fresh = candidates
-      }
-      const committer = fresh[0] as string
+    const committer = nextAsked(candidates, passedOver)
+    if (committer) {
       const adds = [...pendingAdds.values()]
       const removes = [...pendingRemoves.values()]
       ask(
@@ -229,7 +189,7 @@ export function createDelivery(options: DeliveryOptions): Delivery {
     if ((stillExpected && !poisoned) || pendingAdds.size === 0) return
     const ended = group
     group = null
-    lastCommit = undefined
+    blame.forgetCommits()
     pendingRemoves.clear()
     passedOver.clear()
     if (poisoned) report(`group ${ended.record.groupId} ended: only blamed members could commit`)
@@ -245,14 +205,11 @@ export function createDelivery(options: DeliveryOptions): Delivery {
   /** Takes the group as the store holds it: another instance's Delivery Service moved it on. */
   async function reload(): Promise<void> {
     const stored = await store.load()
-    group = stored && { record: stored, view: decodePublicGroup(decodeBase64url(stored.state)) }
-    lastCommit = undefined
+    group = stored && currentGroup(stored)
+    blame.forgetCommits()
     if (!group) return
     // What the other Delivery Service's commits did is no longer to be done here.
-    const leafKeys = new Set<string>()
-    for (const node of group.view.tree) {
-      if (node?.nodeType === 'leaf') leafKeys.add(encodeBase64url(node.leaf.hpkePublicKey))
-    }
+    const leafKeys = leafEncryptionKeys(group.view)
     for (const [key, add] of pendingAdds) if (leafKeys.has(add.leafKey)) pendingAdds.delete(key)
     for (const [key, name] of pendingRemoves) if (!inRoster(name)) pendingRemoves.delete(key)
   }
@@ -295,22 +252,8 @@ export function createDelivery(options: DeliveryOptions): Delivery {
       refuseCommit(from.name, input.epoch, verdict)
       return
     }
-    const { next, added } = verdict.value
-    const record: GroupRecord = {
-      groupId: current.record.groupId,
-      epoch: current.record.epoch + 1,
-      roster: leavesOf(next.tree).map((leaf) => leaf.name),
-      state: encodeBase64url(encodePublicGroup(next)),
-    }
-    const frame: Omit<CommitDeliverFrame, 'seq'> = {
-      type: 'commit',
-      from: from.name,
-      at: now(),
-      epoch: input.epoch,
-      commit: input.commit,
-      adds: added.map(({ name, identityKey }) => ({ name, identityKey })),
-      removes: input.removes,
-    }
+    const { next } = verdict.value
+    const { record, frame } = acceptedCommit(current.record, verdict.value, from.name, input, now())
     const entry = await store.acceptCommit(current.record, record, frame)
     if (entry === 'stale') {
       // Another instance's Delivery Service moved the group on (a leader change): follow the
@@ -322,11 +265,11 @@ export function createDelivery(options: DeliveryOptions): Delivery {
       return
     }
     group = { record, view: next }
-    lastCommit = { seq: entry.seq, from: from.name }
+    blame.committed(entry.seq, from.name)
     for (const name of input.removes) {
       const key = nameKey(name)
       pendingRemoves.delete(key)
-      lostState.delete(key)
+      blame.removed(name)
       clearTimeout(graceTimers.get(key))
       graceTimers.delete(key)
     }
@@ -335,18 +278,8 @@ export function createDelivery(options: DeliveryOptions): Delivery {
     passedOver.clear()
     options.broadcast(entry)
     if (input.welcome) {
-      const roster = leavesOf(next.tree).map(({ name, identityKey }) => ({ name, identityKey }))
-      const digest = await epochDigest(next.context, next.confirmationTag)
-      for (const name of input.adds) {
-        sendTo(name, {
-          type: 'welcome',
-          from: from.name,
-          seq: entry.seq,
-          welcome: input.welcome,
-          roster,
-          epochDigest: digest,
-        })
-      }
+      const welcome = await welcomeFrame(next, from.name, entry.seq, input.welcome)
+      for (const name of input.adds) sendTo(name, welcome)
     }
     // Asked-for adds the committer left out were refused by it (a key it does not trust).
     for (const { name } of request.adds) {
@@ -361,14 +294,7 @@ export function createDelivery(options: DeliveryOptions): Delivery {
   }
 
   return {
-    status: () =>
-      group
-        ? {
-            groupId: group.record.groupId,
-            epoch: group.record.epoch,
-            roster: [...group.record.roster],
-          }
-        : null,
+    status: () => group && statusOf(group.record),
 
     memberOnline(name) {
       const key = nameKey(name)
@@ -376,7 +302,7 @@ export function createDelivery(options: DeliveryOptions): Delivery {
       graceTimers.delete(key)
       // Back before it was removed: it still holds its state, unless it asks to rejoin or was
       // blamed, whose leaf goes either way.
-      if (!pendingAdds.has(key) && !isBlamed(name) && !lostState.has(key))
+      if (!pendingAdds.has(key) && !isBlamed(name) && !blame.lostState(name))
         pendingRemoves.delete(key)
       advance()
     },
@@ -425,12 +351,7 @@ export function createDelivery(options: DeliveryOptions): Delivery {
         return
       }
       const view = verdict.value
-      const record: GroupRecord = {
-        groupId: encodeBase64url(view.context.groupId),
-        epoch: 0,
-        roster: [from.name],
-        state: encodeBase64url(encodePublicGroup(view)),
-      }
+      const record = groupRecord(encodeBase64url(view.context.groupId), 0, view)
       // Still in flight while the store answers: a member arriving meanwhile must not get the
       // founder asked again.
       const founded = await store.found(record)
@@ -442,7 +363,7 @@ export function createDelivery(options: DeliveryOptions): Delivery {
         return
       }
       group = { record, view }
-      lastCommit = undefined
+      blame.forgetCommits()
       pendingAdds.delete(nameKey(from.name))
       passedOver.clear()
       advance()
@@ -450,23 +371,17 @@ export function createDelivery(options: DeliveryOptions): Delivery {
 
     commit: acceptCommit,
 
-    commitRefused(from, { seq, reason }) {
+    commitRefused(from, refusal) {
       if (!group || !inRoster(from.name)) return
-      const key = nameKey(from.name)
       // Whatever the reason, the reporter holds no usable state: its leaf goes.
-      pendingRemoves.set(key, from.name)
-      lostState.add(key)
+      pendingRemoves.set(nameKey(from.name), from.name)
       passOver(from.name)
-      const blamed = lastCommit
-      // Only a member of the group after the latest commit (which `inRoster` made sure of) can
-      // say it could not follow that commit.
-      if (reason === 'invalid' && blamed?.seq === seq && nameKey(blamed.from) !== key) {
-        const committer = blamed.from
-        blamedUntil.set(nameKey(committer), now() + BLAME_MS)
+      const committer = blame.report(from.name, refusal)
+      if (committer) {
         if (inRoster(committer)) pendingRemoves.set(nameKey(committer), committer)
         passOver(committer)
         report(
-          `${from.name} could not process ${committer}'s commit #${seq}: ` +
+          `${from.name} could not process ${committer}'s commit #${refusal.seq}: ` +
             `${committer} is passed over and removed`,
         )
       }

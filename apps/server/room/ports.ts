@@ -175,6 +175,17 @@ export function requestDelivery(
   }
 }
 
+/** Feeds the Delivery Service the room's joins and leaves, as every instance announced them. */
+export function followPresence(delivery: {
+  memberOnline(name: string): void
+  memberOffline(name: string, reason: LeaveReason): void
+}) {
+  return (frame: PresenceFrame): void => {
+    if (frame.event === 'join') delivery.memberOnline(frame.name)
+    else delivery.memberOffline(frame.name, frame.reason)
+  }
+}
+
 export type CommitInput = Omit<v.InferOutput<typeof CommitSendFrameSchema>, 'type'>
 export type CommitRefusal = Omit<v.InferOutput<typeof CommitRefusedFrameSchema>, 'type'>
 
