@@ -1,7 +1,9 @@
-// The HTTP side of the web port (a Hono app): the page, /healthz and the security headers every
-// response carries. WebSocket upgrades are the server's, before this app sees the request.
+// The HTTP side of the web port (a Hono app): the page, /healthz, the /ws upgrade with its Origin
+// check, and the security headers every response carries. Bun's server is the app's `env`.
+import type { Server } from 'bun'
 import { Hono } from 'hono'
 import type { WebAssets } from '../web/build.ts'
+import type { WebSocketState } from './transports/wss.ts'
 
 /**
  * No inline script or style and no other origin; `connect-src 'self'` covers `wss://` to this
@@ -48,13 +50,39 @@ export interface WebClient {
   readonly maxFileBytes: number
 }
 
-export function createHttpApp(health: () => HealthReport, web: WebClient): Hono {
-  const app = new Hono()
+/** Where `/ws` leads: the origins whose pages may open it, and the new socket's state. */
+export interface WebSocketEntry {
+  /** Known once the server listens: its own origins depend on its port. */
+  origins(): ReadonlySet<string>
+  /** The socket's first state, from the caller's address. */
+  initialState(remoteAddress: string): WebSocketState
+}
+
+export function createHttpApp(
+  health: () => HealthReport,
+  web: WebClient,
+  webSockets: WebSocketEntry,
+): Hono<{ Bindings: Server<WebSocketState> }> {
+  const app = new Hono<{ Bindings: Server<WebSocketState> }>()
   app.use(async (context, next) => {
     await next()
     for (const [name, value] of Object.entries(SECURITY_HEADERS)) context.header(name, value)
   })
   app.get('/healthz', (context) => context.json(health()))
+  app.get('/ws', (context) => {
+    // Browsers always send Origin on a WebSocket; only a page of a listed origin may open one (no
+    // cross-site WebSocket hijacking). Programs that send none are not pages.
+    const origin = context.req.header('origin')
+    if (origin !== undefined && !webSockets.origins().has(origin)) {
+      return context.text('origin not allowed\n', 403)
+    }
+    const server = context.env
+    const remoteAddress = server.requestIP(context.req.raw)?.address ?? 'unknown'
+    const data = webSockets.initialState(remoteAddress)
+    // After an upgrade Bun sends nothing of what is returned; Hono needs a Response all the same.
+    if (server.upgrade(context.req.raw, { data })) return new Response(null)
+    return context.text('expected a WebSocket upgrade\n', 426)
+  })
   // The page asks before it joins: a server started with a larger file limit must not have its
   // users' files truncated at the default.
   app.get('/client.json', (context) => context.json({ maxFileBytes: web.maxFileBytes }))

@@ -11,7 +11,7 @@ import { createRoom, type Room } from './room/room.ts'
 import { openEmbeddedBackend } from './store/embedded-backend.ts'
 import { TLS_1_3, type TlsFiles } from './transports/tls-options.ts'
 import { listenTlsSocket } from './transports/tls-socket.ts'
-import { createWebSocketTransport, type WebSocketState } from './transports/wss.ts'
+import { type WebSocketState, WebSocketTransport } from './transports/wss.ts'
 
 export type ChatServerOptions = ListenerOptions &
   (
@@ -72,7 +72,7 @@ export function startChatServer(options: ChatServerOptions): ChatServer {
       } else console.error(error)
     },
   })
-  const webSockets = createWebSocketTransport(room, limits)
+  const webSockets = new WebSocketTransport(room, limits)
   // Built once per process, from the first start on, so the page is ready by the first visit.
   const assets = webClientAssets()
   assets.catch((error: Error) => console.error(`chatbox: ${error.message}`))
@@ -83,8 +83,11 @@ export function startChatServer(options: ChatServerOptions): ChatServer {
       uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
     }),
     { assets, maxFileBytes: limits.maxFileBytes },
+    { origins: () => origins, initialState: (address) => webSockets.initialState(address) },
   )
 
+  /** The page origins allowed to open /ws: known once the web port is. */
+  let origins: ReadonlySet<string> = new Set()
   let web: Server<WebSocketState> | undefined
   let terminal: ReturnType<typeof listenTlsSocket> | undefined
   try {
@@ -93,18 +96,7 @@ export function startChatServer(options: ChatServerOptions): ChatServer {
       port: options.webPort,
       tls: { ...options.tls, ...TLS_1_3 },
       websocket: webSockets.handler,
-      fetch(request, server) {
-        if (new URL(request.url).pathname !== '/ws') return http.fetch(request)
-        // Browsers always send Origin on a WebSocket; only a page of a listed origin may
-        // open one (no cross-site WebSocket hijacking). Programs that send none are not pages.
-        const origin = request.headers.get('origin')
-        if (origin !== null && !origins.has(origin)) {
-          return withSecurityHeaders(new Response('origin not allowed\n', { status: 403 }))
-        }
-        const remoteAddress = server.requestIP(request)?.address ?? 'unknown'
-        if (server.upgrade(request, { data: webSockets.initialState(remoteAddress) })) return
-        return withSecurityHeaders(new Response('expected a WebSocket upgrade\n', { status: 426 }))
-      },
+      fetch: (request, server) => http.fetch(request, server),
       error(error) {
         console.error('web request failed:', error.message)
         return withSecurityHeaders(new Response('internal error\n', { status: 500 }))
@@ -126,10 +118,7 @@ export function startChatServer(options: ChatServerOptions): ChatServer {
   }
 
   const webPort = web.port as number
-  const origins = new Set([
-    ...ownOrigins(options.hostname, webPort),
-    ...(options.allowedOrigins ?? []),
-  ])
+  origins = new Set([...ownOrigins(options.hostname, webPort), ...(options.allowedOrigins ?? [])])
 
   let stopped: Promise<void> | undefined
   async function stop(): Promise<void> {
