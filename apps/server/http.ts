@@ -1,5 +1,5 @@
-// The HTTP side of the web port (a Hono app): the page, /healthz, the /ws upgrade with its Origin
-// check, and the security headers every response carries. Bun's server is the app's `env`.
+// The HTTP side of the web port: the page, /healthz and /client.json (a Hono app), the /ws
+// upgrade with its Origin check, and the security headers every response carries.
 import type { Server } from 'bun'
 import { Hono } from 'hono'
 import type { WebAssets } from '../web/build.ts'
@@ -58,31 +58,37 @@ export interface WebSocketEntry {
   initialState(remoteAddress: string): WebSocketState
 }
 
-export function createHttpApp(
+/**
+ * The web port's whole fetch: `/ws` upgrades (only for pages of a listed origin) without going
+ * through the app, whose per-request context a burst of joins does not need; the rest is the app.
+ */
+export function createWebFetch(
   health: () => HealthReport,
   web: WebClient,
   webSockets: WebSocketEntry,
-): Hono<{ Bindings: Server<WebSocketState> }> {
-  const app = new Hono<{ Bindings: Server<WebSocketState> }>()
+): (request: Request, server: Server<WebSocketState>) => Response | Promise<Response> | undefined {
+  const app = createHttpApp(health, web)
+  return (request, server) => {
+    if (new URL(request.url).pathname !== '/ws') return app.fetch(request)
+    // Browsers always send Origin on a WebSocket; only a page of a listed origin may open one (no
+    // cross-site WebSocket hijacking). Programs that send none are not pages.
+    const origin = request.headers.get('origin')
+    if (origin !== null && !webSockets.origins().has(origin)) {
+      return withSecurityHeaders(new Response('origin not allowed\n', { status: 403 }))
+    }
+    const remoteAddress = server.requestIP(request)?.address ?? 'unknown'
+    if (server.upgrade(request, { data: webSockets.initialState(remoteAddress) })) return undefined
+    return withSecurityHeaders(new Response('expected a WebSocket upgrade\n', { status: 426 }))
+  }
+}
+
+export function createHttpApp(health: () => HealthReport, web: WebClient): Hono {
+  const app = new Hono()
   app.use(async (context, next) => {
     await next()
     for (const [name, value] of Object.entries(SECURITY_HEADERS)) context.header(name, value)
   })
   app.get('/healthz', (context) => context.json(health()))
-  app.get('/ws', (context) => {
-    // Browsers always send Origin on a WebSocket; only a page of a listed origin may open one (no
-    // cross-site WebSocket hijacking). Programs that send none are not pages.
-    const origin = context.req.header('origin')
-    if (origin !== undefined && !webSockets.origins().has(origin)) {
-      return context.text('origin not allowed\n', 403)
-    }
-    const server = context.env
-    const remoteAddress = server.requestIP(context.req.raw)?.address ?? 'unknown'
-    const data = webSockets.initialState(remoteAddress)
-    // After an upgrade Bun sends nothing of what is returned; Hono needs a Response all the same.
-    if (server.upgrade(context.req.raw, { data })) return new Response(null)
-    return context.text('expected a WebSocket upgrade\n', 426)
-  })
   // The page asks before it joins: a server started with a larger file limit must not have its
   // users' files truncated at the default.
   app.get('/client.json', (context) => context.json({ maxFileBytes: web.maxFileBytes }))

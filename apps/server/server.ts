@@ -5,7 +5,7 @@ import { networkInterfaces, hostname as osHostname } from 'node:os'
 import type { Server } from 'bun'
 import type { Limits } from '../../shared/protocol/limits.ts'
 import { webClientAssets } from '../web/build.ts'
-import { createHttpApp, withSecurityHeaders } from './http.ts'
+import { createWebFetch, withSecurityHeaders } from './http.ts'
 import type { RoomBackend } from './room/ports.ts'
 import { createRoom, type Room } from './room/room.ts'
 import { openEmbeddedBackend } from './store/embedded-backend.ts'
@@ -76,7 +76,7 @@ export function startChatServer(options: ChatServerOptions): ChatServer {
   // Built once per process, from the first start on, so the page is ready by the first visit.
   const assets = webClientAssets()
   assets.catch((error: Error) => console.error(`chatbox: ${error.message}`))
-  const http = createHttpApp(
+  const webFetch = createWebFetch(
     () => ({
       ok: true,
       members: room.members().length,
@@ -96,7 +96,7 @@ export function startChatServer(options: ChatServerOptions): ChatServer {
       port: options.webPort,
       tls: { ...options.tls, ...TLS_1_3 },
       websocket: webSockets.handler,
-      fetch: (request, server) => http.fetch(request, server),
+      fetch: webFetch,
       error(error) {
         console.error('web request failed:', error.message)
         return withSecurityHeaders(new Response('internal error\n', { status: 500 }))

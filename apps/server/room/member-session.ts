@@ -55,7 +55,8 @@ export interface SessionHost {
 type State =
   | { readonly kind: 'hello' }
   | { readonly kind: 'challenged'; readonly challenge: Challenge }
-  | { readonly kind: 'member'; readonly member: Member }
+  /** The state is the member itself (name, key): one object per idle member, not two. */
+  | ({ readonly kind: 'member' } & Member)
   | { readonly kind: 'closed' }
 
 const HELLO: State = { kind: 'hello' }
@@ -90,7 +91,7 @@ export class MemberSession implements Session {
 
   /** The name and key this connection proved, once it has: what the Delivery Service checks. */
   get member(): Member | undefined {
-    return this.state.kind === 'member' ? this.state.member : undefined
+    return this.state.kind === 'member' ? this.state : undefined
   }
 
   /** Called by the auth timer: a connection that has not joined by then is cut off. */
@@ -199,7 +200,7 @@ export class MemberSession implements Session {
           ? this.onAuth(state.challenge, frame.signature)
           : this.expected('auth', frame)
       case 'member':
-        return this.onMemberFrame(state.member, frame)
+        return this.onMemberFrame(state, frame)
       case 'closed':
         return
     }
@@ -256,9 +257,10 @@ export class MemberSession implements Session {
     const pendingStatus = delivery.status()
     const group = pendingStatus instanceof Promise ? await pendingStatus : pendingStatus
     if (!this.challenged()) return
-    this.state = { kind: 'member', member: challenge.member }
+    const member = { kind: 'member' as const, ...challenge.member }
+    this.state = member
     clearTimeout(this.authTimer)
-    this.host.admit(this, challenge.member, group)
+    this.host.admit(this, member, group)
   }
 
   private onMemberFrame(member: Member, frame: ClientFrame): MaybePromise<void> {

@@ -17,7 +17,7 @@ function openEdge() {
       closed: (reason: LeaveReason) => told.push({ closed: reason }),
     }),
   } as unknown as Room
-  const edge = new ConnectionEdge('test-1')
+  const edge = new ConnectionEdge('test-1', '127.0.0.1')
   edge.open(room, {} as Connection)
   return { edge, told }
 }

@@ -13,7 +13,10 @@ export class ConnectionEdge {
   private closingFor: LeaveReason | undefined
   private closingNow = false
 
-  constructor(readonly id: string) {}
+  constructor(
+    readonly id: string,
+    readonly remoteAddress: string,
+  ) {}
 
   /** Set once the socket is going: nothing more is read from it or written to it. */
   get closing(): boolean {

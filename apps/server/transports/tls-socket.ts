@@ -9,15 +9,26 @@ import type { Connection } from '../room/ports.ts'
 import type { Room } from '../room/room.ts'
 import { ConnectionEdge } from './connection-edge.ts'
 import { TLS_1_3, type TlsFiles } from './tls-options.ts'
-import { emptyWriteState, TurnWriter, type WriteState } from './tls-writes.ts'
+import { TurnWriter, type WriteState } from './tls-writes.ts'
 
-interface SocketState {
-  readonly edge: ConnectionEdge
-  readonly decoder: ReturnType<typeof createFrameDecoder>
-  readonly writes: WriteState
+let nextId = 0
+
+/** A socket's own data: its edge, with its frame decoder and write queue inline (one object). */
+class TlsEdge extends ConnectionEdge implements WriteState {
+  queue: Uint8Array[] = []
+  queuedBytes = 0
+  blocked = false
+  scheduled = false
+
+  constructor(
+    remoteAddress: string,
+    readonly decoder: ReturnType<typeof createFrameDecoder>,
+  ) {
+    super(`tls-${++nextId}`, remoteAddress)
+  }
 }
 
-type TlsSocket = Socket<SocketState>
+type TlsSocket = Socket<TlsEdge>
 
 export interface TlsTransportOptions {
   readonly room: Room
@@ -27,21 +38,19 @@ export interface TlsTransportOptions {
   readonly tls: TlsFiles
 }
 
-let nextId = 0
-
-export function listenTlsSocket(options: TlsTransportOptions): TCPSocketListener<SocketState> {
+export function listenTlsSocket(options: TlsTransportOptions): TCPSocketListener<TlsEdge> {
   const { room, limits } = options
   const writer = new TurnWriter()
 
   /** A reader this far behind would hold the server's memory hostage; it can resume. */
   function drop(socket: TlsSocket): void {
-    socket.data.edge.close('dropped')
+    socket.data.close('dropped')
     writer.forget(socket)
     socket.terminate()
   }
 
   function connectionOf(socket: TlsSocket): Connection {
-    const { edge } = socket.data
+    const edge = socket.data
     return {
       id: edge.id,
       transport: 'tls',
@@ -58,17 +67,13 @@ export function listenTlsSocket(options: TlsTransportOptions): TCPSocketListener
     }
   }
 
-  return Bun.listen<SocketState>({
+  return Bun.listen<TlsEdge>({
     hostname: options.hostname,
     port: options.port,
     tls: { ...options.tls, ...TLS_1_3 },
     socket: {
       open(socket) {
-        socket.data = {
-          edge: new ConnectionEdge(`tls-${++nextId}`),
-          decoder: createFrameDecoder(limits.maxFrameBytes),
-          writes: emptyWriteState(),
-        }
+        socket.data = new TlsEdge(socket.remoteAddress, createFrameDecoder(limits.maxFrameBytes))
         // Without this deadline a client that never finishes its handshake holds a socket forever.
         socket.timeout(limits.handshakeTimeoutSeconds)
       },
@@ -78,10 +83,11 @@ export function listenTlsSocket(options: TlsTransportOptions): TCPSocketListener
           return
         }
         socket.timeout(limits.idleTimeoutSeconds)
-        socket.data.edge.open(room, connectionOf(socket))
+        socket.data.open(room, connectionOf(socket))
       },
       data(socket, chunk) {
-        const { edge, decoder } = socket.data
+        const edge = socket.data
+        const { decoder } = edge
         if (edge.closing) return
         // Bun's socket timeout is a deadline (counted in 4 s ticks), not an idle timer: data does
         // not push it back, so a member pinging every 25 s was still cut off after 75 s. Re-arm
@@ -102,10 +108,10 @@ export function listenTlsSocket(options: TlsTransportOptions): TCPSocketListener
       },
       drain: (socket) => writer.drained(socket),
       timeout(socket) {
-        socket.data.edge.close('timeout')
+        socket.data.close('timeout')
         socket.terminate()
       },
-      close: (socket) => socket.data.edge.gone('disconnect'),
+      close: (socket) => socket.data.gone('disconnect'),
       error() {
         // A broken peer (bad TLS, reset) ends in `close` as well; nothing else to do here.
       },

@@ -1,12 +1,12 @@
 import { describe, expect, test } from 'bun:test'
 import { createFrameDecoder } from '../../../shared/protocol/framing.ts'
-import { emptyWriteState, TurnWriter, type WritableTlsSocket } from './tls-writes.ts'
+import { TurnWriter, type WritableTlsSocket } from './tls-writes.ts'
 
 /** A socket that takes up to `room` bytes per write while open, and remembers each write. */
 function socketTaking(room = Number.POSITIVE_INFINITY) {
   const writes: Uint8Array[] = []
   const socket: WritableTlsSocket & { writes: Uint8Array[]; room: number } = {
-    data: { writes: emptyWriteState() },
+    data: { queue: [], queuedBytes: 0, blocked: false, scheduled: false },
     writes,
     room,
     write(bytes) {
@@ -46,14 +46,14 @@ describe('TurnWriter', () => {
     const socket = socketTaking(3)
     writer.queue(socket, 'hello', 1024)
     await turn()
-    expect(socket.data.writes).toMatchObject({ blocked: true, queuedBytes: 6 })
+    expect(socket.data).toMatchObject({ blocked: true, queuedBytes: 6 })
     writer.queue(socket, 'more', 1024)
     await turn()
     expect(socket.writes).toHaveLength(1)
     socket.room = Number.POSITIVE_INFINITY
     writer.drained(socket)
     expect(socket.writes).toHaveLength(2)
-    expect(socket.data.writes).toMatchObject({ blocked: false, queuedBytes: 0 })
+    expect(socket.data).toMatchObject({ blocked: false, queuedBytes: 0 })
   })
 
   test('says so when a socket’s queue passes the cap', () => {

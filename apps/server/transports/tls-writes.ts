@@ -15,15 +15,11 @@ export interface WriteState {
 }
 
 export interface WritableTlsSocket {
-  readonly data: { readonly writes: WriteState }
+  readonly data: WriteState
   write(bytes: Uint8Array): number
 }
 
 const NOTHING = new Uint8Array(0)
-
-export function emptyWriteState(): WriteState {
-  return { queue: [], queuedBytes: 0, blocked: false, scheduled: false }
-}
 
 export class TurnWriter {
   /** Sockets with frames queued this turn: each gets one write when the turn ends. */
@@ -37,7 +33,7 @@ export class TurnWriter {
 
   /** Queues a frame's text; false when the socket's queue passed `capBytes` (a reader too slow). */
   queue(socket: WritableTlsSocket, text: string, capBytes: number): boolean {
-    const state = socket.data.writes
+    const state = socket.data
     const bytes = this.encodeOnce(text)
     state.queue.push(bytes)
     state.queuedBytes += bytes.length
@@ -55,7 +51,7 @@ export class TurnWriter {
 
   /** A last frame before the socket ends: written now, past any block. */
   writeLast(socket: WritableTlsSocket, text: string): void {
-    const state = socket.data.writes
+    const state = socket.data
     state.queue.push(encodeLengthPrefixed(text))
     state.blocked = false
     this.flush(socket)
@@ -63,12 +59,12 @@ export class TurnWriter {
 
   /** The socket can take more. */
   drained(socket: WritableTlsSocket): void {
-    socket.data.writes.blocked = false
+    socket.data.blocked = false
     this.flush(socket)
   }
 
   forget(socket: WritableTlsSocket): void {
-    const state = socket.data.writes
+    const state = socket.data
     state.queue = []
     state.queuedBytes = 0
   }
@@ -78,7 +74,7 @@ export class TurnWriter {
     const sockets = this.dirty
     this.dirty = []
     for (const socket of sockets) {
-      socket.data.writes.scheduled = false
+      socket.data.scheduled = false
       this.flush(socket)
     }
     this.joinedParts = []
@@ -86,7 +82,7 @@ export class TurnWriter {
   }
 
   private flush(socket: WritableTlsSocket): void {
-    const state = socket.data.writes
+    const state = socket.data
     if (state.blocked || state.queue.length === 0) return
     const bytes = this.joined(state.queue)
     const written = Math.max(socket.write(bytes), 0)

@@ -7,10 +7,8 @@ import type { BroadcastGroup, Connection } from '../room/ports.ts'
 import type { Room } from '../room/room.ts'
 import { ConnectionEdge } from './connection-edge.ts'
 
-export interface WebSocketState {
-  readonly remoteAddress: string
-  readonly edge: ConnectionEdge
-}
+/** A WebSocket's own data is its edge: one object per connection, not two. */
+export type WebSocketState = ConnectionEdge
 
 type Socket = ServerWebSocket<WebSocketState>
 
@@ -56,7 +54,7 @@ export class WebSocketTransport {
         const socket = this.sockets.get(connection)
         if (!socket) return
         this.subscribed.delete(socket)
-        if (!socket.data.edge.closing) socket.unsubscribe(ROOM_TOPIC)
+        if (!socket.data.closing) socket.unsubscribe(ROOM_TOPIC)
       },
       publish: (text) => this.server?.publish(ROOM_TOPIC, text),
     }
@@ -78,22 +76,22 @@ export class WebSocketTransport {
       open: (socket) => {
         const connection = new WebSocketConnection(socket, group)
         this.sockets.set(connection, socket)
-        socket.data.edge.open(room, connection)
+        socket.data.open(room, connection)
       },
       message(socket, message) {
-        if (typeof message === 'string') socket.data.edge.text(message)
-        else socket.data.edge.reject('bad_frame', 'frames are JSON in text messages, not binary')
+        if (typeof message === 'string') socket.data.text(message)
+        else socket.data.reject('bad_frame', 'frames are JSON in text messages, not binary')
       },
       close: (socket, code, reason) => {
         this.subscribed.delete(socket)
-        socket.data.edge.gone(leaveReasonFor(code, reason))
+        socket.data.gone(leaveReasonFor(code, reason))
       },
     }
   }
 
   /** The state a new socket starts with; pass it as `data` to `server.upgrade`. */
   initialState(remoteAddress: string): WebSocketState {
-    return { remoteAddress, edge: new ConnectionEdge(`wss-${++nextId}`) }
+    return new ConnectionEdge(`wss-${++nextId}`, remoteAddress)
   }
 
   attach(server: Server<WebSocketState>): void {
@@ -107,7 +105,7 @@ export class WebSocketTransport {
 
 /** A reader past the backpressure cap: dropped, to resume from its last sequence number. */
 function drop(socket: Socket): void {
-  socket.data.edge.close('dropped')
+  socket.data.close('dropped')
   socket.terminate()
 }
 
@@ -121,21 +119,21 @@ class WebSocketConnection implements Connection {
     private readonly socket: Socket,
     readonly broadcastGroup: BroadcastGroup,
   ) {
-    this.id = socket.data.edge.id
+    this.id = socket.data.id
     this.remoteAddress = socket.data.remoteAddress
   }
 
   sendText(text: string): void {
-    if (this.socket.data.edge.closing) return
+    if (this.socket.data.closing) return
     // 0 means Bun dropped the message: this reader is past the backpressure cap.
     if (this.socket.send(text) === 0) drop(this.socket)
   }
 
   close(farewell?: ErrorFrame): void {
     const { socket } = this
-    if (socket.data.edge.closing) return
+    if (socket.data.closing) return
     if (farewell) socket.send(JSON.stringify(farewell))
-    socket.data.edge.close()
+    socket.data.close()
     socket.close(closeCodeFor(farewell?.code), farewell?.code ?? 'bye')
   }
 }
