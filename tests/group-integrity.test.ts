@@ -346,6 +346,31 @@ describe('clients refuse a member nobody added', () => {
   })
 })
 
+/**
+ * mallory founds and adds alice, bob and dave honestly; dave quits and mallory must remove him.
+ * `at` says which server each of them uses (one server, or two instances sharing Redis).
+ */
+async function asMalloryRemovesDave(at: (name: string) => TestServer) {
+  const mallory = await startHostileMember(at('mallory'), 'mallory')
+  await mallory.found()
+  const clients: EngineClient[] = []
+  for (const [name, kind] of [
+    ['alice', 'wss'],
+    ['bob', 'tls'],
+    ['dave', 'wss'],
+  ] as const) {
+    const client = await startEngineClient(at(name), name, kind, { waitForGroup: false })
+    await mallory.commitHonestly()
+    await client.session.whenReady()
+    clients.push(client)
+  }
+  const [alice, bob, dave] = clients as [EngineClient, EngineClient, EngineClient]
+  await dave.session.leave()
+  const request = await mallory.nextRequest()
+  expect(request).toMatchObject({ add: [], remove: ['dave'] })
+  return { mallory, alice, bob, request }
+}
+
 /** mallory's commit removing dave, validly signed, with garbage path secrets for `victims`. */
 async function removeDaveGarbled(mallory: HostileMember, victims: string[]) {
   const state = mallory.mls.state as ClientState
@@ -356,31 +381,9 @@ async function removeDaveGarbled(mallory: HostileMember, victims: string[]) {
 }
 
 describe('a commit nobody can follow does not stop the room', () => {
-  /** mallory founds and adds alice, bob and dave honestly; dave quits and mallory must remove him. */
-  async function asMalloryRemovesDave(server: TestServer) {
-    const mallory = await startHostileMember(server, 'mallory')
-    await mallory.found()
-    const clients: EngineClient[] = []
-    for (const [name, kind] of [
-      ['alice', 'wss'],
-      ['bob', 'tls'],
-      ['dave', 'wss'],
-    ] as const) {
-      const client = await startEngineClient(server, name, kind, { waitForGroup: false })
-      await mallory.commitHonestly()
-      await client.session.whenReady()
-      clients.push(client)
-    }
-    const [alice, bob, dave] = clients as [EngineClient, EngineClient, EngineClient]
-    await dave.session.leave()
-    const request = await mallory.nextRequest()
-    expect(request).toMatchObject({ add: [], remove: ['dave'] })
-    return { mallory, alice, bob, request }
-  }
-
   test('path secrets garbled for bob alone: bob reports it, alice removes mallory and adds bob back', async () => {
     await using server = await startTestServer()
-    const { mallory, alice, bob, request } = await asMalloryRemovesDave(server)
+    const { mallory, alice, bob, request } = await asMalloryRemovesDave(() => server)
     await using _m = mallory
     await using _a = alice
     await using _b = bob
@@ -410,7 +413,7 @@ describe('a commit nobody can follow does not stop the room', () => {
 
   test('path secrets garbled for everyone: the honest members start a new group within the commit timeout', async () => {
     await using server = await startTestServer()
-    const { mallory, alice, bob, request } = await asMalloryRemovesDave(server)
+    const { mallory, alice, bob, request } = await asMalloryRemovesDave(() => server)
     await using _m = mallory
     await using _a = alice
     await using _b = bob
@@ -497,24 +500,10 @@ describe.skipIf(!hasRedis())('the same checks with two instances sharing Redis',
     await using redis = await startRedis()
     await using one = await startTestServer({ redis: { url: redis.url } })
     await using two = await startTestServer({ redis: { url: redis.url } })
-    const { mallory, alice, bob, request } = await (async () => {
-      const mallory = await startHostileMember(one, 'mallory')
-      await mallory.found()
-      const clients: EngineClient[] = []
-      for (const [name, server] of [
-        ['alice', two],
-        ['bob', one],
-        ['dave', two],
-      ] as const) {
-        const client = await startEngineClient(server, name, 'tls', { waitForGroup: false })
-        await mallory.commitHonestly()
-        await client.session.whenReady()
-        clients.push(client)
-      }
-      const [alice, bob, dave] = clients as [EngineClient, EngineClient, EngineClient]
-      await dave.session.leave()
-      return { mallory, alice, bob, request: await mallory.nextRequest() }
-    })()
+    // mallory and bob on one instance, alice and dave on the other.
+    const { mallory, alice, bob, request } = await asMalloryRemovesDave((name) =>
+      name === 'alice' || name === 'dave' ? two : one,
+    )
     await using _m = mallory
     await using _a = alice
     await using _b = bob

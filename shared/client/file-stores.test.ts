@@ -13,20 +13,7 @@ import {
 import os from 'node:os'
 import path from 'node:path'
 import { clientStateDir, createFileStores, defaultConfigHome } from './file-stores.ts'
-import type { GroupSnapshot, StoredIdentity, TrustRecord } from './stores.ts'
-
-const identity: StoredIdentity = {
-  privateKey: 'MC4CAQAwBQYDK2VwBCIEI',
-  publicKey: 'A'.repeat(43),
-  createdAt: 1,
-}
-const alice: TrustRecord = {
-  name: 'Alice',
-  identityKey: 'B'.repeat(43),
-  firstSeen: 2,
-  verified: false,
-}
-const snapshot: GroupSnapshot = { groupId: 'AQID', lastSeq: 7, state: 'BAUG' }
+import { alice, identity, snapshot } from './stores.contract.ts'
 
 const tempDirs: string[] = []
 

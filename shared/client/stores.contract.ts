@@ -17,18 +17,19 @@ export interface ContractCase {
   run(open: OpenStores): Promise<void>
 }
 
-const identity: StoredIdentity = {
+/** Records every store suite writes and reads back. */
+export const identity: StoredIdentity = {
   privateKey: 'MC4CAQAwBQYDK2VwBCIEI',
   publicKey: 'A'.repeat(43),
   createdAt: 1,
 }
-const alice: TrustRecord = {
+export const alice: TrustRecord = {
   name: 'Alice',
   identityKey: 'B'.repeat(43),
   firstSeen: 2,
   verified: false,
 }
-const snapshot: GroupSnapshot = { groupId: 'AQID', lastSeq: 7, state: 'BAUG' }
+export const snapshot: GroupSnapshot = { groupId: 'AQID', lastSeq: 7, state: 'BAUG' }
 
 /** JSON with sorted keys: stores may hand fields back in another order. */
 function canonical(value: unknown): string {

@@ -30,10 +30,6 @@ export interface PublicGroup {
   readonly confirmationTag: Uint8Array
 }
 
-export function groupIdOf(group: PublicGroup): string {
-  return encodeBase64url(group.context.groupId)
-}
-
 export function epochOf(group: PublicGroup): number {
   return Number(group.context.epoch)
 }
