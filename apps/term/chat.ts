@@ -1,12 +1,13 @@
 // Binds the engine to a terminal surface: runs typed lines through the command registry, prints
-// events, saves received files. Shared by the interactive screen and pipe mode, which differ only
-// in their surface.
+// events, saves received files (within the save quota). Shared by the interactive screen and pipe
+// mode, which differ only in their surface. Every notice passes through neutralize on its way out.
 
 import type { ChatEvent } from '../../shared/client/events.ts'
 import type { ChatSession } from '../../shared/client/session.ts'
 import { type CommandContext, parseCommand } from './commands.ts'
-import { saveReceivedFile } from './downloads.ts'
-import { neutralize } from './format.ts'
+import { createDownloadFolder } from './downloads.ts'
+import { neutralize, neutralizeLine } from './neutralize.ts'
+import { createReceivedFiles } from './received-files.ts'
 
 export interface ChatSurface {
   /** Prints one event or notice; may be several lines. */
@@ -17,6 +18,8 @@ export interface ChatSurface {
 
 export interface ChatControllerOptions {
   readonly downloadDir: string
+  /** Bytes of received files saved without asking, per session (options.ts). */
+  readonly saveQuota: number
   readonly maxFileBytes: number
   readonly format: (event: ChatEvent) => string | undefined
   /** How a notice from the client itself (not an event) is shown. */
@@ -33,26 +36,23 @@ export function createChatController(
   surface: ChatSurface,
   options: ChatControllerOptions,
 ): ChatController {
-  const say = (text: string) => surface.print(options.notice(text))
+  // Notices quote names, paths and error messages: none may drive the terminal.
+  const say = (text: string) => surface.print(options.notice(neutralize(text)))
+  const files = createReceivedFiles(createDownloadFolder(options.downloadDir), options.saveQuota)
 
   session.on((event) => {
     const text = options.format(event)
     if (text !== undefined) surface.print(text)
-    if (event.type === 'file' && !event.own) {
-      try {
-        say(`saved to ${saveReceivedFile(options.downloadDir, event.name, event.bytes)}`)
-      } catch (error) {
-        say(`could not save ${neutralize(event.name)}: ${(error as Error).message}`)
-      }
-    }
+    if (event.type === 'file' && !event.own) say(files.receive(event))
   })
 
   const context: CommandContext = {
     session,
     maxFileBytes: options.maxFileBytes,
+    files,
     print: (text) => surface.print(text),
     say,
-    confirm: (question) => surface.confirm(question),
+    confirm: (question) => surface.confirm(neutralizeLine(question)),
   }
 
   return {

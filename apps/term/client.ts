@@ -10,7 +10,8 @@ import { tlsTransport } from '../../shared/client/tls-transport.ts'
 import { DEFAULT_MAX_FILE_BYTES } from '../../shared/protocol/limits.ts'
 import { type ChatSurface, createChatController } from './chat.ts'
 import { parseCommand } from './commands.ts'
-import { formatEvent, formatEventJson, neutralize } from './format.ts'
+import { formatEvent, formatEventJson } from './format.ts'
+import { neutralize, neutralizeLine } from './neutralize.ts'
 import { loadOptions, type TermOptions, UsageError } from './options.ts'
 import { createScreen } from './screen.ts'
 import { establishTrust, TrustError } from './server-trust.ts'
@@ -18,9 +19,10 @@ import { StartUpError, startUp } from './start-up.ts'
 
 const interactive = Boolean(process.stdin.isTTY && process.stdout.isTTY)
 
+/** The message may quote the server or its certificate, so it is shown, never obeyed. */
 function quit(message: string, code: number): never {
-  if (interactive) clack.cancel(message)
-  else console.error(`chatbox: ${message}`)
+  if (interactive) clack.cancel(neutralize(message))
+  else console.error(`chatbox: ${neutralize(message)}`)
   process.exit(code)
 }
 
@@ -30,6 +32,7 @@ async function runScreen(session: ChatSession, options: TermOptions): Promise<vo
   const surface: ChatSurface = { print: (text) => screen.print(text), confirm: screen.confirm }
   const controller = createChatController(session, surface, {
     downloadDir: options.downloadDir,
+    saveQuota: options.saveQuota,
     maxFileBytes: DEFAULT_MAX_FILE_BYTES,
     format: (event) => formatEvent(event, { color }),
     notice: (text) => (color ? `\x1b[2m-- ${text}\x1b[0m` : `-- ${text}`),
@@ -38,7 +41,7 @@ async function runScreen(session: ChatSession, options: TermOptions): Promise<vo
     if (event.type === 'status')
       screen.setPrompt(event.status === 'ready' ? '> ' : `[${event.status}] > `)
   })
-  screen.print(`-- joined as ${neutralize(session.name)}; /help lists the commands`)
+  screen.print(`-- joined as ${neutralizeLine(session.name)}; /help lists the commands`)
   for await (const line of screen.lines()) {
     if ((await controller.run(line)) === 'quit') {
       screen.close()
@@ -56,6 +59,7 @@ async function runPipe(session: ChatSession, options: TermOptions): Promise<void
   }
   const controller = createChatController(session, surface, {
     downloadDir: options.downloadDir,
+    saveQuota: options.saveQuota,
     maxFileBytes: DEFAULT_MAX_FILE_BYTES,
     format: options.json
       ? formatEventJson

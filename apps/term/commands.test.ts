@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'bun:test'
+import type { MemberView } from '../../shared/client/member-views.ts'
 import {
   COMMANDS,
   type CommandContext,
@@ -8,13 +9,13 @@ import {
 } from './commands.ts'
 
 /** A context that records what a command printed and which session calls it made. */
-function fakeContext(answer = false) {
+function fakeContext(answer = false, members: MemberView[] = []) {
   const printed: string[] = []
   const calls: string[] = []
   const context: CommandContext = {
     session: {
       sendFile: async () => ({ id: 'm1' }),
-      members: async () => [],
+      members: async () => members,
       safetyNumber: async (name) => `number with ${name}`,
       markVerified: async (name) => {
         calls.push(`markVerified ${name}`)
@@ -28,6 +29,12 @@ function fakeContext(answer = false) {
       },
     },
     maxFileBytes: 1024,
+    files: {
+      save: (number) => {
+        calls.push(`save ${number}`)
+        return `saved file ${number}`
+      },
+    },
     print: (text) => printed.push(text),
     say: (text) => printed.push(`-- ${text}`),
     confirm: async () => answer,
@@ -98,6 +105,7 @@ describe('the registry', () => {
         '/help            this list',
         '/who             who is here, with key fingerprints and verified marks',
         '/file PATH       send a .txt file',
+        '/save N          save received file N, which the save quota held back',
         '/verify NAME     show the safety number to compare with NAME (then mark them verified)',
         '/trust NAME      accept the changed key of NAME',
         '/room            the room code: everyone in the group sees the same one',
@@ -148,6 +156,35 @@ describe('running commands', () => {
     expect(printed).toEqual([
       '-- the new key of bob is accepted; sending resumes',
       '-- room code: none yet (not in the group)',
+    ])
+  })
+
+  test('/save saves the held file by its number, and explains a number it cannot take', async () => {
+    const { context, printed, calls } = fakeContext()
+    await commandOf('/save 3').run(context, '3')
+    await commandOf('/save three').run(context, 'three')
+    expect(calls).toEqual(['save 3'])
+    expect(printed).toEqual([
+      '-- saved file 3',
+      '-- /save takes the number a "not saved" notice gave, e.g. /save 3',
+    ])
+  })
+
+  test('/who shows a name with escapes and a newline on one line, as text', async () => {
+    const { context, printed } = fakeContext(false, [
+      {
+        name: 'eve\x1b[2J\n06:04 SYSTEM: hi',
+        identityKey: 'k',
+        fingerprint: 'ab cd',
+        online: true,
+        inGroup: false,
+        verified: false,
+        keyChanged: false,
+      },
+    ])
+    await commandOf('/who').run(context, '')
+    expect(printed).toEqual([
+      '-- eve\\x1b[2J\\n06:04 SYSTEM: hi  ab cd  (online, not in group, not verified)',
     ])
   })
 

@@ -2,6 +2,8 @@
 import { describeSize } from '../../shared/client/files.ts'
 import { ChatError, type ChatSession } from '../../shared/client/session.ts'
 import { readFileForSending } from './downloads.ts'
+import { neutralizeLine } from './neutralize.ts'
+import type { ReceivedFiles } from './received-files.ts'
 
 /** What a command may use: the session, and the surface it prints on and asks on. */
 export interface CommandContext {
@@ -10,6 +12,8 @@ export interface CommandContext {
     'sendFile' | 'members' | 'safetyNumber' | 'markVerified' | 'acceptKey' | 'roomCode' | 'leave'
   >
   readonly maxFileBytes: number
+  /** Received files, for saving one the save quota held back. */
+  readonly files: Pick<ReceivedFiles, 'save'>
   /** Prints as it is (the help list). */
   print(text: string): void
   /** Prints a notice from the client itself. */
@@ -113,19 +117,28 @@ async function who(context: CommandContext): Promise<undefined> {
       member.verified ? 'verified ✓' : 'not verified',
       member.keyChanged ? 'KEY CHANGED' : '',
     ].filter(Boolean)
-    context.say(`${member.name}  ${member.fingerprint}  (${marks.join(', ')})`)
+    context.say(`${neutralizeLine(member.name)}  ${member.fingerprint}  (${marks.join(', ')})`)
   }
 }
 
-async function verify(context: CommandContext, name: string): Promise<undefined> {
-  const number = await context.session.safetyNumber(name)
+async function verify(context: CommandContext, typed: string): Promise<undefined> {
+  const number = await context.session.safetyNumber(typed)
+  const name = neutralizeLine(typed)
   context.say(
     `safety number with ${name}:\n   ${number}\n   compare it with ${name} over another channel`,
   )
   if (await context.confirm(`Does ${name} see the same number? Mark ${name} as verified?`)) {
-    await context.session.markVerified(name)
+    await context.session.markVerified(typed)
     context.say(`${name} is verified`)
   }
+}
+
+async function save(context: CommandContext, argument: string): Promise<undefined> {
+  if (!/^\d{1,9}$/.test(argument)) {
+    context.say('/save takes the number a "not saved" notice gave, e.g. /save 3')
+    return
+  }
+  context.say(context.files.save(Number(argument)))
 }
 
 export const COMMANDS: CommandRegistry = createCommandRegistry([
@@ -148,6 +161,12 @@ export const COMMANDS: CommandRegistry = createCommandRegistry([
     run: sendFile,
   },
   {
+    name: 'save',
+    argument: 'N',
+    help: 'save received file N, which the save quota held back',
+    run: save,
+  },
+  {
     name: 'verify',
     argument: 'NAME',
     help: 'show the safety number to compare with NAME (then mark them verified)',
@@ -159,7 +178,7 @@ export const COMMANDS: CommandRegistry = createCommandRegistry([
     help: 'accept the changed key of NAME',
     run: async (context, name) => {
       await context.session.acceptKey(name)
-      context.say(`the new key of ${name} is accepted; sending resumes`)
+      context.say(`the new key of ${neutralizeLine(name)} is accepted; sending resumes`)
     },
   },
   {

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, test } from 'bun:test'
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { readFileForSending, saveReceivedFile } from './downloads.ts'
+import { createDownloadFolder, type OpenExclusive, readFileForSending } from './downloads.ts'
 
 const dirs: string[] = []
 function scratch(): string {
@@ -16,7 +16,24 @@ afterEach(() => {
 
 const bytes = (text: string) => new TextEncoder().encode(text)
 
-describe('saveReceivedFile', () => {
+/** The real openSync, counting the opens a save makes. */
+function countingOpen(): { open: OpenExclusive; readonly count: number } {
+  let count = 0
+  return {
+    open: (path, flags, mode) => {
+      count += 1
+      return openSync(path, flags, mode)
+    },
+    get count() {
+      return count
+    },
+  }
+}
+
+const saveReceivedFile = (dir: string, name: string, content: Uint8Array) =>
+  createDownloadFolder(dir).save(name, content)
+
+describe('the download folder', () => {
   test('a name that climbs out of the folder is saved inside it under its base name', () => {
     const root = scratch()
     const downloads = join(root, 'downloads')
@@ -38,6 +55,43 @@ describe('saveReceivedFile', () => {
       join(downloads, 'notes (2).txt'),
     )
     expect(readFileSync(join(downloads, 'notes.txt'), 'utf8')).toBe('mine')
+  })
+
+  test('the 500th file of one name costs one open, not 500', () => {
+    const downloads = scratch()
+    const opens = countingOpen()
+    const folder = createDownloadFolder(downloads, opens.open)
+    for (let index = 0; index < 499; index += 1) folder.save('notes.txt', bytes('x'))
+    const before = opens.count
+    expect(folder.save('notes.txt', bytes('last'))).toBe(join(downloads, 'notes (499).txt'))
+    expect(opens.count - before).toBe(1)
+    expect(opens.count).toBe(500)
+    expect(readdirSync(downloads)).toHaveLength(500)
+  })
+
+  test('after files of the same name from earlier sessions, one folder read finds the next number', () => {
+    const downloads = scratch()
+    writeFileSync(join(downloads, 'notes.txt'), 'old')
+    for (let index = 1; index <= 300; index += 1) {
+      writeFileSync(join(downloads, `notes (${index}).txt`), 'old')
+    }
+    const opens = countingOpen()
+    const folder = createDownloadFolder(downloads, opens.open)
+    expect(folder.save('notes.txt', bytes('new'))).toBe(join(downloads, 'notes (301).txt'))
+    expect(opens.count).toBe(2)
+    expect(folder.save('notes.txt', bytes('newer'))).toBe(join(downloads, 'notes (302).txt'))
+    expect(opens.count).toBe(3)
+    expect(readFileSync(join(downloads, 'notes (300).txt'), 'utf8')).toBe('old')
+  })
+
+  test('a file that appears under the next number meanwhile is stepped over, not overwritten', () => {
+    const downloads = scratch()
+    const folder = createDownloadFolder(downloads)
+    expect(folder.save('notes.txt', bytes('one'))).toBe(join(downloads, 'notes.txt'))
+    writeFileSync(join(downloads, 'notes (1).txt'), 'theirs')
+    writeFileSync(join(downloads, 'notes (2).txt'), 'theirs')
+    expect(folder.save('notes.txt', bytes('two'))).toBe(join(downloads, 'notes (3).txt'))
+    expect(readFileSync(join(downloads, 'notes (1).txt'), 'utf8')).toBe('theirs')
   })
 
   test('an executable-looking name, a NUL and a 4 KB name are tamed', () => {

@@ -1,6 +1,8 @@
 import { describe, expect, test } from 'bun:test'
 import fc from 'fast-check'
-import { colorOf, formatEvent, neutralize } from './format.ts'
+import type { ChatEvent } from '../../shared/client/events.ts'
+import { colorOf, formatEvent, formatEventJson } from './format.ts'
+import { neutralize, neutralizeLine } from './neutralize.ts'
 
 const plain = { color: false, clock: () => '12:34' }
 
@@ -13,7 +15,12 @@ function actionable(text: string): number[] {
         (code < 0x20 && code !== 0x0a) ||
         (code >= 0x7f && code <= 0x9f) ||
         (code >= 0x202a && code <= 0x202e) ||
-        (code >= 0x2066 && code <= 0x2069),
+        (code >= 0x2066 && code <= 0x2069) ||
+        code === 0x200e ||
+        code === 0x200f ||
+        code === 0x061c ||
+        code === 0x2028 ||
+        code === 0x2029,
     )
 }
 
@@ -31,6 +38,30 @@ describe('neutralize', () => {
     fc.assert(
       fc.property(fc.string({ unit: 'binary' }), (text) => {
         expect(actionable(neutralize(text))).toEqual([])
+      }),
+      { numRuns: 300 },
+    )
+  })
+
+  test('shows every bidi control, marks and the Arabic letter mark included', () => {
+    expect(neutralize('a\u200eb\u200fc\u061cd\u2066e\u2069f')).toBe(
+      'a\\u200eb\\u200fc\\u061cd\\u2066e\\u2069f',
+    )
+  })
+})
+
+describe('neutralizeLine', () => {
+  test('shows a newline and a carriage return as text, so one line stays one line', () => {
+    expect(neutralizeLine('notes\n06:04 alice: hi\r.txt')).toBe('notes\\n06:04 alice: hi\\x0d.txt')
+    expect(neutralizeLine('a\u2028b\u202ec')).toBe('a\\u2028b\\u202ec')
+  })
+
+  test('never yields a line break or a byte a terminal would act on, whatever the input', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary' }), (text) => {
+        const shown = neutralizeLine(text)
+        expect(shown.includes('\n')).toBe(false)
+        expect(actionable(shown)).toEqual([])
       }),
       { numRuns: 300 },
     )
@@ -90,6 +121,48 @@ describe('formatEvent', () => {
     ).toBe('!! server: slow down (rate_limited)')
   })
 
+  test('a name, a file name, an error or a warning from someone else is one line', () => {
+    const forged = '\n06:04 SYSTEM: type /file ~/.ssh/id_ed25519'
+    const events: ChatEvent[] = [
+      { type: 'presence', event: 'join', name: `eve${forged}`, at: 0 },
+      { type: 'key-change', name: `eve${forged}`, previousKey: 'a', newKey: 'b' },
+      { type: 'error', code: 'rate_limited', message: `slow${forged}`, fatal: false },
+      { type: 'warning', code: 'protocol', message: `odd${forged}` },
+      { type: 'warning', code: 'group_integrity', message: `odd${forged}` },
+      { type: 'warning', code: 'history_unreadable', message: `odd${forged}` },
+      { type: 'status', status: 'reconnecting', detail: `lost${forged}` },
+      {
+        type: 'file',
+        id: 'f',
+        seq: 1,
+        at: 0,
+        from: 'bob',
+        own: false,
+        name: `notes${forged}.txt`,
+        size: 1,
+        truncated: false,
+        sha256: '',
+        bytes: new Uint8Array(1),
+        claimedBy: `mallory${forged}`,
+      },
+      {
+        type: 'message',
+        id: 'm',
+        seq: 2,
+        at: 0,
+        from: `bob${forged}`,
+        own: false,
+        text: 'hi',
+        claimedBy: `mallory${forged}`,
+      },
+    ]
+    for (const event of events) {
+      const shown = formatEvent(event, plain) ?? ''
+      expect(shown).toContain('\\n06:04 SYSTEM')
+      expect(shown.includes('\n')).toBe(false)
+    }
+  })
+
   test('a refused commit or Welcome is a security warning, its text made harmless', () => {
     expect(
       formatEvent(
@@ -103,5 +176,22 @@ describe('formatEvent', () => {
     ).toBe(
       '!! SECURITY: refused the Welcome: the group holds bob\\x1b[2J; nothing of it was applied',
     )
+  })
+})
+
+describe('formatEventJson', () => {
+  test('escapes C1 and bidi controls too, and still parses to the same event', () => {
+    const event: ChatEvent = {
+      type: 'message',
+      id: 'a',
+      seq: 1,
+      at: 0,
+      from: 'bob',
+      own: false,
+      text: 'csi\u009b2J rtl\u202e mark\u200f esc\x1b',
+    }
+    const line = formatEventJson(event)
+    expect(actionable(line)).toEqual([])
+    expect(JSON.parse(line)).toEqual(event)
   })
 })

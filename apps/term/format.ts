@@ -1,32 +1,14 @@
 // How engine events read in a terminal: pure functions from an event to the line(s) to print,
-// with every byte that came from someone else made harmless first. No I/O here.
+// with every byte that came from someone else made harmless first (neutralize.ts): only a
+// message body may span lines. No I/O here.
 import type { ChatEvent } from '../../shared/client/events.ts'
 import { describeSize } from '../../shared/client/files.ts'
+import { neutralize, neutralizeLine } from './neutralize.ts'
 
 export interface FormatOptions {
   readonly color: boolean
   /** Local time of day for stamps; injectable so tests are stable. */
   readonly clock?: (at: number) => string
-}
-
-/**
- * Other people's text must never drive the terminal: ESC (and so every ANSI sequence), the other
- * C0 and C1 controls, DEL, and bidi overrides are shown as visible escapes instead. Tabs become
- * spaces; newlines stay, for multi-line messages, and are indented by the caller.
- */
-export function neutralize(text: string): string {
-  let out = ''
-  for (const char of text) {
-    const code = char.codePointAt(0) as number
-    if (char === '\n') out += '\n'
-    else if (char === '\t') out += '  '
-    else if (code < 0x20 || (code >= 0x7f && code <= 0x9f)) {
-      out += `\\x${code.toString(16).padStart(2, '0')}`
-    } else if ((code >= 0x202a && code <= 0x202e) || (code >= 0x2066 && code <= 0x2069)) {
-      out += `\\u${code.toString(16)}`
-    } else out += char
-  }
-  return out
 }
 
 const NAME_COLORS = [31, 32, 33, 34, 35, 36, 91, 92, 93, 94, 95, 96]
@@ -50,7 +32,7 @@ function stamp(options: FormatOptions, at: number): string {
 }
 
 function name(options: FormatOptions, who: string): string {
-  return paint(options, `1;${colorOf(who)}`, neutralize(who))
+  return paint(options, `1;${colorOf(who)}`, neutralizeLine(who))
 }
 
 function system(options: FormatOptions, text: string): string {
@@ -74,9 +56,9 @@ export function formatEvent(event: ChatEvent, options: FormatOptions): string | 
     case 'message': {
       const head = `${stamp(options, event.at)} ${name(options, event.from)}`
       const claim = event.claimedBy
-        ? ` ${warning(options, `(server said ${neutralize(event.claimedBy)})`)}`
+        ? ` ${warning(options, `(server said ${neutralizeLine(event.claimedBy)})`)}`
         : ''
-      const width = 6 + neutralize(event.from).length + 2
+      const width = 6 + neutralizeLine(event.from).length + 2
       return `${head}: ${indentBody(event.text, width)}${claim}`
     }
     case 'file': {
@@ -84,15 +66,15 @@ export function formatEvent(event: ChatEvent, options: FormatOptions): string | 
       const cut = event.truncated ? `, truncated to ${describeSize(event.bytes.length)}` : ''
       return (
         `${stamp(options, event.at)} ${name(options, event.from)} sent ` +
-        `${paint(options, 1, neutralize(event.name))} (${size}${cut})`
+        `${paint(options, 1, neutralizeLine(event.name))} (${size}${cut})`
       )
     }
     case 'presence':
       return system(
         options,
         event.event === 'join'
-          ? `${neutralize(event.name)} joined`
-          : `${neutralize(event.name)} left${event.reason && event.reason !== 'quit' ? ` (${event.reason})` : ''}`,
+          ? `${neutralizeLine(event.name)} joined`
+          : `${neutralizeLine(event.name)} left${event.reason && event.reason !== 'quit' ? ` (${event.reason})` : ''}`,
       )
     case 'membership':
       if (event.members.length === 0) return system(options, 'you are no longer in the group')
@@ -104,30 +86,47 @@ export function formatEvent(event: ChatEvent, options: FormatOptions): string | 
     case 'key-change':
       return warning(
         options,
-        `the key of ${neutralize(event.name)} CHANGED. Sending is paused until you check it with ` +
-          `/verify ${neutralize(event.name)} and accept it with /trust ${neutralize(event.name)}`,
+        `the key of ${neutralizeLine(event.name)} CHANGED. Sending is paused until you check it ` +
+          `with /verify ${neutralizeLine(event.name)} and accept it with /trust ` +
+          neutralizeLine(event.name),
       )
     case 'warning':
-      if (event.code === 'history_unreadable') return system(options, neutralize(event.message))
+      if (event.code === 'history_unreadable') return system(options, neutralizeLine(event.message))
       if (event.code === 'group_integrity') {
-        return warning(options, `SECURITY: ${neutralize(event.message)}; nothing of it was applied`)
+        return warning(
+          options,
+          `SECURITY: ${neutralizeLine(event.message)}; nothing of it was applied`,
+        )
       }
-      return warning(options, neutralize(event.message))
+      return warning(options, neutralizeLine(event.message))
     case 'error':
-      return warning(options, `server: ${neutralize(event.message)} (${event.code})`)
+      return warning(options, `server: ${neutralizeLine(event.message)} (${event.code})`)
     case 'status':
       return system(
         options,
-        `${event.status}${event.detail ? `: ${neutralize(event.detail)}` : ''}`,
+        `${event.status}${event.detail ? `: ${neutralizeLine(event.detail)}` : ''}`,
       )
   }
+}
+
+/**
+ * JSON.stringify escapes C0 controls but leaves C1 controls (U+009B is a CSI to some terminals)
+ * and bidi controls as they are; escaped as \uXXXX the line still parses to the same event.
+ */
+const JSON_UNSAFE = /[\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g
+
+function safeJson(value: unknown): string {
+  return JSON.stringify(value).replace(
+    JSON_UNSAFE,
+    (char) => `\\u${(char.codePointAt(0) as number).toString(16).padStart(4, '0')}`,
+  )
 }
 
 /** One JSON line per event for scripts; file contents as base64. */
 export function formatEventJson(event: ChatEvent): string {
   if (event.type === 'file') {
     const { bytes, ...rest } = event
-    return JSON.stringify({ ...rest, base64: bytes.toBase64() })
+    return safeJson({ ...rest, base64: bytes.toBase64() })
   }
-  return JSON.stringify(event)
+  return safeJson(event)
 }

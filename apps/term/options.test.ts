@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test'
-import { loadOptions, parseServerAddress, UsageError } from './options.ts'
+import { DEFAULT_SAVE_QUOTA_BYTES, loadOptions, parseServerAddress, UsageError } from './options.ts'
 
 describe('terminal client options', () => {
   test('flags win over the environment', () => {
@@ -26,6 +26,21 @@ describe('terminal client options', () => {
     })
     expect(() => parseServerAddress('bad host:1')).toThrow(UsageError)
     expect(() => parseServerAddress('h:70000')).toThrow('the port must be 1–65535')
+  })
+
+  test('the save quota is a size, from the flag or the environment, 100 MB by default', () => {
+    expect(loadOptions([], {}).saveQuota).toBe(DEFAULT_SAVE_QUOTA_BYTES)
+    expect(DEFAULT_SAVE_QUOTA_BYTES).toBe(100 * 1024 * 1024)
+    expect(loadOptions(['--save-quota', '20MB'], {}).saveQuota).toBe(20 * 1024 * 1024)
+    expect(loadOptions([], { CHATBOX_SAVE_QUOTA: '512 KB' }).saveQuota).toBe(512 * 1024)
+    expect(loadOptions(['--save-quota', '1.5G'], {}).saveQuota).toBe(1.5 * 1024 ** 3)
+    expect(loadOptions(['--save-quota', '2048'], {}).saveQuota).toBe(2048)
+    expect(loadOptions(['--save-quota', '0'], {}).saveQuota).toBe(0)
+    expect(loadOptions(['--save-quota', '4MiB'], {}).saveQuota).toBe(4 * 1024 * 1024)
+    expect(() => loadOptions(['--save-quota', 'lots'], {})).toThrow(
+      '--save-quota must be a size such as 100MB, 512KB or 0',
+    )
+    expect(() => loadOptions(['--save-quota', '-1MB'], {})).toThrow(UsageError)
   })
 
   test('an unknown flag is a usage error', () => {

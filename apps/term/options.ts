@@ -12,6 +12,9 @@ export const USAGE = `usage: bun run apps/term/client.ts [options]
   --secret SECRET       the room secret, if the server asks for one (env CHATBOX_ROOM_SECRET)
   --ca FILE             trust this CA certificate for the server (PEM)
   --download-dir DIR    where received files are saved (default ~/Downloads/chatbox)
+  --save-quota SIZE     save received files automatically up to SIZE per session, e.g. 20MB;
+                        later ones wait for /save N (default 100MB; 0 = never; env
+                        CHATBOX_SAVE_QUOTA)
   --config-home DIR     identity, pins and group state go in DIR/chatbox
                         (default $XDG_CONFIG_HOME, else ~/.config)
   --json                in pipe mode, print each event as one JSON line
@@ -36,12 +39,35 @@ const ServerAddress = v.pipe(
   v.check((address) => address.port > 0 && address.port <= 65_535, 'the port must be 1–65535'),
 )
 
+/**
+ * What one session saves without being asked: 100 files at the default 1 MB file limit, far more
+ * than people exchange in a sitting, yet a peer flooding files (7–16 MB/s measured here) stops
+ * being written to disk after seconds, not when the disk is full.
+ */
+export const DEFAULT_SAVE_QUOTA_BYTES = 100 * 1024 * 1024
+
+const UNIT_BYTES: Record<string, number> = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 }
+
+/** `100MB`, `512 KB`, `1.5G`, `2048` (bytes), `0`: binary units, as the client shows sizes. */
+const ByteSize = v.pipe(
+  v.string(),
+  v.trim(),
+  v.regex(/^\d+(\.\d+)?\s*([KMG]i?B?|B)?$/i, 'must be a size such as 100MB, 512KB or 0'),
+  v.transform((text) => {
+    const match = /^([\d.]+)\s*([KMG]?)/i.exec(text) as RegExpExecArray
+    const unit = UNIT_BYTES[(match[2] as string).toUpperCase()] as number
+    return Math.floor(Number(match[1]) * unit)
+  }),
+  v.safeInteger('is too large'),
+)
+
 const OptionsSchema = v.object({
   server: v.optional(ServerAddress),
   name: v.optional(v.string()),
   secret: v.optional(v.string()),
   ca: v.optional(v.pipe(v.string(), v.nonEmpty())),
   downloadDir: v.string(),
+  saveQuota: ByteSize,
   configHome: v.string(),
   json: v.boolean(),
   truncate: v.boolean(),
@@ -69,6 +95,7 @@ export function loadOptions(argv: string[], env: Record<string, string | undefin
         secret: { type: 'string' },
         ca: { type: 'string' },
         'download-dir': { type: 'string' },
+        'save-quota': { type: 'string' },
         'config-home': { type: 'string' },
         json: { type: 'boolean' },
         truncate: { type: 'boolean' },
@@ -88,6 +115,10 @@ export function loadOptions(argv: string[], env: Record<string, string | undefin
       (values['download-dir'] as string | undefined) ??
       env.CHATBOX_DOWNLOAD_DIR ??
       join(homedir(), 'Downloads', 'chatbox'),
+    saveQuota:
+      (values['save-quota'] as string | undefined) ??
+      env.CHATBOX_SAVE_QUOTA ??
+      String(DEFAULT_SAVE_QUOTA_BYTES),
     configHome: (values['config-home'] as string | undefined) ?? defaultConfigHome(env),
     json: values.json === true,
     truncate: values.truncate === true,
@@ -95,7 +126,8 @@ export function loadOptions(argv: string[], env: Record<string, string | undefin
   if (!result.success) {
     const issue = result.issues[0]
     const key = issue?.path?.[0]?.key
-    throw new UsageError(`${key ? `--${String(key)} ` : ''}${issue?.message}`)
+    const flag = String(key ?? '').replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`)
+    throw new UsageError(`${flag ? `--${flag} ` : ''}${issue?.message}`)
   }
   return result.output
 }

@@ -5,6 +5,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSy
 import { dirname, join } from 'node:path'
 import { rootCertificates } from 'node:tls'
 import * as v from 'valibot'
+import { neutralizeLine } from './neutralize.ts'
 import type { ServerAddress } from './options.ts'
 
 export class TrustError extends Error {}
@@ -17,6 +18,7 @@ type KnownHosts = v.InferOutput<typeof KnownHostsSchema>
 
 export interface CertificateSeen {
   readonly sha256: string
+  /** As the certificate spells them: the server's words, to neutralize before showing. */
   readonly subject: string
   readonly issuer: string
   readonly selfSigned: boolean
@@ -71,9 +73,9 @@ export async function establishTrust(options: TrustOptions): Promise<string[] | 
   if (!seen.selfSigned) {
     throw new TrustError(
       `cannot verify ${address.label}: its certificate (SHA-256 ${seen.sha256}) is issued by ` +
-        `"${seen.issuer}", which this machine does not trust (${first.reason}). Get that CA's ` +
-        'certificate from the server (its certs/ca.pem; `bun run serve` prints its fingerprint) ' +
-        'and pass --ca FILE.',
+        `"${neutralizeLine(seen.issuer)}", which this machine does not trust (${first.reason}). ` +
+        "Get that CA's certificate from the server (its certs/ca.pem; `bun run serve` prints " +
+        'its fingerprint) and pass --ca FILE.',
     )
   }
   if (!options.ask) {

@@ -4,6 +4,7 @@ import * as clack from '@clack/prompts'
 import { refusalRemedy } from '../../shared/client/refusals.ts'
 import { ChatError } from '../../shared/client/session.ts'
 import { checkName } from '../../shared/protocol/names.ts'
+import { neutralizeLine } from './neutralize.ts'
 import { parseServerAddress, type ServerAddress, type TermOptions } from './options.ts'
 import type { CertificateSeen } from './server-trust.ts'
 
@@ -89,9 +90,10 @@ export async function startUp<S extends Joinable>(
   }
 
   async function askToPin(address: ServerAddress, seen: CertificateSeen): Promise<boolean> {
+    // The subject is whatever the server's certificate says, so it is shown as text.
     clack.note(
-      `SHA-256 ${seen.sha256}\nsubject ${seen.subject}\n\nCompare this fingerprint with ` +
-        "the server operator's before trusting it.",
+      `SHA-256 ${seen.sha256}\nsubject ${neutralizeLine(seen.subject)}\n\n` +
+        "Compare this fingerprint with the server operator's before trusting it.",
       `${address.label} has a self-signed certificate`,
       streams,
     )
@@ -140,13 +142,15 @@ export async function startUp<S extends Joinable>(
       } catch (error) {
         spinner?.error('Not joined')
         await session.close()
+        // The reason is the server's own words: shown on one line, never obeyed by the terminal.
+        const reason = neutralizeLine((error as Error).message)
         if (!(error instanceof ChatError) || error.code !== 'refused') {
-          throw new StartUpError(`cannot join ${address.label}: ${(error as Error).message}`, 1)
+          throw new StartUpError(`cannot join ${address.label}: ${reason}`, 1)
         }
         const remedy = error.serverCode ? refusalRemedy(error.serverCode) : 'give_up'
-        if (remedy === 'ask_secret') secret = await askSecret(error.message)
-        else if (remedy === 'ask_name') name = await askName(name, error.message)
-        else throw new StartUpError(error.message, 1)
+        if (remedy === 'ask_secret') secret = await askSecret(reason)
+        else if (remedy === 'ask_name') name = await askName(name, reason)
+        else throw new StartUpError(reason, 1)
       }
     }
   }

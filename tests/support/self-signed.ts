@@ -7,7 +7,9 @@ x509.cryptoProvider.set(crypto)
 
 const ALGORITHM = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const
 
-export async function selfSignedCertificate(): Promise<{ key: string; cert: string }> {
+export async function selfSignedCertificate(
+  name: x509.JsonName | string = 'CN=self-signed chatbox',
+): Promise<{ key: string; cert: string }> {
   const keys = (await crypto.subtle.generateKey(ALGORITHM, true, [
     'sign',
     'verify',
@@ -17,7 +19,7 @@ export async function selfSignedCertificate(): Promise<{ key: string; cert: stri
       .getRandomValues(new Uint8Array(8))
       .toHex()
       .replace(/^[89a-f]/, '1'),
-    name: 'CN=self-signed chatbox',
+    name,
     notBefore: new Date(Date.now() - 3_600_000),
     notAfter: new Date(Date.now() + 86_400_000),
     keys,
