@@ -1,5 +1,7 @@
 // `bun run certs`: makes the development CA and localhost server certificate (apps/server/certs.ts)
-// from the command line, refusing to overwrite existing files unless told to.
+// from the command line, refusing to overwrite existing files unless told to. The CA's key is not
+// kept: running this again makes a new CA.
+import { X509Certificate } from 'node:crypto'
 import { basename } from 'node:path'
 import { parseArgs } from 'node:util'
 import {
@@ -58,11 +60,12 @@ async function main(argv: string[]): Promise<number> {
   }
 
   const paths = await generateCertificates({ dir: options.dir, hosts: options.hosts })
-  console.log(`CA certificate:     ${paths.caCert}`)
-  console.log(`CA private key:     ${paths.caKey}`)
+  const caPem = await Bun.file(paths.caCert).text()
+  const until = new Date(new X509Certificate(caPem).validTo).toISOString().slice(0, 10)
+  console.log(`CA certificate:     ${paths.caCert} (valid until ${until})`)
+  console.log('CA private key:     not kept; it signed the server certificate and was discarded')
   console.log(`Server certificate: ${paths.serverCert}`)
   console.log(`Server private key: ${paths.serverKey}`)
-  const caPem = await Bun.file(paths.caCert).text()
   console.log(`CA SHA-256 fingerprint: ${await certificateFingerprint(caPem)}`)
   return 0
 }

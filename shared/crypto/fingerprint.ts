@@ -24,7 +24,7 @@ function decodeIdentityKey(identityKey: string): Uint8Array<ArrayBuffer> {
   return bytes
 }
 
-function concatBytes(...parts: readonly Uint8Array[]): Uint8Array<ArrayBuffer> {
+export function concatBytes(...parts: readonly Uint8Array[]): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0))
   let offset = 0
   for (const part of parts) {
