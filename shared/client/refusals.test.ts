@@ -1,18 +1,26 @@
 import { describe, expect, test } from 'bun:test'
-import { ERROR_CODES } from '../protocol/frames.ts'
+import { ERROR_CODES, type ErrorCode } from '../protocol/frames.ts'
 import { refusalRemedy, refusesJoin } from './refusals.ts'
 
 describe('refusalRemedy', () => {
   test('asks for the secret again after a wrong one, and for another name after a bad name', () => {
     expect(refusalRemedy('bad_secret')).toBe('ask_secret')
-    for (const code of ['name_taken', 'name_invalid', 'name_reserved'] as const) {
+    const names = ['name_taken', 'name_invalid', 'name_reserved', 'name_confusable', 'name_limited']
+    for (const code of names as ErrorCode[]) {
       expect(refusalRemedy(code)).toBe('ask_name')
     }
   })
 
-  test('gives up on every other refusal, and only those four end a join', () => {
+  test('gives up on every other refusal, and only those six end a join', () => {
     const answerable = ERROR_CODES.filter(refusesJoin)
-    expect(answerable.sort()).toEqual(['bad_secret', 'name_invalid', 'name_reserved', 'name_taken'])
+    expect(answerable.sort()).toEqual([
+      'bad_secret',
+      'name_confusable',
+      'name_invalid',
+      'name_limited',
+      'name_reserved',
+      'name_taken',
+    ])
     expect(refusalRemedy('auth_failed')).toBe('give_up')
   })
 })

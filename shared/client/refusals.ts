@@ -9,6 +9,9 @@ const REMEDIES: Partial<Record<ErrorCode, RefusalRemedy>> = {
   name_taken: 'ask_name',
   name_invalid: 'ask_name',
   name_reserved: 'ask_name',
+  name_confusable: 'ask_name',
+  // Another name will not help until the wait is over, but the one the key holds will.
+  name_limited: 'ask_name',
 }
 
 /** The refusals of `hello` a person can answer by trying again with other input. */

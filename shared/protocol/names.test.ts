@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'bun:test'
 import fc from 'fast-check'
 import { RESERVED_NAMES } from './limits.ts'
-import { checkName, nameKey } from './names.ts'
+import { checkName, nameKey, nameSkeleton } from './names.ts'
 
 const INVALID = {
   ok: false,
@@ -43,12 +43,44 @@ describe('checkName', () => {
     })
   }
 
-  for (const name of ['server', 'System', 'SERVER']) {
+  const reserved = [
+    'server',
+    'System',
+    'SERVER',
+    'admin',
+    'ROOT',
+    'chatbox',
+    'Moderator',
+    'operator',
+  ]
+  for (const name of reserved) {
     test(`refuses ${name} as name_reserved`, () => {
       expect(checkName(name)).toEqual({
         ok: false,
         code: 'name_reserved',
         message: `"${name}" is reserved`,
+      })
+    })
+  }
+
+  const lookAlikesOfReserved: Array<[string, string]> = [
+    ['adm1n', 'admin'],
+    ['ADMlN', 'admin'],
+    ['r00t', 'root'],
+    ['ro0t_', 'root'],
+    ['chat-box', 'chatbox'],
+    ['CHATB0X', 'chatbox'],
+    ['rnoderator', 'moderator'],
+    ['operat0r', 'operator'],
+    ['SYS-TEM', 'system'],
+    ['sys_tem', 'system'],
+  ]
+  for (const [name, like] of lookAlikesOfReserved) {
+    test(`refuses ${name}, which looks like ${like}, as name_reserved`, () => {
+      expect(checkName(name)).toEqual({
+        ok: false,
+        code: 'name_reserved',
+        message: `"${name}" looks like the reserved name "${like}"`,
       })
     })
   }
@@ -64,7 +96,7 @@ describe('checkName', () => {
       fc.property(name, (candidate) => {
         const fits =
           /^[A-Za-z][A-Za-z0-9_-]{2,23}$/.test(candidate) &&
-          !RESERVED_NAMES.has(candidate.toLowerCase())
+          ![...RESERVED_NAMES].some((word) => nameSkeleton(word) === nameSkeleton(candidate))
         const check = checkName(candidate)
         expect(check.ok).toBe(fits)
         if (check.ok) expect(candidate).toMatch(/^[\x20-\x7e]*$/)
@@ -78,5 +110,71 @@ describe('nameKey', () => {
   test('folds case so that names differing only in case collide', () => {
     expect(nameKey('AlIcE')).toBe('alice')
     expect(nameKey('ALICE_1')).toBe(nameKey('alice_1'))
+  })
+})
+
+describe('nameSkeleton', () => {
+  const alike: Array<[string, string, string]> = [
+    ['case', 'ALICE', 'alice'],
+    ['capital I for l', 'aIice', 'alice'],
+    ['digit 1 for l', 'a1ice', 'alice'],
+    ['l for i', 'allce', 'alice'],
+    ['digit 0 for o', 'b0b', 'bob'],
+    ['rn for m', 'rnallory', 'mallory'],
+    ['vv for w', 'vvalter', 'walter'],
+    ['cl for d', 'clave', 'dave'],
+    ['a trailing underscore', 'alice_', 'alice'],
+    ['a dash inside', 'a-lice', 'alice'],
+    ['underscore for dash', 'bob_smith', 'bob-smith'],
+    ['a pair across a dash', 'r-nallory', 'mallory'],
+  ]
+  for (const [what, name, other] of alike) {
+    test(`gives ${name} and ${other} one skeleton: ${what}`, () => {
+      expect(nameSkeleton(name)).toBe(nameSkeleton(other))
+    })
+  }
+
+  const apart: Array<[string, string]> = [
+    ['alice', 'alicia'],
+    ['bob', 'rob'],
+    ['mallory', 'malory'],
+    ['carol', 'carl'],
+    ['eve', 'ewe'],
+  ]
+  for (const [name, other] of apart) {
+    test(`keeps ${name} and ${other} apart`, () => {
+      expect(nameSkeleton(name)).not.toBe(nameSkeleton(other))
+    })
+  }
+
+  test('writes the documented map and nothing else', () => {
+    expect(nameSkeleton('Il1i-O0o_rnvvcl')).toBe('llllooomwd')
+    expect(nameSkeleton('abcdefghjkmnpqrstuvwxyz23456789')).toBe('abcdefghjkmnpqrstuvwxyz23456789')
+  })
+
+  test('gives a name the skeleton of any name that swaps in look-alike glyphs', () => {
+    const classes = [
+      ['i', 'I', 'l', 'L', '1'],
+      ['o', 'O', '0'],
+      ['m', 'M', 'rn'],
+      ['w', 'vv'],
+      ['d', 'cl'],
+    ]
+    const plain = 'abcdefghjknpqstuxyz'.split('')
+    const unit = fc.oneof(
+      fc.constantFrom(...plain).map((letter) => [letter, letter.toUpperCase()] as const),
+      fc
+        .constantFrom(...classes)
+        .chain((looks) => fc.tuple(fc.constantFrom(...looks), fc.constantFrom(...looks))),
+      fc.constant(['_', '-'] as const),
+    )
+    fc.assert(
+      fc.property(fc.array(unit, { maxLength: 20 }), (units) => {
+        const one = `z${units.map(([left]) => left).join('')}`
+        const other = `Z${units.map(([, right]) => right).join('')}`
+        expect(nameSkeleton(one)).toBe(nameSkeleton(other))
+      }),
+      { numRuns: 500 },
+    )
   })
 })

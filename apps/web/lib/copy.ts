@@ -29,6 +29,8 @@ const REFUSAL_TEXTS: Readonly<Partial<Record<ErrorCode, (name: string) => string
   name_invalid: () =>
     'That name is not allowed: 3–24 letters, digits, _ or -, starting with a letter.',
   name_reserved: (name) => `"${name}" is reserved. Choose another name.`,
+  name_confusable: (name) =>
+    `"${name}" looks too much like a name already taken (I, l and 1, O and 0, rn and m … count as one). Choose another name.`,
   auth_failed: () => 'The server could not verify this browser’s key.',
   auth_timeout: () => 'Joining took too long. Try again.',
 }

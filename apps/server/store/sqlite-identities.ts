@@ -1,0 +1,87 @@
+// Name bindings in bun:sqlite: name → identity key, one name to a skeleton, and bindings never
+// used in the group lapsing after a while. Both lookups a claim makes are index hits.
+import type { Database } from 'bun:sqlite'
+import type { Member } from '../../../shared/protocol/frames.ts'
+import { nameKey, nameSkeleton } from '../../../shared/protocol/names.ts'
+import type { ClaimResult, ClaimTerms, IdentityStore } from '../room/ports.ts'
+
+/**
+ * `confirmed_at` is null until the holder is in the group. `skeleton` is not unique: bindings made
+ * before skeletons were compared may share one, and each keeps its name.
+ */
+const IDENTITIES_TABLE = `
+  CREATE TABLE IF NOT EXISTS identities (
+    name_key TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    identity_key TEXT NOT NULL,
+    bound_at INTEGER NOT NULL,
+    skeleton TEXT,
+    confirmed_at INTEGER
+  ) WITHOUT ROWID`
+
+const INDEXES = `
+  CREATE INDEX IF NOT EXISTS identities_skeleton ON identities (skeleton);
+  CREATE INDEX IF NOT EXISTS identities_unconfirmed ON identities (bound_at)
+    WHERE confirmed_at IS NULL;`
+
+/**
+ * Before schema 3 a row held (name_key, name, identity_key, bound_at). Whether those names were
+ * used in the group is not known, and a member's name must never lapse: they count as confirmed.
+ */
+function migrate(db: Database): void {
+  const columns = db.query<{ name: string }, []>('PRAGMA table_info(identities)').all()
+  if (columns.some((column) => column.name === 'skeleton')) return
+  db.transaction(() => {
+    db.run('ALTER TABLE identities ADD COLUMN skeleton TEXT')
+    db.run('ALTER TABLE identities ADD COLUMN confirmed_at INTEGER')
+    db.run('UPDATE identities SET confirmed_at = bound_at')
+    const setSkeleton = db.query('UPDATE identities SET skeleton = ? WHERE name_key = ?')
+    const rows = db.query<{ name_key: string }, []>('SELECT name_key FROM identities').all()
+    for (const { name_key } of rows) setSkeleton.run(nameSkeleton(name_key), name_key)
+  })()
+}
+
+export function openSqliteIdentities(db: Database): IdentityStore {
+  db.run(IDENTITIES_TABLE)
+  migrate(db)
+  db.run(INDEXES)
+
+  const byName = db.query<{ identity_key: string }, [string]>(
+    'SELECT identity_key FROM identities WHERE name_key = ?',
+  )
+  const bySkeleton = db.query<{ found: 1 }, [string]>(
+    'SELECT 1 AS found FROM identities WHERE skeleton = ? LIMIT 1',
+  )
+  const insert = db.query(
+    'INSERT INTO identities (name_key, name, identity_key, bound_at, skeleton) VALUES (?, ?, ?, ?, ?)',
+  )
+  const lapse = db.query('DELETE FROM identities WHERE confirmed_at IS NULL AND bound_at < ?')
+  const confirmOne = db.query(
+    'UPDATE identities SET confirmed_at = ? WHERE name_key = ? AND identity_key = ?',
+  )
+
+  const claim = db.transaction(
+    (name: string, identityKey: string, at: number, terms: ClaimTerms): ClaimResult => {
+      // The lapsed go first, so a name squatted and never used is free to whoever asks next.
+      if (terms.unusedBefore !== undefined) lapse.run(terms.unusedBefore)
+      const key = nameKey(name)
+      const held = byName.get(key)
+      if (held) return held.identity_key === identityKey ? 'known' : 'conflict'
+      const skeleton = nameSkeleton(name)
+      if (bySkeleton.get(skeleton)) return 'confusable'
+      if (terms.mayBind === false) return 'limited'
+      insert.run(key, name, identityKey, at, skeleton)
+      return 'new'
+    },
+  )
+  const confirm = db.transaction((members: readonly Member[], at: number) => {
+    for (const member of members) confirmOne.run(at, nameKey(member.name), member.identityKey)
+  })
+
+  return {
+    claim: (name, identityKey, at, terms = {}) => claim(name, identityKey, at, terms),
+    confirm(members, at) {
+      confirm(members, at)
+    },
+  }
+}
