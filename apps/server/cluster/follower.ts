@@ -4,11 +4,14 @@ import type { RedisClient } from 'bun'
 import * as v from 'valibot'
 import { KEYS } from './keys.ts'
 import type { ClusterLink } from './link.ts'
+import { NotReplicatedError } from './replication.ts'
 import { decodeLogEntry, fieldOf, StreamsReply } from './replies.ts'
 
 /** A blocking read returns at least this often, so a stop is never kept waiting long. */
 const READ_BLOCK_MS = 1000
 const READ_BATCH = 1000
+/** How long to wait before reading again after a failure. */
+const RETRY_MS = 200
 
 export interface FollowerOptions {
   readonly link: ClusterLink
@@ -22,6 +25,8 @@ export interface FollowerOptions {
   readonly onEvent: (text: string) => void
   /** A logged entry, once, in sequence order. */
   readonly onEntry: (text: string) => void
+  /** Resolves once the replicas hold what was read (replication.ts); entries wait for it. */
+  readonly replicated: () => Promise<void>
 }
 
 export interface Follower {
@@ -38,6 +43,30 @@ export function followStreams(options: FollowerOptions): Follower {
   let eventsCursor = options.eventsCursor
   let delivered = options.delivered
   let down = false
+  let lagging = false
+
+  /** Whether the replicas hold what was just read; until they do, it is read again. */
+  async function confirmed(): Promise<boolean> {
+    try {
+      await options.replicated()
+      if (lagging) {
+        lagging = false
+        console.error('chatbox: the Redis replicas have caught up; delivering the log again')
+      }
+      return true
+    } catch (error) {
+      if (link.stopped()) return false
+      if (!lagging) {
+        lagging = true
+        link.report(
+          new Error(`holding the log back until replicas confirm it: ${(error as Error).message}`),
+        )
+      }
+      // A WAIT that timed out has paced this loop already; any other failure is paced here.
+      if (!(error instanceof NotReplicatedError)) await Bun.sleep(RETRY_MS)
+      return false
+    }
+  }
 
   async function read(): Promise<unknown> {
     try {
@@ -65,7 +94,7 @@ export function followStreams(options: FollowerOptions): Follower {
           new Error(`lost Redis, reading again once it is back: ${(error as Error).message}`),
         )
       }
-      await Bun.sleep(200)
+      await Bun.sleep(RETRY_MS)
       return null
     }
   }
@@ -84,7 +113,10 @@ export function followStreams(options: FollowerOptions): Follower {
         eventsCursor = entry[0]
         options.onEvent(fieldOf(entry))
       }
-      for (const raw of streams.get(KEYS.log) ?? []) {
+      const entries = streams.get(KEYS.log) ?? []
+      // Nothing is shown before the replicas hold it: the next read brings the same entries again.
+      if (entries.length > 0 && !(await confirmed())) continue
+      for (const raw of entries) {
         const entry = decodeLogEntry(raw)
         if (entry.seq <= delivered) continue
         delivered = entry.seq
