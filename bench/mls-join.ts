@@ -64,7 +64,14 @@ async function endToEndJoin(size: number): Promise<number> {
     tls,
     dataDir: ':memory:',
     // The bench's members join in bursts: lift the per-connection rate for them.
-    limits: createLimits({ rate: { perSecond: 10_000, burst: 10_000, strikes: 1_000 } }),
+    limits: createLimits({
+      rate: { perSecond: 10_000, burst: 10_000, strikes: 1_000 },
+      // Every member is on 127.0.0.1: one address standing for many.
+      addressRate: { perSecond: 1_000_000, burst: 1_000_000 },
+      // Every member joins from this one address under a new name.
+      nameRatePerAddress: { perSecond: 1_000_000, burst: 1_000_000 },
+      maxConnectionsPerAddress: 1_000_000,
+    }),
   })
   try {
     const founder = member(server, 'founder')

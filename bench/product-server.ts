@@ -36,10 +36,18 @@ const dataDir = values['data-dir'] ?? mkdtempSync(join(tmpdir(), 'chatbox-bench-
 const limits = createLimits({
   // One client sends thousands of frames a second in the ladder; the bucket would stop it.
   rate: { perSecond: 1_000_000_000, burst: 1_000_000_000, strikes: 1_000_000_000 },
+  // Every member is on 127.0.0.1 here, and the ladder's bytes are its measure, not an abuse.
+  bytes: { perSecond: 1e15, burst: 1e15 },
+  addressRate: { perSecond: 1_000_000_000, burst: 1_000_000_000 },
+  addressBytes: { perSecond: 1e15, burst: 1e15 },
   // (d) opens every connection first and authenticates them afterwards, to time the two apart.
   authTimeoutMs: 3_600_000,
   // Members the bench closes must not be removed (an MLS commit) while the next step runs.
   leaveGraceMs: 3_600_000,
+  // Thousands of members join from this one address, each under a name new to the room.
+  nameRatePerAddress: { perSecond: 1_000_000, burst: 1_000_000 },
+  // ... and hold their connections open at once, all from 127.0.0.1.
+  maxConnectionsPerAddress: 1_000_000,
 })
 // The same limits as alone: the leader's grace and commit timeout come from them too.
 const redisUrl = values['redis-url']

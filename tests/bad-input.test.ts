@@ -41,7 +41,10 @@ async function connectRawTls(server: TestServer) {
 
 describe('frames that break the rules', () => {
   test('a TLS frame of exactly the limit is read; one byte more is refused and the link closed', async () => {
-    await using server = await startTestServer({ limits: { maxFrameBytes: 4096 } })
+    await using server = await startTestServer({
+      members: ['alice', 'bob'],
+      limits: { maxFrameBytes: 4096 },
+    })
     await using bob = await connectWebSocket(server)
     await join(bob, 'bob')
     const raw = await connectRawTls(server)
@@ -116,7 +119,7 @@ describe('frames that break the rules', () => {
   }
 
   test('a member cannot claim another sender or sequence number: the server’s stamp stands', async () => {
-    await using server = await startTestServer()
+    await using server = await startTestServer({ members: ['mallory', 'alice'] })
     await using mallory = await connectTls(server)
     await using alice = await connectWebSocket(server)
     await join(mallory, 'mallory')

@@ -29,6 +29,22 @@ function texts(member: EngineClient): string[] {
 }
 
 describe.skipIf(redisMissing)('two instances sharing one room through Redis', () => {
+  test('a lone founder on either instance has its first message logged, not refused as from outside the group', async () => {
+    for (const where of ['leader', 'follower'] as const) {
+      await using redis = await startRedis()
+      await using one = await startTestServer({ redis: { url: redis.url, ...FAST } })
+      await using two = await startTestServer({ redis: { url: redis.url, ...FAST } })
+      const leads = one.cluster?.leads() === true
+      const server = (where === 'leader') === leads ? one : two
+      // The group reaches the other instance through Redis a moment after the founder sends.
+      await using alice = await startEngineClient(server, 'alice', 'tls')
+      await alice.session.sendText(`first words, on the ${where}`)
+      await alice.session.settled()
+      const refusals = alice.events.filter((event) => event.type === 'error')
+      expect(refusals).toEqual([])
+    }
+  })
+
   test('members on two instances exchange messages and files, and all see one order', async () => {
     await using redis = await startRedis()
     await using one = await startTestServer({ redis: { url: redis.url, ...FAST } })

@@ -136,7 +136,9 @@ describe('WebSocket frames the server must not trust', () => {
 
 describe('a member that floods', () => {
   test('a client flooding 10,000 frames a second is rate-limited and closed on every connection while the others lose nothing and stay under 50 ms at p99', async () => {
-    await using server = await startTestServer()
+    await using server = await startTestServer({
+      members: ['chatter0', 'chatter1', 'chatter2', 'chatter3', 'flooder'],
+    })
     const certs = await testCertificates()
     const CHATTERS = 4
     const PER_SECOND = 20
@@ -284,7 +286,10 @@ describe('silent and half-open peers', () => {
   }
 
   test('silent members are closed at the idle timeout on both ports and leave with reason timeout, while members that ping or answer pings stay', async () => {
-    await using server = await startTestServer({ limits: { idleTimeoutSeconds: IDLE_SECONDS } })
+    await using server = await startTestServer({
+      members: ['watcher', 'pinger', 'quiet-tls', 'quiet-ws'],
+      limits: { idleTimeoutSeconds: IDLE_SECONDS },
+    })
     // Bun's WebSocket client answers the server's pings by itself and sends nothing else.
     await using watcher = await connectWebSocket(server)
     await join(watcher, 'watcher')
@@ -421,6 +426,7 @@ describe('connections that never finish a TLS handshake', () => {
   test('2,000 silent or half-sent handshakes are all closed by the deadline while a real member joins and chats', async () => {
     const HANDSHAKE_SECONDS = 2
     await using server = await startTestServer({
+      members: ['alice', 'bob'],
       limits: { handshakeTimeoutSeconds: HANDSHAKE_SECONDS },
     })
     // A ClientHello record announcing 512 bytes, of which only the first few arrive.
@@ -509,7 +515,11 @@ describe('connections that never finish a TLS handshake', () => {
 
 describe('a full room', () => {
   test('a thousand members on both transports, fifty of them chatting, all receive every message once and in order', async () => {
-    await using server = await startTestServer()
+    // The first 25 of each crowd chat: those are the group's members; the rest only listen.
+    const chatters = ['crowdA', 'crowdB'].flatMap((prefix) =>
+      Array.from({ length: 25 }, (_, index) => `${prefix}${index}`),
+    )
+    await using server = await startTestServer({ members: chatters })
     const certs = await testCertificates()
     const PER_FIXTURE = 500
     const rssBefore = process.memoryUsage().rss

@@ -13,7 +13,7 @@ setDefaultTimeout(30_000)
 describe('restart on the same data directory', () => {
   test('a member that resumes after a restart gets what it missed, in order, once', async () => {
     using dataDir = temporaryDirectory()
-    const first = await startTestServer({ dataDir })
+    const first = await startTestServer({ dataDir, members: ['alice', 'bob'] })
     const alice = await connectWebSocket(first)
     const bob = await connectTls(first)
     const { identity: aliceKey } = await join(alice, 'alice')

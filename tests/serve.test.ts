@@ -23,7 +23,7 @@ describe('bun run serve', () => {
     const port = Number(output.match(/https:\/\/127\.0\.0\.1:(\d+)\//)?.[1])
     const ca = await Bun.file(joinPath(certDir, 'ca.pem')).text()
     const health = await fetch(`https://127.0.0.1:${port}/healthz`, { tls: { ca } })
-    expect(await health.json()).toMatchObject({ ok: true, members: 0 })
+    expect(await health.json()).toEqual({ ok: true })
     expect(statSync(joinPath(certDir, 'server-key.pem')).mode & 0o777).toBe(0o600)
     server.child.kill('SIGTERM')
     const { code } = await server.exit()

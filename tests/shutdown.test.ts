@@ -302,7 +302,7 @@ describe('a disk that fills up mid-chat', () => {
         const health = await fetch(`https://127.0.0.1:${room.webPort}/healthz`, {
           tls: { ca: room.ca() },
         })
-        expect(await health.json()).toMatchObject({ ok: true, members: 2 })
+        expect(await health.json()).toEqual({ ok: true })
 
         rmSync(filler)
         await bob.session.sendText('space again')

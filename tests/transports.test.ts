@@ -7,7 +7,7 @@ setDefaultTimeout(30_000)
 
 describe('one room over two transports', () => {
   test('a WebSocket member and a raw-TLS member each receive the other’s app frame', async () => {
-    await using server = await startTestServer()
+    await using server = await startTestServer({ members: ['alice', 'bob'] })
     await using web = await connectWebSocket(server)
     await using term = await connectTls(server)
     const { ready: webReady } = await join(web, 'alice')
@@ -37,6 +37,7 @@ describe('fan-out to raw-TLS members', () => {
   // holds exactly them; a member with something of its own in the queue must get its own bytes.
   test('members sharing a burst each get all of it in order, and only their own replies', async () => {
     await using server = await startTestServer({
+      members: ['alice', 'bob', 'carol', 'dave'],
       limits: { rate: { perSecond: 10_000, burst: 10_000, strikes: 10_000 } },
     })
     await using alice = await connectWebSocket(server)
@@ -85,7 +86,7 @@ describe('TLS on both ports', () => {
   })
 
   test('plain bytes to either TLS port close that connection and nothing else', async () => {
-    await using server = await startTestServer()
+    await using server = await startTestServer({ members: ['alice', 'bob'] })
     await using alice = await connectTls(server)
     await using bob = await connectWebSocket(server)
     await join(alice, 'alice')

@@ -13,8 +13,16 @@ describe('loadConfig', () => {
       allowedOrigins: [],
       maxFileBytes: 1_048_576,
       redisUrl: undefined,
+      redisCa: undefined,
+      redisWaitReplicas: 0,
+      redisWaitSeconds: 1,
       leaveGraceSeconds: 120,
       commitTimeoutSeconds: 5,
+      logMaxEntries: 100_000,
+      logMaxMegabytes: 256,
+      logMaxDays: 30,
+      unusedNameDays: 30,
+      maxConnectionsPerAddress: 64,
     })
   })
 
@@ -59,6 +67,11 @@ describe('loadConfig', () => {
         'CHATBOX_ROOM_SECRET (--room-secret) must be at least 8',
       ],
       [[], { CHATBOX_REDIS_URL: 'http://x' }, 'must start with redis:// or rediss://'],
+      [
+        ['--max-connections-per-address', '0'],
+        {},
+        'CHATBOX_MAX_CONNECTIONS_PER_ADDRESS (--max-connections-per-address) must be at least 1',
+      ],
       [['--wat'], {}, "Unknown option '--wat'"],
     ]
     for (const [argv, env, message] of cases) {

@@ -2,7 +2,16 @@
 // A bad value becomes one line that says what to do, never a stack trace.
 import { parseArgs } from 'node:util'
 import * as v from 'valibot'
-import { DEFAULT_MAX_FILE_BYTES } from '../../shared/protocol/limits.ts'
+import {
+  DEFAULT_LOG_RETENTION,
+  DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+  DEFAULT_MAX_FILE_BYTES,
+  DEFAULT_UNUSED_NAME_DAYS,
+  MAX_CONFIGURABLE_FILE_BYTES,
+} from '../../shared/protocol/limits.ts'
+
+const MEGABYTE = 1024 * 1024
+const DAY_MS = 24 * 3_600_000
 
 /** Each setting: its environment variable and flag, with the default the design names. */
 export const SETTINGS = {
@@ -19,6 +28,17 @@ export const SETTINGS = {
     fallback: String(DEFAULT_MAX_FILE_BYTES),
   },
   redisUrl: { env: 'CHATBOX_REDIS_URL', flag: 'redis-url', fallback: undefined },
+  redisCa: { env: 'CHATBOX_REDIS_CA', flag: 'redis-ca', fallback: undefined },
+  redisWaitReplicas: {
+    env: 'CHATBOX_REDIS_WAIT_REPLICAS',
+    flag: 'redis-wait-replicas',
+    fallback: '0',
+  },
+  redisWaitSeconds: {
+    env: 'CHATBOX_REDIS_WAIT_SECONDS',
+    flag: 'redis-wait-seconds',
+    fallback: '1',
+  },
   leaveGraceSeconds: {
     env: 'CHATBOX_LEAVE_GRACE_SECONDS',
     flag: 'leave-grace-seconds',
@@ -29,9 +49,37 @@ export const SETTINGS = {
     flag: 'commit-timeout-seconds',
     fallback: '5',
   },
+  logMaxEntries: {
+    env: 'CHATBOX_LOG_MAX_ENTRIES',
+    flag: 'log-max-entries',
+    fallback: String(DEFAULT_LOG_RETENTION.entries),
+  },
+  logMaxMegabytes: {
+    env: 'CHATBOX_LOG_MAX_MB',
+    flag: 'log-max-mb',
+    fallback: String(DEFAULT_LOG_RETENTION.bytes / MEGABYTE),
+  },
+  logMaxDays: {
+    env: 'CHATBOX_LOG_MAX_DAYS',
+    flag: 'log-max-days',
+    fallback: String(DEFAULT_LOG_RETENTION.ageMs / DAY_MS),
+  },
+  unusedNameDays: {
+    env: 'CHATBOX_UNUSED_NAME_DAYS',
+    flag: 'unused-name-days',
+    fallback: String(DEFAULT_UNUSED_NAME_DAYS),
+  },
+  maxConnectionsPerAddress: {
+    env: 'CHATBOX_MAX_CONNECTIONS_PER_ADDRESS',
+    flag: 'max-connections-per-address',
+    fallback: String(DEFAULT_MAX_CONNECTIONS_PER_ADDRESS),
+  },
 } as const
 
 type SettingName = keyof typeof SETTINGS
+
+/** Settings whose value is or may hold a secret (a Redis URL may carry a password). */
+const SECRET_SETTINGS: ReadonlySet<SettingName> = new Set(['roomSecret', 'redisUrl'])
 
 const Port = v.pipe(
   v.string(),
@@ -68,6 +116,15 @@ const Seconds = v.pipe(
   v.maxValue(86_400, 'must be at most 86400 seconds (a day)'),
 )
 
+const wholeNumber = (min: number, max: number) =>
+  v.pipe(
+    v.string(),
+    v.regex(/^\d+$/, 'must be a whole number'),
+    v.transform(Number),
+    v.minValue(min, `must be at least ${min}`),
+    v.maxValue(max, `must be at most ${max}`),
+  )
+
 const ConfigSchema = v.object({
   host: v.pipe(v.string(), v.trim(), v.nonEmpty('must name an address to bind')),
   webPort: Port,
@@ -81,10 +138,21 @@ const ConfigSchema = v.object({
     v.regex(/^\d+$/, 'must be a whole number of bytes'),
     v.transform(Number),
     v.minValue(1, 'must be at least 1'),
-    v.maxValue(64 * 1024 * 1024, 'must be at most 67108864 (64 MiB)'),
+    v.maxValue(MAX_CONFIGURABLE_FILE_BYTES, 'must be at most 67108864 (64 MiB)'),
   ),
+  logMaxEntries: wholeNumber(1, 100_000_000),
+  logMaxMegabytes: wholeNumber(1, 1_000_000),
+  maxConnectionsPerAddress: wholeNumber(1, 1_000_000),
+  logMaxDays: wholeNumber(1, 36_500),
   leaveGraceSeconds: Seconds,
   commitTimeoutSeconds: Seconds,
+  unusedNameDays: v.pipe(
+    v.string(),
+    v.regex(/^\d+$/, 'must be a whole number of days'),
+    v.transform(Number),
+    v.minValue(1, 'must be at least 1 day'),
+    v.maxValue(36_500, 'must be at most 36500 days'),
+  ),
   redisUrl: v.optional(
     v.pipe(
       v.string(),
@@ -92,6 +160,15 @@ const ConfigSchema = v.object({
       v.check((text) => /^rediss?:\/\//.test(text), 'must start with redis:// or rediss://'),
     ),
   ),
+  redisCa: v.optional(v.pipe(v.string(), v.nonEmpty('must name a PEM file'))),
+  redisWaitReplicas: v.pipe(
+    v.string(),
+    v.regex(/^\d+$/, 'must be a whole number of replicas'),
+    v.transform(Number),
+    v.maxValue(16, 'must be at most 16'),
+  ),
+  // A wait holds up the instance's other commands, heartbeats among them (taken for dead at 3 s).
+  redisWaitSeconds: v.pipe(Seconds, v.maxValue(2, 'must be at most 2 seconds')),
 })
 
 export type ServerConfig = v.InferOutput<typeof ConfigSchema>
@@ -131,7 +208,10 @@ export function loadConfig(argv: string[], env: Record<string, string | undefine
     const name = issue?.path?.[0]?.key as SettingName | undefined
     const setting = name ? SETTINGS[name] : undefined
     const where = setting ? `${setting.env} (--${setting.flag}) ` : ''
-    throw new ConfigError(`${where}${issue?.message ?? 'is invalid'}: got "${issue?.input}"`)
+    // A secret in the output would reach terminals, logs and CI transcripts: it is never shown.
+    const shown =
+      name && SECRET_SETTINGS.has(name) ? ' (the value is not shown)' : `: got "${issue?.input}"`
+    throw new ConfigError(`${where}${issue?.message ?? 'is invalid'}${shown}`)
   }
   return result.output
 }

@@ -37,11 +37,11 @@ export function withSecurityHeaders(response: Response): Response {
   return response
 }
 
-export interface HealthReport {
-  readonly ok: true
-  readonly members: number
-  readonly uptimeSeconds: number
-}
+/**
+ * Whether the server can serve now: all /healthz tells anyone. Who is here, or how many, is not
+ * for strangers.
+ */
+export type HealthCheck = () => Promise<boolean>
 
 /** The built page and what it needs to know of this server's limits. */
 export interface WebClient {
@@ -63,7 +63,7 @@ export interface WebSocketEntry {
  * through the app, whose per-request context a burst of joins does not need; the rest is the app.
  */
 export function createWebFetch(
-  health: () => HealthReport,
+  health: HealthCheck,
   web: WebClient,
   webSockets: WebSocketEntry,
 ): (request: Request, server: Server<WebSocketState>) => Response | Promise<Response> | undefined {
@@ -82,13 +82,16 @@ export function createWebFetch(
   }
 }
 
-export function createHttpApp(health: () => HealthReport, web: WebClient): Hono {
+export function createHttpApp(health: HealthCheck, web: WebClient): Hono {
   const app = new Hono()
   app.use(async (context, next) => {
     await next()
     for (const [name, value] of Object.entries(SECURITY_HEADERS)) context.header(name, value)
   })
-  app.get('/healthz', (context) => context.json(health()))
+  app.get('/healthz', async (context) => {
+    const ok = await health()
+    return context.json({ ok }, ok ? 200 : 503)
+  })
   // The page asks before it joins: a server started with a larger file limit must not have its
   // users' files truncated at the default.
   app.get('/client.json', (context) => context.json({ maxFileBytes: web.maxFileBytes }))

@@ -1,8 +1,15 @@
 // Entry of `bun run serve`: settings, certificates, store, both listeners, and a clean stop.
+import { X509Certificate } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { createLimits } from '../../shared/protocol/limits.ts'
 import { certificateFingerprint, ensureCertificates } from './certs.ts'
-import { openRedisCluster, type RedisCluster, redactUrl } from './cluster/redis-cluster.ts'
+import {
+  openRedisCluster,
+  type RedisCluster,
+  RedisReplicasError,
+  RedisTlsError,
+  redactUrl,
+} from './cluster/redis-cluster.ts'
 import { ConfigError, loadConfig, type ServerConfig } from './config.ts'
 import { logSecurityEvent, startChatServer } from './server.ts'
 import { openEmbeddedBackend } from './store/embedded-backend.ts'
@@ -13,9 +20,27 @@ function extraCertificateHosts(host: string): string[] {
   return ['localhost', '127.0.0.1', '::1', '0.0.0.0', '::'].includes(host) ? [] : [host]
 }
 
+/** The day a PEM certificate ends, so a 90-day development CA's end is never a surprise. */
+function validUntil(pem: string): string {
+  return new Date(new X509Certificate(pem).validTo).toISOString().slice(0, 10)
+}
+
 function fail(message: string, code = 1): never {
   console.error(`chatbox: ${message}`)
   process.exit(code)
+}
+
+/** The CA Redis's certificate must chain to, read from CHATBOX_REDIS_CA; only for rediss://. */
+function redisCa(config: ServerConfig): string | undefined {
+  if (!config.redisCa) return undefined
+  if (!config.redisUrl?.startsWith('rediss://')) {
+    fail('CHATBOX_REDIS_CA (--redis-ca) needs a rediss:// URL in CHATBOX_REDIS_URL', 2)
+  }
+  try {
+    return readFileSync(config.redisCa, 'utf8')
+  } catch (error) {
+    fail(`cannot read CHATBOX_REDIS_CA (--redis-ca): ${(error as Error).message}`, 2)
+  }
 }
 
 async function main(): Promise<void> {
@@ -26,7 +51,7 @@ async function main(): Promise<void> {
     if (error instanceof ConfigError) fail(error.message, 2)
     throw error
   }
-  const { paths, created } = await ensureCertificates({
+  const { paths, created, replaced } = await ensureCertificates({
     dir: config.certDir,
     hosts: extraCertificateHosts(config.host),
   }).catch((error: Error) =>
@@ -41,6 +66,13 @@ async function main(): Promise<void> {
     maxFileBytes: config.maxFileBytes,
     leaveGraceMs: config.leaveGraceSeconds * 1000,
     commitTimeoutMs: config.commitTimeoutSeconds * 1000,
+    unusedNameMs: config.unusedNameDays * 86_400_000,
+    maxConnectionsPerAddress: config.maxConnectionsPerAddress,
+    logRetention: {
+      entries: config.logMaxEntries,
+      bytes: config.logMaxMegabytes * 1024 * 1024,
+      ageMs: config.logMaxDays * 24 * 3_600_000,
+    },
   })
   let cluster: RedisCluster | undefined
   if (config.redisUrl) {
@@ -48,8 +80,19 @@ async function main(): Promise<void> {
       url: config.redisUrl,
       limits,
       reportSecurityEvent: logSecurityEvent,
+      ca: redisCa(config),
+      waitReplicas: config.redisWaitReplicas,
+      waitTimeoutMs: config.redisWaitSeconds * 1000,
     }).catch((error: Error) =>
-      fail(`${error.message}; start Redis or unset CHATBOX_REDIS_URL to run alone`),
+      fail(
+        `${error.message}; ${
+          error instanceof RedisTlsError
+            ? "CHATBOX_REDIS_CA (--redis-ca) names the CA that signed Redis's certificate"
+            : error instanceof RedisReplicasError
+              ? 'attach a replica or set CHATBOX_REDIS_WAIT_REPLICAS=0'
+              : 'start Redis or unset CHATBOX_REDIS_URL to run alone'
+        }`,
+      ),
     )
   }
 
@@ -92,8 +135,10 @@ async function main(): Promise<void> {
       `chatbox is running${created ? ' (made new development certificates)' : ''}`,
       `  web page:         https://${shownHost}:${server.webPort}/`,
       `  terminal clients: ${shownHost}:${server.termPort}`,
-      `  CA certificate:   ${paths.caCert}`,
+      `  CA certificate:   ${paths.caCert} (valid until ${validUntil(caPem)})`,
       `  CA SHA-256:       ${await certificateFingerprint(caPem)}`,
+      // A new CA has to be trusted again wherever the old one was.
+      ...(replaced ? [`  new CA because:   ${replaced}; trust the new one again`] : []),
       cluster
         ? `  shared through:   Redis at ${redactUrl(config.redisUrl ?? '')} (instance ${cluster.instance})`
         : `  data:             ${config.dataDir}`,

@@ -9,6 +9,7 @@ import { createWebFetch, withSecurityHeaders } from './http.ts'
 import type { RoomBackend } from './room/ports.ts'
 import { createRoom, type Room } from './room/room.ts'
 import { openEmbeddedBackend } from './store/embedded-backend.ts'
+import { createConnectionBook } from './transports/connection-book.ts'
 import { TLS_1_3, type TlsFiles } from './transports/tls-options.ts'
 import { listenTlsSocket } from './transports/tls-socket.ts'
 import { type WebSocketState, WebSocketTransport } from './transports/wss.ts'
@@ -57,13 +58,13 @@ export function startChatServer(options: ChatServerOptions): ChatServer {
           limits,
           reportSecurityEvent: logSecurityEvent,
         })
-  const startedAt = Date.now()
   const room = createRoom({
     backend,
     limits,
     secret: options.roomSecret,
     now: Date.now,
     randomBytes: (length) => crypto.getRandomValues(new Uint8Array(length)),
+    reportSecurityEvent: logSecurityEvent,
     reportInternalError(error) {
       // Redis being away is one line per refusal, not a stack trace each; anything else is a bug.
       const code = (error as { code?: unknown } | undefined)?.code
@@ -72,16 +73,13 @@ export function startChatServer(options: ChatServerOptions): ChatServer {
       } else console.error(error)
     },
   })
-  const webSockets = new WebSocketTransport(room, limits)
+  const connections = createConnectionBook(limits.maxConnectionsPerAddress)
+  const webSockets = new WebSocketTransport(room, limits, connections)
   // Built once per process, from the first start on, so the page is ready by the first visit.
   const assets = webClientAssets()
   assets.catch((error: Error) => console.error(`chatbox: ${error.message}`))
   const webFetch = createWebFetch(
-    () => ({
-      ok: true,
-      members: room.members().length,
-      uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
-    }),
+    () => storeAnswers(backend),
     { assets, maxFileBytes: limits.maxFileBytes },
     { origins: () => origins, initialState: (address) => webSockets.initialState(address) },
   )
@@ -109,6 +107,7 @@ export function startChatServer(options: ChatServerOptions): ChatServer {
       hostname: options.hostname,
       port: options.termPort,
       tls: options.tls,
+      connections,
     })
   } catch (error) {
     web?.stop(true)
@@ -144,7 +143,26 @@ export function startChatServer(options: ChatServerOptions): ChatServer {
   }
 }
 
-/** Refused commits and blamed committers: one line each on stdout, names and codes only. */
+/** How long /healthz waits for the store before it calls the server unhealthy. */
+const HEALTH_DEADLINE_MS = 2000
+
+/** Healthy while the store answers a read; while Redis is away Bun's client refuses at once. */
+async function storeAnswers(backend: RoomBackend): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(reject, HEALTH_DEADLINE_MS, new Error('the store did not answer'))
+  })
+  try {
+    await Promise.race([backend.log.head(), deadline])
+    return true
+  } catch {
+    return false
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/** Refused commits, blamed committers, locked-out secret guessers: one line each on stdout. */
 export function logSecurityEvent(line: string): void {
   console.log(`chatbox: ${line}`)
 }

@@ -45,7 +45,7 @@ const READY: ServerFrame = {
   head: 0,
   members: [],
   group: null,
-  limits: { maxFileBytes: 1, rate: { perSecond: 1, burst: 1 } },
+  limits: { maxFileBytes: 1, rate: { perSecond: 1, burst: 1 }, bytes: { perSecond: 1, burst: 1 } },
 }
 
 async function turns(): Promise<void> {

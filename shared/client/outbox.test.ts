@@ -107,7 +107,11 @@ describe('Outbox', () => {
   test('paces sends under the rate the server gave, and no faster', async () => {
     const { outbox, sent, time } = await outboxInGroup()
     // The server takes 4 a second in bursts of 3: this client sends 3 a second in bursts of 2.
-    outbox.adopt({ maxFileBytes: 1024, rate: { perSecond: 4, burst: 3 } })
+    outbox.adopt({
+      maxFileBytes: 1024,
+      rate: { perSecond: 4, burst: 3 },
+      bytes: { perSecond: 1_000_000, burst: 1_000_000 },
+    })
     for (const id of ['a', 'b', 'c', 'd']) void outbox.send(text(id))
     // Two go at once; the third then waits on the clock, which alone can let it go.
     await until(() => sent.length === 2 && time.waiting() === 1)
@@ -119,6 +123,25 @@ describe('Outbox', () => {
     await until(() => sent.length === 3 && time.waiting() === 1)
     time.advance(340)
     await until(() => sent.length === 4)
+  })
+
+  test('paces large messages under the byte rate the server gave', async () => {
+    const { outbox, sent, time } = await outboxInGroup()
+    // 40 KB a second in bursts of 60 KB: this client sends 30 KB a second in bursts of 40 KB.
+    outbox.adopt({
+      maxFileBytes: 1_048_576,
+      rate: { perSecond: 1000, burst: 1000 },
+      bytes: { perSecond: 40_000, burst: 60_000 },
+    })
+    const big = (id: string) => ({ kind: 'text' as const, id, text: 'x'.repeat(12_000) })
+    // Each is about 17 KB on the wire: two fit the burst, the third waits ~0.4 s on the clock.
+    for (const id of ['a', 'b', 'c']) void outbox.send(big(id))
+    await until(() => sent.length === 2 && time.waiting() === 1)
+    time.advance(300)
+    await until(() => time.waiting() === 1)
+    expect(sent).toHaveLength(2)
+    time.advance(200)
+    await until(() => sent.length === 3)
   })
 
   test('holds new sends while the log is replayed, and sends again what was not seen', async () => {

@@ -3,6 +3,7 @@
 // connection. No sockets here; it hands frames to `send`.
 import { encodeBase64url } from '../protocol/base64url.ts'
 import type { ClientFrame, ServerLimits } from '../protocol/frames.ts'
+import { createLimits, SMALL_FRAME_BYTES } from '../protocol/limits.ts'
 import { createTokenBucket, type TokenBucket } from '../protocol/token-bucket.ts'
 import { ChatError } from './chat-error.ts'
 import type { Clock } from './clock.ts'
@@ -15,12 +16,20 @@ export interface SentMessage {
   readonly id: string
 }
 
-/** The server's rate before it says what it accepts (its defaults). */
-const DEFAULT_RATE = { perSecond: 20, burst: 60 }
+/** The server's rates before it says what it accepts (its defaults). */
+const DEFAULTS = createLimits()
 
 /** Stay well under the server's bucket, so no message is ever refused for rate. */
 function pacingFor(rate: ServerLimits['rate']): ServerLimits['rate'] {
   return { perSecond: rate.perSecond * 0.75, burst: Math.max(1, Math.floor((rate.burst * 2) / 3)) }
+}
+
+/** MLS framing and the JSON envelope around a message's payload, in bytes, generously. */
+const ENVELOPE_BYTES = 512
+
+/** The length of the `app` frame a payload becomes: base64url of the ciphertext, and the rest. */
+function frameBytesOf(plaintext: Uint8Array): number {
+  return Math.ceil(((plaintext.length + ENVELOPE_BYTES) * 4) / 3) + ENVELOPE_BYTES
 }
 
 export interface OutboxOptions {
@@ -38,12 +47,15 @@ export class Outbox {
   private readonly unacked = new Map<string, Payload>()
   private outbound: Promise<unknown> = Promise.resolve()
   private bucket: TokenBucket
+  /** The server's byte budget for large frames (files), paced under as the frame rate is. */
+  private byteBucket: TokenBucket
   /** Between `resume` and `resumed`: the log is being replayed, so new sends wait. */
   private catchingUp: PromiseWithResolvers<void> | undefined
   private readonly whenEmpty = new Set<() => void>()
 
   constructor(private readonly options: OutboxOptions) {
-    this.bucket = createTokenBucket(pacingFor(DEFAULT_RATE), options.clock.now)
+    this.bucket = createTokenBucket(pacingFor(DEFAULTS.rate), options.clock.now)
+    this.byteBucket = createTokenBucket(pacingFor(DEFAULTS.bytes), options.clock.now)
   }
 
   get unacknowledged(): number {
@@ -53,6 +65,7 @@ export class Outbox {
   /** The server said what rate it accepts: pace under that from now on. */
   adopt(limits: ServerLimits): void {
     this.bucket = createTokenBucket(pacingFor(limits.rate), this.options.clock.now)
+    this.byteBucket = createTokenBucket(pacingFor(limits.bytes), this.options.clock.now)
   }
 
   send(payload: Payload): Promise<SentMessage> {
@@ -70,14 +83,15 @@ export class Outbox {
     const sent = this.outbound.then(async () => {
       // New messages wait until the missed log is read and the unacknowledged are resent.
       await this.catchingUp?.promise
-      await this.paced()
+      const plaintext = encodePayload(payload)
+      await this.paced(frameBytesOf(plaintext))
       // In the inbound queue: a frame being decrypted meanwhile would start from the same state,
       // and whichever wrote the group last would undo the other's ratchet step, so the next message
       // would reuse a generation that receivers have already used up.
       return this.options.queue.run(async () => {
         const group = this.options.group()
         if (!group) throw new ChatError('not_in_group', 'not in the group')
-        const encrypted = await encryptMessage(group, encodePayload(payload))
+        const encrypted = await encryptMessage(group, plaintext)
         this.options.replaceGroup(encrypted.state)
         const ciphertext = encodeBase64url(encrypted.ciphertext)
         this.unacked.set(ciphertext, payload)
@@ -127,7 +141,13 @@ export class Outbox {
     this.catchingUp = undefined
   }
 
-  private async paced(): Promise<void> {
+  private async paced(frameBytes: number): Promise<void> {
     while (!this.bucket.take()) await this.options.clock.sleep(this.bucket.waitMs())
+    if (frameBytes <= SMALL_FRAME_BYTES) return
+    // A frame larger than the whole bucket could never go: it waits for a full one instead.
+    const bytes = Math.min(frameBytes, this.byteBucket.capacity)
+    while (!this.byteBucket.take(bytes)) {
+      await this.options.clock.sleep(this.byteBucket.waitMs(bytes))
+    }
   }
 }

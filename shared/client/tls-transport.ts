@@ -3,7 +3,7 @@
 import type { Socket } from 'bun'
 import { SocketWriter } from '../net/socket-writer.ts'
 import { createFrameDecoder, encodeLengthPrefixed } from '../protocol/framing.ts'
-import { createLimits } from '../protocol/limits.ts'
+import { MAX_SERVER_FRAME_BYTES } from '../protocol/limits.ts'
 import type { ConnectTransport } from './transport.ts'
 import { deliverServerText } from './transport.ts'
 
@@ -14,14 +14,16 @@ export interface TlsTransportOptions {
   readonly ca?: string | readonly string[]
   /** The name the certificate must carry; defaults to the hostname. */
   readonly serverName?: string
-  /** Largest frame accepted from the server. */
+  /** Largest frame accepted from the server; MAX_SERVER_FRAME_BYTES unless given. */
   readonly maxFrameBytes?: number
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true })
 
 export function tlsTransport(options: TlsTransportOptions): ConnectTransport {
-  const maxFrameBytes = options.maxFrameBytes ?? createLimits().maxFrameBytes
+  // Whatever file limit the server was configured with, what it relays fits (with headroom for
+  // the sequence number and sender it adds), so a member is never cut off by a message it is sent.
+  const maxFrameBytes = options.maxFrameBytes ?? MAX_SERVER_FRAME_BYTES
   return (events) =>
     new Promise((resolve, reject) => {
       const decoder = createFrameDecoder(maxFrameBytes)

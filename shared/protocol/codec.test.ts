@@ -119,7 +119,11 @@ describe('decodeServerFrame', () => {
       head: 0,
       members: [{ name: 'alice', identityKey: KEY }],
       group: null,
-      limits: { maxFileBytes: 1_048_576, rate: { perSecond: 20, burst: 60 } },
+      limits: {
+        maxFileBytes: 1_048_576,
+        rate: { perSecond: 20, burst: 60 },
+        bytes: { perSecond: 262_144, burst: 2_900_000 },
+      },
     },
     {
       type: 'ready',
@@ -127,7 +131,11 @@ describe('decodeServerFrame', () => {
       head: 9,
       members: [{ name: 'alice', identityKey: KEY }],
       group: { groupId: 'AAAAAAAAAAAAAAAAAAAAAA', epoch: 4, roster: ['alice', 'bob'] },
-      limits: { maxFileBytes: 4096, rate: { perSecond: 0.5, burst: 1 } },
+      limits: {
+        maxFileBytes: 4096,
+        rate: { perSecond: 0.5, burst: 1 },
+        bytes: { perSecond: 1, burst: 1 },
+      },
     },
     { type: 'presence', event: 'join', name: 'bob', identityKey: KEY, at: 1_700_000_000_000 },
     {

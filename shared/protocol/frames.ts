@@ -7,6 +7,7 @@ import {
   MAX_KEY_PACKAGE_BYTES,
   MAX_SECRET_LENGTH,
   NAME_MAX_LENGTH,
+  NAME_PATTERN,
 } from './limits.ts'
 
 const Base64url = v.pipe(v.string(), v.regex(BASE64URL_PATTERN, 'not base64url'))
@@ -14,6 +15,11 @@ const Base64url = v.pipe(v.string(), v.regex(BASE64URL_PATTERN, 'not base64url')
 const IdentityKey = v.pipe(v.string(), v.length(43), v.regex(BASE64URL_PATTERN, 'not base64url'))
 /** Names are checked against the rules by the room, which answers with a precise error code. */
 const Name = v.pipe(v.string(), v.minLength(1), v.maxLength(NAME_MAX_LENGTH * 4))
+/**
+ * A name the server sends: only one it let in, so a frame with any other (escapes, a newline) is
+ * refused before a view could show it. The message never echoes the refused text.
+ */
+const BoundName = v.pipe(v.string(), v.regex(NAME_PATTERN, 'not a name the server could bind'))
 const Seq = v.pipe(v.number(), v.integer(), v.minValue(0))
 const Epoch = v.pipe(v.number(), v.integer(), v.minValue(0))
 const Timestamp = v.pipe(v.number(), v.integer())
@@ -65,6 +71,7 @@ export const GroupFoundedFrameSchema = v.object({
 })
 
 const Names = v.pipe(v.array(Name), v.maxLength(1000))
+const BoundNames = v.pipe(v.array(BoundName), v.maxLength(1000))
 
 /**
  * The answer to `commit-request`: an MLS commit made at `epoch`, as a PublicMessage. The server
@@ -122,7 +129,7 @@ export type HelloFrame = v.InferOutput<typeof HelloFrameSchema>
 
 export const ChallengeFrameSchema = v.object({ type: v.literal('challenge'), nonce: Base64url })
 
-export const MemberSchema = v.object({ name: Name, identityKey: IdentityKey })
+export const MemberSchema = v.object({ name: BoundName, identityKey: IdentityKey })
 export type Member = v.InferOutput<typeof MemberSchema>
 
 /** The room's MLS group as the server knows it, without reading any of it. */
@@ -131,7 +138,7 @@ export const GroupStatusSchema = v.object({
   /** The epoch the next commit must be made at. */
   epoch: Epoch,
   /** Names whose leaves are in the group, by the accepted commits' claims. */
-  roster: Names,
+  roster: BoundNames,
 })
 export type GroupStatus = v.InferOutput<typeof GroupStatusSchema>
 
@@ -142,12 +149,17 @@ export const ServerLimitsSchema = v.object({
     perSecond: v.pipe(v.number(), v.minValue(0.001)),
     burst: v.pipe(v.number(), v.safeInteger(), v.minValue(1)),
   }),
+  /** Bytes per second, and at once, in frames over SMALL_FRAME_BYTES: files are paced by it. */
+  bytes: v.object({
+    perSecond: v.pipe(v.number(), v.minValue(1)),
+    burst: v.pipe(v.number(), v.safeInteger(), v.minValue(1)),
+  }),
 })
 export type ServerLimits = v.InferOutput<typeof ServerLimitsSchema>
 
 export const ReadyFrameSchema = v.object({
   type: v.literal('ready'),
-  name: Name,
+  name: BoundName,
   /** The last sequence number in the room's log when this member was admitted. */
   head: Seq,
   /** Everyone present, this member included. */
@@ -172,14 +184,14 @@ export const PresenceFrameSchema = v.variant('event', [
   v.object({
     type: v.literal('presence'),
     event: v.literal('join'),
-    name: Name,
+    name: BoundName,
     identityKey: IdentityKey,
     at: Timestamp,
   }),
   v.object({
     type: v.literal('presence'),
     event: v.literal('leave'),
-    name: Name,
+    name: BoundName,
     identityKey: IdentityKey,
     at: Timestamp,
     reason: LeaveReasonSchema,
@@ -191,7 +203,7 @@ export type PresenceFrame = v.InferOutput<typeof PresenceFrameSchema>
 export const AppDeliverFrameSchema = v.object({
   type: v.literal('app'),
   seq: Seq,
-  from: Name,
+  from: BoundName,
   at: Timestamp,
   ciphertext: Base64url,
 })
@@ -200,12 +212,12 @@ export const AppDeliverFrameSchema = v.object({
 export const CommitDeliverFrameSchema = v.object({
   type: v.literal('commit'),
   seq: Seq,
-  from: Name,
+  from: BoundName,
   at: Timestamp,
   epoch: Epoch,
   commit: Base64url,
   adds: v.pipe(v.array(MemberSchema), v.maxLength(1000)),
-  removes: Names,
+  removes: BoundNames,
 })
 
 /**
@@ -221,13 +233,13 @@ export const FoundRequestFrameSchema = v.object({ type: v.literal('found-request
 export const CommitRequestFrameSchema = v.object({
   type: v.literal('commit-request'),
   epoch: Epoch,
-  add: v.pipe(v.array(v.object({ name: Name, keyPackage: Base64url })), v.maxLength(1000)),
-  remove: Names,
+  add: v.pipe(v.array(v.object({ name: BoundName, keyPackage: Base64url })), v.maxLength(1000)),
+  remove: BoundNames,
 })
 
 export const WelcomeDeliverFrameSchema = v.object({
   type: v.literal('welcome'),
-  from: Name,
+  from: BoundName,
   /** The log position of the commit that made this Welcome; read the log after it. */
   seq: Seq,
   welcome: Base64url,
@@ -258,6 +270,8 @@ export const ERROR_CODES = [
   'name_invalid',
   'name_reserved',
   'name_taken',
+  'name_confusable',
+  'name_limited',
   'bad_secret',
   'auth_failed',
   'auth_timeout',

@@ -3,11 +3,13 @@
 import type { RateLimit } from './limits.ts'
 
 export interface TokenBucket {
-  /** Takes one token if there is one. */
-  take(): boolean
+  /** Takes `count` tokens (one frame, or a frame's bytes) if there are that many. */
+  take(count?: number): boolean
   isFull(): boolean
-  /** Milliseconds until a token is there to take; 0 when one is now. */
-  waitMs(): number
+  /** The most tokens the bucket holds: the burst. */
+  readonly capacity: number
+  /** Milliseconds until `count` tokens are there to take; 0 when they are now. */
+  waitMs(count?: number): number
 }
 
 export function createTokenBucket(
@@ -30,16 +32,21 @@ class Bucket implements TokenBucket {
     this.refilledAt = now()
   }
 
-  take(): boolean {
+  get capacity(): number {
+    return this.rate.burst
+  }
+
+  take(count = 1): boolean {
     this.refill()
-    if (this.tokens < 1) return false
-    this.tokens -= 1
+    if (this.tokens < count) return false
+    this.tokens -= count
     return true
   }
 
-  waitMs(): number {
+  waitMs(count = 1): number {
     this.refill()
-    return this.tokens >= 1 ? 0 : Math.ceil(((1 - this.tokens) / this.rate.perSecond) * 1000)
+    const missing = count - this.tokens
+    return missing <= 0 ? 0 : Math.ceil((missing / this.rate.perSecond) * 1000)
   }
 
   isFull(): boolean {

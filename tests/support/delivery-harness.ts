@@ -17,6 +17,7 @@ import {
   type ServerFrame,
 } from '../../shared/protocol/frames.ts'
 import { createMlsMember, type MlsMember } from './mls-member.ts'
+import { keepEntries } from './retention.ts'
 
 export type FrameOf<T extends ServerFrame['type']> = Extract<ServerFrame, { type: T }>
 
@@ -98,7 +99,7 @@ export function createHarness(
     members?: Map<string, MlsMember>
   } = {},
 ): Harness {
-  const store = options.store ?? openSqliteStore(':memory:', 1000)
+  const store = options.store ?? openSqliteStore(':memory:', keepEntries(1000))
   if (!options.store) stores.push(store)
   const online: string[] = []
   const sent: Array<[string, ServerFrame]> = []

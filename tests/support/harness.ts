@@ -22,6 +22,7 @@ import {
 import { encodeFrame } from '../../shared/protocol/codec.ts'
 import { authMessage, type ClientFrame, type ServerFrame } from '../../shared/protocol/frames.ts'
 import { createLimits, type Limits } from '../../shared/protocol/limits.ts'
+import { seededGroupRecord } from './seeded-group.ts'
 
 export interface TestCertificates {
   readonly dir: string
@@ -62,6 +63,11 @@ export interface TestServerOptions {
   readonly termPort?: number
   /** Shares the room with other instances through this Redis. */
   readonly redis?: Omit<RedisClusterOptions, 'limits'>
+  /**
+   * Names the room's MLS group holds from the start (tests/support/seeded-group.ts), so clients
+   * that speak the protocol without MLS may send `app` frames as these members.
+   */
+  readonly members?: readonly string[]
 }
 
 export interface TestServer extends ChatServer {
@@ -74,15 +80,25 @@ export interface TestServer extends ChatServer {
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
   const certs = await testCertificates()
   const dataDir = options.dataDir ?? ':memory:'
-  const limits = createLimits(options.limits)
+  const limits = createLimits({
+    // Every test client comes from 127.0.0.1, standing for many hosts: one address's budget
+    // would be theirs together. Tests of that budget set it.
+    addressRate: { perSecond: 1_000_000, burst: 1_000_000 },
+    addressBytes: { perSecond: 1e12, burst: 1e12 },
+    maxConnectionsPerAddress: 1_000_000,
+    nameRatePerAddress: { perSecond: 1_000_000, burst: 1_000_000 },
+    ...options.limits,
+  })
   const cluster = options.redis && (await openRedisCluster({ ...options.redis, limits }))
+  const backend =
+    cluster ?? openEmbeddedBackend({ dataDir, limits, reportSecurityEvent: logSecurityEvent })
+  if (options.members) await backend.groups.found(await seededGroupRecord(options.members))
   const server = startChatServer({
     hostname: '127.0.0.1',
     webPort: options.webPort ?? 0,
     termPort: options.termPort ?? 0,
     tls: { key: certs.key, cert: certs.cert },
-    backend:
-      cluster ?? openEmbeddedBackend({ dataDir, limits, reportSecurityEvent: logSecurityEvent }),
+    backend,
     limits,
     roomSecret: options.roomSecret,
   })
@@ -168,11 +184,14 @@ export async function connectClient(connect: ConnectTransport): Promise<TestClie
   }
 }
 
-export function connectWebSocket(server: TestServer, headers?: Record<string, string>) {
+/** Where a server listens and the CA it is trusted by: a test server, or one in another process. */
+export type ServerAddress = Pick<TestServer, 'ca' | 'termPort' | 'wsUrl'>
+
+export function connectWebSocket(server: ServerAddress, headers?: Record<string, string>) {
   return connectClient(webSocketTransport({ url: server.wsUrl, tls: { ca: server.ca }, headers }))
 }
 
-export function connectTls(server: TestServer) {
+export function connectTls(server: ServerAddress) {
   return connectClient(
     tlsTransport({
       hostname: '127.0.0.1',

@@ -1,7 +1,13 @@
 // A member that speaks the protocol frame by frame over a real socket, with real MLS state, so a
 // test can make it do what an honest client never would — and honestly whatever else it needs.
 import type { CommitSendFrameSchema, ServerFrame } from '../../shared/protocol/frames.ts'
-import { connectTls, connectWebSocket, join, type TestClient, type TestServer } from './harness.ts'
+import {
+  connectTls,
+  connectWebSocket,
+  join,
+  type ServerAddress,
+  type TestClient,
+} from './harness.ts'
 import { createMlsMember, type MlsMember } from './mls-member.ts'
 
 type CommitRequest = Extract<ServerFrame, { type: 'commit-request' }>
@@ -26,7 +32,7 @@ export interface HostileMember extends AsyncDisposable {
 }
 
 export async function startHostileMember(
-  server: TestServer,
+  server: ServerAddress,
   name: string,
   kind: 'tls' | 'wss' = 'tls',
 ): Promise<HostileMember> {

@@ -6,6 +6,7 @@ import {
   CommitRefusedFrameSchema,
   CommitSendFrameSchema,
   GroupFoundedFrameSchema,
+  GroupStatusSchema,
   KeyPackageSendFrameSchema,
   MemberSchema,
   PresenceFrameSchema,
@@ -33,6 +34,8 @@ export const ClusterEventSchema = v.variant('type', [
       CommitRefusedFrameSchema,
     ]),
   }),
+  /** The leader's group changed: every instance lets only its members send messages. */
+  v.object({ type: v.literal('group'), status: v.nullable(GroupStatusSchema) }),
   /** A new leader runs the Delivery Service: members still waiting to be added ask it again. */
   v.object({ type: v.literal('leader'), instance: Instance }),
 ])

@@ -6,10 +6,20 @@ export const KEYS = {
   head: 'chatbox:head',
   /** STREAM of logged frames; entry id `<seq>-0`, field `f` holds the frame as sent. */
   log: 'chatbox:log',
+  /** LIST, oldest first, one `<seq> <bytes> <ms>` per logged entry: what retention trims by. */
+  logSizes: 'chatbox:log-sizes',
+  /** The bytes of the entries `logSizes` lists. */
+  logBytes: 'chatbox:log-bytes',
   /** The MLS group record as JSON; changed only by compare-and-set scripts. */
   group: 'chatbox:group',
   /** HASH: case-folded name → the identity key bound to it. */
   identities: 'chatbox:identities',
+  /** HASH: name skeleton (shared/protocol/names.ts) → the case-folded name bound with it. */
+  nameSkeletons: 'chatbox:name-skeletons',
+  /** ZSET: `<case-folded name> <skeleton>` of bindings not yet used in the group → bound at (ms). */
+  unconfirmedNames: 'chatbox:names-unconfirmed',
+  /** Set once the bindings from before skeletons were kept have theirs in `nameSkeletons`. */
+  namesMigrated: 'chatbox:names-migrated',
   /** STREAM of what is not logged: presence, Delivery Service requests, frames for one member. */
   events: 'chatbox:events',
   /** HASH: case-folded name → { name, identityKey, instance } of who is online, and where. */
@@ -18,6 +28,8 @@ export const KEYS = {
   instances: 'chatbox:instances',
   /** The instance that runs the Delivery Service, with a lease that expires. */
   leader: 'chatbox:leader',
+  /** A counter written only so that WAIT covers what was read before it (replication.ts). */
+  replicationProbe: 'chatbox:replication-probe',
 } as const
 
 /** Events are read at once by every instance; this many cover any reconnect after a blip. */

@@ -129,6 +129,15 @@ export function createLeader(options: LeaderOptions): Leader {
         // The log stream carries the commit to every instance, this one included.
         broadcast() {},
         report: options.reportSecurityEvent,
+        // Every instance's room hears it, in the events stream's order: before any Welcome.
+        groupChanged(status) {
+          // Here at once (a Welcome sent here goes straight out), then to every instance.
+          options.local()?.groupChanged(status)
+          link.track(link.emit({ type: 'group', status }))
+        },
+        joined(members) {
+          link.track(Promise.resolve(stores.identities.confirm(members, options.now())))
+        },
       })
       for (const member of presence.list()) leader.memberOnline(member.name)
       await link.emit({ type: 'leader', instance: link.instance })

@@ -4,7 +4,7 @@
 // file. No sockets here: the room above it is the same room that runs alone on bun:sqlite.
 import { RedisClient } from 'bun'
 import type { Limits } from '../../../shared/protocol/limits.ts'
-import type { Fanout, LocalMembers, RoomBackend } from '../room/ports.ts'
+import type { Fanout, LocalMembers, RoomBackend, RoomLog } from '../room/ports.ts'
 import { type ClusterEvent, ClusterEventSchema, PresenceRecordSchema } from './events.ts'
 import { type Follower, followStreams } from './follower.ts'
 import { startHeartbeat } from './heartbeat.ts'
@@ -13,6 +13,8 @@ import { createLeader } from './leader.ts'
 import { createClusterLink } from './link.ts'
 import { createRedisPresence } from './presence.ts'
 import { createRedisStores } from './redis-store.ts'
+import { isTlsUrl, redisTls, tlsFailure } from './redis-tls.ts'
+import { createReplicaWaiter } from './replication.ts'
 import { HashValuesReply, parseStored, query, StreamEntriesReply } from './replies.ts'
 import { RETIRE } from './scripts.ts'
 
@@ -31,6 +33,12 @@ export interface RedisClusterOptions {
   readonly reportError?: (error: unknown) => void
   /** Refused commits and blamed committers, while this instance leads; one line each. */
   readonly reportSecurityEvent?: (line: string) => void
+  /** For a rediss:// URL: the CA (PEM) Redis's certificate must chain to; the system's if unset. */
+  readonly ca?: string
+  /** Replicas that must hold a logged entry before it is acknowledged or shown (WAIT); 0: none. */
+  readonly waitReplicas?: number
+  /** How long an append waits for them before it is refused. */
+  readonly waitTimeoutMs?: number
 }
 
 export interface RedisCluster extends RoomBackend {
@@ -43,6 +51,12 @@ export interface RedisCluster extends RoomBackend {
 
 export class RedisUnreachableError extends Error {}
 
+/** Redis's TLS certificate was refused: a wrong CA or host, never a reason to try without TLS. */
+export class RedisTlsError extends RedisUnreachableError {}
+
+/** Fewer replicas than the wait asks for hold the log. */
+export class RedisReplicasError extends RedisUnreachableError {}
+
 export async function openRedisCluster(options: RedisClusterOptions): Promise<RedisCluster> {
   const { limits } = options
   const now = options.now ?? Date.now
@@ -50,7 +64,15 @@ export async function openRedisCluster(options: RedisClusterOptions): Promise<Re
 
   // Commands fail at once while Redis is away instead of queueing: the room answers `unavailable`
   // and nothing is acknowledged that Redis has not stored. Both connections reconnect on their own.
-  const connection = { enableOfflineQueue: false, maxRetries: 1_000_000, connectionTimeout: 3000 }
+  const connection = {
+    enableOfflineQueue: false,
+    maxRetries: 1_000_000,
+    connectionTimeout: 3000,
+    ...redisTls(options.ca),
+  }
+  if (options.ca && !isTlsUrl(options.url)) {
+    throw new RedisTlsError(`a CA for Redis needs a rediss:// URL, not ${redactUrl(options.url)}`)
+  }
   const command = new RedisClient(options.url, connection)
   // Blocking reads get a connection of their own, so they never hold up commands.
   const reader = new RedisClient(options.url, connection)
@@ -59,13 +81,22 @@ export async function openRedisCluster(options: RedisClusterOptions): Promise<Re
   } catch (error) {
     command.close()
     reader.close()
+    const refused = isTlsUrl(options.url) && (await tlsFailure(options.url, options.ca))
+    if (refused) {
+      throw new RedisTlsError(
+        `Redis's TLS certificate is not trusted: ${refused} (${redactUrl(options.url)}, checked ` +
+          `against ${options.ca ? 'the CA given' : "the system's CAs"})`,
+      )
+    }
     throw new RedisUnreachableError(
       `cannot reach Redis at ${redactUrl(options.url)}: ${(error as Error).message}`,
     )
   }
+  const wait = { replicas: options.waitReplicas ?? 0, timeoutMs: options.waitTimeoutMs ?? 1000 }
+  const replicas = createReplicaWaiter(command, wait)
 
   const link = createClusterLink(command, options.instance ?? crypto.randomUUID(), reportError)
-  const stores = createRedisStores(command, limits.logRetention)
+  const stores = createRedisStores(command, limits.logRetention, replicas)
 
   // Where this instance starts reading: what is already logged was delivered by others (a member
   // who missed it resumes), and earlier events are history.
@@ -74,6 +105,13 @@ export async function openRedisCluster(options: RedisClusterOptions): Promise<Re
     query(command, StreamEntriesReply, 'XREVRANGE', [KEYS.events, '+', '-', 'COUNT', '1']),
     query(command, HashValuesReply, 'HGETALL', [KEYS.presence]),
   ])
+  // Reading starts after `head`: were an entry up to it not on the replicas, a failover could
+  // give its number to another that this instance would then never deliver.
+  await replicas.reads().catch((error: Error) => {
+    command.close()
+    reader.close()
+    throw new RedisReplicasError(`Redis's replicas do not hold its log: ${error.message}`)
+  })
 
   let local: LocalMembers | undefined
   const presence = createRedisPresence(
@@ -114,6 +152,9 @@ export async function openRedisCluster(options: RedisClusterOptions): Promise<Re
       case 'ds':
         leader.request(event)
         return
+      case 'group':
+        local?.groupChanged(event.status)
+        return
       case 'leader':
         leader.announced()
         return
@@ -144,7 +185,15 @@ export async function openRedisCluster(options: RedisClusterOptions): Promise<Re
     delivered: head,
     onEvent,
     onEntry: (text) => local?.deliver(text),
+    replicated: createReplicaWaiter(reader, wait).reads,
   })
+
+  /** A page of a replay, once the replicas hold it. */
+  async function readConfirmed(...page: Parameters<RoomLog['readAfter']>) {
+    const entries = await stores.log.readAfter(...page)
+    await replicas.reads()
+    return entries
+  }
 
   const fanout: Fanout = {
     // The follower hands every instance's entries to this one's members, in log order.
@@ -160,7 +209,8 @@ export async function openRedisCluster(options: RedisClusterOptions): Promise<Re
   return {
     instance: link.instance,
     identities: stores.identities,
-    log: stores.log,
+    // A replay shows only what the replicas hold, as the follower does.
+    log: wait.replicas === 0 ? stores.log : { ...stores.log, readAfter: readConfirmed },
     groups: stores.groups,
     fanout,
     presence,

@@ -3,7 +3,7 @@
 // No sockets and no room logic here; the scripts make each change atomic.
 import type { RedisClient } from 'bun'
 import * as v from 'valibot'
-import { nameKey } from '../../../shared/protocol/names.ts'
+import type { LogRetention } from '../../../shared/protocol/limits.ts'
 import {
   type GroupRecord,
   GroupRecordSchema,
@@ -14,6 +14,8 @@ import {
   type UnstampedFrame,
 } from '../room/ports.ts'
 import { KEYS } from './keys.ts'
+import { createRedisIdentities } from './redis-identities.ts'
+import { NO_REPLICA_WAIT, type ReplicaWaiter } from './replication.ts'
 import {
   decodeLogEntry,
   IntegerReply,
@@ -23,7 +25,7 @@ import {
   sendCommand,
   TextReply,
 } from './replies.ts'
-import { ACCEPT_COMMIT, APPEND, DISSOLVE } from './scripts.ts'
+import { ACCEPT_COMMIT, APPEND, DISSOLVE, READ_AFTER } from './scripts.ts'
 
 export interface RedisStores {
   readonly identities: IdentityStore
@@ -50,7 +52,16 @@ function stamped(prefix: string, seq: number): LoggedEntry {
 /** Only the id matters of a record stored before commits were checked: it is dissolved. */
 const LegacyGroupSchema = v.object({ groupId: v.string() })
 
-export function createRedisStores(redis: RedisClient, retention: number): RedisStores {
+/**
+ * `replicas`: waits on `redis` for its replicas, which must hold an appended entry or an accepted
+ * commit before it resolves; one they have not confirmed in time is a rejection (replication.ts).
+ */
+export function createRedisStores(
+  redis: RedisClient,
+  retention: LogRetention,
+  replicas: ReplicaWaiter = NO_REPLICA_WAIT,
+): RedisStores {
+  const kept = [retention.entries, retention.bytes, retention.ageMs]
   const eval_ = async (script: string, keys: string[], args: (string | number)[]) =>
     parseReply(
       IntegerReply,
@@ -58,22 +69,13 @@ export function createRedisStores(redis: RedisClient, retention: number): RedisS
       'EVAL',
     )
 
-  const identities: IdentityStore = {
-    async claim(name, identityKey) {
-      const key = nameKey(name)
-      if ((await query(redis, IntegerReply, 'HSETNX', [KEYS.identities, key, identityKey])) === 1) {
-        return 'new'
-      }
-      return (await query(redis, TextReply, 'HGET', [KEYS.identities, key])) === identityKey
-        ? 'known'
-        : 'conflict'
-    },
-  }
+  const identities = createRedisIdentities(redis)
 
   // Appends wait for the end of the event-loop turn and go to Redis as one script, as the SQLite
   // store batches its writes: one round trip for a turn's messages instead of one each.
   let pending: Array<{
     readonly prefix: string
+    readonly at: number
     readonly resolve: (entry: LoggedEntry) => void
     readonly reject: (error: unknown) => void
   }> = []
@@ -83,7 +85,13 @@ export function createRedisStores(redis: RedisClient, retention: number): RedisS
     if (pending.length === 0) return
     const batch = pending
     pending = []
-    const written = eval_(APPEND, [KEYS.head, KEYS.log], [retention, ...batch.map((p) => p.prefix)])
+    const written = replicas.after(
+      eval_(
+        APPEND,
+        [KEYS.head, KEYS.log, KEYS.logSizes, KEYS.logBytes],
+        [...kept, ...batch.flatMap((p) => [p.at, p.prefix])],
+      ),
+    )
     inFlight.add(written)
     written.then(
       (first) => {
@@ -103,12 +111,12 @@ export function createRedisStores(redis: RedisClient, retention: number): RedisS
     append(frame: UnstampedFrame) {
       const { promise, resolve, reject } = Promise.withResolvers<LoggedEntry>()
       if (pending.length === 0) setImmediate(writePending)
-      pending.push({ prefix: unstamped(frame), resolve, reject })
+      pending.push({ prefix: unstamped(frame), at: frame.at, resolve, reject })
       return promise
     },
-    async readAfter(afterSeq, limit) {
-      const range = [KEYS.log, `${afterSeq + 1}-0`, '+', 'COUNT', String(limit)]
-      return (await query(redis, StreamEntriesReply, 'XRANGE', range)).map(decodeLogEntry)
+    async readAfter(afterSeq, limit, maxBytes = Number.MAX_SAFE_INTEGER) {
+      const args = [READ_AFTER, '1', KEYS.log, `(${afterSeq}-0`, String(limit), String(maxBytes)]
+      return (await query(redis, StreamEntriesReply, 'EVAL', args)).map(decodeLogEntry)
     },
     async head() {
       return Number((await query(redis, TextReply, 'GET', [KEYS.head])) ?? 0)
@@ -140,10 +148,14 @@ export function createRedisStores(redis: RedisClient, retention: number): RedisS
     async acceptCommit(expected, next, frame) {
       writePending()
       const prefix = unstamped(frame)
-      const seq = await eval_(
-        ACCEPT_COMMIT,
-        [KEYS.group, KEYS.head, KEYS.log],
-        [expected.groupId, expected.epoch, JSON.stringify(next), prefix, retention],
+      // Before the commit is acted on (a Welcome sent, the next epoch asked for), the replicas
+      // hold it: a failover can never leave a member welcomed into an epoch the log lost.
+      const seq = await replicas.after(
+        eval_(
+          ACCEPT_COMMIT,
+          [KEYS.group, KEYS.head, KEYS.log, KEYS.logSizes, KEYS.logBytes],
+          [expected.groupId, expected.epoch, JSON.stringify(next), prefix, ...kept, frame.at],
+        ),
       )
       return seq < 0 ? 'stale' : stamped(prefix, seq)
     },

@@ -6,32 +6,85 @@
 const STAMP = `local function stamp(prefix, seq) return prefix .. ',"seq":' .. string.format('%d', seq) .. '}' end`
 
 /**
- * KEYS: head, log. ARGV: retention, then one unstamped frame per entry.
- * Numbers the entries consecutively and logs them; returns the first number.
+ * Logs one stamped entry made at `now` (its frame's time, in ms) and keeps the log within its
+ * retention (entries, bytes, age; the newest entry always stays). KEYS: log, sizes, bytes. The
+ * trim reads one small list item per entry it drops, never an entry itself.
+ */
+const LOG_AND_TRIM = `local function log_and_trim(keys, entries, bytes, age_ms, now, seq, text)
+  -- MAXLEN too, for entries logged before sizes were listed.
+  redis.call('XADD', keys[1], 'MAXLEN', '~', entries, string.format('%d-0', seq), 'f', text)
+  redis.call('RPUSH', keys[2], string.format('%d %d %d', seq, #text, now))
+  local total = redis.call('INCRBY', keys[3], #text)
+  local cut = nil
+  while true do
+    local count = redis.call('LLEN', keys[2])
+    if count <= 1 then break end
+    local first = redis.call('LINDEX', keys[2], 0)
+    local s, size, at = string.match(first, '(%d+) (%d+) (%d+)')
+    if count <= entries and total <= bytes and tonumber(at) >= now - age_ms then break end
+    redis.call('LPOP', keys[2])
+    total = redis.call('DECRBY', keys[3], tonumber(size))
+    cut = s
+  end
+  if cut then redis.call('XTRIM', keys[1], 'MINID', cut .. '-1') end
+end`
+
+/**
+ * KEYS: head, log, sizes, bytes. ARGV: entries, bytes and age kept, then each entry's time and
+ * unstamped frame. Numbers the entries consecutively and logs them; returns the first number.
  */
 export const APPEND = `${STAMP}
-local count = #ARGV - 1
+${LOG_AND_TRIM}
+local count = (#ARGV - 3) / 2
 local last = redis.call('INCRBY', KEYS[1], count)
 for i = 1, count do
   local seq = last - count + i
-  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], string.format('%d-0', seq), 'f', stamp(ARGV[i + 1], seq))
+  log_and_trim({ KEYS[2], KEYS[3], KEYS[4] }, tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]),
+    tonumber(ARGV[2 * i + 2]), seq, stamp(ARGV[2 * i + 3], seq))
 end
 return last - count + 1`
 
 /**
- * KEYS: group, head, log. ARGV: expected group id, expected epoch, next record, unstamped commit
- * frame, retention. Logs the commit and stores the next record only if the group is still the one
- * expected; returns the commit's sequence number, or -1 when another commit won the epoch.
+ * KEYS: group, head, log, sizes, bytes. ARGV: expected group id, expected epoch, next record,
+ * unstamped commit frame, entries, bytes and age kept, the commit's time. Logs the commit and stores the next record
+ * only if the group is still the one expected; returns the commit's sequence number, or -1 when
+ * another commit won the epoch.
  */
 export const ACCEPT_COMMIT = `${STAMP}
+${LOG_AND_TRIM}
 local stored = redis.call('GET', KEYS[1])
 if not stored then return -1 end
 local group = cjson.decode(stored)
 if group.groupId ~= ARGV[1] or group.epoch ~= tonumber(ARGV[2]) then return -1 end
 redis.call('SET', KEYS[1], ARGV[3])
 local seq = redis.call('INCR', KEYS[2])
-redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[5], string.format('%d-0', seq), 'f', stamp(ARGV[4], seq))
+log_and_trim({ KEYS[3], KEYS[4], KEYS[5] }, tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]),
+  tonumber(ARGV[8]), seq, stamp(ARGV[4], seq))
 return seq`
+
+/**
+ * KEYS: log. ARGV: the entry to read after (exclusive, as `(<seq>-0`), count, bytes. Entries in
+ * order, at most `count`, and no more than `bytes` of text past the first: a replay of large files
+ * takes a few at a time.
+ */
+export const READ_AFTER = `
+local out = {}
+local total = 0
+local cursor = ARGV[1]
+local limit = tonumber(ARGV[2])
+local budget = tonumber(ARGV[3])
+while #out < limit do
+  local batch = redis.call('XRANGE', KEYS[1], cursor, '+', 'COUNT', math.min(16, limit - #out))
+  if #batch == 0 then break end
+  for _, entry in ipairs(batch) do
+    local size = #entry[2][2]
+    if #out > 0 and total + size > budget then return out end
+    total = total + size
+    out[#out + 1] = entry
+  end
+  cursor = '(' .. batch[#batch][1]
+end
+return out`
 
 /** KEYS: group. ARGV: group id. Forgets the group only if it is still that one. */
 export const DISSOLVE = `

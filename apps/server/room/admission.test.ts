@@ -2,20 +2,32 @@ import { describe, expect, test } from 'bun:test'
 import { createIdentityKeyPair, signWithIdentity } from '../../../shared/crypto/identity-key.ts'
 import { encodeBase64url } from '../../../shared/protocol/base64url.ts'
 import { authMessage, type HelloFrame } from '../../../shared/protocol/frames.ts'
-import { type AdmissionOptions, type Challenge, createAdmission } from './admission.ts'
+import { NAME_RATE_PER_ADDRESS, NAME_RATE_PER_KEY } from '../../../shared/protocol/limits.ts'
+import { keepEntries } from '../../../tests/support/retention.ts'
+import {
+  type AdmissionOptions,
+  type Challenge,
+  createAdmission,
+  type HelloVerdict,
+} from './admission.ts'
 import { createMemoryStores } from './memory-stores.ts'
 
 const KEY = 'A'.repeat(43)
 
 function admission(options: Partial<AdmissionOptions> = {}) {
   return createAdmission({
-    identities: createMemoryStores(10).identities,
+    identities: createMemoryStores(keepEntries(10)).identities,
     secret: undefined,
     now: () => 1,
     randomBytes: (length) => new Uint8Array(length).fill(7),
+    nameRates: { perKey: NAME_RATE_PER_KEY, perAddress: NAME_RATE_PER_ADDRESS },
+    unusedNameMs: 30 * DAY,
     ...options,
   })
 }
+
+const DAY = 86_400_000
+const HOME = '192.0.2.7'
 
 function hello(name: string, secret?: string): HelloFrame {
   return { type: 'hello', name, identityKey: KEY, ...(secret === undefined ? {} : { secret }) }
@@ -23,7 +35,7 @@ function hello(name: string, secret?: string): HelloFrame {
 
 describe('createAdmission', () => {
   test('challenges a valid hello with 32 random bytes as the nonce, for that name and key', () => {
-    expect(admission().hello(hello('alice'))).toEqual({
+    expect(admission().hello(hello('alice'), HOME)).toEqual({
       kind: 'challenge',
       challenge: {
         member: { name: 'alice', identityKey: KEY },
@@ -33,8 +45,11 @@ describe('createAdmission', () => {
   })
 
   test('rejects an invalid or reserved name with its code, and lets the hello be sent again', () => {
-    expect(admission().hello(hello('1x'))).toMatchObject({ kind: 'reject', code: 'name_invalid' })
-    expect(admission().hello(hello('System'))).toMatchObject({
+    expect(admission().hello(hello('1x'), HOME)).toMatchObject({
+      kind: 'reject',
+      code: 'name_invalid',
+    })
+    expect(admission().hello(hello('System'), HOME)).toMatchObject({
       kind: 'reject',
       code: 'name_reserved',
     })
@@ -42,21 +57,54 @@ describe('createAdmission', () => {
 
   test('asks for the room secret when hello has none, and fails a wrong one', () => {
     const guarded = admission({ secret: 's3cret' })
-    expect(guarded.hello(hello('alice'))).toEqual({
+    expect(guarded.hello(hello('alice'), HOME)).toEqual({
       kind: 'tell',
       frame: { type: 'error', code: 'bad_secret', message: expect.any(String), fatal: false },
     })
-    expect(guarded.hello(hello('alice', 's3cre'))).toMatchObject({
+    expect(guarded.hello(hello('alice', 's3cre'), HOME)).toMatchObject({
       kind: 'fail',
       code: 'bad_secret',
     })
-    expect(guarded.hello(hello('alice', 's3cret'))).toMatchObject({ kind: 'challenge' })
+    expect(guarded.hello(hello('alice', 's3cret'), HOME)).toMatchObject({ kind: 'challenge' })
   })
 
   test('checks the name only once the secret is right', () => {
     const guarded = admission({ secret: 's3cret' })
-    expect(guarded.hello(hello('1x', 'wrong'))).toMatchObject({ kind: 'fail', code: 'bad_secret' })
-    expect(guarded.hello(hello('1x', 's3cret'))).toMatchObject({ kind: 'reject' })
+    expect(guarded.hello(hello('1x', 'wrong'), HOME)).toMatchObject({
+      kind: 'fail',
+      code: 'bad_secret',
+    })
+    expect(guarded.hello(hello('1x', 's3cret'), HOME)).toMatchObject({ kind: 'reject' })
+  })
+
+  test('after 5 wrong secrets refuses any hello from that address without checking it, and says when to try again', () => {
+    const clock = { at: 0 }
+    const logged: string[] = []
+    const guarded = admission({
+      secret: 's3cret',
+      now: () => clock.at,
+      reportSecurityEvent: (line) => logged.push(line),
+    })
+    const verdicts = ['w1', 'w2', 'w3', 'w4', 'w5'].map((guess) =>
+      guarded.hello(hello('alice', guess), HOME),
+    )
+    expect(verdicts.map((verdict) => verdict.kind === 'fail' && verdict.code)).toEqual(
+      Array(5).fill('bad_secret'),
+    )
+    expect(verdicts.at(-1)).toMatchObject({ message: expect.stringContaining('try again in 1 s') })
+    const locked: HelloVerdict = {
+      kind: 'fail',
+      code: 'rate_limited',
+      message: 'too many wrong room secrets from your address; try again in 1 s',
+    }
+    expect(guarded.hello(hello('alice', 's3cret'), HOME)).toEqual(locked)
+    expect(guarded.hello(hello('alice'), HOME)).toEqual(locked)
+    expect(guarded.hello(hello('alice', 's3cret'), '198.51.100.1')).toMatchObject({
+      kind: 'challenge',
+    })
+    expect(logged).toEqual([`room secret: 5 wrong from ${HOME}; locked out for 1 s`])
+    clock.at = 1000
+    expect(guarded.hello(hello('alice', 's3cret'), HOME)).toMatchObject({ kind: 'challenge' })
   })
 
   test('accepts only a signature by the claimed key over this nonce and this name', async () => {
@@ -74,10 +122,127 @@ describe('createAdmission', () => {
     expect(await room.verify(challenge, otherNonce)).toBe(false)
   })
 
-  test('claims the name for the key, and reports another key’s claim as a conflict', async () => {
+  test('claims the name for the key, and refuses another key’s claim as name_taken', async () => {
     const room = admission()
-    expect(await room.claim({ name: 'alice', identityKey: KEY })).toBe('new')
-    expect(await room.claim({ name: 'ALICE', identityKey: KEY })).toBe('known')
-    expect(await room.claim({ name: 'Alice', identityKey: 'B'.repeat(43) })).toBe('conflict')
+    expect(await room.claim({ name: 'alice', identityKey: KEY }, HOME)).toEqual({ kind: 'admit' })
+    expect(await room.claim({ name: 'ALICE', identityKey: KEY }, HOME)).toEqual({ kind: 'admit' })
+    expect(await room.claim({ name: 'Alice', identityKey: 'B'.repeat(43) }, HOME)).toEqual({
+      kind: 'refuse',
+      code: 'name_taken',
+      message: '"Alice" belongs to another identity key; choose another name',
+    })
+  })
+
+  test('refuses a look-alike of a bound name as name_confusable, saying what counts as alike', async () => {
+    const room = admission()
+    await room.claim({ name: 'alice', identityKey: KEY }, HOME)
+    expect(await room.claim({ name: 'aIice', identityKey: 'B'.repeat(43) }, HOME)).toEqual({
+      kind: 'refuse',
+      code: 'name_confusable',
+      message:
+        '"aIice" looks like a name already taken (case, _ and -, I l 1 i, O 0, rn m, vv w and ' +
+        'cl d count as one); choose another name',
+    })
+  })
+})
+
+describe('new names a key and an address may bind', () => {
+  function clocked() {
+    const clock = { at: 0 }
+    return { clock, room: admission({ now: () => clock.at }) }
+  }
+  const bind = (room: ReturnType<typeof admission>, name: string, key = KEY, from = HOME) =>
+    room.claim({ name, identityKey: key }, from)
+
+  test('lets a key bind 3 names, then one an hour, and says when to try again', async () => {
+    const { clock, room } = clocked()
+    for (const name of ['one', 'two', 'three'])
+      expect(await bind(room, name)).toEqual({ kind: 'admit' })
+    expect(await bind(room, 'four')).toEqual({
+      kind: 'refuse',
+      code: 'name_limited',
+      message:
+        'this identity key has bound its share of new names for now; try again in 60 min, or ' +
+        'join under a name it holds',
+    })
+    clock.at = 3_600_000 - 1000
+    expect(await bind(room, 'four')).toMatchObject({ message: expect.stringContaining('in 1 s,') })
+    clock.at = 3_600_000
+    expect(await bind(room, 'four')).toEqual({ kind: 'admit' })
+    expect(await bind(room, 'five')).toMatchObject({ code: 'name_limited' })
+  })
+
+  test('charges nothing for a name the key holds, nor for a refused one', async () => {
+    const { room } = clocked()
+    await bind(room, 'alice')
+    for (let again = 0; again < 10; again += 1)
+      expect(await bind(room, 'Alice')).toEqual({ kind: 'admit' })
+    await bind(room, 'bob', 'B'.repeat(43))
+    for (let again = 0; again < 10; again += 1) {
+      expect(await bind(room, 'b0b')).toMatchObject({ code: 'name_confusable' })
+    }
+    expect(await bind(room, 'carol')).toEqual({ kind: 'admit' })
+    expect(await bind(room, 'dave')).toEqual({ kind: 'admit' })
+    expect(await bind(room, 'erin')).toMatchObject({ code: 'name_limited' })
+    // While limited, the key still gets in under every name it holds.
+    for (const name of ['alice', 'carol', 'dave'])
+      expect(await bind(room, name)).toEqual({ kind: 'admit' })
+  })
+
+  test('lets one address bind 20 names whatever the keys, then one a minute', async () => {
+    const { clock, room } = clocked()
+    const key = (index: number) => String.fromCharCode(65 + (index % 26)).repeat(42) + (index % 10)
+    for (let index = 0; index < 20; index += 1) {
+      expect(await bind(room, `person${index}`, key(index))).toEqual({ kind: 'admit' })
+    }
+    expect(await bind(room, 'person20', key(20))).toEqual({
+      kind: 'refuse',
+      code: 'name_limited',
+      message:
+        'this address has bound its share of new names for now; try again in 1 min, or join ' +
+        'under a name it holds',
+    })
+    expect(await bind(room, 'person20', key(20), '198.51.100.1')).toEqual({ kind: 'admit' })
+    clock.at = 60_000
+    expect(await bind(room, 'person21', key(21))).toEqual({ kind: 'admit' })
+  })
+
+  test('charges every address of one IPv6 /64 to one quota', async () => {
+    const { room } = clocked()
+    for (let index = 0; index < 20; index += 1) {
+      const from = `2001:db8:0:7::${(index + 1).toString(16)}`
+      expect(await bind(room, `person${index}`, `${'K'.repeat(40)}${index + 100}`, from)).toEqual({
+        kind: 'admit',
+      })
+    }
+    const next = { name: 'person20', identityKey: `${'K'.repeat(40)}999` }
+    expect(await room.claim(next, '2001:db8:0:7:ffff::1')).toMatchObject({ code: 'name_limited' })
+    expect(await room.claim(next, '2001:db8:0:8::1')).toEqual({ kind: 'admit' })
+  })
+
+  test('lets no more than the burst through when claims arrive at once', async () => {
+    const { room } = clocked()
+    const names = Array.from({ length: 12 }, (_, index) => `rush${index}`)
+    const verdicts = await Promise.all(names.map((name) => bind(room, name)))
+    expect(verdicts.filter((verdict) => verdict.kind === 'admit')).toHaveLength(3)
+  })
+})
+
+describe('bindings never used in the group', () => {
+  test('lapse after the setting, and the name goes to whoever claims it next', async () => {
+    const clock = { at: 0 }
+    const identities = createMemoryStores(keepEntries(10)).identities
+    const room = admission({ identities, now: () => clock.at, unusedNameMs: 30 * DAY })
+    const other = { name: 'alice', identityKey: 'B'.repeat(43) }
+    await room.claim({ name: 'alice', identityKey: KEY }, HOME)
+    await room.claim({ name: 'bob', identityKey: KEY }, HOME)
+    await identities.confirm([{ name: 'bob', identityKey: KEY }], 5)
+    clock.at = 30 * DAY
+    expect(await room.claim(other, '198.51.100.1')).toMatchObject({ code: 'name_taken' })
+    clock.at = 30 * DAY + 1
+    expect(await room.claim(other, '198.51.100.1')).toEqual({ kind: 'admit' })
+    expect(
+      await room.claim({ name: 'b0b', identityKey: 'B'.repeat(43) }, '198.51.100.1'),
+    ).toMatchObject({ code: 'name_confusable' })
   })
 })

@@ -10,9 +10,16 @@ import {
   type HelloFrame,
   type Member,
 } from '../../../shared/protocol/frames.ts'
+import {
+  type NameRate,
+  SECRET_GUESS_LIMITS,
+  type SecretGuessLimits,
+} from '../../../shared/protocol/limits.ts'
 import { checkName } from '../../../shared/protocol/names.ts'
-import type { ClaimResult, IdentityStore, MaybePromise } from './ports.ts'
+import { type Allowance, createNameQuota } from './name-quota.ts'
+import type { ClaimResult, IdentityStore } from './ports.ts'
 import { secretsEqual } from './secret.ts'
+import { createSecretGuard } from './secret-guard.ts'
 
 /** A hello the room answered: who claims to be whom, and the nonce their key must sign. */
 export interface Challenge {
@@ -30,12 +37,21 @@ export type HelloVerdict =
   | { readonly kind: 'fail'; readonly code: ErrorCode; readonly message: string }
 
 export interface Admission {
-  hello(frame: HelloFrame): HelloVerdict
+  /** `remoteAddress` is where the hello came from: wrong secrets from there lock it out. */
+  hello(frame: HelloFrame, remoteAddress: string): HelloVerdict
   /** Whether `signature` is the claimed key's, over this challenge's nonce and name. */
   verify(challenge: Challenge, signature: string): Promise<boolean>
-  /** Binds the name to the key on first use; 'conflict' when another key holds it. */
-  claim(member: Member): MaybePromise<ClaimResult>
+  /**
+   * Binds the name to the key on first use, within the new names the key and the address
+   * (`remoteAddress`, an IPv6 /64) may bind; a name the key holds already is always let in.
+   */
+  claim(member: Member, remoteAddress: string): Promise<ClaimVerdict>
 }
+
+/** A claim let in, or refused with a code and a message that tells the user what to do. */
+export type ClaimVerdict =
+  | { readonly kind: 'admit' }
+  | { readonly kind: 'refuse'; readonly code: ErrorCode; readonly message: string }
 
 export interface AdmissionOptions {
   readonly identities: IdentityStore
@@ -43,18 +59,44 @@ export interface AdmissionOptions {
   readonly secret: string | undefined
   readonly now: () => number
   readonly randomBytes: (length: number) => Uint8Array
+  /** New names a key, and an address, may bind (Limits.nameRatePerKey, nameRatePerAddress). */
+  readonly nameRates: { readonly perKey: NameRate; readonly perAddress: NameRate }
+  /** A binding never used in the group lapses after this long (Limits.unusedNameMs). */
+  readonly unusedNameMs: number
+  /** Wrong secrets an address may send before it is locked out (Limits.secretGuesses). */
+  readonly secretGuesses?: SecretGuessLimits
+  /** The server's security log: lockouts of secret guessers. */
+  readonly reportSecurityEvent?: (line: string) => void
 }
 
 const ASK_FOR_SECRET = errorFrame('bad_secret', 'this room asks for a secret', false)
 
 export function createAdmission(options: AdmissionOptions): Admission {
   const { identities, secret, now, randomBytes } = options
+  const quota = createNameQuota(options.nameRates, now)
+  const guard = createSecretGuard({
+    ...(options.secretGuesses ?? SECRET_GUESS_LIMITS),
+    now,
+    report: options.reportSecurityEvent ?? (() => {}),
+  })
   return {
-    hello(frame) {
+    hello(frame, remoteAddress) {
       if (secret !== undefined) {
+        // Refused before the secret is looked at: a guess made while locked out tells nothing.
+        const waitMs = guard.waitMs(remoteAddress)
+        if (waitMs > 0) {
+          const wait = inWords(waitMs)
+          const message = `too many wrong room secrets from your address; try again in ${wait}`
+          return { kind: 'fail', code: 'rate_limited', message }
+        }
         if (frame.secret === undefined) return { kind: 'tell', frame: ASK_FOR_SECRET }
         if (!secretsEqual(frame.secret, secret)) {
-          return { kind: 'fail', code: 'bad_secret', message: 'wrong room secret' }
+          const lockoutMs = guard.missed(remoteAddress)
+          const message =
+            lockoutMs > 0
+              ? `wrong room secret; too many from your address, try again in ${inWords(lockoutMs)}`
+              : 'wrong room secret'
+          return { kind: 'fail', code: 'bad_secret', message }
         }
       }
       const check = checkName(frame.name)
@@ -70,6 +112,66 @@ export function createAdmission(options: AdmissionOptions): Admission {
     },
     verify: ({ member, nonce }, signature) =>
       verifyIdentitySignature(member.identityKey, signature, authMessage(nonce, member.name)),
-    claim: ({ name, identityKey }) => identities.claim(name, identityKey, now()),
+    async claim({ name, identityKey }, remoteAddress) {
+      const at = now()
+      const allowance = quota.allow(identityKey, remoteAddress)
+      let bound = false
+      try {
+        const result = await identities.claim(name, identityKey, at, {
+          mayBind: allowance.ok,
+          unusedBefore: at - options.unusedNameMs,
+        })
+        bound = result === 'new'
+        return claimVerdict(name, result, allowance)
+      } finally {
+        // A reconnect, a refusal or a failed store took nothing from either quota.
+        if (allowance.ok) allowance.settle(bound)
+      }
+    },
   }
+}
+
+const LOOK_ALIKES = 'case, _ and -, I l 1 i, O 0, rn m, vv w and cl d count as one'
+
+function claimVerdict(name: string, result: ClaimResult, allowance: Allowance): ClaimVerdict {
+  switch (result) {
+    case 'new':
+    case 'known':
+      return { kind: 'admit' }
+    case 'conflict':
+      return {
+        kind: 'refuse',
+        code: 'name_taken',
+        message: `"${name}" belongs to another identity key; choose another name`,
+      }
+    case 'confusable':
+      return {
+        kind: 'refuse',
+        code: 'name_confusable',
+        message: `"${name}" looks like a name already taken (${LOOK_ALIKES}); choose another name`,
+      }
+    case 'limited': {
+      // Only a claim the quota refused can be limited; the store binds whenever it is allowed to.
+      const { holder, waitMs } = allowance.ok
+        ? ({ holder: 'address', waitMs: 0 } as const)
+        : allowance
+      const who = holder === 'key' ? 'this identity key' : 'this address'
+      return {
+        kind: 'refuse',
+        code: 'name_limited',
+        message:
+          `${who} has bound its share of new names for now; try again in ${inWords(waitMs)}, ` +
+          'or join under a name it holds',
+      }
+    }
+  }
+}
+
+/** A wait as a person reads it: seconds under a minute, minutes above. */
+function inWords(ms: number): string {
+  // The bucket's floating-point arithmetic can overshoot by a millisecond: 1,001 ms is 1 s.
+  const wait = Math.floor(ms / 10) * 10
+  return wait < 60_000
+    ? `${Math.max(1, Math.ceil(wait / 1000))} s`
+    : `${Math.ceil(wait / 60_000)} min`
 }

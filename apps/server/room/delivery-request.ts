@@ -3,7 +3,7 @@
 import { checkKeyPackage } from '../../../shared/mls/commit-check.ts'
 import { decodeBase64url, encodeBase64url } from '../../../shared/protocol/base64url.ts'
 import type { ErrorFrame, Member } from '../../../shared/protocol/frames.ts'
-import { REJOIN_RATE } from '../../../shared/protocol/limits.ts'
+import { COMMIT_REQUEST_KEY_PACKAGE_CHARS, REJOIN_RATE } from '../../../shared/protocol/limits.ts'
 import { nameKey } from '../../../shared/protocol/names.ts'
 import { createTokenBucket, type TokenBucket } from '../../../shared/protocol/token-bucket.ts'
 import type { CommitInput, GroupRecord } from './ports.ts'
@@ -129,4 +129,17 @@ export function nextAsked(
   if (fresh !== undefined || candidates.length === 0) return fresh
   passedOver.clear()
   return candidates[0]
+}
+
+/**
+ * The waiting newcomers one commit-request relays: those whose KeyPackages fit the budget, oldest
+ * first, and always the first. The rest wait for the next commit, so the request, the commit and
+ * its Welcome fit every frame limit however many KeyPackages arrive at once.
+ */
+export function withinRequestBudget(adds: readonly PendingAdd[]): PendingAdd[] {
+  let chars = 0
+  return adds.filter((add, index) => {
+    chars += add.keyPackage.length
+    return index === 0 || chars <= COMMIT_REQUEST_KEY_PACKAGE_CHARS
+  })
 }

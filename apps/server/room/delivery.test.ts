@@ -21,6 +21,7 @@ import {
   welcomeOf,
 } from '../../../tests/support/delivery-harness.ts'
 import { createMlsMember, type MlsMember } from '../../../tests/support/mls-member.ts'
+import { keepEntries } from '../../../tests/support/retention.ts'
 import { createMemoryStores } from './memory-stores.ts'
 import type { CommitInput, CommitRefusal, GroupRecord } from './ports.ts'
 
@@ -110,7 +111,7 @@ describe('founding', () => {
   })
 
   test('keeps the founder asked until its group is stored: a newcomer arriving meanwhile waits', async () => {
-    const memory = createMemoryStores(1000)
+    const memory = createMemoryStores(keepEntries(1000))
     const reached = Promise.withResolvers<void>()
     const stored = Promise.withResolvers<void>()
     const harness = createHarness({

@@ -21,7 +21,9 @@ import {
   type PendingAdd,
   type Refusal,
   type Request,
+  withinRequestBudget,
 } from './delivery-request.ts'
+import { GraceTimers } from './grace-timers.ts'
 import {
   acceptedCommit,
   type CurrentGroup,
@@ -51,6 +53,10 @@ export interface DeliveryOptions {
   readonly broadcast: (entry: LoggedEntry) => void
   /** One line per refused commit or blamed committer, for the server's log; never content. */
   readonly report?: (line: string) => void
+  /** The group changed (founded, committed, ended): rooms let only its members send messages. */
+  readonly groupChanged?: (status: GroupStatus | null) => void
+  /** These names joined the group (its founder, or added by a commit): their bindings are in use. */
+  readonly joined?: (members: Member[]) => void
 }
 
 export interface Delivery extends DeliveryService {
@@ -64,7 +70,13 @@ const NO_GROUP: Refusal = { code: 'not_in_group', message: 'the room has no grou
 export function createDelivery(options: DeliveryOptions): Delivery {
   const { store, sendTo, now } = options
   const report = options.report ?? (() => {})
+  const joined = options.joined ?? (() => {})
   let group: CurrentGroup | null = null
+  /** Every change of the group goes through here, so rooms hear of each. */
+  function setGroup(next: CurrentGroup | null): void {
+    group = next
+    options.groupChanged?.(next && statusOf(next.record))
+  }
   if (options.initialGroup) {
     try {
       group = currentGroup(options.initialGroup)
@@ -76,7 +88,10 @@ export function createDelivery(options: DeliveryOptions): Delivery {
   const pendingAdds = new Map<string, PendingAdd>()
   /** Roster members to remove: they quit, stayed away past the grace, rejoin afresh or were blamed. */
   const pendingRemoves = new Map<string, string>()
-  const graceTimers = new Map<string, ReturnType<typeof setTimeout>>()
+  const grace = new GraceTimers(options.leaveGraceMs, (name) => {
+    if (inRoster(name)) pendingRemoves.set(nameKey(name), name)
+    advance()
+  })
   /** Committers that let a request time out at this epoch; asked again only when all have. */
   const passedOver = new Set<string>()
   const blame = new BlameBook(now)
@@ -85,7 +100,7 @@ export function createDelivery(options: DeliveryOptions): Delivery {
 
   // After a restart everyone is away: start their grace so a room whose members never return
   // does not keep newcomers waiting forever.
-  for (const name of group?.record.roster ?? []) startGrace(name)
+  for (const name of group?.record.roster ?? []) grace.start(name)
 
   function inRoster(name: string): boolean {
     const key = nameKey(name)
@@ -93,18 +108,6 @@ export function createDelivery(options: DeliveryOptions): Delivery {
   }
 
   const isBlamed = (name: string) => blame.isBlamed(name)
-
-  function startGrace(name: string): void {
-    const key = nameKey(name)
-    clearTimeout(graceTimers.get(key))
-    const timer = setTimeout(() => {
-      graceTimers.delete(key)
-      if (inRoster(name)) pendingRemoves.set(key, name)
-      advance()
-    }, options.leaveGraceMs)
-    timer.unref?.()
-    graceTimers.set(key, timer)
-  }
 
   function ask(
     kind: Request['kind'],
@@ -163,7 +166,7 @@ export function createDelivery(options: DeliveryOptions): Delivery {
     )
     const committer = nextAsked(candidates, passedOver)
     if (committer) {
-      const adds = [...pendingAdds.values()]
+      const adds = withinRequestBudget([...pendingAdds.values()])
       const removes = [...pendingRemoves.values()]
       ask(
         'commit',
@@ -188,7 +191,7 @@ export function createDelivery(options: DeliveryOptions): Delivery {
     const poisoned = group.record.roster.some(isBlamed)
     if ((stillExpected && !poisoned) || pendingAdds.size === 0) return
     const ended = group
-    group = null
+    setGroup(null)
     blame.forgetCommits()
     pendingRemoves.clear()
     passedOver.clear()
@@ -205,7 +208,7 @@ export function createDelivery(options: DeliveryOptions): Delivery {
   /** Takes the group as the store holds it: another instance's Delivery Service moved it on. */
   async function reload(): Promise<void> {
     const stored = await store.load()
-    group = stored && currentGroup(stored)
+    setGroup(stored && currentGroup(stored))
     blame.forgetCommits()
     if (!group) return
     // What the other Delivery Service's commits did is no longer to be done here.
@@ -264,14 +267,14 @@ export function createDelivery(options: DeliveryOptions): Delivery {
       advance()
       return
     }
-    group = { record, view: next }
+    setGroup({ record, view: next })
+    joined(frame.adds)
     blame.committed(entry.seq, from.name)
     for (const name of input.removes) {
       const key = nameKey(name)
       pendingRemoves.delete(key)
       blame.removed(name)
-      clearTimeout(graceTimers.get(key))
-      graceTimers.delete(key)
+      grace.cancel(name)
     }
     for (const name of input.adds) pendingAdds.delete(nameKey(name))
     settle()
@@ -298,8 +301,7 @@ export function createDelivery(options: DeliveryOptions): Delivery {
 
     memberOnline(name) {
       const key = nameKey(name)
-      clearTimeout(graceTimers.get(key))
-      graceTimers.delete(key)
+      grace.cancel(name)
       // Back before it was removed: it still holds its state, unless it asks to rejoin or was
       // blamed, whose leaf goes either way.
       if (!pendingAdds.has(key) && !isBlamed(name) && !blame.lostState(name))
@@ -313,7 +315,7 @@ export function createDelivery(options: DeliveryOptions): Delivery {
       if (inFlight && nameKey(inFlight.to) === key) passOver(name)
       if (inRoster(name)) {
         if (reason === 'quit') pendingRemoves.set(key, name)
-        else startGrace(name)
+        else grace.start(name)
       }
       advance()
     },
@@ -362,7 +364,8 @@ export function createDelivery(options: DeliveryOptions): Delivery {
         advance()
         return
       }
-      group = { record, view }
+      setGroup({ record, view })
+      joined([from])
       blame.forgetCommits()
       pendingAdds.delete(nameKey(from.name))
       passedOver.clear()
@@ -390,8 +393,7 @@ export function createDelivery(options: DeliveryOptions): Delivery {
 
     stop() {
       settle()
-      for (const timer of graceTimers.values()) clearTimeout(timer)
-      graceTimers.clear()
+      grace.stop()
     },
   }
 }

@@ -43,6 +43,10 @@ export function createLocalBackend(options: LocalBackendOptions): RoomBackend {
         online: () => presence.list().map((member) => member.name),
         broadcast: (entry) => fanout.publishLogged(entry),
         report: options.reportSecurityEvent,
+        groupChanged: local.groupChanged,
+        joined(members) {
+          void Promise.resolve(stores.identities.confirm(members, now())).catch(() => {})
+        },
       })
       presence.watch(followPresence(own))
       return own

@@ -14,7 +14,7 @@ import {
   type ServerFrame,
   UNAVAILABLE,
 } from '../../../shared/protocol/frames.ts'
-import type { Limits } from '../../../shared/protocol/limits.ts'
+import { type Limits, SMALL_FRAME_BYTES } from '../../../shared/protocol/limits.ts'
 import { createTokenBucket, type TokenBucket } from '../../../shared/protocol/token-bucket.ts'
 import type { Admission, Challenge } from './admission.ts'
 import {
@@ -28,7 +28,8 @@ import {
 
 /** What a transport holds for one connection: it feeds frames in and says when the socket is gone. */
 export interface Session {
-  receive(frame: ClientFrame): void
+  /** A decoded frame, and the length of its text (what byte limits count). */
+  receive(frame: ClientFrame, bytes: number): void
   /** A frame the edge could not decode; counts towards closing a misbehaving connection. */
   reject(code: ErrorCode, message: string): void
   /** An error after which nothing more is read (an oversize frame): say why, then close. */
@@ -46,6 +47,12 @@ export interface SessionHost {
   readonly fanout: Fanout
   readonly delivery: DeliveryService
   readonly reportInternalError: (error: unknown) => void
+  /** Whether the member is in the MLS group, as the Delivery Service last said. */
+  inGroup(name: string): boolean
+  /** Resolves when the group next changes, or after `ms`. */
+  rosterChange(ms: number): Promise<void>
+  /** Takes a frame of `bytes` from the budget every connection from `address` shares. */
+  addressAllows(address: string, bytes: number): boolean
   /** Makes the session the one connection of `member` here and sends it `ready`. Synchronous. */
   admit(session: MemberSession, member: Member, group: GroupStatus | null): void
   /** The session is over; a member among them leaves for `reason`, or quietly when none is given. */
@@ -64,6 +71,8 @@ const CLOSED: State = { kind: 'closed' }
 
 /** Replays are read in pages so a long resume does not hold one giant array. */
 const REPLAY_PAGE = 1000
+/** How often a replay waiting for its socket to take what it was given looks again. */
+const DRAIN_CHECK_MS = 10
 
 /**
  * A class, so an idle member costs its fields and not a set of closures: written as closures it
@@ -75,6 +84,14 @@ export class MemberSession implements Session {
   private invalidFrames = 0
   private rateStrikes = 0
   private readonly bucket: TokenBucket
+  /** Made at the first large frame: most connections never send one. */
+  private byteBucket: TokenBucket | undefined
+  /** Requests to commit or found the group sent to this member and not yet answered. */
+  private answersOwed = 0
+  /** The log's head when this member was admitted: outside the group, it is shown nothing older. */
+  private admittedHead = 0
+  /** When it last answered a request to commit or found: its change may not be heard here yet. */
+  private answeredAt = Number.NEGATIVE_INFINITY
   private readonly queue: ClientFrame[] = []
   private pumping = false
   private readonly authTimer: ReturnType<typeof setTimeout>
@@ -136,9 +153,21 @@ export class MemberSession implements Session {
     this.send(errorFrame(code, message, false))
   }
 
-  receive(frame: ClientFrame): void {
+  /** The Delivery Service asked this member to commit (or found the group): its answer is free. */
+  asked(): void {
+    this.answersOwed += 1
+  }
+
+  receive(frame: ClientFrame, bytes: number): void {
     if (this.state.kind === 'closed') return
-    if (!this.bucket.take()) {
+    // What the server asked for never counts against the member's budget: a flood of rejoins
+    // must not get the honest committer refused for answering them.
+    const answer =
+      (frame.type === 'commit' || frame.type === 'group-founded') && this.answersOwed > 0
+    if (answer) {
+      this.answersOwed -= 1
+      this.answeredAt = this.host.now()
+    } else if (!this.withinRate(bytes)) {
       this.rateStrikes += 1
       if (this.rateStrikes > this.host.limits.rate.strikes) {
         this.fail('rate_limited', 'too many frames: closing the connection')
@@ -150,6 +179,17 @@ export class MemberSession implements Session {
     if (this.bucket.isFull()) this.rateStrikes = 0
     this.queue.push(frame)
     if (!this.pumping) this.pump()
+  }
+
+  /** Frames, bytes of large frames, and what this connection's address sends in all. */
+  private withinRate(bytes: number): boolean {
+    const { limits, now } = this.host
+    if (!this.bucket.take()) return false
+    if (bytes > SMALL_FRAME_BYTES) {
+      this.byteBucket ??= createTokenBucket(limits.bytes, now)
+      if (!this.byteBucket.take(bytes)) return false
+    }
+    return this.host.addressAllows(this.connection.remoteAddress, bytes)
   }
 
   private send(frame: ServerFrame): void {
@@ -215,7 +255,7 @@ export class MemberSession implements Session {
   }
 
   private onHello(frame: HelloFrame): void {
-    const verdict = this.host.admission.hello(frame)
+    const verdict = this.host.admission.hello(frame, this.connection.remoteAddress)
     switch (verdict.kind) {
       case 'challenge':
         this.state = { kind: 'challenged', challenge: verdict.challenge }
@@ -246,12 +286,11 @@ export class MemberSession implements Session {
       this.fail('auth_failed', 'the signature does not match the identity key')
       return
     }
-    const claim = await admission.claim(challenge.member)
+    const claim = await admission.claim(challenge.member, this.connection.remoteAddress)
     if (!this.challenged()) return
-    if (claim === 'conflict') {
+    if (claim.kind === 'refuse') {
       this.state = HELLO
-      const { name } = challenge.member
-      this.reject('name_taken', `"${name}" belongs to another identity key; choose another name`)
+      this.reject(claim.code, claim.message)
       return
     }
     const pendingStatus = delivery.status()
@@ -260,18 +299,16 @@ export class MemberSession implements Session {
     const member = { kind: 'member' as const, ...challenge.member }
     this.state = member
     clearTimeout(this.authTimer)
+    this.admittedHead = this.host.fanout.deliveredHead()
     this.host.admit(this, member, group)
   }
 
   private onMemberFrame(member: Member, frame: ClientFrame): MaybePromise<void> {
-    const { log, fanout, delivery, now } = this.host
+    const { delivery } = this.host
     switch (frame.type) {
       case 'app':
-        // Not awaited: the next frame need not wait for this one's write, and the store hands
-        // entries back in sequence order, so publishing stays in log order.
-        log
-          .append({ type: 'app', from: member.name, at: now(), ciphertext: frame.ciphertext })
-          .then((written) => fanout.publishLogged(written), this.internalError)
+        if (!this.host.inGroup(member.name)) return this.appFromOutside(member, frame.ciphertext)
+        this.logApp(member, frame.ciphertext)
         return
       case 'resume':
         return this.replay(frame.afterSeq)
@@ -293,6 +330,30 @@ export class MemberSession implements Session {
     }
   }
 
+  private logApp(member: Member, ciphertext: string): void {
+    const { log, fanout, now } = this.host
+    // Not awaited: the next frame need not wait for this one's write, and the store hands
+    // entries back in sequence order, so publishing stays in log order.
+    log
+      .append({ type: 'app', from: member.name, at: now(), ciphertext })
+      .then((written) => fanout.publishLogged(written), this.internalError)
+  }
+
+  /**
+   * A message from a name the group does not hold here. A founder, or a committer adding itself
+   * back, may be heard of a moment later (through Redis): it waits for that change, in order.
+   */
+  private async appFromOutside(member: Member, ciphertext: string): Promise<void> {
+    const { now, limits } = this.host
+    const until = this.answeredAt + limits.commitTimeoutMs
+    while (!this.host.inGroup(member.name) && now() < until) {
+      await this.host.rosterChange(until - now())
+    }
+    if (!this.member) return
+    if (this.host.inGroup(member.name)) this.logApp(member, ciphertext)
+    else this.reject('not_in_group', 'only members of the group may send messages')
+  }
+
   private async replay(afterSeq: number): Promise<void> {
     const { log } = this.host
     const head = await log.head()
@@ -305,13 +366,23 @@ export class MemberSession implements Session {
       this.reject('resume_gap', `the room's log starts at ${oldest}; rejoin as a newcomer`)
       return
     }
-    let cursor = afterSeq
+    // Outside the group the log is ciphertext it cannot read, and names it has no business
+    // collecting: only what was logged after it arrived.
+    const member = this.member
+    let cursor =
+      member && this.host.inGroup(member.name) ? afterSeq : Math.max(afterSeq, this.admittedHead)
+    const window = this.host.limits.replayWindowBytes
     while (cursor < head && this.state.kind === 'member') {
-      const page = await log.readAfter(cursor, Math.min(REPLAY_PAGE, head - cursor))
+      const page = await log.readAfter(cursor, Math.min(REPLAY_PAGE, head - cursor), window)
       const last = page.at(-1)
       if (!last) break
       for (const entry of page) this.connection.sendText(entry.text)
       cursor = last.seq
+      // The next page is read once the socket has taken most of this one: a resumer holds about
+      // a window of the log in memory, however far behind it is.
+      while (this.connection.bufferedBytes() > window / 2 && this.state.kind === 'member') {
+        await new Promise((resolve) => setTimeout(resolve, DRAIN_CHECK_MS))
+      }
     }
     // The connection may have closed while the log was read; it must hear nothing after that.
     if (this.member) this.send({ type: 'resumed', head })

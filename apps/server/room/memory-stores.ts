@@ -1,48 +1,61 @@
 // The room's stores held in memory: the reference the store contract is written against, and what
 // the room's own tests run on. Knows nothing of files, Redis or sockets; nothing outlives it.
-import { nameKey } from '../../../shared/protocol/names.ts'
+import type { LogRetention } from '../../../shared/protocol/limits.ts'
 import type { LocalStores } from './local-backend.ts'
-import type { ClaimResult, GroupRecord, LoggedEntry, UnstampedFrame } from './ports.ts'
+import { createMemoryIdentities } from './memory-identities.ts'
+import type { GroupRecord, LoggedEntry, UnstampedFrame } from './ports.ts'
+import { takeWithin } from './replay-budget.ts'
 
-/** Keeps the last `retention` log entries; older ones are gone, as in the other stores. */
-export function createMemoryStores(retention: number): LocalStores {
-  /** Case-folded name → the identity key bound to it. */
-  const bindings = new Map<string, string>()
+interface HeldEntry extends LoggedEntry {
+  readonly at: number
+}
+
+/** Keeps the log within `retention` (entries, bytes, age); older ones are gone, as in the other stores. */
+export function createMemoryStores(retention: LogRetention): LocalStores {
   /** The log from `start` on, in sequence order; entries before `start` are pruned. */
-  let entries: LoggedEntry[] = []
+  let entries: HeldEntry[] = []
   let start = 0
+  /** Text held from `start` on. */
+  let bytes = 0
   let head = 0
   let group: GroupRecord | null = null
 
   function write(frame: UnstampedFrame): LoggedEntry {
     head += 1
-    const entry = { seq: head, text: JSON.stringify({ ...frame, seq: head }) }
+    const text = JSON.stringify({ ...frame, seq: head })
+    const entry = { seq: head, text, at: frame.at }
     entries.push(entry)
-    if (entries.length - start > retention) start += 1
+    bytes += entry.text.length
+    const oldestKept = frame.at - retention.ageMs
+    for (let first = entries[start]; first && first !== entry; first = entries[start]) {
+      const over =
+        entries.length - start > retention.entries ||
+        bytes > retention.bytes ||
+        first.at < oldestKept
+      if (!over) break
+      bytes -= first.text.length
+      start += 1
+    }
     // Dropped in bulk now and then, so pruning costs nothing per append.
     if (start > 1024 && start * 2 > entries.length) {
       entries = entries.slice(start)
       start = 0
     }
-    return entry
+    return { seq: entry.seq, text }
   }
 
   const oldest = () => head - (entries.length - start) + 1
 
   return {
-    identities: {
-      claim(name, identityKey): ClaimResult {
-        const key = nameKey(name)
-        const bound = bindings.get(key)
-        if (bound === undefined) bindings.set(key, identityKey)
-        return bound === undefined ? 'new' : bound === identityKey ? 'known' : 'conflict'
-      },
-    },
+    identities: createMemoryIdentities(),
     log: {
       append: async (frame) => write(frame),
-      readAfter(afterSeq, limit) {
+      readAfter(afterSeq, limit, maxBytes = Number.POSITIVE_INFINITY) {
         const from = start + Math.max(0, afterSeq + 1 - oldest())
-        return entries.slice(from, from + limit)
+        return takeWithin(entries.slice(from, from + limit), maxBytes).map(({ seq, text }) => ({
+          seq,
+          text,
+        }))
       },
       head: () => head,
       oldest,

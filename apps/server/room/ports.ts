@@ -35,16 +35,47 @@ export interface Connection {
   readonly broadcastGroup?: BroadcastGroup
   /** Queues one already-encoded frame; the transport drops the connection if its queue is full. */
   sendText(text: string): void
+  /** Bytes queued for this connection that the socket has not taken yet. */
+  bufferedBytes(): number
   /** Sends a last frame, then closes. */
   close(farewell?: ErrorFrame): void
 }
 
-export type ClaimResult = 'new' | 'known' | 'conflict'
+/**
+ * 'new': bound now. 'known': bound to this key already (a reconnect). 'conflict': bound to another
+ * key. 'confusable': another name with its skeleton (shared/protocol/names.ts) is bound, to any
+ * key. 'limited': free, but the claim was made with `mayBind: false`; nothing was bound.
+ */
+export type ClaimResult = 'new' | 'known' | 'conflict' | 'confusable' | 'limited'
 
-/** Names bound to identity keys on first use. */
+export interface ClaimTerms {
+  /** Whether a name not bound yet may be bound now (admission's rate limits); true if not given. */
+  readonly mayBind?: boolean
+  /**
+   * Bindings never confirmed and made before this time are freed before the claim is decided;
+   * none are when not given.
+   */
+  readonly unusedBefore?: number
+}
+
+/**
+ * Names bound to identity keys on first use, one name to a skeleton. A binding is unconfirmed until
+ * its holder is in the group; an unconfirmed one can lapse (`unusedBefore`), a confirmed one stays.
+ * Bindings from before confirmation existed count as confirmed.
+ */
 export interface IdentityStore {
-  /** Binds `name` to `identityKey` unless the name (case-insensitively) is bound to another key. */
-  claim(name: string, identityKey: string, at: number): MaybePromise<ClaimResult>
+  /** Binds `name` to `identityKey` unless the name, or one that looks like it, is bound already. */
+  claim(
+    name: string,
+    identityKey: string,
+    at: number,
+    terms?: ClaimTerms,
+  ): MaybePromise<ClaimResult>
+  /**
+   * Marks each member's name as used in the group at `at`: its binding no longer lapses. Only a
+   * binding to that member's key is marked; names bound to another key, or to none, are left alone.
+   */
+  confirm(members: readonly Member[], at: number): MaybePromise<void>
 }
 
 export interface LoggedEntry {
@@ -60,8 +91,11 @@ export interface RoomLog {
    * may batch a turn's appends into one write), settled in sequence order.
    */
   append(frame: UnstampedFrame): Promise<LoggedEntry>
-  /** Entries with seq > afterSeq, oldest first, at most `limit`. */
-  readAfter(afterSeq: number, limit: number): MaybePromise<LoggedEntry[]>
+  /**
+   * Entries with seq > afterSeq, oldest first: at most `limit` of them, and with `maxBytes` no
+   * more text than that beyond the first (a replay holds a bounded amount, whatever entries weigh).
+   */
+  readAfter(afterSeq: number, limit: number, maxBytes?: number): MaybePromise<LoggedEntry[]>
   /** The last sequence number handed out, 0 for an empty log. */
   head(): MaybePromise<number>
   /** The first sequence number still held, head + 1 when nothing is. */
@@ -107,6 +141,8 @@ export interface LocalMembers {
   displace(name: string): void
   /** The members connected here. */
   list(): Member[]
+  /** The group changed (founded, committed, ended): only its members may send messages. */
+  groupChanged(status: GroupStatus | null): void
 }
 
 /** Carries room events to every instance's members; in one process it is a direct call. */

@@ -14,9 +14,10 @@ import {
 } from '../../../shared/protocol/frames.ts'
 import { createLimits, type Limits } from '../../../shared/protocol/limits.ts'
 import { createMlsMember } from '../../../tests/support/mls-member.ts'
+import { keepEntries } from '../../../tests/support/retention.ts'
 import { createLocalBackend, type LocalStores } from './local-backend.ts'
 import { createMemoryStores } from './memory-stores.ts'
-import type { Connection } from './ports.ts'
+import type { Connection, LocalMembers } from './ports.ts'
 import { createRoom, type Room, type Session } from './room.ts'
 
 type FrameOf<T extends ServerFrame['type']> = Extract<ServerFrame, { type: T }>
@@ -34,6 +35,8 @@ interface FakeConnection extends Connection {
   next<T extends ServerFrame['type']>(type: T, from?: number): Promise<FrameOf<T>>
   /** Resolves with the farewell (or null) when the room closes this connection. */
   readonly closed: Promise<ErrorFrame | null>
+  /** What the socket has not taken yet, as the test sets it. */
+  buffered: number
 }
 
 let connectionCount = 0
@@ -57,6 +60,8 @@ function createFakeConnection(): FakeConnection {
     closes,
     sentAfterClose,
     closed: closed.promise,
+    buffered: 0,
+    bufferedBytes: () => connection.buffered,
     sendText(text) {
       if (closes.length > 0) sentAfterClose.push(text)
       const decoded = decodeServerFrame(text)
@@ -98,6 +103,10 @@ interface Harness {
   readonly internalErrors: unknown[]
   /** The room's clock, in milliseconds; tests move it by hand. */
   clock: number
+  /** Says these names are the MLS group, as the Delivery Service does after a commit. */
+  inGroup(...names: string[]): void
+  /** Sends `name` a request to commit, as the Delivery Service does. */
+  askToCommit(name: string): void
 }
 
 const harnesses: Harness[] = []
@@ -109,25 +118,41 @@ function createHarness(
     retention?: number
     /** Fills the stores before the room starts on them. */
     before?: (stores: LocalStores) => void
+    /** The MLS group these tests' members are in; alice and bob unless given. */
+    group?: string[]
   } = {},
 ): Harness {
-  const stores = createMemoryStores(options.retention ?? 100)
+  const stores = createMemoryStores(keepEntries(options.retention ?? 100))
   options.before?.(stores)
   const internalErrors: unknown[] = []
   const limits = createLimits(options.limits)
   const now = () => harness.clock
+  const backend = createLocalBackend({
+    stores,
+    limits,
+    now,
+    reportSecurityEvent: () => {},
+    close: () => {},
+  })
+  let local: LocalMembers | undefined
   const harness: Harness = {
     stores,
     internalErrors,
     clock: 1_000_000,
+    inGroup(...roster) {
+      local?.groupChanged({ groupId: 'G'.repeat(22), epoch: 1, roster })
+    },
+    askToCommit(name) {
+      local?.sendTo(name, { type: 'commit-request', epoch: 1, add: [], remove: [] })
+    },
     room: createRoom({
-      backend: createLocalBackend({
-        stores,
-        limits,
-        now,
-        reportSecurityEvent: () => {},
-        close: () => {},
-      }),
+      backend: {
+        ...backend,
+        delivery(members) {
+          local = members
+          return backend.delivery(members)
+        },
+      },
       limits,
       secret: options.secret,
       now,
@@ -135,6 +160,8 @@ function createHarness(
       reportInternalError: (error) => internalErrors.push(error),
     }),
   }
+  // What the Delivery Service says after a commit; the room's tests send messages as members.
+  harness.inGroup(...(options.group ?? ['alice', 'bob']))
   harnesses.push(harness)
   return harness
 }
@@ -161,10 +188,10 @@ async function hello<T extends ServerFrame['type']>(
   until: T,
 ): Promise<FrameOf<T>> {
   const from = connection.frames.length
-  session.receive({ type: 'hello', name, identityKey: identity.publicKeyText })
+  receiveFrame(session, { type: 'hello', name, identityKey: identity.publicKeyText })
   const challenge = await connection.next('challenge', from)
   const signature = await signWithIdentity(identity, authMessage(challenge.nonce, name))
-  session.receive({ type: 'auth', signature })
+  receiveFrame(session, { type: 'auth', signature })
   return connection.next(until, from)
 }
 
@@ -185,6 +212,11 @@ function error(code: ErrorCode, fatal: boolean) {
   return { type: 'error' as const, code, message: expect.any(String) as string, fatal }
 }
 
+/** A frame as a transport hands it over: decoded, with the length of its text. */
+function receiveFrame(session: Session, frame: ClientFrame): void {
+  session.receive(frame, JSON.stringify(frame).length)
+}
+
 function clientFrame(text: string): ClientFrame {
   const decoded = decodeClientFrame(text)
   if (!decoded.ok) throw new Error(decoded.message)
@@ -195,6 +227,7 @@ function clientFrame(text: string): ClientFrame {
 const LIMITS = {
   maxFileBytes: createLimits().maxFileBytes,
   rate: { perSecond: createLimits().rate.perSecond, burst: createLimits().rate.burst },
+  bytes: { perSecond: createLimits().bytes.perSecond, burst: createLimits().bytes.burst },
 }
 
 const CHALLENGE = {
@@ -261,7 +294,7 @@ describe('joining', () => {
   test('refuses a name bound to another key even while its owner is away', async () => {
     const { room } = createHarness()
     const alice = await join(room, 'alice')
-    alice.session.receive({ type: 'leave' })
+    receiveFrame(alice.session, { type: 'leave' })
     const connection = createFakeConnection()
     const session = room.open(connection)
     const refusal = await hello(
@@ -328,7 +361,7 @@ describe('joining', () => {
     const bobSawRename = bob.connection.frames.length
 
     // The replaced connection hears nothing more, and its late close is not a departure.
-    again.session.receive({ type: 'app', ciphertext: 'AQID' })
+    receiveFrame(again.session, { type: 'app', ciphertext: 'AQID' })
     alice.session.closed('disconnect')
     await written()
     expect(alice.connection.frames.filter((frame) => frame.type === 'app')).toEqual([])
@@ -342,7 +375,7 @@ describe('joining', () => {
       const connection = createFakeConnection()
       const session = room.open(connection)
       const key = await createIdentityKeyPair()
-      session.receive({ type: 'hello', name, identityKey: key.publicKeyText })
+      receiveFrame(session, { type: 'hello', name, identityKey: key.publicKeyText })
       expect(connection.frames).toEqual([error('name_invalid', false)])
       expect(connection.closes).toEqual([])
     })
@@ -353,7 +386,7 @@ describe('joining', () => {
     const connection = createFakeConnection()
     const session = room.open(connection)
     const key = await createIdentityKeyPair()
-    session.receive({ type: 'hello', name: 'Server', identityKey: key.publicKeyText })
+    receiveFrame(session, { type: 'hello', name: 'Server', identityKey: key.publicKeyText })
     expect(connection.frames).toEqual([error('name_reserved', false)])
     expect(connection.closes).toEqual([])
   })
@@ -364,10 +397,10 @@ describe('joining', () => {
     const session = room.open(connection)
     const claimed = await createIdentityKeyPair()
     const signer = await createIdentityKeyPair()
-    session.receive({ type: 'hello', name: 'alice', identityKey: claimed.publicKeyText })
+    receiveFrame(session, { type: 'hello', name: 'alice', identityKey: claimed.publicKeyText })
     const challenge = await connection.next('challenge')
     const signature = await signWithIdentity(signer, authMessage(challenge.nonce, 'alice'))
-    session.receive({ type: 'auth', signature })
+    receiveFrame(session, { type: 'auth', signature })
     expect(await connection.closed).toEqual(error('auth_failed', true))
     expect(connection.frames).toEqual([CHALLENGE])
     expect(room.members()).toEqual([])
@@ -378,10 +411,10 @@ describe('joining', () => {
     const connection = createFakeConnection()
     const session = room.open(connection)
     const key = await createIdentityKeyPair()
-    session.receive({ type: 'hello', name: 'alice', identityKey: key.publicKeyText })
+    receiveFrame(session, { type: 'hello', name: 'alice', identityKey: key.publicKeyText })
     const challenge = await connection.next('challenge')
     const signature = await signWithIdentity(key, authMessage(challenge.nonce, 'bob'))
-    session.receive({ type: 'auth', signature })
+    receiveFrame(session, { type: 'auth', signature })
     expect(await connection.closed).toEqual(error('auth_failed', true))
   })
 
@@ -390,9 +423,9 @@ describe('joining', () => {
     const connection = createFakeConnection()
     const session = room.open(connection)
     const key = await createIdentityKeyPair()
-    session.receive({ type: 'hello', name: 'alice', identityKey: key.publicKeyText })
+    receiveFrame(session, { type: 'hello', name: 'alice', identityKey: key.publicKeyText })
     const challenge = await connection.next('challenge')
-    session.receive({
+    receiveFrame(session, {
       type: 'auth',
       signature: await signWithIdentity(key, authMessage(challenge.nonce, 'alice')),
     })
@@ -407,9 +440,9 @@ describe('joining', () => {
     const { room } = createHarness()
     const connection = createFakeConnection()
     const session = room.open(connection)
-    session.receive({ type: 'app', ciphertext: 'AQID' })
-    session.receive({ type: 'ping', nonce: 7 })
-    session.receive({ type: 'ping' })
+    receiveFrame(session, { type: 'app', ciphertext: 'AQID' })
+    receiveFrame(session, { type: 'ping', nonce: 7 })
+    receiveFrame(session, { type: 'ping' })
     expect(connection.frames).toEqual([
       error('not_ready', false),
       { type: 'pong', nonce: 7 },
@@ -421,7 +454,7 @@ describe('joining', () => {
   test('answers hello again while joined with unexpected_frame', async () => {
     const { room } = createHarness()
     const alice = await join(room, 'alice')
-    alice.session.receive({
+    receiveFrame(alice.session, {
       type: 'hello',
       name: 'alice',
       identityKey: alice.identity.publicKeyText,
@@ -440,11 +473,14 @@ describe('messages', () => {
     const bobSaw = bob.connection.frames.length
 
     harness.clock = 2_000_000
-    alice.session.receive(clientFrame('{"type":"app","ciphertext":"AAAA","from":"bob","seq":99}'))
+    receiveFrame(
+      alice.session,
+      clientFrame('{"type":"app","ciphertext":"AAAA","from":"bob","seq":99}'),
+    )
     harness.clock = 2_000_001
-    bob.session.receive({ type: 'app', ciphertext: 'BBBB' })
+    receiveFrame(bob.session, { type: 'app', ciphertext: 'BBBB' })
     harness.clock = 2_000_002
-    alice.session.receive({ type: 'app', ciphertext: 'CCCC' })
+    receiveFrame(alice.session, { type: 'app', ciphertext: 'CCCC' })
     await written()
 
     const expected: ServerFrame[] = [
@@ -460,7 +496,7 @@ describe('messages', () => {
   test('answers a joined ping with pong', async () => {
     const { room } = createHarness()
     const alice = await join(room, 'alice')
-    alice.session.receive({ type: 'ping', nonce: 3 })
+    receiveFrame(alice.session, { type: 'ping', nonce: 3 })
     expect(alice.connection.frames.at(-1)).toEqual({ type: 'pong', nonce: 3 })
   })
 
@@ -468,7 +504,7 @@ describe('messages', () => {
     const { room } = createHarness()
     const alice = await join(room, 'alice')
     const member = await createMlsMember('alice', alice.identity)
-    alice.session.receive({ type: 'key-package', keyPackage: await member.keyPackage() })
+    receiveFrame(alice.session, { type: 'key-package', keyPackage: await member.keyPackage() })
     expect(await alice.connection.next('found-request')).toEqual({ type: 'found-request' })
   })
 
@@ -476,7 +512,7 @@ describe('messages', () => {
     const { room } = createHarness()
     const alice = await join(room, 'alice')
     const impostor = await createMlsMember('alice')
-    alice.session.receive({ type: 'key-package', keyPackage: await impostor.keyPackage() })
+    receiveFrame(alice.session, { type: 'key-package', keyPackage: await impostor.keyPackage() })
     expect(await alice.connection.next('error')).toEqual(error('key_mismatch', false))
     expect(alice.connection.frames.some((frame) => frame.type === 'found-request')).toBe(false)
   })
@@ -490,8 +526,8 @@ describe('leaving', () => {
     const bobSaw = bob.connection.frames.length
     const aliceSaw = alice.connection.frames.length
 
-    alice.session.receive({ type: 'leave' })
-    bob.session.receive({ type: 'app', ciphertext: 'AQID' })
+    receiveFrame(alice.session, { type: 'leave' })
+    receiveFrame(bob.session, { type: 'app', ciphertext: 'AQID' })
     await written()
 
     expect(alice.connection.closes).toEqual([null])
@@ -540,7 +576,7 @@ describe('resume', () => {
     bob.session.closed('disconnect')
     const aliceSaw = alice.connection.frames.length
     for (const ciphertext of ['AAAA', 'BBBB', 'CCCC']) {
-      alice.session.receive({ type: 'app', ciphertext })
+      receiveFrame(alice.session, { type: 'app', ciphertext })
     }
     await written()
     const live = alice.connection.texts.slice(aliceSaw)
@@ -548,7 +584,7 @@ describe('resume', () => {
     const back = await join(room, 'bob', bob.identity)
     expect(back.connection.frames.at(-1)).toMatchObject({ type: 'ready', head: 3 })
     const backSaw = back.connection.frames.length
-    back.session.receive({ type: 'resume', afterSeq: 1 })
+    receiveFrame(back.session, { type: 'resume', afterSeq: 1 })
     await back.connection.next('resumed', backSaw)
 
     expect(back.connection.texts.slice(backSaw)).toEqual([
@@ -562,10 +598,10 @@ describe('resume', () => {
     const { room } = createHarness()
     const alice = await join(room, 'alice')
     const bob = await join(room, 'bob')
-    alice.session.receive({ type: 'app', ciphertext: 'AAAA' })
+    receiveFrame(alice.session, { type: 'app', ciphertext: 'AAAA' })
     await written()
     const saw = bob.connection.frames.length
-    bob.session.receive({ type: 'resume', afterSeq: 0 })
+    receiveFrame(bob.session, { type: 'resume', afterSeq: 0 })
     bob.session.closed('disconnect')
     // Nothing to wait on when nothing is sent: give the replay's awaits time to run out.
     await Bun.sleep(20)
@@ -575,10 +611,10 @@ describe('resume', () => {
   test('replays nothing for a member that is up to date', async () => {
     const { room } = createHarness()
     const alice = await join(room, 'alice')
-    alice.session.receive({ type: 'app', ciphertext: 'AAAA' })
+    receiveFrame(alice.session, { type: 'app', ciphertext: 'AAAA' })
     await written()
     const saw = alice.connection.frames.length
-    alice.session.receive({ type: 'resume', afterSeq: 1 })
+    receiveFrame(alice.session, { type: 'resume', afterSeq: 1 })
     await alice.connection.next('resumed', saw)
     expect(alice.connection.frames.slice(saw)).toEqual([{ type: 'resumed', head: 1 }])
   })
@@ -586,10 +622,10 @@ describe('resume', () => {
   test('refuses to resume after a sequence number the room has not reached', async () => {
     const { room } = createHarness()
     const alice = await join(room, 'alice')
-    alice.session.receive({ type: 'app', ciphertext: 'AAAA' })
+    receiveFrame(alice.session, { type: 'app', ciphertext: 'AAAA' })
     await written()
     const saw = alice.connection.frames.length
-    alice.session.receive({ type: 'resume', afterSeq: 2 })
+    receiveFrame(alice.session, { type: 'resume', afterSeq: 2 })
     expect(await alice.connection.next('error', saw)).toEqual(error('resume_ahead', false))
     expect(alice.connection.frames.slice(saw)).toEqual([error('resume_ahead', false)])
   })
@@ -607,11 +643,11 @@ describe('resume', () => {
     expect(alice.connection.frames.at(-1)).toMatchObject({ type: 'ready', head: 1002 })
 
     const saw = alice.connection.frames.length
-    alice.session.receive({ type: 'resume', afterSeq: 1000 })
+    receiveFrame(alice.session, { type: 'resume', afterSeq: 1000 })
     expect(await alice.connection.next('error', saw)).toEqual(error('resume_gap', false))
 
     const after = alice.connection.frames.length
-    alice.session.receive({ type: 'resume', afterSeq: 1001 })
+    receiveFrame(alice.session, { type: 'resume', afterSeq: 1001 })
     await alice.connection.next('resumed', after)
     expect(alice.connection.frames.slice(after)).toEqual([
       { type: 'app', seq: 1002, from: 'alice', at: 1, ciphertext: 'AA' },
@@ -632,7 +668,7 @@ describe('rate limit', () => {
 
   function send(joined: Joined, count: number): void {
     for (let index = 0; index < count; index += 1) {
-      joined.session.receive({ type: 'app', ciphertext: 'AQID' })
+      receiveFrame(joined.session, { type: 'app', ciphertext: 'AQID' })
     }
   }
 
@@ -764,7 +800,7 @@ describe('room secret', () => {
     const connection = createFakeConnection()
     const session = room.open(connection)
     const key = await createIdentityKeyPair()
-    session.receive({ type: 'hello', name: 'alice', identityKey: key.publicKeyText })
+    receiveFrame(session, { type: 'hello', name: 'alice', identityKey: key.publicKeyText })
     expect(connection.frames).toEqual([error('bad_secret', false)])
     expect(connection.closes).toEqual([])
   })
@@ -774,7 +810,7 @@ describe('room secret', () => {
     const connection = createFakeConnection()
     const session = room.open(connection)
     const key = await createIdentityKeyPair()
-    session.receive({
+    receiveFrame(session, {
       type: 'hello',
       name: 'alice',
       identityKey: key.publicKeyText,
@@ -789,7 +825,7 @@ describe('room secret', () => {
     const connection = createFakeConnection()
     const session = room.open(connection)
     const key = await createIdentityKeyPair()
-    session.receive({ type: 'hello', name: 'alice', identityKey: key.publicKeyText, secret })
+    receiveFrame(session, { type: 'hello', name: 'alice', identityKey: key.publicKeyText, secret })
     expect(connection.frames).toEqual([CHALLENGE])
   })
 })
@@ -811,5 +847,110 @@ describe('shutdown', () => {
     // Everyone here is closing, so nobody here is sent the others' departures.
     expect(bob.connection.frames.slice(bobSaw)).toEqual([])
     expect(room.members()).toEqual([])
+  })
+})
+
+describe('abuse limits', () => {
+  const app = (size: number) => ({ type: 'app' as const, ciphertext: 'A'.repeat(size) })
+
+  test('logs messages only from members of the group, and a newcomer’s once it is added', async () => {
+    const harness = createHarness({ group: ['alice'] })
+    await join(harness.room, 'alice')
+    const bob = await join(harness.room, 'bob')
+    const saw = bob.connection.frames.length
+    receiveFrame(bob.session, app(4))
+    await written()
+    expect(bob.connection.frames.slice(saw)).toEqual([error('not_in_group', false)])
+    expect(harness.stores.log.head()).toBe(0)
+    harness.inGroup('alice', 'bob')
+    receiveFrame(bob.session, app(4))
+    await written()
+    expect(harness.stores.log.head()).toBe(1)
+  })
+
+  test('counts the bytes of large frames, and drops what is past the budget', async () => {
+    const harness = createHarness({ limits: { bytes: { perSecond: 1, burst: 30_000 } } })
+    const alice = await join(harness.room, 'alice')
+    const saw = alice.connection.frames.length
+    // About 9 KB each: three fit the budget, the fourth does not.
+    for (let index = 0; index < 4; index += 1) receiveFrame(alice.session, app(9000))
+    await written()
+    expect(harness.stores.log.head()).toBe(3)
+    expect(alice.connection.frames.slice(saw)[0]).toEqual(error('rate_limited', false))
+    // Small frames are paced by the frame rate alone.
+    receiveFrame(alice.session, app(100))
+    await written()
+    expect(harness.stores.log.head()).toBe(4)
+  })
+
+  test('shares one budget among every connection from an address', async () => {
+    const harness = createHarness({ limits: { addressBytes: { perSecond: 1, burst: 30_000 } } })
+    const alice = await join(harness.room, 'alice')
+    const bob = await join(harness.room, 'bob')
+    receiveFrame(alice.session, app(9000))
+    receiveFrame(alice.session, app(9000))
+    receiveFrame(bob.session, app(9000))
+    receiveFrame(bob.session, app(9000))
+    await written()
+    expect(harness.stores.log.head()).toBe(3)
+  })
+
+  test('never counts a commit the server asked for against the member’s frames', async () => {
+    const harness = createHarness({ limits: { rate: { perSecond: 10, burst: 5, strikes: 100 } } })
+    const alice = await join(harness.room, 'alice')
+    harness.clock += 1000
+    for (let index = 0; index < 6; index += 1) receiveFrame(alice.session, app(4))
+    await written()
+    const commit = { type: 'commit' as const, epoch: 1, commit: 'AAAA', adds: [], removes: [] }
+    // Unasked, a commit past the rate is dropped unheard, as any frame is.
+    const saw = alice.connection.frames.length
+    receiveFrame(alice.session, commit)
+    await written()
+    expect(alice.connection.frames.length).toBe(saw)
+    // Asked, it reaches the Delivery Service, which answers (here: no group to commit to).
+    harness.askToCommit('alice')
+    const asked = alice.connection.frames.length
+    receiveFrame(alice.session, commit)
+    expect(await alice.connection.next('error', asked)).toEqual(error('not_in_group', false))
+  })
+
+  test('replays to a connection outside the group only what was logged after it arrived', async () => {
+    const harness = createHarness({ group: ['alice'] })
+    const alice = await join(harness.room, 'alice')
+    receiveFrame(alice.session, app(4))
+    receiveFrame(alice.session, app(4))
+    await written()
+    const carol = await join(harness.room, 'carol')
+    receiveFrame(alice.session, app(4))
+    await written()
+    const saw = carol.connection.frames.length
+    receiveFrame(carol.session, { type: 'resume', afterSeq: 0 })
+    await carol.connection.next('resumed', saw)
+    expect(carol.connection.frames.slice(saw)).toEqual([
+      expect.objectContaining({ type: 'app', seq: 3 }),
+      { type: 'resumed', head: 3 },
+    ])
+  })
+
+  test('replays a long log a window at a time, reading on as the socket drains', async () => {
+    const harness = createHarness({ limits: { replayWindowBytes: 300 } })
+    const alice = await join(harness.room, 'alice')
+    for (let index = 0; index < 10; index += 1) receiveFrame(alice.session, app(40))
+    await written()
+    const bob = await join(harness.room, 'bob')
+    bob.connection.buffered = 10_000
+    const saw = bob.connection.frames.length
+    receiveFrame(bob.session, { type: 'resume', afterSeq: 0 })
+    await bob.connection.next('app', saw)
+    // A few polls of the socket later, still only the first window (~100 bytes an entry).
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    const firstWindow = bob.connection.frames.length - saw
+    expect(firstWindow).toBeGreaterThanOrEqual(1)
+    expect(firstWindow).toBeLessThanOrEqual(3)
+    bob.connection.buffered = 0
+    await bob.connection.next('resumed', saw)
+    expect(bob.connection.frames.slice(saw).filter((frame) => frame.type === 'app')).toHaveLength(
+      10,
+    )
   })
 })

@@ -5,9 +5,11 @@ import { encodeFrame } from '../../../shared/protocol/codec.ts'
 import type { Member, ServerLimits } from '../../../shared/protocol/frames.ts'
 import type { Limits } from '../../../shared/protocol/limits.ts'
 import { nameKey } from '../../../shared/protocol/names.ts'
+import { createAddressBudget } from './address-budget.ts'
 import { createAdmission } from './admission.ts'
 import { MemberSession, type Session, type SessionHost } from './member-session.ts'
 import type { BroadcastGroup, Connection, LocalMembers, RoomBackend } from './ports.ts'
+import { RosterView } from './roster-view.ts'
 
 export type { Session }
 
@@ -20,6 +22,8 @@ export interface RoomOptions {
   readonly randomBytes: (length: number) => Uint8Array
   /** Failures that are the server's fault (a store that throws); never client content. */
   readonly reportInternalError: (error: unknown) => void
+  /** Lines for the server's security log (room-secret guessers locked out). */
+  readonly reportSecurityEvent?: (line: string) => void
 }
 
 export interface Room {
@@ -39,11 +43,19 @@ export function createRoom(options: RoomOptions): Room {
   const sessions = new Set<MemberSession>()
   const broadcasts = createBroadcastBook()
   let shuttingDown = false
+  const roster = new RosterView()
+  const addressBudget = createAddressBudget({
+    frames: limits.addressRate,
+    bytes: limits.addressBytes,
+    now,
+  })
 
   const readyLimits: ServerLimits = {
     maxFileBytes: limits.maxFileBytes,
     rate: { perSecond: limits.rate.perSecond, burst: limits.rate.burst },
+    bytes: { perSecond: limits.bytes.perSecond, burst: limits.bytes.burst },
   }
+
   const local: LocalMembers = {
     deliver(text) {
       // Everyone here is being closed; the leaves published meanwhile are for other instances.
@@ -51,9 +63,13 @@ export function createRoom(options: RoomOptions): Room {
     },
     sendTo(name, frame) {
       const session = members.get(nameKey(name))
+      if (session && (frame.type === 'commit-request' || frame.type === 'found-request')) {
+        session.asked()
+      }
       session?.connection.sendText(encodeFrame(frame))
       return session !== undefined
     },
+    groupChanged: (status) => roster.take(status),
     displace: (name) => members.get(nameKey(name))?.displace(),
     list: () => [...members.values()].flatMap((session) => session.member ?? []),
   }
@@ -67,11 +83,18 @@ export function createRoom(options: RoomOptions): Room {
       secret: options.secret,
       now,
       randomBytes: options.randomBytes,
+      nameRates: { perKey: limits.nameRatePerKey, perAddress: limits.nameRatePerAddress },
+      unusedNameMs: limits.unusedNameMs,
+      secretGuesses: limits.secretGuesses,
+      reportSecurityEvent: options.reportSecurityEvent,
     }),
     log: backend.log,
     fanout,
     delivery: backend.delivery(local),
     reportInternalError: options.reportInternalError,
+    inGroup: (name) => roster.has(name),
+    rosterChange: (ms) => roster.changed(ms),
+    addressAllows: (address, bytes) => addressBudget.take(address, bytes),
 
     /** Synchronous, so no broadcast can fall between reading the head and listening. */
     admit(session, member, group) {
@@ -102,6 +125,8 @@ export function createRoom(options: RoomOptions): Room {
       if (reason) presence.depart(member, reason, now())
     },
   }
+
+  roster.takeInitial(Promise.resolve(host.delivery.status())).catch(options.reportInternalError)
 
   return {
     open(connection) {

@@ -4,7 +4,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { RedisClient } from 'bun'
 import type { CommitDeliverFrame } from '../../../shared/protocol/frames.ts'
+import { DEFAULT_LOG_RETENTION, type LogRetention } from '../../../shared/protocol/limits.ts'
 import { hasRedis, startRedis, type TestRedis } from '../../../tests/support/redis.ts'
+import { retained } from '../../../tests/support/retention.ts'
 import { createRedisStores } from '../cluster/redis-store.ts'
 import { createMemoryStores } from '../room/memory-stores.ts'
 import type { GroupRecord, RoomStores } from '../room/ports.ts'
@@ -32,8 +34,8 @@ function commit(epoch: number): Omit<CommitDeliverFrame, 'seq'> {
   }
 }
 
-/** Fresh, empty stores that keep at least `retention` log entries. */
-type OpenStores = (retention: number) => Promise<RoomStores>
+/** Fresh, empty stores that keep at least `retention` log entries (or the bounds given). */
+type OpenStores = (retention: number | LogRetention) => Promise<RoomStores>
 
 function storeContract(name: string, open: OpenStores, skip = false): void {
   describe.skipIf(skip)(`${name} stores, by the room stores' contract`, () => {
@@ -87,12 +89,110 @@ function storeContract(name: string, open: OpenStores, skip = false): void {
       )
     })
 
+    test('keep the log within its bytes, oldest out first, and read a replay by bytes', async () => {
+      const bytes = 20_000
+      const { log } = await open({ ...DEFAULT_LOG_RETENTION, bytes })
+      const big = 'A'.repeat(1000)
+      const written = await Promise.all(Array.from({ length: 200 }, () => log.append(app(big))))
+      const size = (written[0] as { text: string }).text.length
+      const oldest = await log.oldest()
+      const kept = await log.readAfter(oldest - 1, 1000)
+      const held = kept.reduce((sum, entry) => sum + entry.text.length, 0)
+      // At least the bound, at most the bound and the slack a store prunes in (a sixteenth).
+      expect(held).toBeGreaterThanOrEqual(bytes - size)
+      expect(held).toBeLessThanOrEqual(bytes + bytes / 16 + size)
+      expect(kept.at(-1)?.seq).toBe(200)
+      // A read by bytes stops at the budget, but always hands over one entry.
+      const three = kept.slice(0, 3).reduce((sum, entry) => sum + entry.text.length, 0)
+      expect((await log.readAfter(oldest - 1, 1000, three)).length).toBe(3)
+      expect((await log.readAfter(oldest - 1, 1000, 1)).length).toBe(1)
+    })
+
+    test('drop entries older than the age kept, by the time of the newest', async () => {
+      const day = 24 * 3_600_000
+      const { log } = await open({ ...DEFAULT_LOG_RETENTION, ageMs: day })
+      await Promise.all(Array.from({ length: 5 }, (_, index) => log.append(app('AA', index))))
+      await log.append(app('BB', 2 * day))
+      expect(await log.oldest()).toBe(6)
+      expect((await log.readAfter(0, 10)).map((entry) => entry.seq)).toEqual([6])
+    })
+
     test('bind a name to the first key that claims it, case-insensitively', async () => {
       const { identities } = await open(10)
       expect(await identities.claim('alice', KEY_A, 1)).toBe('new')
       expect(await identities.claim('ALICE', KEY_A, 2)).toBe('known')
       expect(await identities.claim('Alice', KEY_B, 3)).toBe('conflict')
       expect(await identities.claim('bob', KEY_A, 4)).toBe('new')
+    })
+
+    test('refuse a name that looks like a bound one, to another key and to its own', async () => {
+      const { identities } = await open(10)
+      expect(await identities.claim('alice', KEY_A, 1)).toBe('new')
+      for (const name of ['aIice', 'a1ice', 'ALLCE', 'alice_', 'a-lice']) {
+        expect(await identities.claim(name, KEY_B, 2)).toBe('confusable')
+      }
+      expect(await identities.claim('a1ice', KEY_A, 2)).toBe('confusable')
+      expect(await identities.claim('rnallory', KEY_B, 3)).toBe('new')
+      expect(await identities.claim('mallory', KEY_A, 4)).toBe('confusable')
+      expect(await identities.claim('alicia', KEY_B, 5)).toBe('new')
+    })
+
+    test('bind nothing when a claim may not bind, yet know a name the key holds', async () => {
+      const { identities } = await open(10)
+      expect(await identities.claim('alice', KEY_A, 1)).toBe('new')
+      const held = { mayBind: false }
+      expect(await identities.claim('bob', KEY_A, 2, held)).toBe('limited')
+      expect(await identities.claim('Alice', KEY_A, 2, held)).toBe('known')
+      expect(await identities.claim('alice', KEY_B, 2, held)).toBe('conflict')
+      expect(await identities.claim('aIice', KEY_B, 2, held)).toBe('confusable')
+      expect(await identities.claim('bob', KEY_B, 3)).toBe('new')
+    })
+
+    test('free a binding never confirmed once it is older than unusedBefore, with its look', async () => {
+      const { identities } = await open(10)
+      const DAY = 86_400_000
+      expect(await identities.claim('alice', KEY_A, 0)).toBe('new')
+      expect(await identities.claim('mallory', KEY_A, DAY)).toBe('new')
+      // Made at exactly the cut-off, a binding is kept; a millisecond before it, it lapses.
+      const atCutOff = { unusedBefore: 0 }
+      expect(await identities.claim('alice', KEY_B, 30 * DAY, atCutOff)).toBe('conflict')
+      const past = { unusedBefore: 1 }
+      expect(await identities.claim('aIice', KEY_B, 30 * DAY + 1, past)).toBe('new')
+      expect(await identities.claim('alice', KEY_A, 30 * DAY + 1, past)).toBe('confusable')
+      expect(await identities.claim('mallory', KEY_A, 30 * DAY + 1, past)).toBe('known')
+      // A lapsed name is the claimant's own again only as a new binding.
+      expect(await identities.claim('mallory', KEY_A, 32 * DAY, { unusedBefore: 2 * DAY })).toBe(
+        'new',
+      )
+    })
+
+    test('keep a confirmed binding however old, and confirm only the member’s own key', async () => {
+      const { identities } = await open(10)
+      expect(await identities.claim('alice', KEY_A, 0)).toBe('new')
+      expect(await identities.claim('bob', KEY_A, 0)).toBe('new')
+      await identities.confirm(
+        [
+          { name: 'Alice', identityKey: KEY_A },
+          { name: 'bob', identityKey: KEY_B },
+          { name: 'nobody', identityKey: KEY_B },
+        ],
+        5,
+      )
+      await identities.confirm([], 6)
+      const later = { unusedBefore: 365 * 86_400_000 }
+      expect(await identities.claim('alice', KEY_B, 366 * 86_400_000, later)).toBe('conflict')
+      expect(await identities.claim('bob', KEY_B, 366 * 86_400_000, later)).toBe('new')
+      expect(await identities.claim('nobody', KEY_B, 366 * 86_400_000, later)).toBe('new')
+    })
+
+    test('free the lapsed bindings on a claim, not only the one asked for', async () => {
+      const { identities } = await open(10)
+      const names = Array.from({ length: 100 }, (_, index) => `squat${index}`)
+      for (const [index, name] of names.entries()) await identities.claim(name, KEY_A, index)
+      expect(await identities.claim('carol', KEY_B, 1000, { unusedBefore: 1000 })).toBe('new')
+      for (const name of names) {
+        expect(await identities.claim(name, KEY_B, 1001, { mayBind: false })).toBe('limited')
+      }
     })
 
     test('hold no group until one is founded, and found only the first', async () => {
@@ -160,10 +260,10 @@ afterEach(() => {
   for (const cleanup of cleanups.splice(0)) cleanup()
 })
 
-storeContract('in-memory', async (retention) => createMemoryStores(retention))
+storeContract('in-memory', async (retention) => createMemoryStores(retained(retention)))
 
 storeContract('sqlite', async (retention) => {
-  const store = openSqliteStore(':memory:', retention)
+  const store = openSqliteStore(':memory:', retained(retention))
   cleanups.push(() => store.close())
   return store
 })
@@ -187,7 +287,7 @@ storeContract(
     const client = new RedisClient(redis.url)
     cleanups.push(() => client.close())
     await client.send('FLUSHALL', [])
-    return createRedisStores(client, retention)
+    return createRedisStores(client, retained(retention))
   },
   redisMissing,
 )

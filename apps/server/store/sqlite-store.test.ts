@@ -3,6 +3,7 @@ import { afterEach, describe, expect, test } from 'bun:test'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { keepEntries } from '../../../tests/support/retention.ts'
 import { openSqliteStore, type SqliteStore } from './sqlite-store.ts'
 
 const KEY_A = 'A'.repeat(43)
@@ -31,7 +32,7 @@ function app(ciphertext: string) {
 
 describe('openSqliteStore', () => {
   test('numbers appended frames from 1 and stores them stamped with their seq', async () => {
-    const store = openSqliteStore(':memory:', 10)
+    const store = openSqliteStore(':memory:', keepEntries(10))
     expect(await store.log.append(app('AA'))).toEqual({
       seq: 1,
       text: '{"type":"app","from":"alice","at":5,"ciphertext":"AA","seq":1}',
@@ -48,7 +49,7 @@ describe('openSqliteStore', () => {
   })
 
   test('writes a turn’s appends in one batch and refuses the whole batch when the write fails', async () => {
-    const store = openSqliteStore(':memory:', 10)
+    const store = openSqliteStore(':memory:', keepEntries(10))
     const appended = [store.log.append(app('AA')), store.log.append(app('BB'))]
     expect((await Promise.all(appended)).map((entry) => entry.seq)).toEqual([1, 2])
     store.close()
@@ -61,12 +62,12 @@ describe('openSqliteStore', () => {
 
   test('keeps the log and the name bindings across closing and reopening', async () => {
     const directory = temporaryDirectory()
-    const first = openSqliteStore(directory, 10)
+    const first = openSqliteStore(directory, keepEntries(10))
     first.identities.claim('alice', KEY_A, 1)
     const written = [await first.log.append(app('AA')), await first.log.append(app('BB'))]
     first.close()
 
-    const second = openSqliteStore(directory, 10)
+    const second = openSqliteStore(directory, keepEntries(10))
     expect(second.log.head()).toBe(2)
     expect(second.log.oldest()).toBe(1)
     expect(await second.log.readAfter(0, 10)).toEqual(written)
@@ -79,7 +80,7 @@ describe('openSqliteStore', () => {
   test('prunes to the retention once the log holds 1000 more, and remembers it on reopening', async () => {
     const directory = temporaryDirectory()
     const retention = 5
-    const store = openSqliteStore(directory, retention)
+    const store = openSqliteStore(directory, keepEntries(retention))
     for (let index = 0; index < retention + 1000; index += 1) store.log.append(app('AA'))
     store.flush()
     expect(store.log.oldest()).toBe(1)
@@ -91,7 +92,7 @@ describe('openSqliteStore', () => {
     expect(await seqsAfter(store, 0, 100)).toEqual([head - 4, head - 3, head - 2, head - 1, head])
     store.close()
 
-    const reopened = openSqliteStore(directory, retention)
+    const reopened = openSqliteStore(directory, keepEntries(retention))
     expect(reopened.log.head()).toBe(head)
     expect(reopened.log.oldest()).toBe(head - retention + 1)
     reopened.close()
@@ -99,10 +100,10 @@ describe('openSqliteStore', () => {
 
   test('writes appends on its own by the next turn of the event loop', async () => {
     const directory = temporaryDirectory()
-    const writer = openSqliteStore(directory, 10)
+    const writer = openSqliteStore(directory, keepEntries(10))
     writer.log.append(app('AA'))
     await new Promise((resolve) => setImmediate(resolve))
-    const reader = openSqliteStore(directory, 10)
+    const reader = openSqliteStore(directory, keepEntries(10))
     expect(reader.log.head()).toBe(1)
     reader.close()
     writer.close()
@@ -116,7 +117,7 @@ describe('openSqliteStore', () => {
     )
     old.run(`INSERT INTO mls_group VALUES (1, '${'G'.repeat(22)}', 7, '["alice","bob"]')`)
     old.close()
-    const store = openSqliteStore(directory, 10)
+    const store = openSqliteStore(directory, keepEntries(10))
     expect(store.groups.load()).toBeNull()
     const founded = { groupId: 'H'.repeat(22), epoch: 0, roster: ['carol'], state: 'UzA' }
     expect(store.groups.found(founded)).toBe(true)

@@ -4,17 +4,18 @@ import { Database } from 'bun:sqlite'
 import { accessSync, constants, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import type { LoggedFrame } from '../../../shared/protocol/frames.ts'
-import { nameKey } from '../../../shared/protocol/names.ts'
+import type { LogRetention } from '../../../shared/protocol/limits.ts'
 import type {
-  ClaimResult,
   DistributiveOmit,
   GroupRecord,
   GroupStore,
   IdentityStore,
-  LoggedEntry,
   MaybePromise,
   RoomLog,
 } from '../room/ports.ts'
+import { makeStorePrivate } from './private-files.ts'
+import { openSqliteIdentities } from './sqlite-identities.ts'
+import { openSqliteLog, type SqliteLog, type TimedEntry } from './sqlite-log.ts'
 
 export interface SqliteStore {
   readonly identities: IdentityStore
@@ -30,16 +31,6 @@ export interface SqliteStore {
 export class StoreError extends Error {}
 
 const SCHEMA = `
-  CREATE TABLE IF NOT EXISTS identities (
-    name_key TEXT PRIMARY KEY,
-    name TEXT NOT NULL,
-    identity_key TEXT NOT NULL,
-    bound_at INTEGER NOT NULL
-  ) WITHOUT ROWID;
-  CREATE TABLE IF NOT EXISTS log (
-    seq INTEGER PRIMARY KEY,
-    frame TEXT NOT NULL
-  );
   CREATE TABLE IF NOT EXISTS mls_group (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     group_id TEXT NOT NULL,
@@ -49,11 +40,14 @@ const SCHEMA = `
   );
 `
 
-/** 2: the group record keeps the group's public MLS state, which every commit is checked against. */
-const SCHEMA_VERSION = 2
+/**
+ * 2: the group record keeps the group's public MLS state, which every commit is checked against.
+ * 3: a name binding keeps its skeleton and when it was first used in the group (sqlite-identities.ts).
+ */
+const SCHEMA_VERSION = 3
 
 /** Opens (or creates) `chatbox.sqlite` in `dataDir`; `:memory:` keeps everything in memory. */
-export function openSqliteStore(dataDir: string, retention: number): SqliteStore {
+export function openSqliteStore(dataDir: string, retention: LogRetention): SqliteStore {
   const file = locate(dataDir)
   const cannot = (what: string, error: unknown) =>
     new StoreError(
@@ -61,7 +55,11 @@ export function openSqliteStore(dataDir: string, retention: number): SqliteStore
         'CHATBOX_DATA_DIR to a directory this user can write',
     )
   let db: Database
+  let log: SqliteLog
+  let identities: IdentityStore
   try {
+    // SQLite would make it 0644 under the usual umask, readable by anyone the directory lets in.
+    if (file !== ':memory:') makeStorePrivate(file)
     db = new Database(file, { create: true, strict: true })
   } catch (error) {
     throw cannot('open', error)
@@ -74,6 +72,8 @@ export function openSqliteStore(dataDir: string, retention: number): SqliteStore
     // Checkpoints run on a worker thread (checkpoint-worker.ts), never on the event loop.
     if (file !== ':memory:') db.run('PRAGMA wal_autocheckpoint = 0')
     db.run(SCHEMA)
+    log = openSqliteLog(db, retention)
+    identities = openSqliteIdentities(db)
     const columns = db.query<{ name: string }, []>('PRAGMA table_info(mls_group)').all()
     if (!columns.some((column) => column.name === 'state')) {
       db.run('ALTER TABLE mls_group ADD COLUMN state TEXT')
@@ -84,91 +84,6 @@ export function openSqliteStore(dataDir: string, retention: number): SqliteStore
   } catch (error) {
     db.close()
     throw cannot('write', error)
-  }
-
-  const insertIdentity = db.query(
-    'INSERT OR IGNORE INTO identities (name_key, name, identity_key, bound_at) VALUES (?, ?, ?, ?)',
-  )
-  const selectIdentity = db.query<{ identity_key: string }, [string]>(
-    'SELECT identity_key FROM identities WHERE name_key = ?',
-  )
-  const insertEntry = db.query('INSERT INTO log (seq, frame) VALUES (?, ?)')
-  const selectAfter = db.query<LoggedEntry, [number, number]>(
-    'SELECT seq, frame AS text FROM log WHERE seq > ? ORDER BY seq LIMIT ?',
-  )
-  const prune = db.query('DELETE FROM log WHERE seq <= ?')
-  const bounds = db.query<{ first: number | null; last: number | null }, []>(
-    'SELECT MIN(seq) AS first, MAX(seq) AS last FROM log',
-  )
-
-  const initial = bounds.get()
-  let head = initial?.last ?? 0
-  let oldest = initial?.first ?? head + 1
-
-  function pruneIfDue(): void {
-    if (head - oldest + 1 <= retention + 1000) return
-    try {
-      prune.run(head - retention)
-      oldest = head - retention + 1
-    } catch {
-      // Housekeeping: the entry that called it is stored already and must not be refused for
-      // this. The next append tries again.
-    }
-  }
-
-  const identities: IdentityStore = {
-    claim(name, identityKey, at): ClaimResult {
-      const key = nameKey(name)
-      const inserted = insertIdentity.run(key, name, identityKey, at).changes === 1
-      if (inserted) return 'new'
-      return selectIdentity.get(key)?.identity_key === identityKey ? 'known' : 'conflict'
-    },
-  }
-
-  // Group commit: appends wait for the end of the event-loop turn and are written in one
-  // transaction, and only then handed back, so members are only ever sent what the log holds.
-  // One commit each cost ~50 µs here; a batch costs ~3 µs a row. A batch that fails (a full
-  // disk) is refused whole: its senders get `unavailable` and nobody was sent any of it.
-  let pending: Array<{
-    readonly entry: LoggedEntry
-    readonly resolve: (entry: LoggedEntry) => void
-    readonly reject: (error: unknown) => void
-  }> = []
-  /** Sequence numbers handed out, including those still waiting to be written. */
-  let assigned = head
-  const writeBatch = db.transaction((entries: LoggedEntry[]) => {
-    for (const entry of entries) insertEntry.run(entry.seq, entry.text)
-  })
-
-  function writePending(): void {
-    if (pending.length === 0) return
-    const batch = pending
-    pending = []
-    try {
-      writeBatch(batch.map((item) => item.entry))
-    } catch (error) {
-      assigned = head
-      for (const item of batch) item.reject(error)
-      return
-    }
-    head = assigned
-    pruneIfDue()
-    for (const item of batch) item.resolve(item.entry)
-  }
-
-  const log: SqliteStore['log'] = {
-    append(frame: DistributiveOmit<LoggedFrame, 'seq'>): Promise<LoggedEntry> {
-      assigned += 1
-      const entry = { seq: assigned, text: JSON.stringify({ ...frame, seq: assigned }) }
-      const { promise, resolve, reject } = Promise.withResolvers<LoggedEntry>()
-      if (pending.length === 0) setImmediate(writePending)
-      pending.push({ entry, resolve, reject })
-      return promise
-    },
-    readAfter: (afterSeq, limit) => selectAfter.all(afterSeq, limit),
-    /** What is written: entries still waiting reach everyone live once they are. */
-    head: () => head,
-    oldest: () => oldest,
   }
 
   const selectGroup = db.query<
@@ -206,7 +121,7 @@ export function openSqliteStore(dataDir: string, retention: number): SqliteStore
       expected: GroupRecord,
       next: GroupRecord,
       frame: DistributiveOmit<LoggedFrame, 'seq'>,
-    ): LoggedEntry | 'stale' => {
+    ): TimedEntry | 'stale' => {
       const moved = advanceGroup.run(
         next.epoch,
         JSON.stringify(next.roster),
@@ -215,9 +130,7 @@ export function openSqliteStore(dataDir: string, retention: number): SqliteStore
         expected.epoch,
       )
       if (moved.changes !== 1) return 'stale'
-      const entry = { seq: head + 1, text: JSON.stringify({ ...frame, seq: head + 1 }) }
-      insertEntry.run(entry.seq, entry.text)
-      return entry
+      return log.insertNext(frame)
     },
   )
 
@@ -240,14 +153,12 @@ export function openSqliteStore(dataDir: string, retention: number): SqliteStore
     },
     acceptCommit(expected, next, frame) {
       // Messages waiting for their batch hold earlier numbers: write them first, in order.
-      writePending()
+      log.writePending()
       // The head moves only once the transaction has committed: a failed COMMIT leaves no gap.
       const result = acceptCommit(expected, next, frame)
-      if (result !== 'stale') {
-        head = result.seq
-        assigned = head
-      }
-      return result
+      if (result === 'stale') return result
+      log.committed(result)
+      return { seq: result.seq, text: result.text }
     },
     dissolve(groupId): MaybePromise<void> {
       // Reached from timers, where a throw would end the process: a failed delete is the
@@ -273,11 +184,11 @@ export function openSqliteStore(dataDir: string, retention: number): SqliteStore
     log,
     groups,
     flush() {
-      writePending()
+      log.writePending()
       if (file !== ':memory:') db.run('PRAGMA wal_checkpoint(TRUNCATE)')
     },
     close() {
-      writePending()
+      log.writePending()
       checkpointer?.terminate()
       // Closing the last connection checkpoints the write-ahead log and removes it.
       db.close()

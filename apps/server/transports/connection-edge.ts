@@ -5,6 +5,7 @@ import { decodeClientFrame } from '../../../shared/protocol/codec.ts'
 import type { ErrorCode, LeaveReason } from '../../../shared/protocol/frames.ts'
 import type { Connection } from '../room/ports.ts'
 import type { Room, Session } from '../room/room.ts'
+import type { Arrival } from './connection-book.ts'
 
 const utf8 = new TextDecoder('utf-8', { fatal: true })
 
@@ -12,6 +13,8 @@ export class ConnectionEdge {
   private session: Session | undefined
   private closingFor: LeaveReason | undefined
   private closingNow = false
+  /** How the connection book took this socket: what it gives back when the socket goes. */
+  arrival: Arrival = 'cut'
 
   constructor(
     readonly id: string,
@@ -33,7 +36,7 @@ export class ConnectionEdge {
     const session = this.session
     if (!session || this.closingNow) return
     const decoded = decodeClientFrame(text)
-    if (decoded.ok) session.receive(decoded.frame)
+    if (decoded.ok) session.receive(decoded.frame, text.length)
     else session.reject(decoded.code, decoded.message)
   }
 

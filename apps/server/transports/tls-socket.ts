@@ -1,17 +1,26 @@
 // The raw TLS transport (Bun.listen): maps Bun's callbacks onto connection edges, bytes ⇄
-// length-prefixed frames, with a handshake deadline and per-turn capped writes (tls-writes.ts).
-// What frames mean is the room's.
+// length-prefixed frames, with a handshake deadline, a cap on connections per address, a short
+// grace for closing, and per-turn capped writes (tls-writes.ts). What frames mean is the room's.
 import type { Socket, TCPSocketListener } from 'bun'
 import type { ErrorFrame } from '../../../shared/protocol/frames.ts'
 import { createFrameDecoder } from '../../../shared/protocol/framing.ts'
 import type { Limits } from '../../../shared/protocol/limits.ts'
 import type { Connection } from '../room/ports.ts'
 import type { Room } from '../room/room.ts'
+import type { ConnectionBook } from './connection-book.ts'
 import { ConnectionEdge } from './connection-edge.ts'
 import { TLS_1_3, type TlsFiles } from './tls-options.ts'
 import { TurnWriter, type WriteState } from './tls-writes.ts'
 
 let nextId = 0
+
+/**
+ * How long a socket the server closes waits for the peer to close its side before it is cut.
+ * Bun's `end()` held it ~12 s for a peer that never closed (a client that never joined kept its
+ * socket 12 s past the auth deadline), `close()` held it while the peer did not read, and after
+ * either `terminate()` does nothing. `shutdown()` sends the FIN and leaves the socket cuttable.
+ */
+const CLOSE_GRACE_MS = 1000
 
 /** A socket's own data: its edge, with its frame decoder and write queue inline (one object). */
 class TlsEdge extends ConnectionEdge implements WriteState {
@@ -19,6 +28,8 @@ class TlsEdge extends ConnectionEdge implements WriteState {
   queuedBytes = 0
   blocked = false
   scheduled = false
+  /** Set once ended: cuts the socket if the peer has not closed within the grace. */
+  lingering: ReturnType<typeof setTimeout> | undefined
 
   constructor(
     remoteAddress: string,
@@ -36,10 +47,16 @@ export interface TlsTransportOptions {
   readonly hostname: string
   readonly port: number
   readonly tls: TlsFiles
+  /** Open connections per address, shared with the web port. */
+  readonly connections: ConnectionBook
+}
+
+function cut(socket: TlsSocket): void {
+  socket.terminate()
 }
 
 export function listenTlsSocket(options: TlsTransportOptions): TCPSocketListener<TlsEdge> {
-  const { room, limits } = options
+  const { room, limits, connections } = options
   const writer = new TurnWriter()
 
   /** A reader this far behind would hold the server's memory hostage; it can resume. */
@@ -47,6 +64,15 @@ export function listenTlsSocket(options: TlsTransportOptions): TCPSocketListener
     socket.data.close('dropped')
     writer.forget(socket)
     socket.terminate()
+  }
+
+  /** A last frame, then the FIN; the peer has the grace to close its side before it is cut. */
+  function end(socket: TlsSocket, farewell?: ErrorFrame): void {
+    const edge = socket.data
+    if (farewell) writer.writeLast(socket, JSON.stringify(farewell))
+    edge.close()
+    socket.shutdown()
+    edge.lingering = setTimeout(cut, CLOSE_GRACE_MS, socket)
   }
 
   function connectionOf(socket: TlsSocket): Connection {
@@ -58,11 +84,9 @@ export function listenTlsSocket(options: TlsTransportOptions): TCPSocketListener
       sendText(text) {
         if (!edge.closing && !writer.queue(socket, text, limits.sendQueueBytes)) drop(socket)
       },
+      bufferedBytes: () => edge.queuedBytes,
       close(farewell?: ErrorFrame) {
-        if (edge.closing) return
-        if (farewell) writer.writeLast(socket, JSON.stringify(farewell))
-        edge.close()
-        socket.end()
+        if (!edge.closing) end(socket, farewell)
       },
     }
   }
@@ -73,13 +97,24 @@ export function listenTlsSocket(options: TlsTransportOptions): TCPSocketListener
     tls: { ...options.tls, ...TLS_1_3 },
     socket: {
       open(socket) {
-        socket.data = new TlsEdge(socket.remoteAddress, createFrameDecoder(limits.maxFrameBytes))
+        const edge = new TlsEdge(socket.remoteAddress, createFrameDecoder(limits.maxFrameBytes))
+        socket.data = edge
+        edge.arrival = connections.arrive(edge.remoteAddress)
+        if (edge.arrival === 'cut') {
+          socket.terminate()
+          return
+        }
         // Without this deadline a client that never finishes its handshake holds a socket forever.
         socket.timeout(limits.handshakeTimeoutSeconds)
       },
       handshake(socket, success) {
         if (!success) {
           socket.terminate()
+          return
+        }
+        // Told only now: before the handshake there is no way to tell it anything.
+        if (socket.data.arrival === 'refuse') {
+          end(socket, connections.refusal)
           return
         }
         socket.timeout(limits.idleTimeoutSeconds)
@@ -111,7 +146,12 @@ export function listenTlsSocket(options: TlsTransportOptions): TCPSocketListener
         socket.data.close('timeout')
         socket.terminate()
       },
-      close: (socket) => socket.data.gone('disconnect'),
+      close(socket) {
+        const edge = socket.data
+        clearTimeout(edge.lingering)
+        connections.leave(edge.remoteAddress, edge.arrival)
+        edge.gone('disconnect')
+      },
       error() {
         // A broken peer (bad TLS, reset) ends in `close` as well; nothing else to do here.
       },

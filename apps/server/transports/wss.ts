@@ -1,10 +1,12 @@
 // The WebSocket transport (Bun.serve): maps Bun's callbacks onto connection edges, one JSON frame
-// per text message, broadcasts through one `server.publish`. What frames mean is the room's.
+// per text message, broadcasts through one `server.publish`, connections per address counted with
+// the TLS port's. What frames mean is the room's.
 import type { Server, ServerWebSocket, WebSocketHandler } from 'bun'
 import type { ErrorCode, ErrorFrame, LeaveReason } from '../../../shared/protocol/frames.ts'
 import type { Limits } from '../../../shared/protocol/limits.ts'
 import type { BroadcastGroup, Connection } from '../room/ports.ts'
 import type { Room } from '../room/room.ts'
+import type { ConnectionBook } from './connection-book.ts'
 import { ConnectionEdge } from './connection-edge.ts'
 
 /** A WebSocket's own data is its edge: one object per connection, not two. */
@@ -43,7 +45,7 @@ export class WebSocketTransport {
   private readonly sockets = new WeakMap<Connection, Socket>()
   private readonly sweep: ReturnType<typeof setInterval>
 
-  constructor(room: Room, limits: Limits) {
+  constructor(room: Room, limits: Limits, connections: ConnectionBook) {
     const group: BroadcastGroup = {
       add: (connection) => {
         const socket = this.sockets.get(connection)
@@ -74,6 +76,12 @@ export class WebSocketTransport {
       sendPings: true,
       perMessageDeflate: false,
       open: (socket) => {
+        const edge = socket.data
+        edge.arrival = connections.arrive(edge.remoteAddress)
+        if (edge.arrival !== 'admit') {
+          refuse(socket, connections.refusal)
+          return
+        }
         const connection = new WebSocketConnection(socket, group)
         this.sockets.set(connection, socket)
         socket.data.open(room, connection)
@@ -83,6 +91,7 @@ export class WebSocketTransport {
         else socket.data.reject('bad_frame', 'frames are JSON in text messages, not binary')
       },
       close: (socket, code, reason) => {
+        connections.leave(socket.data.remoteAddress, socket.data.arrival)
         this.subscribed.delete(socket)
         socket.data.gone(leaveReasonFor(code, reason))
       },
@@ -101,6 +110,17 @@ export class WebSocketTransport {
   stop(): void {
     clearInterval(this.sweep)
   }
+}
+
+/** Over the address's cap: told so and closed; cut without a word when a flood is past twice it. */
+function refuse(socket: Socket, refusal: ErrorFrame): void {
+  socket.data.close()
+  if (socket.data.arrival === 'cut') {
+    socket.terminate()
+    return
+  }
+  socket.send(JSON.stringify(refusal))
+  socket.close(closeCodeFor(refusal.code), refusal.code)
 }
 
 /** A reader past the backpressure cap: dropped, to resume from its last sequence number. */
@@ -127,6 +147,10 @@ class WebSocketConnection implements Connection {
     if (this.socket.data.closing) return
     // 0 means Bun dropped the message: this reader is past the backpressure cap.
     if (this.socket.send(text) === 0) drop(this.socket)
+  }
+
+  bufferedBytes(): number {
+    return this.socket.getBufferedAmount()
   }
 
   close(farewell?: ErrorFrame): void {
