@@ -1,6 +1,7 @@
 import { describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { statSync, writeFileSync } from 'node:fs'
 import { join as joinPath } from 'node:path'
+import { SETTINGS } from '../apps/server/config.ts'
 import { temporaryDirectory } from './support/harness.ts'
 import { serve } from './support/serve-process.ts'
 
@@ -42,6 +43,17 @@ describe('bun run serve', () => {
     expect(code).toBe(1)
     expect(output).toContain(`is in use on 127.0.0.1; stop the other server or set`)
     expect(output).not.toContain('    at ')
+  })
+
+  test('--help prints every setting with its environment variable and default, and exits 0', async () => {
+    const { code, output } = await serve({}, ['--help']).exit()
+    expect(code).toBe(0)
+    expect(output).toContain('usage: bun run serve')
+    for (const setting of Object.values(SETTINGS)) {
+      expect(output).toContain(`--${setting.flag} VALUE`)
+      expect(output).toContain(setting.env)
+    }
+    expect(output).not.toContain('chatbox is running')
   })
 
   test('a bad setting ends with exit 2 and a line naming it', async () => {

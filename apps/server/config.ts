@@ -179,6 +179,41 @@ export const USAGE = `usage: bun run serve [${Object.values(SETTINGS)
   .map((setting) => `--${setting.flag} VALUE`)
   .join('] [')}]`
 
+/** `--help`: every setting's flag, environment variable and default; README's Settings say more. */
+export function helpText(): string {
+  const rows = Object.values(SETTINGS).map((setting) => [
+    `--${setting.flag} VALUE`,
+    setting.env,
+    setting.fallback === undefined
+      ? '(none)'
+      : setting.fallback === ''
+        ? '(empty)'
+        : setting.fallback,
+  ])
+  const widths = [0, 1].map((column) =>
+    Math.max(...rows.map((row) => (row[column] as string).length)),
+  )
+  const lines = rows.map(
+    ([flag, env, fallback]) =>
+      `  ${(flag as string).padEnd(widths[0] as number)}  ${(env as string).padEnd(widths[1] as number)}  ${fallback}`,
+  )
+  return [
+    'usage: bun run serve [--FLAG VALUE]...',
+    '',
+    'Runs the chatbox server. Each setting is a flag or an environment variable (the flag wins);',
+    'README.md, "Settings", says what each does. Keep the room secret in the environment: a flag',
+    'shows in `ps`.',
+    '',
+    `  ${'flag'.padEnd(widths[0] as number)}  ${'environment'.padEnd(widths[1] as number)}  default`,
+    ...lines,
+  ].join('\n')
+}
+
+/** Whether the command line asks for the help text rather than a server. */
+export function wantsHelp(argv: readonly string[]): boolean {
+  return argv.includes('--help') || argv.includes('-h')
+}
+
 /** Reads flags over environment over defaults; throws ConfigError with one line to show. */
 export function loadConfig(argv: string[], env: Record<string, string | undefined>): ServerConfig {
   let flags: Record<string, string | boolean | undefined>

@@ -10,7 +10,7 @@ import {
   RedisTlsError,
   redactUrl,
 } from './cluster/redis-cluster.ts'
-import { ConfigError, loadConfig, type ServerConfig } from './config.ts'
+import { ConfigError, helpText, loadConfig, type ServerConfig, wantsHelp } from './config.ts'
 import { logSecurityEvent, startChatServer } from './server.ts'
 import { openEmbeddedBackend } from './store/embedded-backend.ts'
 import { StoreError } from './store/sqlite-store.ts'
@@ -44,6 +44,10 @@ function redisCa(config: ServerConfig): string | undefined {
 }
 
 async function main(): Promise<void> {
+  if (wantsHelp(process.argv.slice(2))) {
+    console.log(helpText())
+    return
+  }
   let config: ServerConfig
   try {
     config = loadConfig(process.argv.slice(2), process.env)
