@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { openRedisCluster } from '../apps/server/cluster/redis-cluster.ts'
-import { logSecurityEvent, startChatServer } from '../apps/server/server.ts'
+import { startChatServer } from '../apps/server/server.ts'
 import { openEmbeddedBackend } from '../apps/server/store/embedded-backend.ts'
 import { createLimits } from '../shared/protocol/limits.ts'
 import { announce } from './server-control.ts'
@@ -53,7 +53,7 @@ const limits = createLimits({
 const redisUrl = values['redis-url']
 const backend = redisUrl
   ? await openRedisCluster({ url: redisUrl, limits })
-  : openEmbeddedBackend({ dataDir, limits, reportSecurityEvent: logSecurityEvent })
+  : openEmbeddedBackend({ dataDir, limits })
 const server = startChatServer({
   hostname,
   webPort: 0,

@@ -4,7 +4,6 @@ import { afterEach, beforeEach, describe, expect, setDefaultTimeout, test } from
 import { chmodSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs'
 import { join as joinPath } from 'node:path'
 import { ConfigError, loadConfig } from '../apps/server/config.ts'
-import { logSecurityEvent } from '../apps/server/server.ts'
 import { openEmbeddedBackend } from '../apps/server/store/embedded-backend.ts'
 import { createLimits } from '../shared/protocol/limits.ts'
 import { temporaryDirectory } from './support/harness.ts'
@@ -41,11 +40,7 @@ afterEach(() => {
 })
 
 function openStore(dataDir: string) {
-  return openEmbeddedBackend({
-    dataDir,
-    limits: createLimits(),
-    reportSecurityEvent: logSecurityEvent,
-  })
+  return openEmbeddedBackend({ dataDir, limits: createLimits() })
 }
 
 describe('store files at rest', () => {

@@ -23,6 +23,8 @@ describe('loadConfig', () => {
       logMaxDays: 30,
       unusedNameDays: 30,
       maxConnectionsPerAddress: 64,
+      logFormat: 'text',
+      metricsToken: undefined,
     })
   })
 
@@ -73,6 +75,12 @@ describe('loadConfig', () => {
         'CHATBOX_MAX_CONNECTIONS_PER_ADDRESS (--max-connections-per-address) must be at least 1',
       ],
       [['--wat'], {}, "Unknown option '--wat'"],
+      [[], { CHATBOX_LOG_FORMAT: 'xml' }, 'CHATBOX_LOG_FORMAT (--log-format) must be text or json'],
+      [
+        [],
+        { CHATBOX_METRICS_TOKEN: 'short-token' },
+        'CHATBOX_METRICS_TOKEN (--metrics-token) must be at least 16 characters (the value is not shown)',
+      ],
     ]
     for (const [argv, env, message] of cases) {
       let thrown: unknown
@@ -84,5 +92,16 @@ describe('loadConfig', () => {
       expect(thrown).toBeInstanceOf(ConfigError)
       expect((thrown as Error).message).toContain(message)
     }
+  })
+
+  test('takes the event log format and a metrics token, and never shows the token', () => {
+    const token = 'a-metrics-token-0123456789'
+    expect(loadConfig(['--log-format', 'json'], { CHATBOX_METRICS_TOKEN: token })).toMatchObject({
+      logFormat: 'json',
+      metricsToken: token,
+    })
+    expect(() => loadConfig([], { CHATBOX_METRICS_TOKEN: `${token} with spaces` })).toThrow(
+      'CHATBOX_METRICS_TOKEN (--metrics-token) must be printable ASCII without spaces (the value is not shown)',
+    )
   })
 })

@@ -9,6 +9,7 @@ import {
   DEFAULT_UNUSED_NAME_DAYS,
   MAX_CONFIGURABLE_FILE_BYTES,
 } from '../../shared/protocol/limits.ts'
+import { LOG_FORMATS } from './observe/event-log.ts'
 
 const MEGABYTE = 1024 * 1024
 const DAY_MS = 24 * 3_600_000
@@ -74,12 +75,18 @@ export const SETTINGS = {
     flag: 'max-connections-per-address',
     fallback: String(DEFAULT_MAX_CONNECTIONS_PER_ADDRESS),
   },
+  logFormat: { env: 'CHATBOX_LOG_FORMAT', flag: 'log-format', fallback: 'text' },
+  metricsToken: { env: 'CHATBOX_METRICS_TOKEN', flag: 'metrics-token', fallback: undefined },
 } as const
 
 type SettingName = keyof typeof SETTINGS
 
 /** Settings whose value is or may hold a secret (a Redis URL may carry a password). */
-const SECRET_SETTINGS: ReadonlySet<SettingName> = new Set(['roomSecret', 'redisUrl'])
+const SECRET_SETTINGS: ReadonlySet<SettingName> = new Set([
+  'roomSecret',
+  'redisUrl',
+  'metricsToken',
+])
 
 const Port = v.pipe(
   v.string(),
@@ -169,6 +176,15 @@ const ConfigSchema = v.object({
   ),
   // A wait holds up the instance's other commands, heartbeats among them (taken for dead at 3 s).
   redisWaitSeconds: v.pipe(Seconds, v.maxValue(2, 'must be at most 2 seconds')),
+  logFormat: v.picklist(LOG_FORMATS, 'must be text or json'),
+  // Sent in a header with every scrape: long enough not to be guessed, and nothing a header breaks.
+  metricsToken: v.optional(
+    v.pipe(
+      v.string(),
+      v.minLength(16, 'must be at least 16 characters'),
+      v.regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces'),
+    ),
+  ),
 })
 
 export type ServerConfig = v.InferOutput<typeof ConfigSchema>

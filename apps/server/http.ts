@@ -1,8 +1,12 @@
 // The HTTP side of the web port: the page, /healthz and /client.json (a Hono app), the /ws
-// upgrade with its Origin check, and the security headers every response carries.
+// upgrade with its Origin check, /metrics for the operator, and the security headers every
+// response carries.
 import type { Server } from 'bun'
 import { Hono } from 'hono'
 import type { WebAssets } from '../web/build.ts'
+import type { EventSink } from './observe/events.ts'
+import { PROMETHEUS_CONTENT_TYPE } from './observe/metrics.ts'
+import { metricsAccess } from './observe/metrics-access.ts'
 import type { WebSocketState } from './transports/wss.ts'
 
 /**
@@ -58,6 +62,40 @@ export interface WebSocketEntry {
   initialState(remoteAddress: string): WebSocketState
 }
 
+/** What the operator sees of the web port: /metrics, and the event log for refused pages. */
+export interface OperatorEntry {
+  /** When set, /metrics needs `Authorization: Bearer TOKEN`, from anywhere; else only loopback. */
+  readonly metricsToken?: string
+  /** The Prometheus text exposition. */
+  metrics(): Promise<string>
+  readonly events: EventSink
+}
+
+async function serveMetrics(
+  request: Request,
+  address: string,
+  operator: OperatorEntry,
+): Promise<Response> {
+  const access = metricsAccess(address, request.headers.get('authorization'), operator.metricsToken)
+  if (access === 401) {
+    const refused = new Response('a bearer token is needed\n', {
+      status: 401,
+      headers: { 'WWW-Authenticate': 'Bearer realm="chatbox metrics"' },
+    })
+    return withSecurityHeaders(refused)
+  }
+  if (access === 403) {
+    const advice = 'only this machine may read /metrics; set CHATBOX_METRICS_TOKEN for others\n'
+    return withSecurityHeaders(new Response(advice, { status: 403 }))
+  }
+  const body = await operator.metrics()
+  return withSecurityHeaders(
+    new Response(body, {
+      headers: { 'Content-Type': PROMETHEUS_CONTENT_TYPE, 'Cache-Control': 'no-store' },
+    }),
+  )
+}
+
 /**
  * The web port's whole fetch: `/ws` upgrades (only for pages of a listed origin) without going
  * through the app, whose per-request context a burst of joins does not need; the rest is the app.
@@ -66,17 +104,24 @@ export function createWebFetch(
   health: HealthCheck,
   web: WebClient,
   webSockets: WebSocketEntry,
+  operator: OperatorEntry,
 ): (request: Request, server: Server<WebSocketState>) => Response | Promise<Response> | undefined {
   const app = createHttpApp(health, web)
   return (request, server) => {
-    if (new URL(request.url).pathname !== '/ws') return app.fetch(request)
+    const { pathname } = new URL(request.url)
+    const remoteAddress = server.requestIP(request)?.address ?? 'unknown'
+    if (pathname === '/metrics' && request.method === 'GET') {
+      return serveMetrics(request, remoteAddress, operator)
+    }
+    if (pathname !== '/ws') return app.fetch(request)
     // Browsers always send Origin on a WebSocket; only a page of a listed origin may open one (no
     // cross-site WebSocket hijacking). Programs that send none are not pages.
     const origin = request.headers.get('origin')
     if (origin !== null && !webSockets.origins().has(origin)) {
+      const refused = { event: 'refused', code: 'origin_not_allowed', fatal: true } as const
+      operator.events({ ...refused, transport: 'wss', address: remoteAddress })
       return withSecurityHeaders(new Response('origin not allowed\n', { status: 403 }))
     }
-    const remoteAddress = server.requestIP(request)?.address ?? 'unknown'
     if (server.upgrade(request, { data: webSockets.initialState(remoteAddress) })) return undefined
     return withSecurityHeaders(new Response('expected a WebSocket upgrade\n', { status: 426 }))
   }

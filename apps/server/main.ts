@@ -11,7 +11,9 @@ import {
   redactUrl,
 } from './cluster/redis-cluster.ts'
 import { ConfigError, helpText, loadConfig, type ServerConfig, wantsHelp } from './config.ts'
-import { logSecurityEvent, startChatServer } from './server.ts'
+import { createEventLog } from './observe/event-log.ts'
+import { type EventSink, errorEvent } from './observe/events.ts'
+import { startChatServer } from './server.ts'
 import { openEmbeddedBackend } from './store/embedded-backend.ts'
 import { StoreError } from './store/sqlite-store.ts'
 
@@ -78,12 +80,15 @@ async function main(): Promise<void> {
       ageMs: config.logMaxDays * 24 * 3_600_000,
     },
   })
+  const eventLog = createEventLog({ format: config.logFormat })
+  /** Redis's faults go to the log, and once the server runs, to its metrics as well. */
+  let events: EventSink = eventLog
   let cluster: RedisCluster | undefined
   if (config.redisUrl) {
     cluster = await openRedisCluster({
       url: config.redisUrl,
       limits,
-      reportSecurityEvent: logSecurityEvent,
+      reportError: (error) => events(errorEvent('redis', error)),
       ca: redisCa(config),
       waitReplicas: config.redisWaitReplicas,
       waitTimeoutMs: config.redisWaitSeconds * 1000,
@@ -102,13 +107,7 @@ async function main(): Promise<void> {
 
   let server: ReturnType<typeof startChatServer>
   try {
-    const backend =
-      cluster ??
-      openEmbeddedBackend({
-        dataDir: config.dataDir,
-        limits,
-        reportSecurityEvent: logSecurityEvent,
-      })
+    const backend = cluster ?? openEmbeddedBackend({ dataDir: config.dataDir, limits })
     server = startChatServer({
       hostname: config.host,
       webPort: config.webPort,
@@ -118,6 +117,8 @@ async function main(): Promise<void> {
       limits,
       roomSecret: config.roomSecret,
       allowedOrigins: config.allowedOrigins,
+      eventLog,
+      metricsToken: config.metricsToken,
     })
   } catch (error) {
     if (error instanceof StoreError) fail(error.message)
@@ -132,29 +133,51 @@ async function main(): Promise<void> {
     fail(`cannot start: ${(error as Error).message}`)
   }
 
+  events = server.events
   const caPem = readFileSync(paths.caCert, 'utf8')
   const shownHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host
-  console.log(
-    [
-      `chatbox is running${created ? ' (made new development certificates)' : ''}`,
-      `  web page:         https://${shownHost}:${server.webPort}/`,
-      `  terminal clients: ${shownHost}:${server.termPort}`,
-      `  CA certificate:   ${paths.caCert} (valid until ${validUntil(caPem)})`,
-      `  CA SHA-256:       ${await certificateFingerprint(caPem)}`,
-      // A new CA has to be trusted again wherever the old one was.
-      ...(replaced ? [`  new CA because:   ${replaced}; trust the new one again`] : []),
-      cluster
-        ? `  shared through:   Redis at ${redactUrl(config.redisUrl ?? '')} (instance ${cluster.instance})`
-        : `  data:             ${config.dataDir}`,
-      ...(config.roomSecret ? ['  room secret:      required'] : []),
-    ].join('\n'),
-  )
+  const web = `https://${shownHost}:${server.webPort}/`
+  const terminal = `${shownHost}:${server.termPort}`
+  const caSha256 = await certificateFingerprint(caPem)
+  const store = cluster
+    ? `Redis at ${redactUrl(config.redisUrl ?? '')} (instance ${cluster.instance})`
+    : config.dataDir
+  // A log shipper reading json lines gets the banner as one more event, not as loose text.
+  if (config.logFormat === 'json') {
+    eventLog({
+      event: 'started',
+      web,
+      terminal,
+      caCertificate: paths.caCert,
+      caValidUntil: validUntil(caPem),
+      caSha256,
+      newCertificates: created,
+      ...(replaced ? { newCaBecause: replaced } : {}),
+      store,
+      roomSecret: config.roomSecret !== undefined,
+    })
+  } else {
+    console.log(
+      [
+        `chatbox is running${created ? ' (made new development certificates)' : ''}`,
+        `  web page:         ${web}`,
+        `  terminal clients: ${terminal}`,
+        `  CA certificate:   ${paths.caCert} (valid until ${validUntil(caPem)})`,
+        `  CA SHA-256:       ${caSha256}`,
+        // A new CA has to be trusted again wherever the old one was.
+        ...(replaced ? [`  new CA because:   ${replaced}; trust the new one again`] : []),
+        cluster ? `  shared through:   ${store}` : `  data:             ${store}`,
+        ...(config.roomSecret ? ['  room secret:      required'] : []),
+      ].join('\n'),
+    )
+  }
 
   let stopping = false
   const stop = async (signal: string) => {
     if (stopping) return
     stopping = true
-    console.log(`chatbox: ${signal}, saying goodbye to clients`)
+    if (config.logFormat === 'json') eventLog({ event: 'stopping', signal })
+    else console.log(`chatbox: ${signal}, saying goodbye to clients`)
     await server.stop()
     process.exit(0)
   }

@@ -6,6 +6,9 @@ import type { Server } from 'bun'
 import type { Limits } from '../../shared/protocol/limits.ts'
 import { webClientAssets } from '../web/build.ts'
 import { createWebFetch, withSecurityHeaders } from './http.ts'
+import { createEventLog, type EventLog } from './observe/event-log.ts'
+import { type EventSink, errorEvent, teeEvents } from './observe/events.ts'
+import { createServerMetrics } from './observe/server-metrics.ts'
 import type { RoomBackend } from './room/ports.ts'
 import { createRoom, type Room } from './room/room.ts'
 import { openEmbeddedBackend } from './store/embedded-backend.ts'
@@ -35,6 +38,10 @@ interface ListenerOptions {
   readonly roomSecret?: string
   /** Origins allowed to open /ws besides the server's own. */
   readonly allowedOrigins?: readonly string[]
+  /** The operator's event log; text lines on stdout when not given. */
+  readonly eventLog?: EventLog
+  /** When set, /metrics answers only with this bearer token (from anywhere); else only loopback. */
+  readonly metricsToken?: string
 }
 
 export interface ChatServer {
@@ -43,6 +50,8 @@ export interface ChatServer {
   readonly room: Room
   /** The origins whose pages may open /ws. */
   readonly origins: ReadonlySet<string>
+  /** The event log with the metrics that count it: for parts started before the server. */
+  readonly events: EventSink
   /** Says goodbye to every client, closes both listeners and the backend. */
   stop(): Promise<void>
   [Symbol.asyncDispose](): Promise<void>
@@ -53,35 +62,36 @@ export function startChatServer(options: ChatServerOptions): ChatServer {
   const backend =
     'backend' in options
       ? options.backend
-      : openEmbeddedBackend({
-          dataDir: options.dataDir,
-          limits,
-          reportSecurityEvent: logSecurityEvent,
-        })
+      : openEmbeddedBackend({ dataDir: options.dataDir, limits })
+  const eventLog = options.eventLog ?? createEventLog({ format: 'text' })
+  const metrics = createServerMetrics(() => room.census(), backend.log)
+  const events = teeEvents(metrics.events, eventLog)
   const room = createRoom({
     backend,
     limits,
     secret: options.roomSecret,
     now: Date.now,
     randomBytes: (length) => crypto.getRandomValues(new Uint8Array(length)),
-    reportSecurityEvent: logSecurityEvent,
+    events,
     reportInternalError(error) {
-      // Redis being away is one line per refusal, not a stack trace each; anything else is a bug.
+      // Redis being away is one line per refusal, not a stack trace each; anything else is a bug,
+      // whose stack goes to stderr beside the event.
       const code = (error as { code?: unknown } | undefined)?.code
-      if (typeof code === 'string' && code.startsWith('ERR_REDIS')) {
-        console.error(`chatbox: refused for now, Redis is away: ${(error as Error).message}`)
-      } else console.error(error)
+      const redisAway = typeof code === 'string' && code.startsWith('ERR_REDIS')
+      events(errorEvent(redisAway ? 'redis' : 'room', error))
+      if (!redisAway) console.error(error)
     },
   })
-  const connections = createConnectionBook(limits.maxConnectionsPerAddress)
-  const webSockets = new WebSocketTransport(room, limits, connections)
+  const connections = createConnectionBook(limits.maxConnectionsPerAddress, events)
+  const webSockets = new WebSocketTransport(room, limits, connections, metrics.traffic)
   // Built once per process, from the first start on, so the page is ready by the first visit.
   const assets = webClientAssets()
-  assets.catch((error: Error) => console.error(`chatbox: ${error.message}`))
+  assets.catch((error: Error) => events(errorEvent('web', error)))
   const webFetch = createWebFetch(
     () => storeAnswers(backend),
     { assets, maxFileBytes: limits.maxFileBytes },
     { origins: () => origins, initialState: (address) => webSockets.initialState(address) },
+    { metricsToken: options.metricsToken, metrics: () => metrics.render(), events },
   )
 
   /** The page origins allowed to open /ws: known once the web port is. */
@@ -96,7 +106,7 @@ export function startChatServer(options: ChatServerOptions): ChatServer {
       websocket: webSockets.handler,
       fetch: webFetch,
       error(error) {
-        console.error('web request failed:', error.message)
+        events(errorEvent('web', error))
         return withSecurityHeaders(new Response('internal error\n', { status: 500 }))
       },
     })
@@ -108,10 +118,12 @@ export function startChatServer(options: ChatServerOptions): ChatServer {
       port: options.termPort,
       tls: options.tls,
       connections,
+      traffic: metrics.traffic,
     })
   } catch (error) {
     web?.stop(true)
     webSockets.stop()
+    metrics.stop()
     void backend.close().catch(() => {})
     throw error
   }
@@ -128,7 +140,9 @@ export function startChatServer(options: ChatServerOptions): ChatServer {
       terminal?.stop(true)
       await web?.stop(true)
       webSockets.stop()
+      metrics.stop()
       await backend.close()
+      eventLog.flush()
     })()
     return stopped
   }
@@ -138,6 +152,7 @@ export function startChatServer(options: ChatServerOptions): ChatServer {
     termPort: terminal.port,
     room,
     origins,
+    events,
     stop,
     [Symbol.asyncDispose]: stop,
   }
@@ -160,11 +175,6 @@ async function storeAnswers(backend: RoomBackend): Promise<boolean> {
   } finally {
     clearTimeout(timer)
   }
-}
-
-/** Refused commits, blamed committers, locked-out secret guessers: one line each on stdout. */
-export function logSecurityEvent(line: string): void {
-  console.log(`chatbox: ${line}`)
 }
 
 /** The origins a browser shows for this server's own page. */

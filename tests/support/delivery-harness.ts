@@ -3,6 +3,7 @@
 // ones, a fake clock. Tests only; no sockets.
 import { expect, jest } from 'bun:test'
 import * as v from 'valibot'
+import type { ServerEvent } from '../../apps/server/observe/events.ts'
 import { createDelivery, type Delivery } from '../../apps/server/room/delivery.ts'
 import type { CommitInput, CommitRefusal, GroupRecord } from '../../apps/server/room/ports.ts'
 import { openSqliteStore, type SqliteStore } from '../../apps/server/store/sqlite-store.ts'
@@ -46,8 +47,8 @@ export interface Harness {
   readonly sent: Array<[string, ServerFrame]>
   /** Every broadcast entry's text, in order. */
   readonly broadcasts: string[]
-  /** Every line the Delivery Service reported. */
-  readonly reports: string[]
+  /** Every event the Delivery Service told the event log. */
+  readonly events: ServerEvent[]
   readonly members: Map<string, MlsMember>
   /** What `now()` returns; `tick` moves it with the fake timers. */
   readonly clock: { now: number }
@@ -104,7 +105,7 @@ export function createHarness(
   const online: string[] = []
   const sent: Array<[string, ServerFrame]> = []
   const broadcasts: string[] = []
-  const reports: string[] = []
+  const events: ServerEvent[] = []
   const members = options.members ?? new Map<string, MlsMember>()
   const keyPackages = new Map<string, string>()
   /** Merges a prepared commit into its maker's state, by the commit's text. */
@@ -124,7 +125,7 @@ export function createHarness(
     },
     online: () => [...online],
     broadcast: (entry) => broadcasts.push(entry.text),
-    report: (line) => reports.push(line),
+    events: (event) => events.push(event),
   })
   deliveries.push(delivery)
 
@@ -222,7 +223,7 @@ export function createHarness(
     online,
     sent,
     broadcasts,
-    reports,
+    events,
     members,
     clock,
     member,

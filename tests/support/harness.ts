@@ -9,7 +9,9 @@ import {
   type RedisCluster,
   type RedisClusterOptions,
 } from '../../apps/server/cluster/redis-cluster.ts'
-import { type ChatServer, logSecurityEvent, startChatServer } from '../../apps/server/server.ts'
+import { createEventLog, type EventLog } from '../../apps/server/observe/event-log.ts'
+import type { ServerEvent } from '../../apps/server/observe/events.ts'
+import { type ChatServer, startChatServer } from '../../apps/server/server.ts'
 import { openEmbeddedBackend } from '../../apps/server/store/embedded-backend.ts'
 import { tlsTransport } from '../../shared/client/tls-transport.ts'
 import type { ClientTransport, ConnectTransport } from '../../shared/client/transport.ts'
@@ -68,6 +70,26 @@ export interface TestServerOptions {
    * that speak the protocol without MLS may send `app` frames as these members.
    */
   readonly members?: readonly string[]
+  /** The server's event log; by default only what means trouble is printed (quietEventLog). */
+  readonly eventLog?: EventLog
+}
+
+/** Events a test server prints unasked: faults and attacks, not every join and leave. */
+const TROUBLE = new Set<ServerEvent['event']>([
+  'error',
+  'commit_refused',
+  'commit_blamed',
+  'group_ended',
+  'secret_lockout',
+])
+
+/** The text event log on stdout, with the routine events (joins, leaves, refusals) left out. */
+export function quietEventLog(): EventLog {
+  const log = createEventLog({ format: 'text' })
+  const quiet = (event: ServerEvent) => {
+    if (TROUBLE.has(event.event)) log(event)
+  }
+  return Object.assign(quiet, { flush: () => log.flush() })
 }
 
 export interface TestServer extends ChatServer {
@@ -90,8 +112,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     ...options.limits,
   })
   const cluster = options.redis && (await openRedisCluster({ ...options.redis, limits }))
-  const backend =
-    cluster ?? openEmbeddedBackend({ dataDir, limits, reportSecurityEvent: logSecurityEvent })
+  const backend = cluster ?? openEmbeddedBackend({ dataDir, limits })
   if (options.members) await backend.groups.found(await seededGroupRecord(options.members))
   const server = startChatServer({
     hostname: '127.0.0.1',
@@ -101,6 +122,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     backend,
     limits,
     roomSecret: options.roomSecret,
+    eventLog: options.eventLog ?? quietEventLog(),
   })
   return Object.assign(server, {
     ca: certs.ca,

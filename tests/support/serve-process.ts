@@ -15,6 +15,8 @@ export function freePort(): number {
 export interface ServeProcess {
   readonly child: ReturnType<typeof Bun.spawn>
   readonly output: string
+  /** What it wrote to stdout alone: the banner and the event log. */
+  readonly stdout: string
   until(text: string, timeoutMs?: number): Promise<string>
   /** Waits for the end; a process still running after `timeoutMs` is killed and fails the test. */
   exit(timeoutMs?: number): Promise<{ code: number | null; output: string }>
@@ -36,16 +38,29 @@ export function serve(
     stdout: 'pipe',
     stderr: 'pipe',
   })
-  const decoder = new TextDecoder()
   let output = ''
-  const read = async (stream: ReadableStream<Uint8Array>) => {
-    for await (const chunk of stream) output += decoder.decode(chunk, { stream: true })
+  let stdout = ''
+  const read = async (stream: ReadableStream<Uint8Array>, alone?: (text: string) => void) => {
+    const decoder = new TextDecoder()
+    for await (const chunk of stream) {
+      const text = decoder.decode(chunk, { stream: true })
+      output += text
+      alone?.(text)
+    }
   }
-  const done = Promise.all([read(child.stdout), read(child.stderr)])
+  const done = Promise.all([
+    read(child.stdout, (text) => {
+      stdout += text
+    }),
+    read(child.stderr),
+  ])
   return {
     child,
     get output() {
       return output
+    },
+    get stdout() {
+      return stdout
     },
     async until(text, timeoutMs = 15_000) {
       const deadline = performance.now() + timeoutMs

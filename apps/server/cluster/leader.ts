@@ -21,10 +21,8 @@ export interface LeaderOptions {
   readonly presence: PresenceBook
   readonly limits: Pick<Limits, 'leaveGraceMs' | 'commitTimeoutMs'>
   readonly now: () => number
-  /** This instance's members, once its room is connected. */
+  /** This instance's members, once its room is connected; its event log has what the leader does. */
   readonly local: () => LocalMembers | undefined
-  /** Refused commits and blamed committers, while this instance leads; one line each. */
-  readonly reportSecurityEvent?: (line: string) => void
 }
 
 export interface Leader {
@@ -128,7 +126,7 @@ export function createLeader(options: LeaderOptions): Leader {
         online: () => presence.list().map((member) => member.name),
         // The log stream carries the commit to every instance, this one included.
         broadcast() {},
-        report: options.reportSecurityEvent,
+        events: (event) => options.local()?.events(event),
         // Every instance's room hears it, in the events stream's order: before any Welcome.
         groupChanged(status) {
           // Here at once (a Welcome sent here goes straight out), then to every instance.

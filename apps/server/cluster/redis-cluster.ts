@@ -31,8 +31,6 @@ export interface RedisClusterOptions {
   readonly leaseMs?: number
   readonly now?: () => number
   readonly reportError?: (error: unknown) => void
-  /** Refused commits and blamed committers, while this instance leads; one line each. */
-  readonly reportSecurityEvent?: (line: string) => void
   /** For a rediss:// URL: the CA (PEM) Redis's certificate must chain to; the system's if unset. */
   readonly ca?: string
   /** Replicas that must hold a logged entry before it is acknowledged or shown (WAIT); 0: none. */
@@ -125,7 +123,6 @@ export async function openRedisCluster(options: RedisClusterOptions): Promise<Re
     limits,
     now,
     local: () => local,
-    reportSecurityEvent: options.reportSecurityEvent,
   })
 
   let follower: Follower | undefined

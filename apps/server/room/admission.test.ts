@@ -4,6 +4,7 @@ import { encodeBase64url } from '../../../shared/protocol/base64url.ts'
 import { authMessage, type HelloFrame } from '../../../shared/protocol/frames.ts'
 import { NAME_RATE_PER_ADDRESS, NAME_RATE_PER_KEY } from '../../../shared/protocol/limits.ts'
 import { keepEntries } from '../../../tests/support/retention.ts'
+import type { ServerEvent } from '../observe/events.ts'
 import {
   type AdmissionOptions,
   type Challenge,
@@ -79,11 +80,11 @@ describe('createAdmission', () => {
 
   test('after 5 wrong secrets refuses any hello from that address without checking it, and says when to try again', () => {
     const clock = { at: 0 }
-    const logged: string[] = []
+    const logged: ServerEvent[] = []
     const guarded = admission({
       secret: 's3cret',
       now: () => clock.at,
-      reportSecurityEvent: (line) => logged.push(line),
+      events: (event) => logged.push(event),
     })
     const verdicts = ['w1', 'w2', 'w3', 'w4', 'w5'].map((guess) =>
       guarded.hello(hello('alice', guess), HOME),
@@ -102,7 +103,16 @@ describe('createAdmission', () => {
     expect(guarded.hello(hello('alice', 's3cret'), '198.51.100.1')).toMatchObject({
       kind: 'challenge',
     })
-    expect(logged).toEqual([`room secret: 5 wrong from ${HOME}; locked out for 1 s`])
+    expect(logged).toEqual([
+      {
+        event: 'secret_lockout',
+        address: HOME,
+        misses: 5,
+        lockoutSeconds: 1,
+        refusedMeanwhile: 0,
+        unlogged: 0,
+      },
+    ])
     clock.at = 1000
     expect(guarded.hello(hello('alice', 's3cret'), HOME)).toMatchObject({ kind: 'challenge' })
   })

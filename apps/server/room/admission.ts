@@ -16,6 +16,7 @@ import {
   type SecretGuessLimits,
 } from '../../../shared/protocol/limits.ts'
 import { checkName } from '../../../shared/protocol/names.ts'
+import { type EventSink, ignoreEvents } from '../observe/events.ts'
 import { type Allowance, createNameQuota } from './name-quota.ts'
 import type { ClaimResult, IdentityStore } from './ports.ts'
 import { secretsEqual } from './secret.ts'
@@ -65,8 +66,8 @@ export interface AdmissionOptions {
   readonly unusedNameMs: number
   /** Wrong secrets an address may send before it is locked out (Limits.secretGuesses). */
   readonly secretGuesses?: SecretGuessLimits
-  /** The server's security log: lockouts of secret guessers. */
-  readonly reportSecurityEvent?: (line: string) => void
+  /** The operator's event log: lockouts of secret guessers. */
+  readonly events?: EventSink
 }
 
 const ASK_FOR_SECRET = errorFrame('bad_secret', 'this room asks for a secret', false)
@@ -77,7 +78,7 @@ export function createAdmission(options: AdmissionOptions): Admission {
   const guard = createSecretGuard({
     ...(options.secretGuesses ?? SECRET_GUESS_LIMITS),
     now,
-    report: options.reportSecurityEvent ?? (() => {}),
+    report: options.events ?? ignoreEvents,
   })
   return {
     hello(frame, remoteAddress) {

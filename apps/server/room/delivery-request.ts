@@ -27,6 +27,8 @@ export interface Request {
   readonly adds: readonly PendingAdd[]
   readonly removes: readonly string[]
   readonly timer: ReturnType<typeof setTimeout>
+  /** When it was sent: the commit latency the operator's metrics show starts here. */
+  readonly askedAt: number
 }
 
 /**

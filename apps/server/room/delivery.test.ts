@@ -67,6 +67,11 @@ function logEntry(harness: Harness, from: string, seq: number, input: CommitInpu
   }
 }
 
+/** The committers the event log says were blamed for commits members could not process. */
+function blamed(harness: Harness) {
+  return harness.events.filter((event) => event.event === 'commit_blamed')
+}
+
 /** A GroupRecord for a group `member` founds alone, as another instance would have stored it. */
 async function foundedElsewhere(member: MlsMember): Promise<GroupRecord> {
   const view = await groupFromGroupInfo(decodeBase64url(await member.found()), member.binding)
@@ -815,8 +820,8 @@ describe('blame', () => {
       harness.request(3, ['erin'], ['bob', 'alice']),
     ])
     expect(harness.framesTo('alice').slice(marks.alice)).toEqual([])
-    expect(harness.reports).toEqual([
-      expect.stringContaining("could not process alice's commit #3"),
+    expect(blamed(harness)).toEqual([
+      { event: 'commit_blamed', reporter: 'bob', committer: 'alice', seq: 3 },
     ])
 
     await harness.commit('carol')
@@ -896,7 +901,7 @@ describe('blame', () => {
       const mark = harness.framesTo('alice').length
       harness.refused('bob', report)
       expect(harness.framesTo('alice').slice(mark)).toEqual([harness.request(2, [], ['bob'])])
-      expect(harness.reports).toEqual([])
+      expect(blamed(harness)).toEqual([])
     },
   )
 
@@ -904,7 +909,7 @@ describe('blame', () => {
     const harness = await groupOf(['alice', 'bob', 'carol'])
     harness.refused('alice', { seq: 2, reason: 'invalid' })
     expect(harness.framesTo('bob').at(-1)).toEqual(harness.request(2, [], ['alice']))
-    expect(harness.reports).toEqual([])
+    expect(blamed(harness)).toEqual([])
     await harness.commit('bob')
     await harness.offer('alice')
     expect(harness.framesTo('bob').at(-1)).toEqual(harness.request(3, ['alice']))
@@ -929,7 +934,7 @@ describe('blame', () => {
     expect(await harness.next('dave', 'found-request')).toEqual(FOUND_REQUEST)
     expect(harness.delivery.status()).toBeNull()
     expect(harness.store.groups.load()).toBeNull()
-    expect(harness.reports.at(-1)).toContain('only blamed members could commit')
+    expect(harness.events).toContainEqual({ event: 'group_ended', epoch: 2, reason: 'poisoned' })
     // The members still online are told their group is gone.
     const ended: FrameOf<'group-ended'> = { type: 'group-ended', groupId }
     expect(harness.framesTo('alice').slice(marks.alice)).toEqual([ended])
@@ -1005,8 +1010,60 @@ describe('after a restart', () => {
     })
     expect(damaged.delivery.status()).toBeNull()
     expect(damaged.store.groups.load()).toBeNull()
-    expect(damaged.reports).toEqual([expect.stringContaining('could not be read')])
+    expect(damaged.events).toEqual([
+      expect.objectContaining({ event: 'error', where: 'delivery', error: expect.any(String) }),
+    ])
     await damaged.arrive('dave')
     expect(damaged.framesTo('dave')).toEqual([FOUND_REQUEST])
+  })
+})
+
+describe('the event log', () => {
+  test('has the founding and each accepted commit with its new epoch, changes, size and time since the request', async () => {
+    const harness = createHarness()
+    await harness.arrive('alice')
+    await harness.found('alice')
+    await harness.arrive('bob')
+    // The request to alice is out; she answers 250 ms later.
+    harness.tick(250)
+    await harness.commit('alice')
+    await harness.arrive('carol')
+    harness.leave('bob', 'quit')
+    await harness.commit('alice')
+    expect(harness.events).toEqual([
+      { event: 'group_founded', founder: 'alice' },
+      {
+        event: 'commit_accepted',
+        committer: 'alice',
+        epoch: 1,
+        adds: 1,
+        removes: 0,
+        size: 2,
+        latencyMs: 250,
+      },
+      {
+        event: 'commit_accepted',
+        committer: 'alice',
+        epoch: 2,
+        adds: 1,
+        removes: 0,
+        size: 3,
+        latencyMs: 0,
+      },
+    ])
+  })
+
+  test('has each refused commit with the epoch it claimed and its code, and refusals by name', async () => {
+    const harness = await groupOf(['alice', 'bob'])
+    const mark = harness.events.length
+    await harness.arrive('carol')
+    await harness.member('carol').found()
+    const own = await harness.prepare('carol', {})
+    await harness.send('carol', { ...own, epoch: 1, adds: ['carol'] })
+    await harness.delivery.keyPackage(harness.member('carol').binding, garbage(64))
+    expect(harness.events.slice(mark)).toEqual([
+      { event: 'commit_refused', committer: 'carol', epoch: 1, code: 'unrequested_commit' },
+      { event: 'refused', code: 'bad_key_package', fatal: false, name: 'carol' },
+    ])
   })
 })

@@ -6,14 +6,11 @@
 import { checkCommit } from '../../../shared/mls/commit-check.ts'
 import { groupFromGroupInfo } from '../../../shared/mls/public-group.ts'
 import { decodeBase64url, encodeBase64url } from '../../../shared/protocol/base64url.ts'
-import type {
-  GroupStatus,
-  LeaveReason,
-  Member,
-  ServerFrame,
-} from '../../../shared/protocol/frames.ts'
+import type { Member, ServerFrame } from '../../../shared/protocol/frames.ts'
 import { nameKey } from '../../../shared/protocol/names.ts'
+import { errorEvent, ignoreEvents } from '../observe/events.ts'
 import { BlameBook } from './blame-book.ts'
+import type { Delivery, DeliveryOptions } from './delivery-port.ts'
 import {
   claimsRefusal,
   createKeyPackageAdmission,
@@ -27,49 +24,25 @@ import { GraceTimers } from './grace-timers.ts'
 import {
   acceptedCommit,
   type CurrentGroup,
+  commitAccepted,
   currentGroup,
   groupRecord,
   leafEncryptionKeys,
   statusOf,
   welcomeFrame,
 } from './group-records.ts'
-import type { CommitInput, DeliveryService, GroupRecord, GroupStore, LoggedEntry } from './ports.ts'
+import type { CommitInput } from './ports.ts'
 
+export type { Delivery, DeliveryOptions } from './delivery-port.ts'
 export { followPresence } from './ports.ts'
 
-export interface DeliveryOptions {
-  readonly store: GroupStore
-  readonly initialGroup: GroupRecord | null
-  /** Members away this long (not after /quit, which is at once) are removed from the group. */
-  readonly leaveGraceMs: number
-  /** A committer or founder that has not answered by then is passed over for the next. */
-  readonly commitTimeoutMs: number
-  readonly now: () => number
-  /** Sends to the named member's connection, if it is online here. */
-  readonly sendTo: (name: string, frame: ServerFrame) => void
-  /** Names of members online here, earliest admitted first. */
-  readonly online: () => string[]
-  /** Hands an accepted commit, already logged, to every member. */
-  readonly broadcast: (entry: LoggedEntry) => void
-  /** One line per refused commit or blamed committer, for the server's log; never content. */
-  readonly report?: (line: string) => void
-  /** The group changed (founded, committed, ended): rooms let only its members send messages. */
-  readonly groupChanged?: (status: GroupStatus | null) => void
-  /** These names joined the group (its founder, or added by a commit): their bindings are in use. */
-  readonly joined?: (members: Member[]) => void
-}
-
-export interface Delivery extends DeliveryService {
-  status(): GroupStatus | null
-  memberOnline(name: string): void
-  memberOffline(name: string, reason: LeaveReason): void
-}
-
 const NO_GROUP: Refusal = { code: 'not_in_group', message: 'the room has no group yet' }
+const MOVED_ON: Refusal = { code: 'stale_epoch', message: 'the request this answers has moved on' }
+const LOST_RACE: Refusal = { code: 'stale_epoch', message: 'another commit won this epoch' }
 
 export function createDelivery(options: DeliveryOptions): Delivery {
   const { store, sendTo, now } = options
-  const report = options.report ?? (() => {})
+  const events = options.events ?? ignoreEvents
   const joined = options.joined ?? (() => {})
   let group: CurrentGroup | null = null
   /** Every change of the group goes through here, so rooms hear of each. */
@@ -81,7 +54,7 @@ export function createDelivery(options: DeliveryOptions): Delivery {
     try {
       group = currentGroup(options.initialGroup)
     } catch (error) {
-      report(`the stored group could not be read (${(error as Error).message}); starting anew`)
+      events(errorEvent('delivery', error))
       void Promise.resolve(store.dissolve(options.initialGroup.groupId)).catch(() => {})
     }
   }
@@ -122,7 +95,7 @@ export function createDelivery(options: DeliveryOptions): Delivery {
       advance()
     }, options.commitTimeoutMs)
     timer.unref?.()
-    inFlight = { kind, to, ...change, timer }
+    inFlight = { kind, to, ...change, timer, askedAt: now() }
     sendTo(to, frame)
   }
 
@@ -195,7 +168,8 @@ export function createDelivery(options: DeliveryOptions): Delivery {
     blame.forgetCommits()
     pendingRemoves.clear()
     passedOver.clear()
-    if (poisoned) report(`group ${ended.record.groupId} ended: only blamed members could commit`)
+    const reason = poisoned ? 'poisoned' : 'abandoned'
+    events({ event: 'group_ended', epoch: ended.record.epoch, reason })
     // Members still holding it would otherwise go on sending into a group nobody reads.
     for (const name of online) {
       if (ended.record.roster.some((member) => nameKey(member) === nameKey(name))) {
@@ -217,14 +191,20 @@ export function createDelivery(options: DeliveryOptions): Delivery {
     for (const [key, name] of pendingRemoves) if (!inRoster(name)) pendingRemoves.delete(key)
   }
 
-  function refuse(to: string, refusal: Refusal): void {
-    sendTo(to, { type: 'error', code: refusal.code, message: refusal.message, fatal: false })
+  /** Refuses a member's frame; one answering a request for `epoch` is logged as a refused commit. */
+  function refuse(to: string, refusal: Refusal, epoch?: number): void {
+    const { code, message } = refusal
+    events(
+      epoch === undefined
+        ? { event: 'refused', code, fatal: false, name: to }
+        : { event: 'commit_refused', committer: to, epoch, code },
+    )
+    sendTo(to, { type: 'error', code, message, fatal: false })
   }
 
   /** The asked member answered with something unusable: nobody waits for its timeout. */
   function refuseCommit(from: string, epoch: number, refusal: Refusal): void {
-    report(`refused ${from}'s commit at epoch ${epoch}: ${refusal.code}: ${refusal.message}`)
-    refuse(from, { code: refusal.code, message: refusal.message })
+    refuse(from, refusal, epoch)
     passOver(from)
     advance()
   }
@@ -248,7 +228,7 @@ export function createDelivery(options: DeliveryOptions): Delivery {
       removes: input.removes,
     })
     if (inFlight !== request || group !== current) {
-      refuse(from.name, { code: 'stale_epoch', message: 'the request this answers has moved on' })
+      refuse(from.name, MOVED_ON, input.epoch)
       return
     }
     if (!verdict.ok) {
@@ -261,13 +241,14 @@ export function createDelivery(options: DeliveryOptions): Delivery {
     if (entry === 'stale') {
       // Another instance's Delivery Service moved the group on (a leader change): follow the
       // stored group rather than ask again at an epoch that is gone.
-      refuse(from.name, { code: 'stale_epoch', message: 'another commit won this epoch' })
+      refuse(from.name, LOST_RACE, input.epoch)
       if (inFlight === request) settle()
       await reload()
       advance()
       return
     }
     setGroup({ record, view: next })
+    events(commitAccepted(record, frame, now() - request.askedAt))
     joined(frame.adds)
     blame.committed(entry.seq, from.name)
     for (const name of input.removes) {
@@ -346,8 +327,7 @@ export function createDelivery(options: DeliveryOptions): Delivery {
       const verdict = await groupFromGroupInfo(decodeBase64url(groupInfo), from)
       if (inFlight !== request) return
       if (!verdict.ok) {
-        report(`refused ${from.name}'s new group: ${verdict.code}: ${verdict.message}`)
-        refuse(from.name, verdict)
+        refuse(from.name, verdict, 0)
         passOver(from.name)
         advance()
         return
@@ -365,6 +345,7 @@ export function createDelivery(options: DeliveryOptions): Delivery {
         return
       }
       setGroup({ record, view })
+      events({ event: 'group_founded', founder: from.name })
       joined([from])
       blame.forgetCommits()
       pendingAdds.delete(nameKey(from.name))
@@ -383,10 +364,7 @@ export function createDelivery(options: DeliveryOptions): Delivery {
       if (committer) {
         if (inRoster(committer)) pendingRemoves.set(nameKey(committer), committer)
         passOver(committer)
-        report(
-          `${from.name} could not process ${committer}'s commit #${refusal.seq}: ` +
-            `${committer} is passed over and removed`,
-        )
+        events({ event: 'commit_blamed', reporter: from.name, committer, seq: refusal.seq })
       }
       advance()
     },

@@ -15,6 +15,7 @@ import type {
   GroupStatus,
   ServerFrame,
 } from '../../../shared/protocol/frames.ts'
+import type { ServerEvent } from '../observe/events.ts'
 import type { CommitInput, GroupRecord } from './ports.ts'
 
 type WelcomeFrame = Extract<ServerFrame, { type: 'welcome' }>
@@ -73,6 +74,24 @@ export function acceptedCommit(
       adds: checked.added.map(({ name, identityKey }) => ({ name, identityKey })),
       removes: input.removes,
     },
+  }
+}
+
+/** The operator's event for an accepted commit: who made it, the new epoch, how many it changed. */
+export function commitAccepted(
+  record: GroupRecord,
+  frame: Omit<CommitDeliverFrame, 'seq'>,
+  latencyMs: number,
+): ServerEvent {
+  const [adds, removes, size] = [frame.adds.length, frame.removes.length, record.roster.length]
+  return {
+    event: 'commit_accepted',
+    committer: frame.from,
+    epoch: record.epoch,
+    adds,
+    removes,
+    size,
+    latencyMs,
   }
 }
 

@@ -16,8 +16,6 @@ export interface LocalBackendOptions {
   readonly stores: LocalStores
   readonly limits: Pick<Limits, 'leaveGraceMs' | 'commitTimeoutMs'>
   readonly now: () => number
-  /** Refused commits and blamed committers, one line each; never client content. */
-  readonly reportSecurityEvent: (line: string) => void
   /** Lets go of the stores once the room has stopped. */
   readonly close: () => void
 }
@@ -42,7 +40,7 @@ export function createLocalBackend(options: LocalBackendOptions): RoomBackend {
         sendTo: local.sendTo,
         online: () => presence.list().map((member) => member.name),
         broadcast: (entry) => fanout.publishLogged(entry),
-        report: options.reportSecurityEvent,
+        events: local.events,
         groupChanged: local.groupChanged,
         joined(members) {
           void Promise.resolve(stores.identities.confirm(members, now())).catch(() => {})

@@ -14,9 +14,9 @@ import {
   type ServerFrame,
   UNAVAILABLE,
 } from '../../../shared/protocol/frames.ts'
-import { type Limits, SMALL_FRAME_BYTES } from '../../../shared/protocol/limits.ts'
-import { createTokenBucket, type TokenBucket } from '../../../shared/protocol/token-bucket.ts'
+import type { Limits } from '../../../shared/protocol/limits.ts'
 import type { Admission, Challenge } from './admission.ts'
+import { FrameRate } from './frame-rate.ts'
 import {
   type Connection,
   type DeliveryService,
@@ -24,19 +24,8 @@ import {
   type MaybePromise,
   type RoomLog,
   requestDelivery,
+  type Session,
 } from './ports.ts'
-
-/** What a transport holds for one connection: it feeds frames in and says when the socket is gone. */
-export interface Session {
-  /** A decoded frame, and the length of its text (what byte limits count). */
-  receive(frame: ClientFrame, bytes: number): void
-  /** A frame the edge could not decode; counts towards closing a misbehaving connection. */
-  reject(code: ErrorCode, message: string): void
-  /** An error after which nothing more is read (an oversize frame): say why, then close. */
-  fail(code: ErrorCode, message: string): void
-  /** The transport lost the socket; `reason` is how. */
-  closed(reason: LeaveReason): void
-}
 
 /** The room as its sessions reach it: shared parts, and the book of who is connected here. */
 export interface SessionHost {
@@ -53,6 +42,8 @@ export interface SessionHost {
   rosterChange(ms: number): Promise<void>
   /** Takes a frame of `bytes` from the budget every connection from `address` shares. */
   addressAllows(address: string, bytes: number): boolean
+  /** The session refused a frame with `code` (and closed, if `fatal`): for the event log. */
+  refused(session: MemberSession, code: ErrorCode, fatal: boolean): void
   /** Makes the session the one connection of `member` here and sends it `ready`. Synchronous. */
   admit(session: MemberSession, member: Member, group: GroupStatus | null): void
   /** The session is over; a member among them leaves for `reason`, or quietly when none is given. */
@@ -82,10 +73,7 @@ const DRAIN_CHECK_MS = 10
 export class MemberSession implements Session {
   private state: State = HELLO
   private invalidFrames = 0
-  private rateStrikes = 0
-  private readonly bucket: TokenBucket
-  /** Made at the first large frame: most connections never send one. */
-  private byteBucket: TokenBucket | undefined
+  private readonly rate: FrameRate
   /** Requests to commit or found the group sent to this member and not yet answered. */
   private answersOwed = 0
   /** The log's head when this member was admitted: outside the group, it is shown nothing older. */
@@ -102,13 +90,18 @@ export class MemberSession implements Session {
     private readonly host: SessionHost,
     readonly connection: Connection,
   ) {
-    this.bucket = createTokenBucket(host.limits.rate, host.now)
+    this.rate = new FrameRate(host.limits, host.now)
     this.authTimer = setTimeout(expireAuth, host.limits.authTimeoutMs, this)
   }
 
   /** The name and key this connection proved, once it has: what the Delivery Service checks. */
   get member(): Member | undefined {
     return this.state.kind === 'member' ? this.state : undefined
+  }
+
+  /** The name it holds, or claims with a name that passed the rules: for the event log. */
+  get claimedName(): string | undefined {
+    return this.state.kind === 'challenged' ? this.state.challenge.member.name : this.member?.name
   }
 
   /** Called by the auth timer: a connection that has not joined by then is cut off. */
@@ -139,11 +132,13 @@ export class MemberSession implements Session {
   }
 
   fail(code: ErrorCode, message: string): void {
+    if (this.state.kind !== 'closed') this.host.refused(this, code, true)
     this.finish('dropped', errorFrame(code, message, true))
   }
 
   reject(code: ErrorCode, message: string): void {
     if (this.state.kind === 'closed') return
+    this.host.refused(this, code, false)
     this.invalidFrames += 1
     const { maxInvalidFrames } = this.host.limits
     if (this.invalidFrames > maxInvalidFrames) {
@@ -167,29 +162,24 @@ export class MemberSession implements Session {
     if (answer) {
       this.answersOwed -= 1
       this.answeredAt = this.host.now()
-    } else if (!this.withinRate(bytes)) {
-      this.rateStrikes += 1
-      if (this.rateStrikes > this.host.limits.rate.strikes) {
-        this.fail('rate_limited', 'too many frames: closing the connection')
-      } else if (this.rateStrikes === 1) {
-        this.send(errorFrame('rate_limited', 'slow down: frames are being dropped', false))
-      }
+    } else if (
+      !this.rate.take(bytes) ||
+      !this.host.addressAllows(this.connection.remoteAddress, bytes)
+    ) {
+      const strike = this.rate.strike()
+      if (strike === 'close') this.fail('rate_limited', 'too many frames: closing the connection')
+      else if (strike === 'warn') this.tell('rate_limited', 'slow down: frames are being dropped')
       return
     }
-    if (this.bucket.isFull()) this.rateStrikes = 0
+    this.rate.passed()
     this.queue.push(frame)
     if (!this.pumping) this.pump()
   }
 
-  /** Frames, bytes of large frames, and what this connection's address sends in all. */
-  private withinRate(bytes: number): boolean {
-    const { limits, now } = this.host
-    if (!this.bucket.take()) return false
-    if (bytes > SMALL_FRAME_BYTES) {
-      this.byteBucket ??= createTokenBucket(limits.bytes, now)
-      if (!this.byteBucket.take(bytes)) return false
-    }
-    return this.host.addressAllows(this.connection.remoteAddress, bytes)
+  /** A refusal that is not held against the connection. */
+  private tell(code: ErrorCode, message: string): void {
+    this.host.refused(this, code, false)
+    this.send(errorFrame(code, message, false))
   }
 
   private send(frame: ServerFrame): void {
@@ -262,7 +252,7 @@ export class MemberSession implements Session {
         this.send({ type: 'challenge', nonce: verdict.challenge.nonce })
         return
       case 'tell':
-        this.send(verdict.frame)
+        this.tell(verdict.frame.code, verdict.frame.message)
         return
       case 'reject':
         this.reject(verdict.code, verdict.message)
@@ -289,8 +279,9 @@ export class MemberSession implements Session {
     const claim = await admission.claim(challenge.member, this.connection.remoteAddress)
     if (!this.challenged()) return
     if (claim.kind === 'refuse') {
-      this.state = HELLO
       this.reject(claim.code, claim.message)
+      // Said while still challenged, so the log names the name refused; unless that closed it.
+      if (this.challenged()) this.state = HELLO
       return
     }
     const pendingStatus = delivery.status()

@@ -7,6 +7,7 @@ import {
   type CommitDeliverFrame,
   type CommitRefusedFrameSchema,
   type CommitSendFrameSchema,
+  type ErrorCode,
   type ErrorFrame,
   type GroupStatus,
   GroupStatusSchema,
@@ -16,6 +17,7 @@ import {
   type PresenceFrame,
   type ServerFrame,
 } from '../../../shared/protocol/frames.ts'
+import type { EventSink } from '../observe/events.ts'
 
 export type MaybePromise<T> = T | Promise<T>
 
@@ -100,6 +102,8 @@ export interface RoomLog {
   head(): MaybePromise<number>
   /** The first sequence number still held, head + 1 when nothing is. */
   oldest(): MaybePromise<number>
+  /** The length of the frames held, where the store counts it (for the operator's metrics). */
+  bytes?(): MaybePromise<number>
 }
 
 /**
@@ -143,6 +147,8 @@ export interface LocalMembers {
   list(): Member[]
   /** The group changed (founded, committed, ended): only its members may send messages. */
   groupChanged(status: GroupStatus | null): void
+  /** This instance's event log: the Delivery Service reports there while it runs here. */
+  readonly events: EventSink
 }
 
 /** Carries room events to every instance's members; in one process it is a direct call. */
@@ -226,6 +232,18 @@ export type CommitInput = Omit<v.InferOutput<typeof CommitSendFrameSchema>, 'typ
 export type CommitRefusal = Omit<v.InferOutput<typeof CommitRefusedFrameSchema>, 'type'>
 
 export type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never
+
+/** What a transport holds for one connection: it feeds frames in and says when the socket is gone. */
+export interface Session {
+  /** A decoded frame, and the length of its text (what byte limits count). */
+  receive(frame: ClientFrame, bytes: number): void
+  /** A frame the edge could not decode; counts towards closing a misbehaving connection. */
+  reject(code: ErrorCode, message: string): void
+  /** An error after which nothing more is read (an oversize frame): say why, then close. */
+  fail(code: ErrorCode, message: string): void
+  /** The transport lost the socket; `reason` is how. */
+  closed(reason: LeaveReason): void
+}
 
 /** A frame for the log before the log numbered it. */
 export type UnstampedFrame = DistributiveOmit<LoggedFrame, 'seq'>

@@ -15,6 +15,7 @@ import {
 import { createLimits, type Limits } from '../../../shared/protocol/limits.ts'
 import { createMlsMember } from '../../../tests/support/mls-member.ts'
 import { keepEntries } from '../../../tests/support/retention.ts'
+import type { ServerEvent } from '../observe/events.ts'
 import { createLocalBackend, type LocalStores } from './local-backend.ts'
 import { createMemoryStores } from './memory-stores.ts'
 import type { Connection, LocalMembers } from './ports.ts'
@@ -101,6 +102,8 @@ interface Harness {
   readonly room: Room
   readonly stores: LocalStores
   readonly internalErrors: unknown[]
+  /** Everything the room told the operator's event log. */
+  readonly events: ServerEvent[]
   /** The room's clock, in milliseconds; tests move it by hand. */
   clock: number
   /** Says these names are the MLS group, as the Delivery Service does after a commit. */
@@ -125,19 +128,20 @@ function createHarness(
   const stores = createMemoryStores(keepEntries(options.retention ?? 100))
   options.before?.(stores)
   const internalErrors: unknown[] = []
+  const events: ServerEvent[] = []
   const limits = createLimits(options.limits)
   const now = () => harness.clock
   const backend = createLocalBackend({
     stores,
     limits,
     now,
-    reportSecurityEvent: () => {},
     close: () => {},
   })
   let local: LocalMembers | undefined
   const harness: Harness = {
     stores,
     internalErrors,
+    events,
     clock: 1_000_000,
     inGroup(...roster) {
       local?.groupChanged({ groupId: 'G'.repeat(22), epoch: 1, roster })
@@ -158,6 +162,7 @@ function createHarness(
       now,
       randomBytes: (length) => crypto.getRandomValues(new Uint8Array(length)),
       reportInternalError: (error) => internalErrors.push(error),
+      events: (event) => events.push(event),
     }),
   }
   // What the Delivery Service says after a commit; the room's tests send messages as members.
@@ -952,5 +957,68 @@ describe('abuse limits', () => {
     expect(bob.connection.frames.slice(saw).filter((frame) => frame.type === 'app')).toHaveLength(
       10,
     )
+  })
+})
+
+describe('the event log and census', () => {
+  test('has a join, a refusal with the name claimed, transport and address, and a leave with its reason', async () => {
+    const { room, events } = createHarness()
+    const alice = await join(room, 'alice')
+    const connection = createFakeConnection()
+    const session = room.open(connection)
+    await hello(connection, session, 'alice', await createIdentityKeyPair(), 'error')
+    session.reject('bad_json', 'the frame is not valid JSON')
+    receiveFrame(alice.session, { type: 'leave' })
+    const from = { transport: 'wss', address: '127.0.0.1' } as const
+    expect(events).toEqual([
+      { event: 'join', name: 'alice', transport: 'wss' },
+      { event: 'refused', code: 'name_taken', fatal: false, name: 'alice', ...from },
+      { event: 'refused', code: 'bad_json', fatal: false, ...from },
+      { event: 'leave', name: 'alice', transport: 'wss', reason: 'quit' },
+    ])
+  })
+
+  test('has a message from outside the group as a refusal, without its ciphertext', async () => {
+    const { room, events } = createHarness({ group: ['bob'] })
+    const alice = await join(room, 'alice')
+    receiveFrame(alice.session, { type: 'app', ciphertext: 'Q2lwaGVydGV4dA' })
+    await alice.connection.next('error')
+    expect(events.at(-1)).toEqual({
+      event: 'refused',
+      code: 'not_in_group',
+      fatal: false,
+      name: 'alice',
+      transport: 'wss',
+      address: '127.0.0.1',
+    })
+    expect(JSON.stringify(events)).not.toContain('Q2lwaGVydGV4dA')
+  })
+
+  test('has a connection replaced by the same key as a leave for "replaced" and a join', async () => {
+    const { room, events } = createHarness()
+    const alice = await join(room, 'alice')
+    await join(room, 'alice', alice.identity)
+    expect(events).toEqual([
+      { event: 'join', name: 'alice', transport: 'wss' },
+      { event: 'leave', name: 'alice', transport: 'wss', reason: 'replaced' },
+      { event: 'join', name: 'alice', transport: 'wss' },
+    ])
+  })
+
+  test('counts open connections by transport, members here and online, and the group', async () => {
+    const harness = createHarness({ group: ['alice', 'bob', 'carol'] })
+    const { room } = harness
+    const alice = await join(room, 'alice')
+    await join(room, 'bob')
+    const outsider = room.open(createFakeConnection())
+    expect(room.census()).toEqual({
+      connections: { wss: 3, tls: 0 },
+      membersHere: 2,
+      membersOnline: 2,
+      group: { epoch: 1, size: 3 },
+    })
+    outsider.closed('disconnect')
+    alice.session.closed('disconnect')
+    expect(room.census()).toMatchObject({ connections: { wss: 1, tls: 0 }, membersHere: 1 })
   })
 })

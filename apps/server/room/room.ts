@@ -1,14 +1,16 @@
 // The room: owns admission and the member sessions, and keeps who is connected here and how a
-// broadcast reaches them. It must not know which transport a member uses, nor Bun, Hono, sockets
-// or the database: everything outside it is the backend it is given.
+// broadcast reaches them. It treats every transport alike (it names them only in the operator's
+// events and counts) and knows nothing of Bun, Hono, sockets or the database: everything outside
+// it is the backend it is given.
 import { encodeFrame } from '../../../shared/protocol/codec.ts'
 import type { Member, ServerLimits } from '../../../shared/protocol/frames.ts'
 import type { Limits } from '../../../shared/protocol/limits.ts'
 import { nameKey } from '../../../shared/protocol/names.ts'
+import { type EventSink, ignoreEvents } from '../observe/events.ts'
 import { createAddressBudget } from './address-budget.ts'
 import { createAdmission } from './admission.ts'
-import { MemberSession, type Session, type SessionHost } from './member-session.ts'
-import type { BroadcastGroup, Connection, LocalMembers, RoomBackend } from './ports.ts'
+import { MemberSession, type SessionHost } from './member-session.ts'
+import type { BroadcastGroup, Connection, LocalMembers, RoomBackend, Session } from './ports.ts'
 import { RosterView } from './roster-view.ts'
 
 export type { Session }
@@ -22,25 +24,40 @@ export interface RoomOptions {
   readonly randomBytes: (length: number) => Uint8Array
   /** Failures that are the server's fault (a store that throws); never client content. */
   readonly reportInternalError: (error: unknown) => void
-  /** Lines for the server's security log (room-secret guessers locked out). */
-  readonly reportSecurityEvent?: (line: string) => void
+  /** The operator's event log: joins, leaves, refusals, and what the Delivery Service does here. */
+  readonly events?: EventSink
 }
 
 export interface Room {
   open(connection: Connection): Session
   members(): Member[]
+  /** What the room holds now, in counts, for the operator's metrics. */
+  census(): RoomCensus
   /** Tells every connection the server is going away, then closes them. */
   shutdown(): void
+}
+
+export interface RoomCensus {
+  /** Open connections here, joined or not, by transport. */
+  readonly connections: Readonly<Record<Connection['transport'], number>>
+  /** Members admitted on this instance. */
+  readonly membersHere: number
+  /** Members online in the room, on any instance. */
+  readonly membersOnline: number
+  /** The group as this instance last heard of it. */
+  readonly group: { readonly epoch: number; readonly size: number } | null
 }
 
 export function createRoom(options: RoomOptions): Room {
   const { backend, limits, now } = options
   const { fanout, presence } = backend
+  const events = options.events ?? ignoreEvents
 
   /** Members admitted on this instance, by case-folded name. */
   const members = new Map<string, MemberSession>()
   /** Every open session, admitted or not, for shutdown. */
   const sessions = new Set<MemberSession>()
+  const connections = { wss: 0, tls: 0 }
   const broadcasts = createBroadcastBook()
   let shuttingDown = false
   const roster = new RosterView()
@@ -72,6 +89,7 @@ export function createRoom(options: RoomOptions): Room {
     groupChanged: (status) => roster.take(status),
     displace: (name) => members.get(nameKey(name))?.displace(),
     list: () => [...members.values()].flatMap((session) => session.member ?? []),
+    events,
   }
   fanout.subscribe(local)
 
@@ -86,7 +104,7 @@ export function createRoom(options: RoomOptions): Room {
       nameRates: { perKey: limits.nameRatePerKey, perAddress: limits.nameRatePerAddress },
       unusedNameMs: limits.unusedNameMs,
       secretGuesses: limits.secretGuesses,
-      reportSecurityEvent: options.reportSecurityEvent,
+      events,
     }),
     log: backend.log,
     fanout,
@@ -95,6 +113,11 @@ export function createRoom(options: RoomOptions): Room {
     inGroup: (name) => roster.has(name),
     rosterChange: (ms) => roster.changed(ms),
     addressAllows: (address, bytes) => addressBudget.take(address, bytes),
+    refused(session, code, fatal) {
+      const { transport, remoteAddress: address } = session.connection
+      const name = session.claimedName
+      events({ event: 'refused', code, fatal, ...(name ? { name } : {}), transport, address })
+    },
 
     /** Synchronous, so no broadcast can fall between reading the head and listening. */
     admit(session, member, group) {
@@ -102,6 +125,7 @@ export function createRoom(options: RoomOptions): Room {
       // The same key connected again here: the new connection takes the old one's place.
       members.get(key)?.displace()
       members.set(key, session)
+      events({ event: 'join', name: member.name, transport: session.connection.transport })
       presence.arrive(member, now())
       const head = fanout.deliveredHead()
       session.connection.sendText(
@@ -118,10 +142,13 @@ export function createRoom(options: RoomOptions): Room {
     },
 
     release(session, member, reason) {
-      sessions.delete(session)
+      const { transport } = session.connection
+      if (sessions.delete(session)) connections[transport] -= 1
       if (!member || members.get(nameKey(member.name)) !== session) return
       members.delete(nameKey(member.name))
       broadcasts.stopListening(session.connection)
+      // Without a reason it was displaced by its own new connection: a quiet leave for the room.
+      events({ event: 'leave', name: member.name, transport, reason: reason ?? 'replaced' })
       if (reason) presence.depart(member, reason, now())
     },
   }
@@ -132,9 +159,19 @@ export function createRoom(options: RoomOptions): Room {
     open(connection) {
       const session = new MemberSession(host, connection)
       sessions.add(session)
+      connections[connection.transport] += 1
       return session
     },
     members: () => presence.list(),
+    census() {
+      const group = roster.status
+      return {
+        connections: { ...connections },
+        membersHere: members.size,
+        membersOnline: presence.list().length,
+        group: group && { epoch: group.epoch, size: group.roster.length },
+      }
+    },
     shutdown() {
       shuttingDown = true
       host.delivery.stop()

@@ -15,6 +15,11 @@ export class RosterView {
     return this.names.has(nameKey(name))
   }
 
+  /** The group as last heard: null while the room has none. */
+  get status(): GroupStatus | null {
+    return this.current
+  }
+
   take(status: GroupStatus | null): void {
     const { current } = this
     if (status && current?.groupId === status.groupId && status.epoch < current.epoch) return

@@ -1,18 +1,19 @@
 import { describe, expect, test } from 'bun:test'
 import { SECRET_GUESS_LIMITS } from '../../../shared/protocol/limits.ts'
+import type { ServerEvent } from '../observe/events.ts'
 import { createSecretGuard, REMEMBER_MS } from './secret-guard.ts'
 
 const HOME = '192.0.2.7'
 const MINUTE = 60_000
 
-/** A guard on a clock the test moves, with the lines it logged. */
+/** A guard on a clock the test moves, with the events it logged. */
 function guarded(maxAddresses?: number) {
   const clock = { at: 0 }
-  const logged: string[] = []
+  const logged: ServerEvent[] = []
   const guard = createSecretGuard({
     ...SECRET_GUESS_LIMITS,
     now: () => clock.at,
-    report: (line) => logged.push(line),
+    report: (event) => logged.push(event),
     maxAddresses,
   })
   return { clock, logged, guard }
@@ -83,9 +84,10 @@ describe('createSecretGuard', () => {
     for (let hello = 0; hello < 10_000; hello += 1) guard.waitMs(HOME)
     clock.at += 1000
     guard.missed(HOME)
+    const lockout = { event: 'secret_lockout', address: HOME, unlogged: 0 } as const
     expect(logged).toEqual([
-      `room secret: 5 wrong from ${HOME}; locked out for 1 s`,
-      `room secret: 6 wrong from ${HOME} (10000 more refused while locked out); locked out for 2 s`,
+      { ...lockout, misses: 5, lockoutSeconds: 1, refusedMeanwhile: 0 },
+      { ...lockout, misses: 6, lockoutSeconds: 2, refusedMeanwhile: 10_000 },
     ])
   })
 
@@ -97,9 +99,14 @@ describe('createSecretGuard', () => {
     clock.at += MINUTE
     missAfterEachLockout(state, 1, '198.51.100.1')
     expect(logged).toHaveLength(11)
-    expect(logged.at(-1)).toBe(
-      'room secret: 6 wrong from 198.51.100.1; locked out for 2 s; 40 other lockouts not logged',
-    )
+    expect(logged.at(-1)).toEqual({
+      event: 'secret_lockout',
+      address: '198.51.100.1',
+      misses: 6,
+      lockoutSeconds: 2,
+      refusedMeanwhile: 0,
+      unlogged: 40,
+    })
   })
 
   test('holds every address of one IPv6 /64 as one, and other addresses apart', () => {

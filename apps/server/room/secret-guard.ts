@@ -3,6 +3,7 @@
 // then tells nothing. Knows addresses as strings and a clock; nothing of sockets or frames.
 import type { SecretGuessLimits } from '../../../shared/protocol/limits.ts'
 import { createTokenBucket, type TokenBucket } from '../../../shared/protocol/token-bucket.ts'
+import type { EventSink } from '../observe/events.ts'
 import { addressGroup } from './name-quota.ts'
 
 export interface SecretGuard {
@@ -19,8 +20,8 @@ export interface SecretGuard {
 
 export interface SecretGuardOptions extends SecretGuessLimits {
   readonly now: () => number
-  /** The server's security log: a line per lockout (at most LOG_RATE of them), never per guess. */
-  readonly report: (line: string) => void
+  /** The operator's event log: a line per lockout (at most LOG_RATE of them), never per guess. */
+  readonly report: EventSink
   /** Addresses remembered at most (default 10,000, about a megabyte). */
   readonly maxAddresses?: number
 }
@@ -83,12 +84,14 @@ export function createSecretGuard(options: SecretGuardOptions): SecretGuard {
       unlogged += 1
       return
     }
-    const refused = record.refused > 0 ? ` (${record.refused} more refused while locked out)` : ''
-    const others = unlogged > 0 ? `; ${unlogged} other lockouts not logged` : ''
-    report(
-      `room secret: ${record.misses} wrong from ${group}${refused}; ` +
-        `locked out for ${inWords(lockoutMs)}${others}`,
-    )
+    report({
+      event: 'secret_lockout',
+      address: group,
+      misses: record.misses,
+      lockoutSeconds: Math.ceil(lockoutMs / 1000),
+      refusedMeanwhile: record.refused,
+      unlogged,
+    })
     record.refused = 0
     unlogged = 0
   }
@@ -121,9 +124,4 @@ export function createSecretGuard(options: SecretGuardOptions): SecretGuard {
     },
     size: () => records.size,
   }
-}
-
-/** A wait as a person reads it: seconds under two minutes, minutes above. */
-function inWords(ms: number): string {
-  return ms < 120_000 ? `${Math.max(1, Math.ceil(ms / 1000))} s` : `${Math.ceil(ms / 60_000)} min`
 }

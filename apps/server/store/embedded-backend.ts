@@ -9,8 +9,6 @@ export interface EmbeddedBackendOptions {
   /** Where `chatbox.sqlite` lives; `:memory:` keeps it off the disk. */
   readonly dataDir: string
   readonly limits: Limits
-  /** Refused commits and blamed committers, one line each; never client content. */
-  readonly reportSecurityEvent: (line: string) => void
 }
 
 /** Opens the store (a `StoreError` says why it cannot) and the backend over it. */
@@ -21,7 +19,6 @@ export function openEmbeddedBackend(options: EmbeddedBackendOptions): RoomBacken
     stores: store,
     limits,
     now: Date.now,
-    reportSecurityEvent: options.reportSecurityEvent,
     close: () => store.close(),
   })
 }

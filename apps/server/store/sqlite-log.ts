@@ -179,6 +179,7 @@ export function openSqliteLog(db: Database, retention: LogRetention): SqliteLog 
     /** What is written: entries still waiting reach everyone live once they are. */
     head: () => head,
     oldest: () => oldest,
+    bytes: () => bytes,
     writePending,
     insertNext(frame) {
       const entry = entryFor(frame, head + 1)

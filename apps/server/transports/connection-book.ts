@@ -3,6 +3,7 @@
 // that may never finish its handshake), the rest are cut before any TLS work. Knows addresses,
 // not sockets.
 import { type ErrorFrame, errorFrame } from '../../../shared/protocol/frames.ts'
+import { type EventSink, ignoreEvents } from '../observe/events.ts'
 import { addressGroup } from '../room/name-quota.ts'
 
 /** What becomes of a new socket: 'admit' and 'refuse' are counted until it closes; 'cut' is not. */
@@ -23,7 +24,11 @@ interface OpenCount {
   refuse: number
 }
 
-export function createConnectionBook(maxPerAddress: number): ConnectionBook {
+/** `events`: the operator's log, told of each socket refused or cut. */
+export function createConnectionBook(
+  maxPerAddress: number,
+  events: EventSink = ignoreEvents,
+): ConnectionBook {
   /** By address group; a group with nothing open is not kept. */
   const open = new Map<string, OpenCount>()
   return {
@@ -37,6 +42,8 @@ export function createConnectionBook(maxPerAddress: number): ConnectionBook {
       const arrival =
         count.admit < maxPerAddress ? 'admit' : count.refuse < maxPerAddress ? 'refuse' : 'cut'
       if (arrival !== 'cut') count[arrival] += 1
+      if (arrival !== 'admit')
+        events({ event: 'refused', code: 'rate_limited', fatal: true, address })
       return arrival
     },
     leave(address, arrival) {

@@ -5,6 +5,7 @@ import type { Socket, TCPSocketListener } from 'bun'
 import type { ErrorFrame } from '../../../shared/protocol/frames.ts'
 import { createFrameDecoder } from '../../../shared/protocol/framing.ts'
 import type { Limits } from '../../../shared/protocol/limits.ts'
+import type { TrafficMeter } from '../observe/server-metrics.ts'
 import type { Connection } from '../room/ports.ts'
 import type { Room } from '../room/room.ts'
 import type { ConnectionBook } from './connection-book.ts'
@@ -49,6 +50,8 @@ export interface TlsTransportOptions {
   readonly tls: TlsFiles
   /** Open connections per address, shared with the web port. */
   readonly connections: ConnectionBook
+  /** Counts the frames written, for the operator's metrics. */
+  readonly traffic: TrafficMeter
 }
 
 function cut(socket: TlsSocket): void {
@@ -56,7 +59,7 @@ function cut(socket: TlsSocket): void {
 }
 
 export function listenTlsSocket(options: TlsTransportOptions): TCPSocketListener<TlsEdge> {
-  const { room, limits, connections } = options
+  const { room, limits, connections, traffic } = options
   const writer = new TurnWriter()
 
   /** A reader this far behind would hold the server's memory hostage; it can resume. */
@@ -82,7 +85,9 @@ export function listenTlsSocket(options: TlsTransportOptions): TCPSocketListener
       transport: 'tls',
       remoteAddress: socket.remoteAddress,
       sendText(text) {
-        if (!edge.closing && !writer.queue(socket, text, limits.sendQueueBytes)) drop(socket)
+        if (edge.closing) return
+        if (writer.queue(socket, text, limits.sendQueueBytes)) traffic.sent('tls', 1, text.length)
+        else drop(socket)
       },
       bufferedBytes: () => edge.queuedBytes,
       close(farewell?: ErrorFrame) {

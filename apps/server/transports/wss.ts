@@ -4,6 +4,7 @@
 import type { Server, ServerWebSocket, WebSocketHandler } from 'bun'
 import type { ErrorCode, ErrorFrame, LeaveReason } from '../../../shared/protocol/frames.ts'
 import type { Limits } from '../../../shared/protocol/limits.ts'
+import type { TrafficMeter } from '../observe/server-metrics.ts'
 import type { BroadcastGroup, Connection } from '../room/ports.ts'
 import type { Room } from '../room/room.ts'
 import type { ConnectionBook } from './connection-book.ts'
@@ -18,6 +19,7 @@ const ROOM_TOPIC = 'room'
 /** How often members are checked for a publish backlog past the cap. */
 const BACKLOG_SWEEP_MS = 500
 const BUN_IDLE_CLOSE_REASON = 'WebSocket timed out from inactivity'
+const BUN_TOO_BIG_CLOSE_REASON = 'Received too big message'
 let nextId = 0
 
 /** Close codes: 1000 normal, 1001 going away, 1008 policy violation (RFC 6455 §7.4.1). */
@@ -45,7 +47,7 @@ export class WebSocketTransport {
   private readonly sockets = new WeakMap<Connection, Socket>()
   private readonly sweep: ReturnType<typeof setInterval>
 
-  constructor(room: Room, limits: Limits, connections: ConnectionBook) {
+  constructor(room: Room, limits: Limits, connections: ConnectionBook, traffic: TrafficMeter) {
     const group: BroadcastGroup = {
       add: (connection) => {
         const socket = this.sockets.get(connection)
@@ -58,7 +60,11 @@ export class WebSocketTransport {
         this.subscribed.delete(socket)
         if (!socket.data.closing) socket.unsubscribe(ROOM_TOPIC)
       },
-      publish: (text) => this.server?.publish(ROOM_TOPIC, text),
+      publish: (text) => {
+        const readers = this.subscribed.size
+        traffic.sent('wss', readers, readers * text.length)
+        this.server?.publish(ROOM_TOPIC, text)
+      },
     }
     // `publish` cannot say whom it skipped, so members whose backlog passed the cap are found here
     // and dropped; they resume from their last sequence number when they reconnect.
@@ -82,7 +88,7 @@ export class WebSocketTransport {
           refuse(socket, connections.refusal)
           return
         }
-        const connection = new WebSocketConnection(socket, group)
+        const connection = new WebSocketConnection(socket, group, traffic)
         this.sockets.set(connection, socket)
         socket.data.open(room, connection)
       },
@@ -93,6 +99,10 @@ export class WebSocketTransport {
       close: (socket, code, reason) => {
         connections.leave(socket.data.remoteAddress, socket.data.arrival)
         this.subscribed.delete(socket)
+        // Bun closed it over a message past maxPayloadLength: refused, as on the TLS port.
+        if (reason === BUN_TOO_BIG_CLOSE_REASON) {
+          socket.data.fail('frame_too_large', `a message over ${limits.maxFrameBytes} bytes`)
+        }
         socket.data.gone(leaveReasonFor(code, reason))
       },
     }
@@ -138,6 +148,7 @@ class WebSocketConnection implements Connection {
   constructor(
     private readonly socket: Socket,
     readonly broadcastGroup: BroadcastGroup,
+    private readonly traffic: TrafficMeter,
   ) {
     this.id = socket.data.id
     this.remoteAddress = socket.data.remoteAddress
@@ -147,6 +158,7 @@ class WebSocketConnection implements Connection {
     if (this.socket.data.closing) return
     // 0 means Bun dropped the message: this reader is past the backpressure cap.
     if (this.socket.send(text) === 0) drop(this.socket)
+    else this.traffic.sent('wss', 1, text.length)
   }
 
   bufferedBytes(): number {
