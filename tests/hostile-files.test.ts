@@ -71,7 +71,7 @@ describe('files from a hostile member', () => {
       state = encrypted.state
       wire.send({ type: 'app', ciphertext: encodeBase64url(encrypted.ciphertext) })
     }
-    await receiver.waitForLine(/saved to .*fine\.txt/)
+    await receiver.waitForLine(/"type":"saved".*fine\.txt/)
 
     const saved = readdirSync(receiver.downloads).sort()
     expect(saved).toEqual(['fine.txt', 'note.txt', 'passwd.txt'])

@@ -157,7 +157,11 @@ describe('a hostile server or peer and pipe mode', () => {
   test('nothing from the server reaches stdout as an escape or a forged line', async () => {
     await using server = await startTestServer()
     await using relay = await startRelay(server)
-    await using alice = await spawnTerm(server, { name: 'alice', port: relay.port })
+    await using alice = await spawnTerm(server, {
+      name: 'alice',
+      port: relay.port,
+      args: ['--verbose'],
+    })
     await alice.waitForLine(/^-- ready/)
     relay.inject(hostileError)
     await alice.waitForLine(/server: x/)
@@ -176,7 +180,7 @@ describe('a hostile server or peer and pipe mode', () => {
     await using server = await startTestServer()
     await using alice = await spawnTerm(server, {
       name: 'alice',
-      args: ['--save-quota', '500KB'],
+      args: ['--save-quota', '500KiB', '--verbose'],
     })
     await alice.waitForLine(/^-- ready/)
     await using mallory = await startEngineClient(server, 'mallory', 'wss')
@@ -185,7 +189,7 @@ describe('a hostile server or peer and pipe mode', () => {
       await mallory.session.sendFile({ name: `flood-${index}.txt`, bytes: body })
     }
     await alice.waitForLine(/flood-6\.txt.*not saved/)
-    // Two fit in 500 KB; the other four are shown and held.
+    // Two fit in 500 KiB; the other four are shown and held.
     expect(readdirSync(alice.downloads).sort()).toEqual(['flood-1.txt', 'flood-2.txt'])
     expect(bytesIn(alice.downloads)).toBeLessThanOrEqual(500 * 1024)
     for (let index = 1; index <= 6; index += 1) {
@@ -194,7 +198,7 @@ describe('a hostile server or peer and pipe mode', () => {
       )
     }
     expect(alice.lines).toContain(
-      "-- flood-3.txt not saved: over this session's save quota (400.0 KB of 500.0 KB used); /save 3 saves it",
+      "-- flood-3.txt not saved: over this session's save quota (400.0 KiB of 500.0 KiB used); /save 3 saves it",
     )
     alice.send('/save 5')
     await alice.waitForLine(/saved to .*flood-5\.txt/)

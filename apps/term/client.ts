@@ -3,19 +3,24 @@
 // event out) for scripts and bots.
 import { join, resolve } from 'node:path'
 import * as clack from '@clack/prompts'
-import type { ChatEvent } from '../../shared/client/events.ts'
+import type { ConnectionStatus } from '../../shared/client/events.ts'
 import { clientStateDir, createFileStores } from '../../shared/client/file-stores.ts'
+import { DAY_MS } from '../../shared/client/history.ts'
 import { type ChatSession, createChatSession } from '../../shared/client/session.ts'
 import { tlsTransport } from '../../shared/client/tls-transport.ts'
-import { DEFAULT_MAX_FILE_BYTES } from '../../shared/protocol/limits.ts'
+import { BEL } from './bell.ts'
 import { type ChatSurface, createChatController } from './chat.ts'
 import { parseCommand } from './commands.ts'
-import { formatEvent, formatEventJson } from './format.ts'
+import { GRACE_MS } from './delivery-marks.ts'
+import { earlierLines, holdSurface } from './earlier.ts'
+import { safeJson } from './format.ts'
 import { neutralize, neutralizeLine } from './neutralize.ts'
 import { loadOptions, type TermOptions, UsageError } from './options.ts'
+import { speaksHttps } from './port-check.ts'
 import { createScreen } from './screen.ts'
 import { establishTrust, TrustError } from './server-trust.ts'
 import { StartUpError, startUp } from './start-up.ts'
+import { createView } from './view.ts'
 
 const interactive = Boolean(process.stdin.isTTY && process.stdout.isTTY)
 
@@ -26,56 +31,106 @@ function quit(message: string, code: number): never {
   process.exit(code)
 }
 
-async function runScreen(session: ChatSession, options: TermOptions): Promise<void> {
-  const screen = createScreen(process.stdin, process.stdout)
-  const color = !process.env.NO_COLOR
-  const surface: ChatSurface = { print: (text) => screen.print(text), confirm: screen.confirm }
-  const controller = createChatController(session, surface, {
-    downloadDir: options.downloadDir,
-    saveQuota: options.saveQuota,
-    maxFileBytes: DEFAULT_MAX_FILE_BYTES,
-    format: (event) => formatEvent(event, { color }),
-    notice: (text) => (color ? `\x1b[2m-- ${text}\x1b[0m` : `-- ${text}`),
-  })
-  session.on((event) => {
-    if (event.type === 'status')
-      screen.setPrompt(event.status === 'ready' ? '> ' : `[${event.status}] > `)
-  })
-  screen.print(`-- joined as ${neutralizeLine(session.name)}; /help lists the commands`)
-  for await (const line of screen.lines()) {
-    if ((await controller.run(line)) === 'quit') {
-      screen.close()
-      return
-    }
-  }
-  // Ctrl-D or Ctrl-C: leave as cleanly as /quit.
-  await session.leave()
+/** The prompt says the connection's state until the client is in the group. */
+function promptFor(status: ConnectionStatus): string {
+  return status === 'ready' ? '> ' : `[${status}] > `
 }
 
-async function runPipe(session: ChatSession, options: TermOptions): Promise<void> {
+/** SIGTERM and SIGHUP (a closed terminal window) end the chat as Ctrl-C does. */
+function onTermination(end: () => void): void {
+  for (const signal of ['SIGTERM', 'SIGHUP'] as const) process.once(signal, end)
+}
+
+async function runScreen(session: ChatSession, options: TermOptions): Promise<void> {
+  const color = !process.env.NO_COLOR
+  const view = createView({ color, verbose: options.verbose, json: false, multiline: true })
+  const screen = createScreen(process.stdin, process.stdout, {
+    prompt: promptFor(session.status),
+    erasesEcho: (line) => parseCommand(line).kind === 'message',
+  })
+  const surface: ChatSurface = { print: (text) => screen.print(text), confirm: screen.confirm }
+  // Live lines wait until the history kept on this device is printed above them.
+  const held = holdSurface(surface)
+  const format = view.event
+  const notice = view.line
+  const controller = createChatController(session, held.surface, {
+    downloadDir: options.downloadDir,
+    saveQuota: options.saveQuota,
+    format,
+    notice,
+    renderNotice: view.notice,
+    bell: options.bell === false ? undefined : () => process.stdout.write(BEL),
+    graceMs: GRACE_MS,
+  })
+  held.release(earlierLines(await session.history(), { format, notice }))
+  session.on((event) => {
+    // Closed is the end: the prompt goes with the screen, not redrawn as `[closed] > `.
+    if (event.type === 'status' && event.status !== 'closed') {
+      screen.setPrompt(promptFor(event.status))
+    }
+  })
+  screen.print(view.line(`joined as ${neutralizeLine(session.name)}; /help lists the commands`))
+  onTermination(() => screen.close())
+  let left = false
+  for await (const line of screen.lines()) {
+    if ((await controller.run(line)) === 'quit') {
+      left = true
+      break
+    }
+  }
+  // /quit has left; Ctrl-C, Ctrl-D or a signal leave the same way, once the screen is given back.
+  screen.close()
+  if (!left) await session.leave()
+  screen.print(view.line('you left the room'))
+}
+
+/** Pipe mode; resolves with the exit status: 1 when a line was refused or a message lost. */
+async function runPipe(session: ChatSession, options: TermOptions): Promise<number> {
+  const view = createView({
+    color: false,
+    verbose: options.verbose,
+    json: options.json,
+    multiline: false,
+  })
   const surface: ChatSurface = {
     print: (text) => process.stdout.write(`${text}\n`),
-    confirm: async () => options.truncate,
+    // --truncate answers the one question a script can; nobody compared a safety number.
+    confirm: async (_question, purpose) => purpose === 'truncate' && options.truncate,
   }
   const controller = createChatController(session, surface, {
     downloadDir: options.downloadDir,
     saveQuota: options.saveQuota,
-    maxFileBytes: DEFAULT_MAX_FILE_BYTES,
-    format: options.json
-      ? formatEventJson
-      : (event: ChatEvent) => formatEvent(event, { color: false })?.replaceAll('\n', '\\n'),
-    notice: (text) => (options.json ? JSON.stringify({ type: 'notice', text }) : `-- ${text}`),
+    // Off unless asked for: a script's output is not a terminal. A BEL would break a JSON line.
+    bell: options.bell && !options.json ? () => process.stdout.write(BEL) : undefined,
+    json: options.json ? safeJson : undefined,
+    format: view.event,
+    notice: (text) => (options.json ? JSON.stringify({ type: 'notice', text }) : view.line(text)),
+    renderNotice: view.notice,
   })
-  // Messages that arrive before this client is in the group wait for it, in order. A changed key
-  // keeps it out until the user accepts it, so then they go on, to be refused with the reason,
-  // and a /trust further down can still be read.
+  // A script stopped by a signal still leaves the room; the status says it was stopped.
+  onTermination(() => session.leave().then(() => process.exit(143)))
+  process.once('SIGINT', () => session.leave().then(() => process.exit(130)))
+  let lines = 0
+  let refused = 0
+  // Lines that arrive before this client is in the group wait for it, in order (so /who lists
+  // the group). A changed key keeps it out until the user accepts it, so then they go on, to be
+  // refused with the reason, and a /trust further down can still be read.
   for await (const line of console) {
-    if (parseCommand(line).kind === 'message') await readyOrKeyChange(session)
-    if ((await controller.run(line)) === 'quit') return
+    if (line.trim() !== '') lines += 1
+    await readyOrKeyChange(session)
+    const outcome = await controller.run(line)
+    if (outcome === 'refused') refused += 1
+    if (outcome === 'quit') break
   }
   // End of input: wait until the room's log holds what was sent (15 s at most), then leave.
   await Promise.race([session.settled(), Bun.sleep(15_000)])
-  await session.leave()
+  const unconfirmed = session.unacknowledged()
+  if (session.status !== 'closed') await session.leave()
+  if (refused > 0) console.error(`chatbox: ${refused} of ${lines} lines were refused`)
+  if (unconfirmed > 0) {
+    console.error(`chatbox: ${unconfirmed} message(s) not confirmed by the server`)
+  }
+  return refused > 0 || unconfirmed > 0 ? 1 : 0
 }
 
 /** Resolves once the session is in the group, or a changed key waits for the user. */
@@ -115,6 +170,7 @@ async function main(): Promise<void> {
             knownHostsFile: join(options.configHome, 'chatbox', 'known_hosts.json'),
             ask,
           }),
+        speaksHttps,
         open: ({ address, ca, name, secret }) =>
           createChatSession({
             connect: tlsTransport({
@@ -125,6 +181,10 @@ async function main(): Promise<void> {
             }),
             name,
             stores: createFileStores(clientStateDir(options.configHome, address.label)),
+            history: {
+              maxMessages: options.historyMessages,
+              maxAgeMs: options.historyDays * DAY_MS,
+            },
             secret,
           }),
       },
@@ -134,9 +194,11 @@ async function main(): Promise<void> {
     if (error instanceof TrustError) quit(error.message, 1)
     throw error
   }
-  if (interactive) await runScreen(session, options)
-  else await runPipe(session, options)
-  process.exit(0)
+  if (interactive) {
+    await runScreen(session, options)
+    process.exit(0)
+  }
+  process.exit(await runPipe(session, options))
 }
 
 await main()

@@ -1,19 +1,28 @@
 import { describe, expect, test } from 'bun:test'
 import type { MemberView } from '../../shared/client/member-views.ts'
+import { keyFingerprint } from '../../shared/crypto/fingerprint.ts'
+import { createIdentityKeyPair } from '../../shared/crypto/identity-key.ts'
 import {
   COMMANDS,
   type CommandContext,
   type CommandSpec,
   createCommandRegistry,
+  type ParsedLine,
   parseCommand,
 } from './commands.ts'
+import { Refusal, renderNotice, type TermNotice } from './notices.ts'
+
+const own = await createIdentityKeyPair()
 
 /** A context that records what a command printed and which session calls it made. */
 function fakeContext(answer = false, members: MemberView[] = []) {
   const printed: string[] = []
+  const notices: TermNotice[] = []
   const calls: string[] = []
   const context: CommandContext = {
     session: {
+      name: 'alice',
+      identityKey: own.publicKeyText,
       sendFile: async () => ({ id: 'm1' }),
       members: async () => members,
       safetyNumber: async (name) => `number with ${name}`,
@@ -27,19 +36,31 @@ function fakeContext(answer = false, members: MemberView[] = []) {
       leave: async () => {
         calls.push('leave')
       },
+      clearHistory: async () => {
+        calls.push('clearHistory')
+        return 12
+      },
     },
     maxFileBytes: 1024,
+    deliveries: {
+      retry: async (number) => {
+        calls.push(`retry ${number}`)
+      },
+    },
     files: {
       save: (number) => {
         calls.push(`save ${number}`)
-        return `saved file ${number}`
+        return { type: 'saved', file: number, name: 'f.txt', path: `/d/f (${number}).txt` }
       },
     },
     print: (text) => printed.push(text),
-    say: (text) => printed.push(`-- ${text}`),
+    notify: (notice) => {
+      notices.push(notice)
+      printed.push(renderNotice(notice, { color: false }))
+    },
     confirm: async () => answer,
   }
-  return { context, printed, calls }
+  return { context, printed, notices, calls }
 }
 
 function commandOf(line: string): CommandSpec {
@@ -71,18 +92,25 @@ describe('parsing a typed line', () => {
   })
 
   test('a missing argument names what the command needs, as typed', () => {
-    expect(parseCommand('/file')).toEqual({ kind: 'invalid', problem: '/file needs a PATH' })
-    expect(parseCommand('/Verify   ')).toEqual({ kind: 'invalid', problem: '/Verify needs a NAME' })
-    expect(parseCommand('/trust')).toEqual({ kind: 'invalid', problem: '/trust needs a NAME' })
+    const missing = (problem: string): ParsedLine => ({
+      kind: 'invalid',
+      code: 'missing_argument',
+      problem,
+    })
+    expect(parseCommand('/file')).toEqual(missing('/file needs a PATH'))
+    expect(parseCommand('/Verify   ')).toEqual(missing('/Verify needs a NAME'))
+    expect(parseCommand('/trust')).toEqual(missing('/trust needs a NAME'))
   })
 
   test('an unknown command points to /help', () => {
     expect(parseCommand('/dance')).toEqual({
       kind: 'invalid',
+      code: 'unknown_command',
       problem: 'unknown command /dance; /help lists them',
     })
     expect(parseCommand('/')).toEqual({
       kind: 'invalid',
+      code: 'unknown_command',
       problem: 'unknown command /; /help lists them',
     })
   })
@@ -102,15 +130,17 @@ describe('the registry', () => {
   test('the help reads as it always has, its columns aligned', () => {
     expect(COMMANDS.help()).toBe(
       [
-        '/help            this list',
-        '/who             who is here, with key fingerprints and verified marks',
-        '/file PATH       send a .txt file',
-        '/save N          save received file N, which the save quota held back',
-        '/verify NAME     show the safety number to compare with NAME (then mark them verified)',
-        '/trust NAME      accept the changed key of NAME',
-        '/room            the room code: everyone in the group sees the same one',
-        '/quit            leave the room (Ctrl-C and Ctrl-D do too)',
-        '//text           send a message that starts with /',
+        '/help              this list',
+        '/who               who is here, with key fingerprints and verified marks',
+        '/file PATH         send a .txt file',
+        '/save N            save received file N, which the save quota held back',
+        '/retry N           send your message N again, which a "not sent" line numbered',
+        '/verify NAME       show the safety number to compare with NAME (then mark them verified)',
+        '/trust NAME        accept the changed key of NAME',
+        '/room              the room code: everyone in the group sees the same one',
+        '/clear-history     forget the messages this device keeps (others keep theirs)',
+        '/quit              leave the room (Ctrl-C and Ctrl-D do too)',
+        '//text             send a message that starts with /',
       ].join('\n'),
     )
   })
@@ -118,7 +148,7 @@ describe('the registry', () => {
   test('a command added to a registry appears in its help and parses', () => {
     const dance: CommandSpec = { name: 'dance', help: 'dance a little', run: async () => undefined }
     const registry = createCommandRegistry([...COMMANDS.commands, dance])
-    expect(registry.help()).toContain('/dance           dance a little')
+    expect(registry.help()).toMatch(/^\/dance +dance a little$/m)
     expect(registry.parse('/dance')).toEqual({ kind: 'command', command: dance, argument: '' })
   })
 
@@ -140,6 +170,13 @@ describe('running commands', () => {
     expect(printed).toEqual([COMMANDS.help()])
   })
 
+  test('/clear-history forgets the history on this device and says how much', async () => {
+    const { context, printed, calls } = fakeContext()
+    expect(await commandOf('/clear-history').run(context, '')).toBeUndefined()
+    expect(calls).toEqual(['clearHistory'])
+    expect(printed).toEqual(['-- history on this device cleared: 12 message(s) forgotten'])
+  })
+
   test('/quit and /exit leave the room and end the chat', async () => {
     for (const line of ['/quit', '/exit']) {
       const { context, calls } = fakeContext()
@@ -159,15 +196,19 @@ describe('running commands', () => {
     ])
   })
 
-  test('/save saves the held file by its number, and explains a number it cannot take', async () => {
+  test('/save saves the held file by its number, and refuses a number it cannot take', async () => {
     const { context, printed, calls } = fakeContext()
     await commandOf('/save 3').run(context, '3')
-    await commandOf('/save three').run(context, 'three')
+    const refusal = await commandOf('/save three')
+      .run(context, 'three')
+      .catch((error: unknown) => error)
     expect(calls).toEqual(['save 3'])
-    expect(printed).toEqual([
-      '-- saved file 3',
-      '-- /save takes the number a "not saved" notice gave, e.g. /save 3',
-    ])
+    expect(printed).toEqual(['-- saved to /d/f (3).txt'])
+    expect(refusal).toBeInstanceOf(Refusal)
+    expect(refusal).toMatchObject({
+      code: 'bad_number',
+      message: '/save takes the number a "not saved" notice gave, e.g. /save 3',
+    })
   })
 
   test('/who shows a name with escapes and a newline on one line, as text', async () => {
@@ -188,6 +229,59 @@ describe('running commands', () => {
     ])
   })
 
+  test('/who marks yourself as you, not as verified, and gives every mark as a field', async () => {
+    const you: MemberView = {
+      name: 'Alice',
+      identityKey: own.publicKeyText,
+      fingerprint: 'ab cd',
+      online: true,
+      inGroup: true,
+      verified: true,
+      keyChanged: false,
+    }
+    const bob = { ...you, name: 'bob', fingerprint: 'ef 01', verified: true }
+    const { context, printed, notices } = fakeContext(false, [bob, you])
+    await commandOf('/who').run(context, '')
+    expect(printed).toEqual([
+      '-- Alice  ab cd  (you, online, in group)\n-- bob  ef 01  (online, in group, verified ✓)',
+    ])
+    expect(notices).toEqual([
+      {
+        type: 'who',
+        members: [
+          {
+            name: 'Alice',
+            fingerprint: 'ab cd',
+            you: true,
+            online: true,
+            inGroup: true,
+            verified: true,
+            keyChanged: false,
+          },
+          {
+            name: 'bob',
+            fingerprint: 'ef 01',
+            you: false,
+            online: true,
+            inGroup: true,
+            verified: true,
+            keyChanged: false,
+          },
+        ],
+      },
+    ])
+  })
+
+  test('/verify of yourself shows your own fingerprint and asks nothing', async () => {
+    const { context, printed, calls } = fakeContext(true)
+    await commandOf('/verify ALICE').run(context, 'ALICE')
+    expect(printed).toEqual([
+      `-- alice is you; your key's fingerprint is ${await keyFingerprint(own.publicKeyText)} ` +
+        '(the others see it in /who)',
+    ])
+    expect(calls).toEqual([])
+  })
+
   test('/verify marks the member verified only when the user says the numbers match', async () => {
     for (const answer of [false, true]) {
       const { context, printed, calls } = fakeContext(answer)
@@ -196,6 +290,12 @@ describe('running commands', () => {
         '-- safety number with bob:\n   number with bob\n   compare it with bob over another channel',
       )
       expect(calls).toEqual(answer ? ['markVerified bob'] : [])
+      // Either answer is said: no answer passes without a word.
+      expect(printed[1]).toBe(
+        answer
+          ? '-- bob is verified'
+          : '-- bob is not marked verified; /verify bob again once you have compared',
+      )
     }
   })
 })

@@ -1,26 +1,44 @@
 // The slash commands as one registry that also writes /help; knows the session, not the screen.
-import { describeSize } from '../../shared/client/files.ts'
 import { ChatError, type ChatSession } from '../../shared/client/session.ts'
+import { keyFingerprint } from '../../shared/crypto/fingerprint.ts'
+import { nameKey } from '../../shared/protocol/names.ts'
+import type { DeliveryMarks } from './delivery-marks.ts'
 import { readFileForSending } from './downloads.ts'
 import { neutralizeLine } from './neutralize.ts'
+import { describeHelp, Refusal, type TermNotice } from './notices.ts'
 import type { ReceivedFiles } from './received-files.ts'
+import { describeBytes } from './sizes.ts'
 
 /** What a command may use: the session, and the surface it prints on and asks on. */
 export interface CommandContext {
   readonly session: Pick<
     ChatSession,
-    'sendFile' | 'members' | 'safetyNumber' | 'markVerified' | 'acceptKey' | 'roomCode' | 'leave'
+    | 'name'
+    | 'identityKey'
+    | 'sendFile'
+    | 'members'
+    | 'safetyNumber'
+    | 'markVerified'
+    | 'acceptKey'
+    | 'roomCode'
+    | 'leave'
+    | 'clearHistory'
   >
   readonly maxFileBytes: number
+  /** Own messages that failed, for sending one again. */
+  readonly deliveries: Pick<DeliveryMarks, 'retry'>
   /** Received files, for saving one the save quota held back. */
   readonly files: Pick<ReceivedFiles, 'save'>
   /** Prints as it is (the help list). */
   print(text: string): void
-  /** Prints a notice from the client itself. */
-  say(text: string): void
+  /** Tells the user something, as fields (--json) or a sentence (notices.ts): never free text. */
+  notify(notice: TermNotice): void
   /** A yes/no question; pipe mode answers from its flags without asking. */
-  confirm(question: string): Promise<boolean>
+  confirm(question: string, purpose: QuestionPurpose): Promise<boolean>
 }
+
+/** What a yes/no question is for: pipe mode answers each its own way (--truncate, never). */
+export type QuestionPurpose = 'truncate' | 'verify'
 
 export interface CommandSpec {
   readonly name: string
@@ -30,19 +48,28 @@ export interface CommandSpec {
   readonly argument?: string
   /** One line for /help. */
   readonly help: string
-  /** Resolves 'quit' once the user has left the room; the chat goes on otherwise. */
+  /**
+   * Resolves 'quit' once the user has left the room; the chat goes on otherwise. Throws a
+   * Refusal (notices.ts) for what it will not do.
+   */
   run(context: CommandContext, argument: string): Promise<'quit' | undefined>
 }
 
 export type ParsedLine =
   | { readonly kind: 'message'; readonly text: string }
   | { readonly kind: 'command'; readonly command: CommandSpec; readonly argument: string }
-  | { readonly kind: 'invalid'; readonly problem: string }
+  | {
+      readonly kind: 'invalid'
+      readonly code: 'unknown_command' | 'missing_argument'
+      readonly problem: string
+    }
 
 export interface CommandRegistry {
   readonly commands: readonly CommandSpec[]
   parse(line: string): ParsedLine
-  /** The /help text: one line per command in registry order, then how to send a literal slash. */
+  /** The /help rows: one per command in registry order, then how to send a literal slash. */
+  rows(): { usage: string; help: string }[]
+  /** The /help text, one line per row. */
   help(): string
 }
 
@@ -67,21 +94,24 @@ export function createCommandRegistry(commands: readonly CommandSpec[]): Command
       const [word = '', ...rest] = line.slice(1).split(' ')
       const argument = rest.join(' ').trim()
       const command = byWord.get(word.toLowerCase())
-      if (!command)
-        return { kind: 'invalid', problem: `unknown command /${word}; /help lists them` }
+      if (!command) {
+        const problem = `unknown command /${word}; /help lists them`
+        return { kind: 'invalid', code: 'unknown_command', problem }
+      }
       if (command.argument && !argument) {
-        return { kind: 'invalid', problem: `/${word} needs a ${command.argument}` }
+        const problem = `/${word} needs a ${command.argument}`
+        return { kind: 'invalid', code: 'missing_argument', problem }
       }
       return { kind: 'command', command, argument }
     },
-    help() {
-      const rows = [
+    rows() {
+      return [
         ...commands.map((command) => ({ usage: usageOf(command), help: command.help })),
         LITERAL_SLASH,
       ]
-      // Five spaces after the longest usage, as the hand-written list had.
-      const column = Math.max(...rows.map((row) => row.usage.length)) + 5
-      return rows.map((row) => `${row.usage.padEnd(column)}${row.help}`).join('\n')
+    },
+    help() {
+      return describeHelp(this.rows())
     },
   }
 }
@@ -90,55 +120,87 @@ function usageOf(command: CommandSpec): string {
   return command.argument ? `/${command.name} ${command.argument}` : `/${command.name}`
 }
 
+/** `1.5 MiB, over the 1.0 MiB limit`; in bytes where rounding would make the two look alike. */
+function overLimit(size: number, limit: number): string {
+  if (describeBytes(size) !== describeBytes(limit)) {
+    return `${describeBytes(size)}, over the ${describeBytes(limit)} limit`
+  }
+  const bytes = (count: number) => count.toLocaleString('en-US')
+  return `${bytes(size)} bytes, over the limit of ${bytes(limit)}`
+}
+
 async function sendFile(context: CommandContext, path: string): Promise<undefined> {
   const { session, maxFileBytes } = context
   const file = await readFileForSending(path, maxFileBytes)
   try {
     await session.sendFile(file)
   } catch (error) {
+    if (error instanceof ChatError && error.code === 'bad_file') {
+      throw new Refusal('not_text', `not sent: ${file.name}: ${error.message}`, path)
+    }
     if (!(error instanceof ChatError) || error.code !== 'file_too_large') throw error
-    const question =
-      `${file.name} is ${describeSize(file.size)}, over the ${describeSize(maxFileBytes)} ` +
-      'limit. Send only its beginning, marked as truncated?'
-    if (!(await context.confirm(question))) {
-      context.say(`not sent: ${file.name}`)
-      return
+    const over = overLimit(file.size, maxFileBytes)
+    const question = `${file.name} is ${over}. Send only its beginning, marked as truncated?`
+    if (!(await context.confirm(question, 'truncate'))) {
+      throw new Refusal('too_large', `not sent: ${file.name}: it is ${over}`, path)
     }
     await session.sendFile(file, { truncate: true })
   }
 }
 
-async function who(context: CommandContext): Promise<undefined> {
-  const members = await context.session.members()
-  for (const member of members.sort((a, b) => a.name.localeCompare(b.name))) {
-    const marks = [
-      member.online ? 'online' : 'away',
-      member.inGroup ? 'in group' : 'not in group',
-      member.verified ? 'verified ✓' : 'not verified',
-      member.keyChanged ? 'KEY CHANGED' : '',
-    ].filter(Boolean)
-    context.say(`${neutralizeLine(member.name)}  ${member.fingerprint}  (${marks.join(', ')})`)
+async function retry(context: CommandContext, argument: string): Promise<undefined> {
+  if (!/^\d{1,9}$/.test(argument)) {
+    throw new Refusal('bad_number', '/retry takes the number a "not sent" line gave, e.g. /retry 2')
   }
+  await context.deliveries.retry(Number(argument))
 }
 
-async function verify(context: CommandContext, typed: string): Promise<undefined> {
-  const number = await context.session.safetyNumber(typed)
-  const name = neutralizeLine(typed)
-  context.say(
-    `safety number with ${name}:\n   ${number}\n   compare it with ${name} over another channel`,
-  )
-  if (await context.confirm(`Does ${name} see the same number? Mark ${name} as verified?`)) {
-    await context.session.markVerified(typed)
-    context.say(`${name} is verified`)
+async function who(context: CommandContext): Promise<undefined> {
+  const { session } = context
+  const members = await session.members()
+  context.notify({
+    type: 'who',
+    members: members
+      .sort((a, b) => a.name.localeCompare(b.name))
+      .map((member) => ({
+        name: member.name,
+        fingerprint: member.fingerprint,
+        you: nameKey(member.name) === nameKey(session.name),
+        online: member.online,
+        inGroup: member.inGroup,
+        verified: member.verified,
+        keyChanged: member.keyChanged,
+      })),
+  })
+}
+
+async function verify(context: CommandContext, name: string): Promise<undefined> {
+  const { session } = context
+  // There is no number to compare with yourself; your own key is what the others compare.
+  if (nameKey(name) === nameKey(session.name)) {
+    const fingerprint = await keyFingerprint(session.identityKey)
+    context.notify({ type: 'self', name: session.name, fingerprint })
+    return
+  }
+  context.notify({ type: 'safety-number', name, safetyNumber: await session.safetyNumber(name) })
+  const shown = neutralizeLine(name)
+  const question = `Does ${shown} see the same number? Mark ${shown} as verified?`
+  if (await context.confirm(question, 'verify')) {
+    await session.markVerified(name)
+    context.notify({ type: 'verified', name })
+  } else {
+    context.notify({ type: 'not-verified', name })
   }
 }
 
 async function save(context: CommandContext, argument: string): Promise<undefined> {
   if (!/^\d{1,9}$/.test(argument)) {
-    context.say('/save takes the number a "not saved" notice gave, e.g. /save 3')
-    return
+    throw new Refusal(
+      'bad_number',
+      '/save takes the number a "not saved" notice gave, e.g. /save 3',
+    )
   }
-  context.say(context.files.save(Number(argument)))
+  context.notify(context.files.save(Number(argument)))
 }
 
 export const COMMANDS: CommandRegistry = createCommandRegistry([
@@ -146,7 +208,7 @@ export const COMMANDS: CommandRegistry = createCommandRegistry([
     name: 'help',
     help: 'this list',
     run: async (context) => {
-      context.print(COMMANDS.help())
+      context.notify({ type: 'help', commands: COMMANDS.rows() })
     },
   },
   {
@@ -167,6 +229,12 @@ export const COMMANDS: CommandRegistry = createCommandRegistry([
     run: save,
   },
   {
+    name: 'retry',
+    argument: 'N',
+    help: 'send your message N again, which a "not sent" line numbered',
+    run: retry,
+  },
+  {
     name: 'verify',
     argument: 'NAME',
     help: 'show the safety number to compare with NAME (then mark them verified)',
@@ -178,16 +246,22 @@ export const COMMANDS: CommandRegistry = createCommandRegistry([
     help: 'accept the changed key of NAME',
     run: async (context, name) => {
       await context.session.acceptKey(name)
-      context.say(`the new key of ${neutralizeLine(name)} is accepted; sending resumes`)
+      context.notify({ type: 'key-accepted', name })
     },
   },
   {
     name: 'room',
     help: 'the room code: everyone in the group sees the same one',
     run: async (context) => {
-      context.say(
-        `room code: ${(await context.session.roomCode()) ?? 'none yet (not in the group)'}`,
-      )
+      context.notify({ type: 'room-code', roomCode: (await context.session.roomCode()) ?? null })
+    },
+  },
+  {
+    name: 'clear-history',
+    help: 'forget the messages this device keeps (others keep theirs)',
+    run: async (context) => {
+      const forgotten = await context.session.clearHistory()
+      context.notify({ type: 'history-cleared', forgotten })
     },
   },
   {

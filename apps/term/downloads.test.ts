@@ -3,6 +3,7 @@ import { mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createDownloadFolder, type OpenExclusive, readFileForSending } from './downloads.ts'
+import { Refusal } from './notices.ts'
 
 const dirs: string[] = []
 function scratch(): string {
@@ -119,6 +120,22 @@ describe('readFileForSending', () => {
     const big = await readFileForSending(join(dir, 'big.txt'), 100)
     expect(big.bytes.length).toBe(101)
     expect(big.size).toBe(10_000)
-    await expect(readFileForSending(dir, 100)).rejects.toThrow('is not a file')
+    await expect(readFileForSending(dir, 100)).rejects.toMatchObject({
+      code: 'not_a_file',
+      message: `not a file: ${dir}`,
+    })
+  })
+
+  test('a file that is not there is named as typed, not as an errno', async () => {
+    const dir = scratch()
+    for (const path of [join(dir, 'gone.txt'), join(dir, 'no', 'such', 'dir.txt')]) {
+      const refusal = await readFileForSending(path, 100).catch((error: unknown) => error)
+      expect(refusal).toBeInstanceOf(Refusal)
+      expect(refusal).toMatchObject({
+        code: 'no_such_file',
+        message: `no such file: ${path}`,
+        path,
+      })
+    }
   })
 })

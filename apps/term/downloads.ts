@@ -4,6 +4,7 @@ import { closeSync, mkdirSync, openSync, readdirSync, statSync, writeSync } from
 import { homedir } from 'node:os'
 import { basename, extname, join, resolve, sep } from 'node:path'
 import { sanitizeFileName } from '../../shared/client/files.ts'
+import { Refusal, type RefusalCode } from './notices.ts'
 
 export interface FileOnDisk {
   readonly name: string
@@ -12,15 +13,35 @@ export interface FileOnDisk {
   readonly size: number
 }
 
-/** Reads at most limit + 1 bytes: enough to know it is too large and to send its head. */
+/** Words for what goes wrong most when reading a file someone named, instead of `ENOENT: …`. */
+const READ_PROBLEMS: Record<string, { code: RefusalCode; words: string }> = {
+  ENOENT: { code: 'no_such_file', words: 'no such file' },
+  ENOTDIR: { code: 'no_such_file', words: 'no such file' },
+  EACCES: { code: 'cannot_read', words: 'not allowed to read' },
+  EPERM: { code: 'cannot_read', words: 'not allowed to read' },
+  EISDIR: { code: 'not_a_file', words: 'not a file' },
+}
+
+/**
+ * Reads at most limit + 1 bytes: enough to know it is too large and to send its head. A file that
+ * cannot be read is a Refusal that names it as the user typed it.
+ */
 export async function readFileForSending(path: string, limit: number): Promise<FileOnDisk> {
   const full = resolve(path.startsWith('~/') ? join(homedir(), path.slice(2)) : path)
-  const stats = statSync(full)
-  if (!stats.isFile()) throw new Error(`${path} is not a file`)
-  const bytes = await Bun.file(full)
-    .slice(0, limit + 1)
-    .bytes()
-  return { name: basename(full), bytes, size: stats.size }
+  try {
+    const stats = statSync(full)
+    if (!stats.isFile()) throw new Refusal('not_a_file', `not a file: ${path}`, path)
+    const bytes = await Bun.file(full)
+      .slice(0, limit + 1)
+      .bytes()
+    return { name: basename(full), bytes, size: stats.size }
+  } catch (error) {
+    if (error instanceof Refusal) throw error
+    const problem = READ_PROBLEMS[(error as NodeJS.ErrnoException).code ?? '']
+    if (!problem)
+      throw new Refusal('cannot_read', `cannot read ${path}: ${(error as Error).message}`, path)
+    throw new Refusal(problem.code, `${problem.words}: ${path}`, path)
+  }
 }
 
 /** Opens a new file for writing, failing with EEXIST if the name is taken (openSync's shape). */

@@ -2,8 +2,8 @@
 // with every byte that came from someone else made harmless first (neutralize.ts): only a
 // message body may span lines. No I/O here.
 import type { ChatEvent } from '../../shared/client/events.ts'
-import { describeSize } from '../../shared/client/files.ts'
 import { neutralize, neutralizeLine } from './neutralize.ts'
+import { describeBytes } from './sizes.ts'
 
 export interface FormatOptions {
   readonly color: boolean
@@ -62,8 +62,8 @@ export function formatEvent(event: ChatEvent, options: FormatOptions): string | 
       return `${head}: ${indentBody(event.text, width)}${claim}`
     }
     case 'file': {
-      const size = describeSize(event.size)
-      const cut = event.truncated ? `, truncated to ${describeSize(event.bytes.length)}` : ''
+      const size = describeBytes(event.size)
+      const cut = event.truncated ? `, truncated to ${describeBytes(event.bytes.length)}` : ''
       return (
         `${stamp(options, event.at)} ${name(options, event.from)} sent ` +
         `${paint(options, 1, neutralizeLine(event.name))} (${size}${cut})`
@@ -115,7 +115,7 @@ export function formatEvent(event: ChatEvent, options: FormatOptions): string | 
  */
 const JSON_UNSAFE = /[\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g
 
-function safeJson(value: unknown): string {
+export function safeJson(value: unknown): string {
   return JSON.stringify(value).replace(
     JSON_UNSAFE,
     (char) => `\\u${(char.codePointAt(0) as number).toString(16).padStart(4, '0')}`,

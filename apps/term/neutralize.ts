@@ -1,25 +1,12 @@
 // Makes text that came from someone else (a peer, the server, a certificate) harmless to print
 // on a terminal: shown, never obeyed. Pure; every view and prompt passes such text through it.
-
-/**
- * Bidi overrides, embeddings, isolates and marks reorder what is shown around them, so
- * `evil\u202Etxt.exe` displays as `evilexe.txt`. U+2028/2029 separate lines in some renderers.
- */
-const REORDERING = new Set([
-  0x061c, 0x200e, 0x200f, 0x202a, 0x202b, 0x202c, 0x202d, 0x202e, 0x2066, 0x2067, 0x2068, 0x2069,
-  0x2028, 0x2029,
-])
+import { visibleChar } from '../../shared/client/visible-text.ts'
 
 function escapeChar(char: string, keepNewlines: boolean): string {
-  const code = char.codePointAt(0) as number
   if (char === '\n') return keepNewlines ? '\n' : '\\n'
   if (char === '\t') return '  '
-  // ESC (and so every ANSI sequence), the other C0 and C1 controls, and DEL.
-  if (code < 0x20 || (code >= 0x7f && code <= 0x9f)) {
-    return `\\x${code.toString(16).padStart(2, '0')}`
-  }
-  if (REORDERING.has(code)) return `\\u${code.toString(16).padStart(4, '0')}`
-  return char
+  // The convention both clients share: controls as `\xNN`, reordering characters as `\uNNNN`.
+  return visibleChar(char)
 }
 
 /**

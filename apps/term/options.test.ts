@@ -28,19 +28,43 @@ describe('terminal client options', () => {
     expect(() => parseServerAddress('h:70000')).toThrow('the port must be 1–65535')
   })
 
-  test('the save quota is a size, from the flag or the environment, 100 MB by default', () => {
+  test('the save quota is a size, from the flag or the environment, 100 MiB by default', () => {
     expect(loadOptions([], {}).saveQuota).toBe(DEFAULT_SAVE_QUOTA_BYTES)
     expect(DEFAULT_SAVE_QUOTA_BYTES).toBe(100 * 1024 * 1024)
-    expect(loadOptions(['--save-quota', '20MB'], {}).saveQuota).toBe(20 * 1024 * 1024)
-    expect(loadOptions([], { CHATBOX_SAVE_QUOTA: '512 KB' }).saveQuota).toBe(512 * 1024)
+    expect(loadOptions(['--save-quota', '20MiB'], {}).saveQuota).toBe(20 * 1024 * 1024)
+    expect(loadOptions([], { CHATBOX_SAVE_QUOTA: '512 KiB' }).saveQuota).toBe(512 * 1024)
     expect(loadOptions(['--save-quota', '1.5G'], {}).saveQuota).toBe(1.5 * 1024 ** 3)
     expect(loadOptions(['--save-quota', '2048'], {}).saveQuota).toBe(2048)
     expect(loadOptions(['--save-quota', '0'], {}).saveQuota).toBe(0)
-    expect(loadOptions(['--save-quota', '4MiB'], {}).saveQuota).toBe(4 * 1024 * 1024)
+    // MB and KB mean what they say: powers of 1000.
+    expect(loadOptions(['--save-quota', '20MB'], {}).saveQuota).toBe(20_000_000)
+    expect(loadOptions([], { CHATBOX_SAVE_QUOTA: '512 KB' }).saveQuota).toBe(512_000)
     expect(() => loadOptions(['--save-quota', 'lots'], {})).toThrow(
-      '--save-quota must be a size such as 100MB, 512KB or 0',
+      '--save-quota must be a size such as 100MiB, 512KiB, 20MB or 0',
     )
     expect(() => loadOptions(['--save-quota', '-1MB'], {})).toThrow(UsageError)
+    expect(() => loadOptions(['--save-quota', '5 parsecs'], {})).toThrow(UsageError)
+  })
+
+  test('--verbose is off unless given', () => {
+    expect(loadOptions([], {}).verbose).toBe(false)
+    expect(loadOptions(['--verbose'], {}).verbose).toBe(true)
+  })
+
+  test('history limits come from flags or the environment, 1000 messages and 30 days by default', () => {
+    expect(loadOptions([], {})).toMatchObject({ historyMessages: 1000, historyDays: 30 })
+    expect(
+      loadOptions(['--history-messages', '0', '--history-days', '7'], {
+        CHATBOX_HISTORY_MESSAGES: '50',
+      }),
+    ).toMatchObject({ historyMessages: 0, historyDays: 7 })
+    expect(loadOptions([], { CHATBOX_HISTORY_MESSAGES: '50' }).historyMessages).toBe(50)
+    expect(() => loadOptions(['--history-days', '0'], {})).toThrow(
+      '--history-days must be at least 1',
+    )
+    expect(() => loadOptions(['--history-messages', 'all'], {})).toThrow(
+      '--history-messages must be a whole number',
+    )
   })
 
   test('an unknown flag is a usage error', () => {

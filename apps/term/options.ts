@@ -5,6 +5,8 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import * as v from 'valibot'
 import { defaultConfigHome } from '../../shared/client/file-stores.ts'
+import { DAY_MS, DEFAULT_HISTORY_LIMITS } from '../../shared/client/history.ts'
+import { parseBytes } from './sizes.ts'
 
 export const USAGE = `usage: bun run apps/term/client.ts [options]
   --server HOST:PORT    server's terminal port (default localhost:8444; env CHATBOX_SERVER)
@@ -12,12 +14,21 @@ export const USAGE = `usage: bun run apps/term/client.ts [options]
   --secret SECRET       the room secret, if the server asks for one (env CHATBOX_ROOM_SECRET)
   --ca FILE             trust this CA certificate for the server (PEM)
   --download-dir DIR    where received files are saved (default ~/Downloads/chatbox)
-  --save-quota SIZE     save received files automatically up to SIZE per session, e.g. 20MB;
-                        later ones wait for /save N (default 100MB; 0 = never; env
-                        CHATBOX_SAVE_QUOTA)
-  --config-home DIR     identity, pins and group state go in DIR/chatbox
+  --save-quota SIZE     save received files automatically up to SIZE per session, e.g. 20MiB;
+                        later ones wait for /save N (default 100MiB; 0 = never; KiB, MiB and
+                        K, M are 1024s, KB and MB 1000s; env CHATBOX_SAVE_QUOTA)
+  --config-home DIR     identity, pins, group state and history go in DIR/chatbox
                         (default $XDG_CONFIG_HOME, else ~/.config)
-  --json                in pipe mode, print each event as one JSON line
+  --history-messages N  keep the last N messages on this device, sealed, and show them at the
+                        next start (default 1000; 0 = keep none; env CHATBOX_HISTORY_MESSAGES)
+  --history-days DAYS   forget kept messages older than DAYS (default 30; env
+                        CHATBOX_HISTORY_DAYS)
+  --bell, --no-bell     ring the terminal bell for a message that names you (default: on in
+                        the chat screen, off in pipe mode, never with --json; env
+                        CHATBOX_BELL=on|off)
+  --verbose             show the MLS detail too: each change of the group with its epoch and
+                        room code, every connection state
+  --json                in pipe mode, print each event and notice as one JSON line
   --truncate            in pipe mode, send the head of an oversize file instead of refusing it
   --help                this text`
 
@@ -40,25 +51,38 @@ const ServerAddress = v.pipe(
 )
 
 /**
- * What one session saves without being asked: 100 files at the default 1 MB file limit, far more
+ * What one session saves without being asked: 100 files at the default 1 MiB file limit, far more
  * than people exchange in a sitting, yet a peer flooding files (7–16 MB/s measured here) stops
  * being written to disk after seconds, not when the disk is full.
  */
 export const DEFAULT_SAVE_QUOTA_BYTES = 100 * 1024 * 1024
 
-const UNIT_BYTES: Record<string, number> = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 }
-
-/** `100MB`, `512 KB`, `1.5G`, `2048` (bytes), `0`: binary units, as the client shows sizes. */
+/** `100MiB`, `512 KB`, `1.5G`, `2048` (bytes), `0`: the units sizes.ts reads. */
 const ByteSize = v.pipe(
   v.string(),
-  v.trim(),
-  v.regex(/^\d+(\.\d+)?\s*([KMG]i?B?|B)?$/i, 'must be a size such as 100MB, 512KB or 0'),
-  v.transform((text) => {
-    const match = /^([\d.]+)\s*([KMG]?)/i.exec(text) as RegExpExecArray
-    const unit = UNIT_BYTES[(match[2] as string).toUpperCase()] as number
-    return Math.floor(Number(match[1]) * unit)
-  }),
+  v.transform(parseBytes),
+  v.number('must be a size such as 100MiB, 512KiB, 20MB or 0'),
   v.safeInteger('is too large'),
+)
+
+/** A whole number from a flag or the environment, within `min`–`max`. */
+const Count = (min: number, max: number) =>
+  v.pipe(
+    v.string(),
+    v.trim(),
+    v.regex(/^\d{1,9}$/, 'must be a whole number'),
+    v.transform(Number),
+    v.minValue(min, `must be at least ${min}`),
+    v.maxValue(max, `must be at most ${max}`),
+  )
+
+/** How people write a switch in the environment: on/off, yes/no, 1/0, true/false. */
+const OnOff = v.pipe(
+  v.string(),
+  v.trim(),
+  v.toLowerCase(),
+  v.picklist(['on', 'off', 'yes', 'no', '1', '0', 'true', 'false'], 'must be on or off'),
+  v.transform((text) => ['on', 'yes', '1', 'true'].includes(text)),
 )
 
 const OptionsSchema = v.object({
@@ -69,8 +93,13 @@ const OptionsSchema = v.object({
   downloadDir: v.string(),
   saveQuota: ByteSize,
   configHome: v.string(),
+  historyMessages: Count(0, 1_000_000),
+  historyDays: Count(1, 36_500),
+  /** Unset: the client decides by mode (client.ts). */
+  bell: v.optional(OnOff),
   json: v.boolean(),
   truncate: v.boolean(),
+  verbose: v.boolean(),
 })
 
 export type TermOptions = v.InferOutput<typeof OptionsSchema>
@@ -97,8 +126,13 @@ export function loadOptions(argv: string[], env: Record<string, string | undefin
         'download-dir': { type: 'string' },
         'save-quota': { type: 'string' },
         'config-home': { type: 'string' },
+        'history-messages': { type: 'string' },
+        'history-days': { type: 'string' },
+        bell: { type: 'boolean' },
+        'no-bell': { type: 'boolean' },
         json: { type: 'boolean' },
         truncate: { type: 'boolean' },
+        verbose: { type: 'boolean' },
         help: { type: 'boolean' },
       },
     }).values
@@ -120,8 +154,18 @@ export function loadOptions(argv: string[], env: Record<string, string | undefin
       env.CHATBOX_SAVE_QUOTA ??
       String(DEFAULT_SAVE_QUOTA_BYTES),
     configHome: (values['config-home'] as string | undefined) ?? defaultConfigHome(env),
+    historyMessages:
+      (values['history-messages'] as string | undefined) ??
+      env.CHATBOX_HISTORY_MESSAGES ??
+      String(DEFAULT_HISTORY_LIMITS.maxMessages),
+    historyDays:
+      (values['history-days'] as string | undefined) ??
+      env.CHATBOX_HISTORY_DAYS ??
+      String(DEFAULT_HISTORY_LIMITS.maxAgeMs / DAY_MS),
+    bell: values['no-bell'] ? 'off' : values.bell ? 'on' : env.CHATBOX_BELL,
     json: values.json === true,
     truncate: values.truncate === true,
+    verbose: values.verbose === true,
   })
   if (!result.success) {
     const issue = result.issues[0]

@@ -1,9 +1,9 @@
 // What becomes of a file someone sent: saved at once while this session's save quota lasts, else
 // shown and held in memory until the user asks for it with /save N. Knows the download folder,
-// not the screen: it answers with the notice to show.
-import { describeSize } from '../../shared/client/files.ts'
+// not the screen: it answers with the notice to show (notices.ts).
 import type { DownloadFolder } from './downloads.ts'
-import { neutralizeLine } from './neutralize.ts'
+import { Refusal, type TermNotice } from './notices.ts'
+import { describeBytes } from './sizes.ts'
 
 /**
  * Unsaved files kept for /save, newest first, up to this many bytes (and always the latest one):
@@ -18,9 +18,9 @@ export interface ReceivedFile {
 
 export interface ReceivedFiles {
   /** Saves or holds a file from someone else; the notice says which, and its number. */
-  receive(file: ReceivedFile): string
-  /** Saves the held file with this number, whatever the quota; throws when there is none. */
-  save(number: number): string
+  receive(file: ReceivedFile): TermNotice
+  /** Saves the held file with this number, whatever the quota; a Refusal when there is none. */
+  save(number: number): TermNotice
 }
 
 export function createReceivedFiles(folder: DownloadFolder, quotaBytes: number): ReceivedFiles {
@@ -44,35 +44,39 @@ export function createReceivedFiles(folder: DownloadFolder, quotaBytes: number):
     receive(file) {
       received += 1
       const number = received
-      const name = neutralizeLine(file.name)
+      const { name } = file
       if (savedAutomatically + file.bytes.length > quotaBytes) {
         hold(number, file)
-        return (
-          `${name} not saved: over this session's save quota (${describeSize(savedAutomatically)}` +
-          ` of ${describeSize(quotaBytes)} used); /save ${number} saves it`
-        )
+        return {
+          type: 'held',
+          file: number,
+          name,
+          usedBytes: savedAutomatically,
+          quotaBytes,
+        }
       }
       try {
         const path = folder.save(file.name, file.bytes)
         savedAutomatically += file.bytes.length
-        return `saved to ${neutralizeLine(path)}`
+        return { type: 'saved', file: number, name, path }
       } catch (error) {
         hold(number, file)
-        return `could not save ${name}: ${(error as Error).message}; /save ${number} tries again`
+        return { type: 'save-failed', file: number, name, message: (error as Error).message }
       }
     },
     save(number) {
       const file = held.get(number)
       if (!file) {
-        throw new Error(
+        throw new Refusal(
+          'not_held',
           `no unsaved file ${number} is held: /save takes the number a "not saved" notice gave, ` +
-            `and only the latest ${describeSize(HELD_BYTES)} of them are kept`,
+            `and only the latest ${describeBytes(HELD_BYTES)} of them are kept`,
         )
       }
       const path = folder.save(file.name, file.bytes)
       held.delete(number)
       heldBytes -= file.bytes.length
-      return `saved to ${neutralizeLine(path)}`
+      return { type: 'saved', file: number, name: file.name, path }
     },
   }
 }

@@ -10,6 +10,22 @@ import type { ServerAddress } from './options.ts'
 
 export class TrustError extends Error {}
 
+/** Nothing answers at the address, or it cannot be reached at all: a wrong address, likely. */
+export class UnreachableError extends TrustError {}
+
+/** Why the address could not be reached, in words for a person who may have mistyped it. */
+function unreachable(address: ServerAddress, error: Error & { code?: string }): UnreachableError {
+  if (error.code === 'ECONNREFUSED') {
+    return new UnreachableError(
+      `nothing answers at ${address.label}: is the server running, and is this its terminal port?`,
+    )
+  }
+  if (error.code === 'ENOTFOUND') {
+    return new UnreachableError(`cannot reach ${address.label}: no host is named ${address.host}`)
+  }
+  return new UnreachableError(`cannot reach ${address.label}: ${error.message}`)
+}
+
 const KnownHostsSchema = v.record(
   v.string(),
   v.object({ sha256: v.string(), pem: v.string(), pinnedAt: v.number() }),
@@ -123,12 +139,10 @@ function probe(address: ServerAddress, ca: string[] | undefined): Promise<ProbeR
         reject(new TrustError(`TLS with ${address.label} failed: ${error.message}`))
       },
       connectError(_socket, error) {
-        reject(new TrustError(`cannot reach ${address.label}: ${error.message}`))
+        reject(unreachable(address, error))
       },
     },
-  }).catch((error: Error) =>
-    reject(new TrustError(`cannot reach ${address.label}: ${error.message}`)),
-  )
+  }).catch((error: Error) => reject(unreachable(address, error)))
   return promise
 }
 

@@ -4,6 +4,7 @@ import { ChatError } from '../../shared/client/session.ts'
 import type { ErrorCode } from '../../shared/protocol/frames.ts'
 import { checkName } from '../../shared/protocol/names.ts'
 import { parseServerAddress } from './options.ts'
+import { UnreachableError } from './server-trust.ts'
 import { type JoinAttempt, StartUpError, startUp } from './start-up.ts'
 
 const SERVER = parseServerAddress('127.0.0.1:8444')
@@ -201,6 +202,70 @@ describe('the start-up on injected streams', () => {
     }
     expect(await endOf(startUp(io, options, unreachable))).toEqual([
       'cannot join 127.0.0.1:8444: connection refused',
+      1,
+    ])
+  })
+
+  test('an address that leads nowhere, or to the web port, is asked again with a better guess', async () => {
+    const terminal = mockTerminal()
+    const server = scriptedServer([undefined])
+    const tried: string[] = []
+    const joined = startUp(
+      { ...terminal, interactive: true },
+      { server: parseServerAddress('chat.example:8443'), name: 'alice' },
+      {
+        ...server,
+        trust: async (address) => {
+          tried.push(address.label)
+          if (address.port === 9999)
+            throw new UnreachableError(`nothing answers at ${address.label}`)
+          return undefined
+        },
+        open: (attempt) => {
+          // The web port takes TLS, then hangs up on a chatbox hello.
+          if (attempt.address.port !== 8443) return server.open(attempt)
+          return {
+            connect: () => Promise.reject(new Error('connection closed')),
+            close: async () => {},
+          }
+        },
+        speaksHttps: async (address) => address.port === 8443,
+      },
+    )
+    await terminal.waitFor(
+      /that looks like chatbox's web port; the terminal port is usually 8444[\s\S]*Server \(host:port[\s\S]*chat\.example:8444/,
+    )
+    // Not that: another port, where nothing answers.
+    terminal.type(`${'\x7f'.repeat(4)}9999\r`)
+    await terminal.waitFor(/nothing answers at chat\.example:9999[\s\S]*Server \(host:port/)
+    terminal.type(`${'\x7f'.repeat(4)}8444\r`)
+    await joined
+    expect(tried).toEqual(['chat.example:8443', 'chat.example:9999', 'chat.example:8444'])
+    expect(server.attempts.map((attempt) => attempt.address.label)).toEqual(['chat.example:8444'])
+  })
+
+  test('without a terminal, a wrong address ends it at once, saying what it looks like', async () => {
+    const io = { ...mockTerminal(), interactive: false }
+    const web = {
+      trust: async () => undefined,
+      open: () => ({
+        connect: () => Promise.reject(new Error('connection closed')),
+        close: async () => {},
+      }),
+      speaksHttps: async () => true,
+    }
+    const [message, code] = await endOf(startUp(io, { server: SERVER, name: 'alice' }, web))
+    expect(message).toBe(
+      "cannot join 127.0.0.1:8444: it answers HTTPS: that looks like chatbox's web port; " +
+        'the terminal port is usually 8444',
+    )
+    expect(code).toBe(1)
+    const nowhere = {
+      ...web,
+      trust: async () => Promise.reject(new UnreachableError('nothing answers at 127.0.0.1:8444')),
+    }
+    expect(await endOf(startUp(io, { server: SERVER, name: 'alice' }, nowhere))).toEqual([
+      'nothing answers at 127.0.0.1:8444',
       1,
     ])
   })

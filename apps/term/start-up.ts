@@ -6,7 +6,7 @@ import { ChatError } from '../../shared/client/session.ts'
 import { checkName } from '../../shared/protocol/names.ts'
 import { neutralizeLine } from './neutralize.ts'
 import { parseServerAddress, type ServerAddress, type TermOptions } from './options.ts'
-import type { CertificateSeen } from './server-trust.ts'
+import { type CertificateSeen, UnreachableError } from './server-trust.ts'
 
 export interface StartUpIo {
   readonly input: Readable
@@ -22,6 +22,19 @@ export class StartUpError extends Error {
     readonly exitCode: number,
   ) {
     super(message)
+  }
+}
+
+/**
+ * The address does not lead to a chatbox terminal port (nothing answers, or a web server does):
+ * a person is asked for another, with `suggestion` filled in; a script ends with the message.
+ */
+export class WrongAddressError extends StartUpError {
+  constructor(
+    message: string,
+    readonly suggestion: string,
+  ) {
+    super(message, 1)
   }
 }
 
@@ -47,9 +60,15 @@ export interface StartUpSteps<S extends Joinable> {
   ): Promise<string[] | undefined>
   /** A fresh session for each attempt: a refused one is closed, never reused. */
   open(attempt: JoinAttempt): S
+  /**
+   * After a join failed for a reason the server did not give: whether the address speaks HTTPS
+   * instead, as chatbox's web port does (port-check.ts).
+   */
+  speaksHttps?(address: ServerAddress, ca: string[] | undefined): Promise<boolean>
 }
 
-const DEFAULT_SERVER = 'localhost:8444'
+const DEFAULT_TERMINAL_PORT = 8444
+const DEFAULT_SERVER = `localhost:${DEFAULT_TERMINAL_PORT}`
 
 /**
  * From the options to a session that has joined: asks for what the options leave out, and again
@@ -68,14 +87,12 @@ export async function startUp<S extends Joinable>(
     return value as Exclude<T, symbol>
   }
 
-  async function askServer(): Promise<ServerAddress> {
-    if (options.server) return options.server
-    if (!io.interactive) return parseServerAddress(DEFAULT_SERVER)
+  async function askServer(suggestion = DEFAULT_SERVER): Promise<ServerAddress> {
     const text = answered(
       await clack.text({
         ...streams,
         message: 'Server (host:port of its terminal port)',
-        initialValue: DEFAULT_SERVER,
+        initialValue: suggestion,
         validate: (value) => {
           try {
             parseServerAddress(value ?? '')
@@ -145,6 +162,13 @@ export async function startUp<S extends Joinable>(
         // The reason is the server's own words: shown on one line, never obeyed by the terminal.
         const reason = neutralizeLine((error as Error).message)
         if (!(error instanceof ChatError) || error.code !== 'refused') {
+          if (await steps.speaksHttps?.(address, ca)) {
+            throw new WrongAddressError(
+              `cannot join ${address.label}: it answers HTTPS: that looks like chatbox's web ` +
+                `port; the terminal port is usually ${DEFAULT_TERMINAL_PORT}`,
+              `${address.label.replace(/:\d+$/, '')}:${DEFAULT_TERMINAL_PORT}`,
+            )
+          }
           throw new StartUpError(`cannot join ${address.label}: ${reason}`, 1)
         }
         const remedy = error.serverCode ? refusalRemedy(error.serverCode) : 'give_up'
@@ -155,12 +179,39 @@ export async function startUp<S extends Joinable>(
     }
   }
 
+  /** Trust, then join; an address that leads nowhere is a WrongAddressError. */
+  async function reach(address: ServerAddress): Promise<S> {
+    const ask = io.interactive ? (seen: CertificateSeen) => askToPin(address, seen) : undefined
+    let ca: string[] | undefined
+    try {
+      ca = await steps.trust(address, ask)
+    } catch (error) {
+      if (error instanceof UnreachableError) {
+        throw new WrongAddressError(error.message, address.label)
+      }
+      throw error
+    }
+    return join(address, ca)
+  }
+
   if (io.interactive) clack.intro('chatbox', streams)
-  const address = await askServer()
-  const ask = io.interactive ? (seen: CertificateSeen) => askToPin(address, seen) : undefined
-  const session = await join(address, await steps.trust(address, ask))
+  let address =
+    options.server ?? (io.interactive ? await askServer() : parseServerAddress(DEFAULT_SERVER))
+  let session: S
+  for (;;) {
+    try {
+      session = await reach(address)
+      break
+    } catch (error) {
+      // A person may have mistyped the address: ask again rather than end.
+      if (!(error instanceof WrongAddressError) || !io.interactive) throw error
+      clack.log.warn(neutralizeLine(error.message), streams)
+      address = await askServer(error.suggestion)
+    }
+  }
   if (io.interactive) {
-    clack.outro('Type a message and press Enter; /help lists the commands', streams)
+    // The chat screen's first line says how to get help: said once, not here too.
+    clack.outro('Type a message and press Enter', streams)
   }
   return session
 }

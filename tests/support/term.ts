@@ -124,3 +124,15 @@ export async function spawnTerm(server: TestServer, options: TermOptions): Promi
     },
   }
 }
+
+/** A port on 127.0.0.1 that nothing listens on: one the kernel just gave out, and took back. */
+export async function closedPort(): Promise<number> {
+  const listener = Bun.listen({
+    hostname: '127.0.0.1',
+    port: 0,
+    socket: { data() {} },
+  })
+  const port = listener.port
+  listener.stop(true)
+  return port
+}
