@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { mkdirSync, readFileSync } from 'node:fs'
 import { join as joinPath } from 'node:path'
-import type { Browser, Page } from 'playwright-core'
+import type { Browser, Locator, Page } from 'playwright-core'
 import type { ClientState } from 'ts-mls'
 import { buildWebClient } from '../apps/web/build.ts'
 import { createMemoryStores } from '../shared/client/memory-stores.ts'
@@ -12,6 +12,7 @@ import {
   launchBrowser,
   openChat,
   openPage,
+  PHONE,
   pageUrl,
   poll,
   say,
@@ -23,6 +24,7 @@ import { startEngineClient } from './support/engine.ts'
 import { startTestServer, testCertificates } from './support/harness.ts'
 import { startHostileMember } from './support/hostile-member.ts'
 import { ghostWelcome } from './support/hostile-mls.ts'
+import { spawnTerm } from './support/term.ts'
 
 // Real servers and child processes on a shared two-core machine: more than Bun's 5 s default.
 setDefaultTimeout(30_000)
@@ -300,6 +302,229 @@ describe.skipIf(!browserAvailable())('the web client in Chromium', () => {
   )
 
   test(
+    'shows the room code at once after a reload, the same one the others see',
+    async () => {
+      await using server = await startTestServer()
+      await using alice = await openChat(browser, server, 'alice')
+      await using carol = await startEngineClient(server, 'carol', 'tls')
+      await expectMembersInGroup(alice.page, 2)
+      const shared = await carol.session.roomCode()
+      const code = alice.page.locator('.room-code code')
+      await poll(
+        () => code.textContent(),
+        (text) => expect(text).toBe(shared ?? 'none'),
+      )
+      const epoch = carol.session.epoch()
+
+      await alice.page.reload()
+      await waitUntilReady(alice.page)
+      // Nobody joined or left since: only the group state the page loaded can bring it back.
+      expect(await code.textContent({ timeout: 5_000 })).toBe(shared ?? 'none')
+      expect(carol.session.epoch()).toBe(epoch)
+    },
+    BROWSER_TEST_MS,
+  )
+
+  test(
+    'a file error keeps the last message in view and gives way to the next file; control bytes show as escapes',
+    async () => {
+      await using server = await startTestServer({ limits: { maxFileBytes: 1024 } })
+      await using alice = await openChat(browser, server, 'alice')
+      await using dave = await openChat(browser, server, 'dave', PHONE)
+      await using carol = await startEngineClient(server, 'carol', 'tls')
+      await carol.waitFor('membership', (event) => event.members.length === 3)
+      // More than the desktop's timeline shows, so it scrolls.
+      for (let line = 1; line <= 15; line++) await carol.session.sendText(`filler ${line}`)
+      await carol.session.sendText('ring\x07 the bell')
+      await carol.session.sendFile({
+        name: 'controls.txt',
+        bytes: encoder.encode('bell\x07 esc\x1b[31mred\x1b[0m del\x7f\r\nevil\u202Etxt.exe\ttab\n'),
+      })
+
+      for (const { page } of [alice, dave]) {
+        expect(await (await shown(page, 'the bell')).locator('.text').textContent()).toBe(
+          'ring\\x07 the bell',
+        )
+        const card = await shown(page, 'controls.txt')
+        // As the terminal shows them; a CR ending a line is the line break it is part of.
+        expect(await card.locator('.file-preview').textContent()).toBe(
+          'bell\\x07 esc\\x1b[31mred\\x1b[0m del\\x7f\nevil\\u202etxt.exe\ttab\n',
+        )
+        const download = card.getByRole('button', { name: /^Download/ })
+        await poll(
+          () => hiddenBelowTimeline(page, download),
+          (pixels) => expect(pixels).toBe(0),
+        )
+        const picker = page.locator('input[type=file]')
+        await picker.setInputFiles({
+          name: 'photo.png',
+          mimeType: 'image/png',
+          buffer: Buffer.from('x'),
+        })
+        await page.locator('.problem').waitFor()
+        await poll(
+          () => hiddenBelowTimeline(page, download),
+          (pixels) => expect(pixels).toBe(0),
+        )
+        mkdirSync(OUTPUT_DIR, { recursive: true })
+        await page.screenshot({
+          path: joinPath(
+            OUTPUT_DIR,
+            `web-file-error-${page === dave.page ? 'phone' : 'desktop'}.png`,
+          ),
+        })
+
+        // The next file's question replaces the old error rather than sitting in front of it.
+        await picker.setInputFiles({
+          name: 'big.txt',
+          mimeType: 'text/plain',
+          buffer: Buffer.from('a line\n'.repeat(400)),
+        })
+        const dialog = page.getByRole('dialog')
+        await dialog.waitFor()
+        expect(await page.locator('.problem').count()).toBe(0)
+        await dialog.getByRole('button', { name: 'Cancel' }).click()
+        await dialog.waitFor({ state: 'hidden' })
+      }
+    },
+    BROWSER_TEST_MS,
+  )
+
+  test(
+    'the safety number reads the same on a desktop, a phone and in the terminal: 3 rows of 4 groups',
+    async () => {
+      await using server = await startTestServer()
+      await using alice = await openChat(browser, server, 'alice')
+      await using dave = await openChat(browser, server, 'dave', PHONE)
+      await using bob = await spawnTerm(server, { name: 'bob' })
+      await expectMembersInGroup(alice.page, 3)
+      await expectMembersInGroup(dave.page, 3)
+
+      for (const [{ page }, name] of [
+        [alice, 'alice'],
+        [dave, 'dave'],
+      ] as const) {
+        const pane = page.locator('.members-pane')
+        if ((await pane.getAttribute('open')) === null) await pane.locator('summary').click()
+        await page.getByRole('button', { name: 'Compare safety numbers with bob' }).click()
+        const shownRows = await poll(
+          () => rowsOnScreen(page.locator('.safety-number')),
+          (rows) => expect(rows.flat()).toHaveLength(12),
+        )
+        expect(shownRows.map((row) => row.length)).toEqual([4, 4, 4])
+        expect(
+          await page
+            .getByRole('dialog')
+            .evaluate((dialog) => dialog.scrollWidth - dialog.clientWidth),
+        ).toBe(0)
+        mkdirSync(OUTPUT_DIR, { recursive: true })
+        await page.screenshot({ path: joinPath(OUTPUT_DIR, `web-safety-number-${name}.png`) })
+
+        bob.send(`/verify ${name}`)
+        const heading = await bob.waitForLine(new RegExp(`safety number with ${name}:`))
+        await bob.waitForLine(/compare it with/)
+        // Pipe mode keeps each notice on one line, its line breaks shown as `\n`: the rows are
+        // the same either way.
+        const notice = bob.lines.slice(bob.lines.indexOf(heading)).join('\n')
+        const printed = notice
+          .replaceAll('\\n', '\n')
+          .split('\n')
+          .filter((line) => /^\s+\d{5}( \d{5})*$/.test(line))
+          .map((line) => line.trim())
+        expect(printed).toEqual(shownRows.map((row) => row.join(' ')))
+        await page.keyboard.press('Escape')
+        await page.getByRole('dialog').waitFor({ state: 'hidden' })
+        bob.lines.length = 0
+      }
+    },
+    // Two pages and a terminal client in a child process: twice what one page needs.
+    2 * BROWSER_TEST_MS,
+  )
+
+  test(
+    'on a phone: no Shift+Enter hint, Leave beside the title, and leaving for good asks first',
+    async () => {
+      await using server = await startTestServer()
+      await using alice = await openChat(browser, server, 'alice')
+      await using dave = await openChat(browser, server, 'dave', PHONE)
+      const { page } = dave
+      const placeholder = (chat: typeof alice) =>
+        chat.page.getByLabel('Message', { exact: true }).getAttribute('placeholder')
+      expect(await placeholder(alice)).toContain('Shift+Enter')
+      expect(await placeholder(dave)).not.toContain('Shift')
+
+      // Leave sits on the title's row, at the right edge.
+      const leave = page.getByRole('button', { name: 'Leave', exact: true })
+      const [title, button] = await Promise.all([
+        page.locator('.room-header h1').boundingBox(),
+        leave.boundingBox(),
+      ])
+      const middle = (box: typeof title) => (box ? box.y + box.height / 2 : Number.NaN)
+      expect(Math.abs(middle(title) - middle(button))).toBeLessThan(4)
+      expect(375 - ((button?.x ?? 0) + (button?.width ?? 0))).toBeLessThanOrEqual(16)
+
+      // By keyboard alone: Leave asks; Escape (or Stay) keeps dave in the room.
+      await tabTo(page, 'Leave')
+      await page.keyboard.press('Enter')
+      const dialog = page.getByRole('dialog', { name: 'Leave the room for good?' })
+      await dialog.waitFor()
+      expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Stay')
+      mkdirSync(OUTPUT_DIR, { recursive: true })
+      await page.screenshot({ path: joinPath(OUTPUT_DIR, 'web-leave-phone.png') })
+      await page.keyboard.press('Escape')
+      await dialog.waitFor({ state: 'hidden' })
+      expect(await page.locator('.status').getAttribute('data-status')).toBe('ready')
+      expect(server.room.members().map((member) => member.name)).toContain('dave')
+
+      await leave.focus()
+      await page.keyboard.press('Enter')
+      await dialog.waitFor()
+      await tabTo(page, 'Leave the room')
+      await page.keyboard.press('Enter')
+      await page.getByLabel('Your name').waitFor()
+      await alice.page.locator('.notice', { hasText: 'dave left' }).waitFor()
+      expect(dave.dialogs).toEqual([])
+    },
+    BROWSER_TEST_MS,
+  )
+
+  test(
+    'web links in messages open in a new tab without an opener; other schemes stay text',
+    async () => {
+      await using server = await startTestServer()
+      await using alice = await openChat(browser, server, 'alice')
+      await using carol = await startEngineClient(server, 'carol', 'tls')
+      await expectMembersInGroup(alice.page, 2)
+      const text =
+        'see https://example.com/a?b=1, javascript:alert(1) and (http://x.org/y). ' +
+        'Also data:text/html,<b>x</b> and HTTPS://EXAMPLE.ORG.'
+      await carol.session.sendText(text)
+      const message = (await shown(alice.page, 'see https')).locator('.text')
+
+      expect(await message.textContent()).toBe(text)
+      const links = await message.locator('a').evaluateAll((anchors) =>
+        anchors.map((anchor) => ({
+          text: anchor.textContent,
+          href: anchor.getAttribute('href'),
+          target: anchor.getAttribute('target'),
+          rel: anchor.getAttribute('rel'),
+        })),
+      )
+      const link = { target: '_blank', rel: 'noopener noreferrer' }
+      expect(links).toEqual([
+        { text: 'https://example.com/a?b=1', href: 'https://example.com/a?b=1', ...link },
+        { text: 'http://x.org/y', href: 'http://x.org/y', ...link },
+        { text: 'HTTPS://EXAMPLE.ORG', href: 'https://example.org/', ...link },
+      ])
+      expect(await alice.page.locator('#app b, #app script').count()).toBe(0)
+      mkdirSync(OUTPUT_DIR, { recursive: true })
+      await alice.page.screenshot({ path: joinPath(OUTPUT_DIR, 'web-links.png') })
+      expect(alice.dialogs).toEqual([])
+    },
+    BROWSER_TEST_MS,
+  )
+
+  test(
     'the join form checks names as typed and explains the server’s refusals',
     async () => {
       const secret = 'correct horse battery'
@@ -512,8 +737,10 @@ describe.skipIf(!browserAvailable())('the web client in Chromium', () => {
       )
       const kept = await chat.page.evaluate(
         () =>
-          new Promise<unknown>((resolve) => {
-            const request = indexedDB.open('chatbox:alice', 1)
+          new Promise<unknown>((resolve, reject) => {
+            // At whatever version the page left it (it adds stores as it grows).
+            const request = indexedDB.open('chatbox:alice')
+            request.onerror = () => reject(request.error)
             request.onsuccess = () => {
               const read = request.result
                 .transaction('identity')
@@ -686,4 +913,29 @@ async function setHidden(page: Page, hidden: boolean): Promise<void> {
     Object.defineProperty(document, 'hidden', { configurable: true, get: () => value })
     document.dispatchEvent(new Event('visibilitychange'))
   }, hidden)
+}
+
+/** How many pixels of `element` lie below the timeline's visible area (hidden by what is below). */
+async function hiddenBelowTimeline(page: Page, element: Locator): Promise<number> {
+  const [box, view] = await Promise.all([
+    element.boundingBox(),
+    page.locator('.timeline-scroll').boundingBox(),
+  ])
+  if (!box || !view) return Number.POSITIVE_INFINITY
+  return Math.max(0, Math.round(box.y + box.height - (view.y + view.height)))
+}
+
+/** The digit groups inside `container` as they sit on screen: one array per visual row. */
+async function rowsOnScreen(container: Locator): Promise<string[][]> {
+  const groups = await container.evaluate((element) =>
+    [...element.querySelectorAll('span')]
+      .filter((span) => /^\d+$/.test(span.textContent ?? ''))
+      .map((span) => ({
+        text: span.textContent ?? '',
+        top: Math.round(span.getBoundingClientRect().top),
+      })),
+  )
+  const rows = new Map<number, string[]>()
+  for (const group of groups) rows.set(group.top, [...(rows.get(group.top) ?? []), group.text])
+  return [...rows.entries()].sort(([a], [b]) => a - b).map(([, row]) => row)
 }

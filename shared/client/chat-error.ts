@@ -11,6 +11,10 @@ export type ChatErrorCode =
   | 'bad_file'
   | 'file_too_large'
   | 'unknown_member'
+  /** No failed message of this session has that id (to retry). */
+  | 'unknown_message'
+  /** Shown as pending, then it failed: the `delivery` event already told the views why. */
+  | 'send_failed'
   | 'refused'
 
 export class ChatError extends Error {

@@ -16,12 +16,18 @@ import { ChatError } from './chat-error.ts'
 import { type Clock, systemClock } from './clock.ts'
 import { Connection } from './connection.ts'
 import { EventHub } from './event-hub.ts'
+import {
+  createHistory,
+  DEFAULT_HISTORY_LIMITS,
+  type History,
+  type HistoryLimits,
+} from './history.ts'
 import { LogReader } from './log-reader.ts'
 import { Membership } from './membership.ts'
 import { readMessage } from './message-reader.ts'
 import { type ClientState, epochAuthenticator, epochOf } from './mls.ts'
 import { Outbox } from './outbox.ts'
-import { COMMIT_NOT_TAKEN, refusesJoin } from './refusals.ts'
+import { COMMIT_NOT_TAKEN, refusesJoin, SEND_REFUSALS } from './refusals.ts'
 import { SerialQueue } from './serial-queue.ts'
 import type { ClientStores } from './stores.ts'
 import type { ConnectTransport } from './transport.ts'
@@ -37,6 +43,8 @@ export interface EngineOptions {
   /** Reconnect after a lost connection, with exponential backoff and jitter; on by default. */
   readonly reconnect?: false | { readonly initialMs: number; readonly maxMs: number }
   readonly clock?: Clock
+  /** How much of what is shown the device keeps for the next session (history.ts). */
+  readonly history?: HistoryLimits
 }
 
 export interface Engine {
@@ -48,6 +56,8 @@ export interface Engine {
   readonly outbox: Outbox
   /** Who is connected to the room now, by name key. */
   readonly online: ReadonlyMap<string, Member>
+  /** Messages shown on this device, kept for the next session. */
+  readonly history: History
   loadIdentity(): Promise<IdentityKeyPair>
   identityKey(): string
   /** The largest file the server takes whole (from `ready`; the option before that). */
@@ -65,14 +75,28 @@ export function createEngine(options: EngineOptions): Engine {
   const online = new Map<string, Member>()
   let maxFileBytes = options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES
   let identity: IdentityKeyPair | undefined
+  // One load for every caller: two at once must not each make and save an identity of their own.
+  let loadingIdentity: Promise<IdentityKeyPair> | undefined
 
-  async function loadIdentity(): Promise<IdentityKeyPair> {
-    if (identity) return identity
-    const stored = await stores.identity.load()
-    identity = stored ? await importIdentity(stored) : await createIdentityKeyPair()
-    if (!stored) await stores.identity.save({ ...exportIdentity(identity), createdAt: clock.now() })
-    return identity
+  function loadIdentity(): Promise<IdentityKeyPair> {
+    loadingIdentity ??= (async () => {
+      const stored = await stores.identity.load()
+      const loaded = stored ? await importIdentity(stored) : await createIdentityKeyPair()
+      if (!stored) await stores.identity.save({ ...exportIdentity(loaded), createdAt: clock.now() })
+      identity = loaded
+      return loaded
+    })().catch((error: unknown) => {
+      loadingIdentity = undefined
+      throw error
+    })
+    return loadingIdentity
   }
+  const history = createHistory({
+    store: stores.history,
+    owner: async () => ({ name, identityKey: (await loadIdentity()).publicKeyText }),
+    limits: options.history ?? DEFAULT_HISTORY_LIMITS,
+    now: () => clock.now(),
+  })
 
   /** Loaded before the first frame is sent (in `prepare`), so every later use finds it. */
   function ownIdentity(): IdentityKeyPair {
@@ -99,6 +123,7 @@ export function createEngine(options: EngineOptions): Engine {
     receive,
     async lost() {
       outbox.caughtUp()
+      outbox.offline()
       reader.stop()
       online.clear()
       await membership.save().catch(() => {})
@@ -111,7 +136,8 @@ export function createEngine(options: EngineOptions): Engine {
     awaitingWelcome: () => membership.state.kind === 'joining',
     async apply(frame) {
       membership.advanceTo(frame.seq)
-      if (frame.type === 'app') await readMessage(frame, messageContext)
+      // The kept history first: it tells a message shown before from a new one.
+      if (frame.type === 'app') await history.ready().then(() => readMessage(frame, messageContext))
       else await membership.readCommit(frame)
       membership.saveSoon()
     },
@@ -145,10 +171,12 @@ export function createEngine(options: EngineOptions): Engine {
     group: () => membership.group,
     replaceGroup: (group) => membership.replaceGroup(group),
     send,
+    connected: () => connection.open,
+    report: (event) => hub.emit(event),
   })
   const messageContext = {
     name,
-    hub,
+    hub: history.gate(hub),
     maxFileBytes: () => maxFileBytes,
     group: () => membership.group,
     replaceGroup: (group: ClientState) => membership.replaceGroup(group),
@@ -214,6 +242,8 @@ export function createEngine(options: EngineOptions): Engine {
   async function onError(frame: Extract<ServerFrame, { type: 'error' }>): Promise<void> {
     const { code, message, fatal } = frame
     if (COMMIT_NOT_TAKEN.has(code)) membership.commitRefused()
+    const refusal = `the server refused it: ${message}`
+    const failed = SEND_REFUSALS.has(code) ? outbox.refused(refusal) : []
     if (code === 'rejoin_limited') {
       membership.rejoinLimited(() => void queue.run(() => membership.askToJoin()))
     }
@@ -227,7 +257,7 @@ export function createEngine(options: EngineOptions): Engine {
     const final = fatal && code !== 'going_away'
     if (final || refusesJoin(code))
       connection.refuse(new ChatError('refused', message, code), final)
-    hub.emit({ type: 'error', code, message, fatal })
+    hub.emit({ type: 'error', code, message, fatal, ...(failed.length > 0 ? { failed } : {}) })
   }
 
   return {
@@ -238,6 +268,7 @@ export function createEngine(options: EngineOptions): Engine {
     membership,
     outbox,
     online,
+    history,
     loadIdentity,
     identityKey: () => identity?.publicKeyText ?? '',
     maxFileBytes: () => maxFileBytes,

@@ -41,10 +41,39 @@ export interface FileEvent {
   readonly claimedBy?: string
 }
 
+/** An own message as the views draw it before the room's log has it. */
+export type OutgoingContent =
+  | { readonly kind: 'text'; readonly text: string }
+  | {
+      readonly kind: 'file'
+      readonly name: string
+      readonly size: number
+      readonly truncated: boolean
+      readonly sha256: string
+      readonly bytes: Uint8Array
+    }
+
+/**
+ * An own message on its way: `pending` as soon as it is sent (connected or not), `sent` once the
+ * room's log shows it (its own `message` or `file` event comes just before), or `failed` with the
+ * reason — until `retry(id)` makes it `pending` again. A failed one seen in the log later is `sent`.
+ */
+export interface DeliveryEvent {
+  readonly type: 'delivery'
+  readonly id: string
+  readonly state: 'pending' | 'sent' | 'failed'
+  /** When the user sent it, by this device's clock. */
+  readonly at: number
+  readonly content: OutgoingContent
+  /** Why it failed, for the user (may quote the server). */
+  readonly reason?: string
+}
+
 export type ChatEvent =
   | { readonly type: 'status'; readonly status: ConnectionStatus; readonly detail?: string }
   | MessageEvent
   | FileEvent
+  | DeliveryEvent
   | {
       readonly type: 'presence'
       readonly event: 'join' | 'leave'
@@ -76,6 +105,8 @@ export type ChatEvent =
       readonly code: ErrorCode
       readonly message: string
       readonly fatal: boolean
+      /** Own messages this refusal failed: their `delivery` events say it, on each of them. */
+      readonly failed?: readonly string[]
     }
 
 export type WarningCode =

@@ -1,10 +1,12 @@
 // Client stores as private JSON files in one directory per server, for Bun and Node; knows
 // nothing of sockets, MLS or the browser, and never trusts what it reads back from disk.
-import { chmod, mkdir, open, readFile, rename, rm } from 'node:fs/promises'
+import { readFile, rm } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import path from 'node:path'
 import * as v from 'valibot'
 import { nameKey } from '../protocol/names.ts'
+import { createFileHistoryStore } from './file-history-store.ts'
+import { isErrnoException, serialize, writeTextAtomic } from './private-files.ts'
 import {
   type ClientStores,
   type GroupSnapshot,
@@ -40,6 +42,7 @@ export function createFileStores(dir: string): ClientStores {
     identity: createFileIdentityStore(path.join(dir, IDENTITY_FILE)),
     trust: createFileTrustStore(path.join(dir, TRUST_FILE)),
     group: createFileGroupStore(path.join(dir, GROUP_FILE)),
+    history: createFileHistoryStore(dir),
   }
 }
 
@@ -130,25 +133,6 @@ function createFileGroupStore(file: string): GroupStateStore {
   }
 }
 
-// One queue per file for the whole process, so that two stores opened on the same directory
-// also take turns; operations run in call order and the last save wins.
-const queues = new Map<string, Promise<void>>()
-
-function serialize<T>(file: string, task: () => Promise<T>): Promise<T> {
-  const key = path.resolve(file)
-  const result = (queues.get(key) ?? Promise.resolve()).then(task)
-  const tail = result.then(
-    () => {},
-    () => {},
-  )
-  queues.set(key, tail)
-  // Drop the entry once idle so a long-lived process does not keep one per file ever touched.
-  void tail.then(() => {
-    if (queues.get(key) === tail) queues.delete(key)
-  })
-  return result
-}
-
 async function readJson<TSchema extends v.GenericSchema>(
   file: string,
   schema: TSchema,
@@ -174,54 +158,11 @@ async function readJson<TSchema extends v.GenericSchema>(
   return result.output
 }
 
-/**
- * Writes a temp file beside the target, syncs it, then renames it over the target: rename is
- * atomic within a directory, so after a crash the file is either the old one or the new one.
- */
-async function writeJsonAtomic(file: string, value: unknown): Promise<void> {
-  const dir = path.dirname(file)
-  await mkdir(dir, { recursive: true, mode: 0o700 })
-  // mkdir leaves an existing directory's mode alone and applies the umask to a new one.
-  await chmod(dir, 0o700)
-  const temp = path.join(dir, `.${path.basename(file)}.${process.pid}.${crypto.randomUUID()}.tmp`)
-  try {
-    const handle = await open(temp, 'wx', 0o600)
-    try {
-      await handle.writeFile(`${JSON.stringify(value, null, 2)}\n`, 'utf8')
-      // The umask could have taken bits away from 0600 but never added any; chmod anyway so the
-      // mode does not depend on the caller's environment.
-      await handle.chmod(0o600)
-      await handle.sync()
-    } finally {
-      await handle.close()
-    }
-    await rename(temp, file)
-  } catch (error) {
-    await rm(temp, { force: true })
-    throw error
-  }
-  await syncDir(dir)
-}
-
-/** Makes the rename itself durable; some platforms cannot open a directory, so best effort. */
-async function syncDir(dir: string): Promise<void> {
-  try {
-    const handle = await open(dir, 'r')
-    try {
-      await handle.sync()
-    } finally {
-      await handle.close()
-    }
-  } catch {
-    // The data is already synced and renamed; only durability across a power cut is at stake.
-  }
+function writeJsonAtomic(file: string, value: unknown): Promise<void> {
+  return writeTextAtomic(file, `${JSON.stringify(value, null, 2)}\n`)
 }
 
 function describeIssue(issue: v.BaseIssue<unknown>): string {
   const at = v.getDotPath(issue)
   return at === null ? issue.message : `${at}: ${issue.message}`
-}
-
-function isErrnoException(error: unknown): error is NodeJS.ErrnoException {
-  return error instanceof Error && 'code' in error
 }

@@ -3,6 +3,7 @@
 // reads back.
 import * as v from 'valibot'
 import { nameKey } from '../protocol/names.ts'
+import { createIndexedDbHistoryStore, upgradeHistoryStores } from './indexeddb-history-store.ts'
 import {
   type ClientStores,
   GroupSnapshotSchema,
@@ -14,7 +15,8 @@ import {
 } from './stores.ts'
 
 const DATABASE_PREFIX = 'chatbox:'
-const VERSION = 1
+/** 2 added the history and its key (indexeddb-history-store.ts). */
+const VERSION = 2
 const IDENTITY = 'identity'
 const TRUST = 'trust'
 const GROUP = 'group'
@@ -40,11 +42,12 @@ export async function openIndexedDbStores(
     identity: createIdentityStore(db),
     trust: createTrustStore(db),
     group: createGroupStore(db),
+    history: createIndexedDbHistoryStore(db),
     close: () => db.close(),
   }
 }
 
-/** Forgets everything kept for `name` on this origin: identity, trusted keys, group state. */
+/** Forgets everything kept for `name` on this origin: identity, trusted keys, group, history. */
 export function deleteIndexedDbStores(name: string, factory: IDBFactory = indexedDB) {
   return settle(factory.deleteDatabase(databaseName(name)))
 }
@@ -56,6 +59,7 @@ function openDatabase(factory: IDBFactory, databaseName: string): Promise<IDBDat
     for (const store of [IDENTITY, TRUST, GROUP]) {
       if (!db.objectStoreNames.contains(store)) db.createObjectStore(store)
     }
+    upgradeHistoryStores(db)
   }
   return settle(request).then((db) => {
     // Another tab upgrading the schema must not wait on this one forever.

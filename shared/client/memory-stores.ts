@@ -1,10 +1,13 @@
 // Client stores held in memory, for tests and for a client that must leave nothing on disk;
 // knows nothing of files, sockets or MLS.
 import { nameKey } from '../protocol/names.ts'
+import { ownerId } from './history-seal.ts'
 import type {
   ClientStores,
   GroupSnapshot,
   GroupStateStore,
+  HistoryRecord,
+  HistoryStore,
   IdentityStore,
   StoredIdentity,
   TrustRecord,
@@ -16,6 +19,7 @@ export function createMemoryStores(): ClientStores {
     identity: createMemoryIdentityStore(),
     trust: createMemoryTrustStore(),
     group: createMemoryGroupStore(),
+    history: createMemoryHistoryStore(),
   }
 }
 
@@ -62,6 +66,27 @@ function createMemoryGroupStore(): GroupStateStore {
     },
     async clear() {
       stored = undefined
+    },
+  }
+}
+
+function createMemoryHistoryStore(): HistoryStore {
+  const byOwner = new Map<string, HistoryRecord[]>()
+  return {
+    async load(owner) {
+      return structuredClone(byOwner.get(ownerId(owner)) ?? [])
+    },
+    async append(owner, record) {
+      const id = ownerId(owner)
+      const records = byOwner.get(id) ?? []
+      records.push(structuredClone(record))
+      byOwner.set(id, records)
+    },
+    async replace(owner, records) {
+      byOwner.set(ownerId(owner), structuredClone([...records]))
+    },
+    async clear(owner) {
+      byOwner.delete(ownerId(owner))
     },
   }
 }

@@ -5,6 +5,7 @@ import { EventHub } from './event-hub.ts'
 import type { ChatEvent } from './events.ts'
 import { readMessage } from './message-reader.ts'
 import { type ClientState, encryptMessage } from './mls.ts'
+import type { OwnEcho } from './outbox.ts'
 import { encodePayload, type Payload } from './payload.ts'
 
 /** bob in a group with alice, reading what alice (or the test, as alice) sends. */
@@ -18,7 +19,7 @@ async function bobReading() {
   const hub = new EventHub()
   const events: ChatEvent[] = []
   hub.on((event) => events.push(event))
-  const own = new Map<string, Payload>()
+  const own = new Map<string, OwnEcho>()
   const context = {
     name: 'bob',
     hub,
@@ -80,13 +81,32 @@ describe('readMessage', () => {
 
   test('takes our own message back as its acknowledgement, and reports what it cannot read', async () => {
     const { context, events, own } = await bobReading()
-    own.set('OWN', { kind: 'text', id: 'mine', text: 'sent by bob' })
+    const sent = {
+      type: 'delivery',
+      id: 'mine',
+      state: 'sent',
+      at: 6,
+      content: { kind: 'text', text: 'sent by bob' },
+    } as const
+    own.set('OWN', {
+      kind: 'first',
+      payload: { kind: 'text', id: 'mine', text: 'sent by bob' },
+      sent,
+    })
     await readMessage(frame(5, 'bob', 'OWN'), context)
     await readMessage(frame(6, 'alice', 'AAAA'), context)
     expect(events).toEqual([
       { type: 'message', id: 'mine', text: 'sent by bob', seq: 5, at: 7, from: 'bob', own: true },
+      sent,
       expect.objectContaining({ type: 'warning', code: 'undecryptable' }),
     ])
+  })
+
+  test('passes over a second copy of our own retried message without trying to read it', async () => {
+    const { context, events, own } = await bobReading()
+    own.set('COPY', { kind: 'again' })
+    await readMessage(frame(8, 'bob', 'COPY'), context)
+    expect(events).toEqual([])
   })
 
   test('refuses a file whose checksum does not match what it carries', async () => {

@@ -7,6 +7,7 @@ import { nameKey } from '../protocol/names.ts'
 import type { EventHub } from './event-hub.ts'
 import { checkTextFile } from './files.ts'
 import { type ClientState, decryptMessage } from './mls.ts'
+import type { OwnEcho } from './outbox.ts'
 import { decodePayload, fileDigestMatches, type Payload } from './payload.ts'
 
 type AppFrame = Extract<ServerFrame, { type: 'app' }>
@@ -18,15 +19,17 @@ export interface MessageReaderContext {
   readonly group: () => ClientState | undefined
   replaceGroup(group: ClientState): void
   /** Our own message with this ciphertext, if it was waiting to be seen in the log. */
-  takeOwn(ciphertext: string): Payload | undefined
+  takeOwn(ciphertext: string): OwnEcho | undefined
 }
 
 export async function readMessage(frame: AppFrame, context: MessageReaderContext): Promise<void> {
   const { seq, at, from, ciphertext } = frame
   const { hub, name } = context
   const own = context.takeOwn(ciphertext)
+  if (own?.kind === 'again') return
   if (own) {
-    showPayload(hub, own, { seq, at, from: name, own: true })
+    showPayload(hub, own.payload, { seq, at, from: name, own: true })
+    hub.emit(own.sent)
     return
   }
   const group = context.group()

@@ -127,6 +127,9 @@ export function epochOf(state: ClientState): number {
   return Number(state.groupContext.epoch)
 }
 
+/** Past epochs whose keys a member keeps: a message made that many epochs ago is still read. */
+export const RETAINED_EPOCHS = clientConfig.keyRetentionConfig.retainKeysForEpochs
+
 export function isRemoved(state: ClientState): boolean {
   return state.groupActiveState.kind === 'removedFromGroup'
 }

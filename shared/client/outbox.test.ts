@@ -2,6 +2,7 @@ import { describe, expect, test } from 'bun:test'
 import { createMlsMember } from '../../tests/support/mls-member.ts'
 import type { ClientFrame } from '../protocol/frames.ts'
 import type { Clock } from './clock.ts'
+import type { DeliveryEvent } from './events.ts'
 import { createMemoryStores } from './memory-stores.ts'
 import type { ClientState } from './mls.ts'
 import { Outbox } from './outbox.ts'
@@ -42,7 +43,10 @@ async function outboxInGroup() {
   const alice = await createMlsMember('alice')
   await alice.found()
   let group: ClientState | undefined = alice.state
+  let kept: ClientState | undefined
   const sent: string[] = []
+  const deliveries: DeliveryEvent[] = []
+  const link = { open: true }
   const trust = createTrustBook(createMemoryStores().trust)
   const time = manualClock()
   const outbox = new Outbox({
@@ -54,10 +58,35 @@ async function outboxInGroup() {
       group = next
     },
     send: (frame: ClientFrame) => {
-      if (frame.type === 'app') sent.push(frame.ciphertext)
+      if (frame.type === 'app' && link.open) sent.push(frame.ciphertext)
     },
+    connected: () => link.open,
+    report: (event) => deliveries.push(event),
   })
-  return { outbox, sent, trust, time, leave: () => (group = undefined) }
+  /** Each report as `id:state`, in order. */
+  const states = () => deliveries.map((event) => `${event.id}:${event.state}`)
+  return {
+    outbox,
+    sent,
+    deliveries,
+    states,
+    link,
+    trust,
+    time,
+    leave: () => {
+      kept = group
+      group = undefined
+    },
+    rejoin: () => {
+      group = kept
+    },
+    /** Another group, as after the room's group ended and a new one was founded. */
+    async refound() {
+      const other = await createMlsMember('alice')
+      await other.found()
+      group = other.state
+    },
+  }
 }
 
 const text = (id: string) => ({ kind: 'text' as const, id, text: id })
@@ -84,7 +113,7 @@ describe('Outbox', () => {
     expect(sent).toHaveLength(3)
     expect(new Set(sent).size).toBe(3)
     expect(outbox.unacknowledged).toBe(3)
-    expect(outbox.takeOwn(sent[1] as string)).toEqual(text('two'))
+    expect(outbox.takeOwn(sent[1] as string)).toMatchObject({ kind: 'first', payload: text('two') })
     expect(outbox.takeOwn(sent[1] as string)).toBeUndefined()
     expect(outbox.unacknowledged).toBe(2)
   })
@@ -156,6 +185,121 @@ describe('Outbox', () => {
     await later
     const [first, again, after] = sent
     expect([sent.length, again, after === first]).toEqual([3, first, false])
+  })
+
+  test('reports each message pending at once, and sent when the log shows it, after its event', async () => {
+    const { outbox, sent, states, deliveries, time } = await outboxInGroup()
+    outbox.adopt({
+      maxFileBytes: 1024,
+      rate: { perSecond: 1, burst: 1 },
+      bytes: { perSecond: 1_000_000, burst: 1_000_000 },
+    })
+    void outbox.send(text('one'))
+    void outbox.send(text('two'))
+    // Both are pending before either is encrypted: the second waits on the clock for its turn.
+    expect(states()).toEqual(['one:pending', 'two:pending'])
+    await until(() => sent.length === 1 && time.waiting() === 1)
+    const echo = outbox.takeOwn(sent[0] as string)
+    expect(echo).toMatchObject({ kind: 'first', sent: { id: 'one', state: 'sent' } })
+    // The reader emits it after the message event; the outbox does not report it twice.
+    expect(states()).toEqual(['one:pending', 'two:pending'])
+    expect(deliveries[0]).toEqual({
+      type: 'delivery',
+      id: 'one',
+      state: 'pending',
+      at: 0,
+      content: { kind: 'text', text: 'one' },
+    })
+    time.advance(2000)
+    await until(() => sent.length === 2)
+    expect(outbox.unacknowledged).toBe(1)
+  })
+
+  test('a refusal fails what is on the wire; retry sends it anew, and a late copy counts once', async () => {
+    const { outbox, sent, states } = await outboxInGroup()
+    await outbox.send(text('one'))
+    await outbox.send(text('two'))
+    outbox.takeOwn(sent[0] as string)
+    outbox.refused('the server refused it: try again')
+    expect(states()).toEqual(['one:pending', 'two:pending', 'two:failed'])
+    // Nothing pending is left to wait for, though it is not acknowledged.
+    await outbox.settled()
+    expect(outbox.unacknowledged).toBe(1)
+
+    await outbox.retry('two')
+    expect(states().slice(3)).toEqual(['two:pending'])
+    const [, first, again] = sent
+    expect([sent.length, again === first]).toEqual([3, false])
+    // The first copy was logged after all: that is the acknowledgement; the second is a copy.
+    expect(outbox.takeOwn(first as string)).toMatchObject({ kind: 'first', sent: { id: 'two' } })
+    expect(outbox.takeOwn(again as string)).toEqual({ kind: 'again' })
+    expect(outbox.unacknowledged).toBe(0)
+    await expect(outbox.retry('two')).rejects.toMatchObject({ code: 'unknown_message' })
+  })
+
+  test('a failed message seen in the log later is sent after all', async () => {
+    const { outbox, sent, deliveries, states } = await outboxInGroup()
+    await outbox.send(text('late'))
+    outbox.refused('the server refused it: try again')
+    expect(deliveries.at(-1)).toMatchObject({
+      state: 'failed',
+      reason: 'the server refused it: try again',
+    })
+    expect(outbox.takeOwn(sent[0] as string)).toMatchObject({ sent: { state: 'sent' } })
+    expect(states()).toEqual(['late:pending', 'late:failed'])
+    expect(outbox.unacknowledged).toBe(0)
+  })
+
+  test('a message that cannot be encrypted fails with the reason, and goes once retried', async () => {
+    const { outbox, sent, states, deliveries, time, leave, rejoin } = await outboxInGroup()
+    outbox.adopt({
+      maxFileBytes: 1024,
+      rate: { perSecond: 1, burst: 1 },
+      bytes: { perSecond: 1_000_000, burst: 1_000_000 },
+    })
+    await outbox.send(text('first'))
+    const second = outbox.send(text('second'))
+    await until(() => time.waiting() === 1)
+    // The group is gone before its turn comes.
+    leave()
+    time.advance(2000)
+    await expect(second).rejects.toMatchObject({ code: 'send_failed' })
+    expect(states()).toEqual(['first:pending', 'second:pending', 'second:failed'])
+    expect(deliveries.at(-1)?.reason).toBe('it could not be encrypted: not in the group')
+    await expect(outbox.retry('second')).rejects.toMatchObject({ code: 'not_in_group' })
+    expect(states()).toHaveLength(3)
+    rejoin()
+    time.advance(2000)
+    await outbox.retry('second')
+    expect(states().slice(3)).toEqual(['second:pending'])
+    expect(sent).toHaveLength(2)
+  })
+
+  test('after a lost connection it sends the pending again, not the failed, and fails what the group can no longer read', async () => {
+    const { outbox, sent, states, link, refound } = await outboxInGroup()
+    link.open = false
+    await outbox.send(text('offline'))
+    expect(sent).toEqual([])
+    link.open = true
+    await outbox.send(text('refused'))
+    outbox.refused('the server refused it: try again')
+    outbox.offline()
+    outbox.resend()
+    expect(sent).toHaveLength(2)
+    expect(outbox.takeOwn(sent[1] as string)).toMatchObject({ sent: { id: 'offline' } })
+
+    await outbox.retry('refused')
+    outbox.offline()
+    await refound()
+    outbox.resend()
+    expect(states()).toEqual([
+      'offline:pending',
+      'refused:pending',
+      'refused:failed',
+      'refused:pending',
+      'refused:failed',
+    ])
+    expect(sent).toHaveLength(3)
   })
 
   test('refuses to send outside the group or while a changed key waits for the user', async () => {

@@ -34,3 +34,16 @@ export const COMMIT_NOT_TAKEN: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'key_mismatch',
   'bad_signature',
 ])
+
+/**
+ * The server's answers that may mean a message this client sent was dropped. They do not say
+ * which one, so every message still on the wire is reported failed until the log shows it.
+ * (`not_ready` is not one: what is sent before `ready` is sent again after `resumed`.)
+ */
+export const SEND_REFUSALS: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'not_in_group',
+  'rate_limited',
+  'unavailable',
+  'frame_too_large',
+  'bad_frame',
+])

@@ -5,12 +5,13 @@ import { safetyNumber } from '../crypto/fingerprint.ts'
 import { ChatError } from './chat-error.ts'
 import { createEngine, type EngineOptions } from './engine.ts'
 import type { ChatListener, ConnectionStatus } from './events.ts'
+import type { ShownMessage } from './history.ts'
 import { type MemberView, memberViews } from './member-views.ts'
 import type { SentMessage } from './outbox.ts'
 import { type FileToSend, filePayload, textPayload } from './outgoing.ts'
 import type { KeyChange } from './trust-book.ts'
 
-export { ChatError, type FileToSend, type MemberView, type SentMessage }
+export { ChatError, type FileToSend, type MemberView, type SentMessage, type ShownMessage }
 
 export type ChatSessionOptions = EngineOptions
 
@@ -26,15 +27,19 @@ export interface ChatSession {
   sendText(text: string): Promise<SentMessage>
   /** `.txt` only; over the size limit it throws `file_too_large` unless `truncate` is set. */
   sendFile(file: FileToSend, options?: { truncate?: boolean }): Promise<SentMessage>
+  /** Sends a message whose `delivery` event said `failed` again; throws `unknown_message` else. */
+  retry(id: string): Promise<SentMessage>
+  /** The largest file the server takes whole: its own limit once admitted (`ready`). */
+  maxFileBytes(): number
   /** The safety number to compare with `name` out of band. */
   safetyNumber(name: string): Promise<string>
   markVerified(name: string): Promise<void>
   /** Accepts a changed key for `name`; sending resumes once no change is pending. */
   acceptKey(name: string): Promise<void>
   pendingKeyChanges(): KeyChange[]
-  /** Own messages sent but not yet seen in the room's log. */
+  /** Own messages sent but not yet seen in the room's log (failed ones included). */
   unacknowledged(): number
-  /** Resolves once everything sent so far is seen in the room's log. */
+  /** Resolves once everything sent so far is seen in the room's log, or failed. */
   settled(): Promise<void>
   members(): Promise<MemberView[]>
   /** 12 digits everyone in this epoch of the group shares; undefined outside a group. */
@@ -45,6 +50,13 @@ export interface ChatSession {
   /** Drops the connection without leaving; the state is kept for a later resume. */
   close(): Promise<void>
   on(listener: ChatListener): () => void
+  /**
+   * What earlier sessions on this device showed (within the history limits), oldest first, for
+   * the view to draw before the live timeline; the same list each call, empty once cleared.
+   */
+  history(): Promise<ShownMessage[]>
+  /** Forgets the history kept on this device; resolves with how many messages it held. */
+  clearHistory(): Promise<number>
 }
 
 export function createChatSession(options: ChatSessionOptions): ChatSession {
@@ -86,6 +98,8 @@ export function createChatSession(options: ChatSessionOptions): ChatSession {
       if (trust.pendingChanges().length === 0) await queue.run(() => membership.keysAccepted())
     },
     pendingKeyChanges: () => trust.pendingChanges(),
+    retry: (id) => outbox.retry(id),
+    maxFileBytes: () => engine.maxFileBytes(),
     unacknowledged: () => outbox.unacknowledged,
     settled: () => outbox.settled(),
     members: () => memberViews(name, membership.group, engine.online, trust),
@@ -101,6 +115,8 @@ export function createChatSession(options: ChatSessionOptions): ChatSession {
       await membership.drop('')
       membership.stop()
       connection.closeTransport()
+      // Messages shown last are still being written to the device's history.
+      await engine.history.idle()
     },
     async close() {
       connection.stop()
@@ -109,7 +125,10 @@ export function createChatSession(options: ChatSessionOptions): ChatSession {
       membership.stop()
       connection.closeTransport()
       connection.setStatus('closed', 'closed')
+      await engine.history.idle()
     },
     on: (listener) => engine.hub.on(listener),
+    history: () => engine.history.earlier(),
+    clearHistory: () => engine.history.clear(),
   }
 }

@@ -1,7 +1,14 @@
 // The client stores' contract as plain cases, so that one list runs under bun:test (memory and file
 // stores) and inside a real browser (IndexedDB). Knows nothing of any one store or test runner.
 import { nameKey } from '../protocol/names.ts'
-import type { ClientStores, GroupSnapshot, StoredIdentity, TrustRecord } from './stores.ts'
+import type {
+  ClientStores,
+  GroupSnapshot,
+  HistoryOwner,
+  HistoryRecord,
+  StoredIdentity,
+  TrustRecord,
+} from './stores.ts'
 
 export interface OpenedStores {
   /** Fresh, empty stores of their own. */
@@ -30,6 +37,34 @@ export const alice: TrustRecord = {
   verified: false,
 }
 export const snapshot: GroupSnapshot = { groupId: 'AQID', lastSeq: 7, state: 'BAUG' }
+export const owner: HistoryOwner = { name: 'Alice', identityKey: 'A'.repeat(43) }
+
+/** A kept message; `n` tells them apart. The text carries what JSON and UTF-8 must survive. */
+export function keptMessage(n: number): HistoryRecord {
+  return {
+    kind: 'message',
+    id: `m${n}`,
+    seq: n,
+    at: 1_700_000_000_000 + n,
+    from: n % 2 === 0 ? 'Alice' : 'bob',
+    own: n % 2 === 0,
+    text: `message ${n}: two\nlines, "quotes", émoji 🎉, a NUL \u0000 and a lone \ud800`,
+  }
+}
+export const keptFile: HistoryRecord = {
+  kind: 'file',
+  id: 'f1',
+  seq: 3,
+  at: 1_700_000_000_003,
+  from: 'bob',
+  own: false,
+  claimedBy: 'mallory',
+  name: 'notes.txt',
+  size: 5,
+  truncated: false,
+  sha256: 'a'.repeat(64),
+  kept: 'aGVsbG8',
+}
 
 /** JSON with sorted keys: stores may hand fields back in another order. */
 function canonical(value: unknown): string {
@@ -191,14 +226,104 @@ export const CLIENT_STORES_CONTRACT: readonly ContractCase[] = [
     },
   },
   {
+    name: 'hold no history before any is kept',
+    async run(open) {
+      const { stores } = await open()
+      same(await stores.history.load(owner), [], 'history')
+      await stores.history.clear(owner)
+      same(await stores.history.load(owner), [], 'history after clearing nothing')
+    },
+  },
+  {
+    name: 'give back the messages and files kept, in order, also when opened again',
+    async run(open) {
+      const { stores, reopen } = await open()
+      const kept = [keptMessage(1), keptMessage(2), keptFile, keptMessage(4)]
+      for (const record of kept) await stores.history.append(owner, record)
+      same(await stores.history.load(owner), kept, 'history')
+      if (!reopen) return
+      same(await (await reopen()).history.load(owner), kept, 'history opened again')
+    },
+  },
+  {
+    name: "keep each name's and each identity's history apart",
+    async run(open) {
+      const { stores } = await open()
+      const otherName = { ...owner, name: 'bob' }
+      const otherKey = { ...owner, identityKey: 'B'.repeat(43) }
+      await stores.history.append(owner, keptMessage(1))
+      same(await stores.history.load(otherName), [], 'another name')
+      same(await stores.history.load(otherKey), [], 'another identity')
+      // Names are case-insensitive: the same person, the same history.
+      same(await stores.history.load({ ...owner, name: 'ALICE' }), [keptMessage(1)], 'ALICE')
+      await stores.history.append(otherName, keptMessage(2))
+      await stores.history.append(otherKey, keptMessage(3))
+      await stores.history.clear(owner)
+      same(await stores.history.load(owner), [], 'cleared')
+      same(await stores.history.load(otherName), [keptMessage(2)], 'another name after clear')
+      same(await stores.history.load(otherKey), [keptMessage(3)], 'another identity after clear')
+    },
+  },
+  {
+    name: 'keep exactly the records a replace gives, and append after them',
+    async run(open) {
+      const { stores, reopen } = await open()
+      for (const n of [1, 2, 3]) await stores.history.append(owner, keptMessage(n))
+      await stores.history.replace(owner, [keptMessage(2), keptMessage(3)])
+      await stores.history.append(owner, keptMessage(4))
+      const expected = [keptMessage(2), keptMessage(3), keptMessage(4)]
+      same(await stores.history.load(owner), expected, 'history')
+      if (reopen) same(await (await reopen()).history.load(owner), expected, 'opened again')
+      await stores.history.replace(owner, [])
+      same(await stores.history.load(owner), [], 'replaced by nothing')
+    },
+  },
+  {
+    name: 'keep every record in call order when many appends are in flight at once',
+    async run(open) {
+      const { stores } = await open()
+      const kept = Array.from({ length: 40 }, (_, n) => keptMessage(n))
+      await Promise.all(kept.map((record) => stores.history.append(owner, record)))
+      same(await stores.history.load(owner), kept, 'history')
+    },
+  },
+  {
+    name: 'keep the order of many records appended one by one, across loads that gather them',
+    async run(open) {
+      const { stores, reopen } = await open()
+      const kept = Array.from({ length: 100 }, (_, n) => keptMessage(n))
+      for (const record of kept) await stores.history.append(owner, record)
+      same(await stores.history.load(owner), kept, 'first load')
+      await stores.history.append(owner, keptMessage(100))
+      const all = [...kept, keptMessage(100)]
+      same(await stores.history.load(owner), all, 'second load')
+      if (reopen) same(await (await reopen()).history.load(owner), all, 'opened again')
+    },
+  },
+  {
+    name: 'do not let a caller change kept history by mutating what it kept or loaded',
+    async run(open) {
+      const { stores } = await open()
+      const appended = keptMessage(1)
+      await stores.history.append(owner, appended)
+      if (appended.kind === 'message') appended.text = 'changed after append'
+      const [loaded] = await stores.history.load(owner)
+      if (loaded?.kind !== 'message') throw new Error('the kept message was not loaded')
+      loaded.text = 'changed after load'
+      same(await stores.history.load(owner), [keptMessage(1)], 'history')
+    },
+  },
+  {
     name: 'give each set of stores its own state',
     async run(open) {
       const one = await open()
       const two = await open()
       await one.stores.identity.save(identity)
       await one.stores.trust.put(alice)
+      await one.stores.history.append(owner, keptMessage(1))
       same(await two.stores.identity.load(), undefined, 'the other identity')
       same(await two.stores.trust.list(), [], 'the other trust list')
+      same(await two.stores.history.load(owner), [], 'the other history')
     },
   },
 ]

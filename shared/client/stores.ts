@@ -1,5 +1,6 @@
 // Where a client keeps what must outlive a connection — its identity, whom it trusts, its MLS
-// group — as interfaces. Memory, file (Bun) and IndexedDB (browser) implementations sit beside.
+// group, the messages it showed — as interfaces. Memory, file (Bun) and IndexedDB (browser)
+// implementations sit beside.
 import * as v from 'valibot'
 import { BASE64URL_PATTERN } from '../protocol/base64url.ts'
 
@@ -53,9 +54,63 @@ export interface GroupStateStore {
   clear(): Promise<void>
 }
 
-/** The three stores one client uses for one server. */
+/**
+ * One message this device showed, kept for the next session: text, or a file's name, size and
+ * head (`kept`, base64url: the whole file when it is small, its beginning otherwise).
+ */
+const HistoryCommon = {
+  id: v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{1,64}$/)),
+  seq: v.pipe(v.number(), v.safeInteger(), v.minValue(0)),
+  at: v.number(),
+  /** The sender MLS authenticated. */
+  from: v.string(),
+  own: v.boolean(),
+  /** The server claimed another sender (shown as a warning, as it was live). */
+  claimedBy: v.optional(v.string()),
+}
+
+export const HistoryRecordSchema = v.variant('kind', [
+  v.object({ kind: v.literal('message'), ...HistoryCommon, text: v.string() }),
+  v.object({
+    kind: v.literal('file'),
+    ...HistoryCommon,
+    name: v.string(),
+    size: v.pipe(v.number(), v.safeInteger(), v.minValue(0)),
+    /** The sender sent only the file's head. */
+    truncated: v.boolean(),
+    sha256: v.string(),
+    kept: Base64url,
+  }),
+])
+export type HistoryRecord = v.InferOutput<typeof HistoryRecordSchema>
+
+/** Whose history: a record kept for one name and identity is never shown to another. */
+export interface HistoryOwner {
+  readonly name: string
+  /** The identity public key, base64url. */
+  readonly identityKey: string
+}
+
+/**
+ * Messages shown on this device, per owner, sealed at rest where they persist. Records that cannot
+ * be opened (another key, a torn write) are dropped on load: history is a convenience, never a
+ * reason to refuse to start.
+ */
+export interface HistoryStore {
+  /** Every record kept for `owner`, oldest first. */
+  load(owner: HistoryOwner): Promise<HistoryRecord[]>
+  /** Adds one record after the others, without rewriting them. */
+  append(owner: HistoryOwner, record: HistoryRecord): Promise<void>
+  /** Keeps exactly `records` for `owner` (pruning to the limits). */
+  replace(owner: HistoryOwner, records: readonly HistoryRecord[]): Promise<void>
+  /** Forgets everything kept for `owner`; other owners keep theirs. */
+  clear(owner: HistoryOwner): Promise<void>
+}
+
+/** The stores one client uses for one server. */
 export interface ClientStores {
   readonly identity: IdentityStore
   readonly trust: TrustStore
   readonly group: GroupStateStore
+  readonly history: HistoryStore
 }

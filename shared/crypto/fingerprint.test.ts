@@ -1,7 +1,13 @@
 import { beforeAll, describe, expect, test } from 'bun:test'
 import fc from 'fast-check'
 import { encodeBase64url } from '../protocol/base64url.ts'
-import { keyFingerprint, roomCode, safetyNumber } from './fingerprint.ts'
+import {
+  fingerprintRows,
+  keyFingerprint,
+  roomCode,
+  safetyNumber,
+  safetyNumberRows,
+} from './fingerprint.ts'
 
 /** Fixed, recognisable key bytes: 0x00..0x1f, 0x20..0x3f, 0x40..0x5f. */
 function keyFrom(start: number): string {
@@ -96,6 +102,40 @@ describe('safetyNumber', () => {
     }
     const common = halves(aliceBob).filter((half) => halves(aliceCarol).includes(half))
     expect(common).toHaveLength(1)
+  })
+})
+
+describe('safetyNumberRows', () => {
+  const NUMBER = '30995 66850 10881 98914 36086 86589 42897 09292 78922 06503 11987 06478'
+
+  test('lays the 12 groups out in 3 rows of 4, in their order, as every client shows them', () => {
+    expect(safetyNumberRows(NUMBER)).toEqual([
+      ['30995', '66850', '10881', '98914'],
+      ['36086', '86589', '42897', '09292'],
+      ['78922', '06503', '11987', '06478'],
+    ])
+  })
+
+  test('keeps every digit of any number, in order', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.stringMatching(/^\d{5}$/), { minLength: 12, maxLength: 12 }),
+        (groups) => {
+          const rows = safetyNumberRows(groups.join(' '))
+          expect(rows).toHaveLength(3)
+          expect(rows.flat()).toEqual(groups)
+        },
+      ),
+    )
+  })
+})
+
+describe('fingerprintRows', () => {
+  test('lays the 8 groups out in 2 rows of 4', () => {
+    expect(fingerprintRows('630d cd29 66c4 3366 9112 5448 bbb2 5b4f')).toEqual([
+      ['630d', 'cd29', '66c4', '3366'],
+      ['9112', '5448', 'bbb2', '5b4f'],
+    ])
   })
 })
 

@@ -85,6 +85,27 @@ export async function safetyNumber(a: SafetyNumberParty, b: SafetyNumberParty): 
   return groupDigits(parties.sort().join(''), 5, ' ')
 }
 
+/**
+ * The one layout of a safety number in every client: 3 rows of 4 groups of 5 digits, in order,
+ * as Signal shows it. Read aloud a row at a time (20 digits, 4 breaths), and 23 characters wide,
+ * so it fits a phone's dialog and the narrowest terminal pane without wrapping mid-row.
+ */
+export function safetyNumberRows(number: string): string[][] {
+  return rowsOf(number, 4)
+}
+
+/** A key fingerprint's 8 groups of 4 hex digits as 2 rows of 4. */
+export function fingerprintRows(fingerprint: string): string[][] {
+  return rowsOf(fingerprint, 4)
+}
+
+function rowsOf(text: string, groupsPerRow: number): string[][] {
+  const groups = text.split(' ').filter((group) => group !== '')
+  const rows: string[][] = []
+  for (let i = 0; i < groups.length; i += groupsPerRow) rows.push(groups.slice(i, i + groupsPerRow))
+  return rows
+}
+
 /** 12 digits as `0412-9981-3307`, short enough to read aloud to confirm a shared MLS epoch. */
 export async function roomCode(epochAuthenticator: Uint8Array): Promise<string> {
   const digest = new Uint8Array(

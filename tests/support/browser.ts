@@ -5,7 +5,13 @@ import { existsSync } from 'node:fs'
 // before x509 loads: this side-effect import must stay above the x509 import.
 import 'reflect-metadata'
 import * as x509 from '@peculiar/x509'
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core'
+import {
+  type Browser,
+  type BrowserContext,
+  type BrowserContextOptions,
+  chromium,
+  type Page,
+} from 'playwright-core'
 import type { TestServer } from './harness.ts'
 
 export const CHROMIUM_PATH = '/usr/bin/chromium'
@@ -79,12 +85,22 @@ export function pageUrl(server: TestServer): string {
   return `https://localhost:${server.webPort}/`
 }
 
+export type Device = Pick<BrowserContextOptions, 'viewport' | 'isMobile' | 'hasTouch'>
+/** A phone: its screen size, a touch screen and no mouse, so `(pointer: coarse)` holds. */
+export const PHONE: Device = {
+  viewport: { width: 375, height: 740 },
+  isMobile: true,
+  hasTouch: true,
+}
+const DESKTOP: Device = { viewport: { width: 1100, height: 720 } }
+
 /** A user of their own: a fresh context, so each has its own IndexedDB, identity and group. */
-export async function openPage(browser: Browser, server: TestServer): Promise<ChatPage> {
-  const context = await browser.newContext({
-    acceptDownloads: true,
-    viewport: { width: 1100, height: 720 },
-  })
+export async function openPage(
+  browser: Browser,
+  server: TestServer,
+  device: Device = DESKTOP,
+): Promise<ChatPage> {
+  const context = await browser.newContext({ acceptDownloads: true, ...device })
   const page = await context.newPage()
   // Generous: a loaded CI machine runs MLS in several browsers at once.
   page.setDefaultTimeout(15_000)
@@ -125,8 +141,9 @@ export async function openChat(
   browser: Browser,
   server: TestServer,
   name: string,
+  device?: Device,
 ): Promise<ChatPage> {
-  const chat = await openPage(browser, server)
+  const chat = await openPage(browser, server, device)
   await joinAs(chat, name)
   return chat
 }

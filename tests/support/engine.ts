@@ -38,6 +38,8 @@ export interface EngineOptions {
   readonly waitForGroup?: boolean
   readonly connect?: ConnectTransport
   readonly reconnect?: { readonly initialMs: number; readonly maxMs: number }
+  /** The room secret, for a server started with one. */
+  readonly secret?: string
 }
 
 export function startEngineClient(
@@ -61,6 +63,7 @@ export async function startEngineSession(
     name,
     stores,
     reconnect: options.reconnect ?? { initialMs: 50, maxMs: 500 },
+    secret: options.secret,
   })
   const events: ChatEvent[] = []
   const waiters = new Set<() => void>()

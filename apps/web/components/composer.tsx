@@ -5,6 +5,10 @@ import type { Chat } from '../lib/chat.ts'
 
 export function Composer(props: { chat: Chat }) {
   const [text, setText] = createSignal('')
+  // A phone's on-screen keyboard has no Shift+Enter to offer; its Enter key says "send".
+  const placeholder = matchMedia('(pointer: coarse)').matches
+    ? 'Write a message'
+    : 'Write a message — Enter sends, Shift+Enter adds a line'
   let picker: HTMLInputElement | undefined
 
   const waiting = () => {
@@ -63,7 +67,8 @@ export function Composer(props: { chat: Chat }) {
         <textarea
           id="composer-text"
           rows={2}
-          placeholder="Write a message — Enter sends, Shift+Enter adds a line"
+          placeholder={placeholder}
+          enterkeyhint="send"
           value={text()}
           onInput={(event) => setText(event.currentTarget.value)}
           onKeyDown={onKeyDown}

@@ -1,6 +1,7 @@
 // Who is in the room: presence, key fingerprints, verified marks, and the way into each member's
 // safety number. Reads the chat store; no trust logic here.
 import { createSignal, For, Show } from 'solid-js'
+import { fingerprintRows } from '../../../shared/crypto/fingerprint.ts'
 import type { Chat } from '../lib/chat.ts'
 import { SafetyNumberDialog } from './safety-number-dialog.tsx'
 
@@ -46,7 +47,17 @@ export function MemberList(props: { chat: Chat }) {
                 </p>
                 <p class="fingerprint">
                   <span class="visually-hidden">Key fingerprint: </span>
-                  <code>{member.fingerprint}</code>
+                  <code>
+                    {/* Two rows of four; the space between them stays in what is copied. */}
+                    <For each={fingerprintRows(member.fingerprint)}>
+                      {(row, index) => (
+                        <>
+                          {index() > 0 ? ' ' : ''}
+                          <span>{row.join(' ')}</span>
+                        </>
+                      )}
+                    </For>
+                  </code>
                 </p>
                 <Show when={!self() && !member.keyChanged}>
                   <button

@@ -3,14 +3,18 @@
 import { createSignal, Show } from 'solid-js'
 import type { Chat } from '../lib/chat.ts'
 import { STATUS_TEXTS } from '../lib/copy.ts'
+import { ClearHistory } from './clear-history.tsx'
 import { Composer } from './composer.tsx'
 import { KeyChangeBanner } from './key-change-banner.tsx'
+import { LeaveDialog } from './leave-dialog.tsx'
 import { MemberList } from './member-list.tsx'
+import { NotificationToggle } from './notification-toggle.tsx'
 import { OversizeDialog } from './oversize-dialog.tsx'
 import { Timeline } from './timeline.tsx'
 
 export function RoomView(props: { chat: Chat }) {
   const [dragging, setDragging] = createSignal(false)
+  const [askingToLeave, setAskingToLeave] = createSignal(false)
   const carriesFiles = (event: DragEvent) => event.dataTransfer?.types.includes('Files') ?? false
 
   const onDragOver = (event: DragEvent) => {
@@ -62,7 +66,9 @@ export function RoomView(props: { chat: Chat }) {
             </p>
           )}
         </Show>
-        <button type="button" class="quiet" onClick={() => void props.chat.leave()}>
+        <ClearHistory chat={props.chat} />
+        <NotificationToggle notifications={props.chat.notifications} />
+        <button type="button" class="quiet leave" onClick={() => setAskingToLeave(true)}>
           Leave
         </button>
       </header>
@@ -84,6 +90,14 @@ export function RoomView(props: { chat: Chat }) {
       </div>
       <Composer chat={props.chat} />
       <OversizeDialog chat={props.chat} />
+      <LeaveDialog
+        open={askingToLeave()}
+        onStay={() => setAskingToLeave(false)}
+        onLeave={() => {
+          setAskingToLeave(false)
+          void props.chat.leave()
+        }}
+      />
       <Show when={dragging()}>
         <div class="drop-hint" aria-hidden="true">
           Drop a .txt file to send it

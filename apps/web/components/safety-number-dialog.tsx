@@ -1,6 +1,7 @@
 // The safety number shared with one member, to compare out of band, and the button that marks
 // them verified. Reads what the engine computes; no crypto here.
 import { createEffect, createResource, For, Show } from 'solid-js'
+import { safetyNumberRows } from '../../../shared/crypto/fingerprint.ts'
 import type { Chat } from '../lib/chat.ts'
 
 export function SafetyNumberDialog(props: {
@@ -42,9 +43,16 @@ export function SafetyNumberDialog(props: {
               fallback={<p>{digits.error ? 'No key is known for them yet.' : 'Computing…'}</p>}
             >
               {(number) => (
-                <p class="safety-number">
-                  <For each={number().split(' ')}>{(group) => <span>{group}</span>}</For>
-                </p>
+                // The same 3 rows of 4 groups as every client shows, whatever the screen's width.
+                <div class="safety-number">
+                  <For each={safetyNumberRows(number())}>
+                    {(row) => (
+                      <p class="safety-row">
+                        <For each={row}>{(group) => <span>{group}</span>}</For>
+                      </p>
+                    )}
+                  </For>
+                </div>
               )}
             </Show>
             <div class="actions">

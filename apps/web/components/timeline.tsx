@@ -1,11 +1,15 @@
 // The room's timeline: messages, files and notices in order, own messages set apart, announced
 // to screen readers as they arrive. Everything peers sent is drawn as text, never as markup.
-import { createEffect, For, Match, on, Show, Switch } from 'solid-js'
+import { createEffect, For, Match, on, onCleanup, onMount, Show, Switch } from 'solid-js'
 import { describeSize, sanitizeFileName } from '../../../shared/client/files.ts'
+import { visibleText } from '../../../shared/client/visible-text.ts'
 import type { Chat } from '../lib/chat.ts'
 import { saveTextFile } from '../lib/download.ts'
 import { formatInstant, formatTime, previewText } from '../lib/format.ts'
 import type { FileEntry, MessageEntry, NoticeEntry } from '../lib/timeline-reducer.ts'
+import { DeliveryMark } from './delivery-mark.tsx'
+import { EarlierButton } from './earlier-button.tsx'
+import { MessageText } from './message-text.tsx'
 
 /** Within this many pixels of the bottom, the list follows new entries. */
 const STICK_DISTANCE = 64
@@ -18,6 +22,16 @@ export function Timeline(props: { chat: Chat }) {
     if (!scroller) return
     following = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < STICK_DISTANCE
   }
+
+  // A bar below the list (a problem, a hint) takes its room from the list: a reader at the
+  // bottom stays there, rather than losing the last entry behind the bar.
+  onMount(() => {
+    const observer = new ResizeObserver(() => {
+      if (scroller && following) scroller.scrollTop = scroller.scrollHeight
+    })
+    if (scroller) observer.observe(scroller)
+    onCleanup(() => observer.disconnect())
+  })
 
   // After each new entry: follow it if the reader was at the bottom, or if it is their own.
   createEffect(
@@ -37,15 +51,16 @@ export function Timeline(props: { chat: Chat }) {
         Messages
       </h2>
       <div class="timeline-scroll" ref={scroller} onScroll={onScroll}>
+        <EarlierButton chat={props.chat} />
         <ol class="timeline" role="log" aria-live="polite" aria-relevant="additions">
           <For each={props.chat.state.entries}>
             {(entry) => (
               <Switch>
                 <Match when={entry.kind === 'message' && entry}>
-                  {(message) => <MessageItem entry={message()} />}
+                  {(message) => <MessageItem entry={message()} chat={props.chat} />}
                 </Match>
                 <Match when={entry.kind === 'file' && entry}>
-                  {(file) => <FileItem entry={file()} />}
+                  {(file) => <FileItem entry={file()} chat={props.chat} />}
                 </Match>
                 <Match when={entry.kind === 'notice' && entry}>
                   {(notice) => <NoticeItem entry={notice()} />}
@@ -82,17 +97,20 @@ function ForgedSender(props: { entry: MessageEntry | FileEntry }) {
   )
 }
 
-function MessageItem(props: { entry: MessageEntry }) {
+function MessageItem(props: { entry: MessageEntry; chat: Chat }) {
   return (
     <li class="entry message" classList={{ own: props.entry.own }}>
       <Meta entry={props.entry} />
-      <p class="text">{props.entry.text}</p>
+      <p class="text">
+        <MessageText text={props.entry.text} />
+      </p>
+      <DeliveryMark chat={props.chat} id={props.entry.key} />
       <ForgedSender entry={props.entry} />
     </li>
   )
 }
 
-function FileItem(props: { entry: FileEntry }) {
+function FileItem(props: { entry: FileEntry; chat: Chat }) {
   const preview = () => previewText(props.entry.bytes)
   const safeName = () => sanitizeFileName(props.entry.name)
   return (
@@ -100,7 +118,7 @@ function FileItem(props: { entry: FileEntry }) {
       <Meta entry={props.entry} />
       <div class="file-card">
         <p class="file-head">
-          <span class="file-name">{props.entry.name}</span>
+          <span class="file-name">{visibleText(props.entry.name)}</span>
           <span class="file-size">{describeSize(props.entry.size)}</span>
         </p>
         <Show when={props.entry.truncated}>
@@ -120,6 +138,7 @@ function FileItem(props: { entry: FileEntry }) {
           Download as {safeName()}
         </button>
       </div>
+      <DeliveryMark chat={props.chat} id={props.entry.key} />
       <ForgedSender entry={props.entry} />
     </li>
   )
@@ -127,7 +146,13 @@ function FileItem(props: { entry: FileEntry }) {
 
 function NoticeItem(props: { entry: NoticeEntry }) {
   return (
-    <li class="entry notice" classList={{ warning: props.entry.tone === 'warning' }}>
+    <li
+      class="entry notice"
+      classList={{
+        warning: props.entry.tone === 'warning',
+        separator: props.entry.tone === 'separator',
+      }}
+    >
       <time datetime={formatInstant(props.entry.at)}>{formatTime(props.entry.at)}</time>
       <span>{props.entry.text}</span>
     </li>

@@ -5,7 +5,6 @@ import { batch } from 'solid-js'
 import { createStore } from 'solid-js/store'
 import * as v from 'valibot'
 import type { ChatEvent } from '../../../shared/client/events.ts'
-import { checkTextFile, describeSize } from '../../../shared/client/files.ts'
 import { DamagedStoreError, openIndexedDbStores } from '../../../shared/client/indexeddb-stores.ts'
 import { refusalRemedy } from '../../../shared/client/refusals.ts'
 import {
@@ -13,6 +12,7 @@ import {
   type ChatSession,
   createChatSession,
   type MemberView,
+  type ShownMessage,
 } from '../../../shared/client/session.ts'
 import type { KeyChange } from '../../../shared/client/trust-book.ts'
 import { webSocketTransport } from '../../../shared/client/websocket-transport.ts'
@@ -26,6 +26,9 @@ import {
   NOTICE_TEXTS,
   PROBLEM_TEXTS,
 } from './copy.ts'
+import { clearedTimeline, createEarlierPages, historyLimits, withEarlier } from './earlier.ts'
+import { createFileSender } from './file-sender.ts'
+import { createNotifications, type Notifications } from './notifications.ts'
 import { createTabSession } from './tab-session.ts'
 import {
   changesMembers,
@@ -57,9 +60,11 @@ export interface ChatState extends Shown {
   /** A file over the limit, waiting for "send the head" or "cancel". */
   oversize: { readonly name: string; readonly size: number } | undefined
   maxFileBytes: number
+  /** Kept messages from earlier visits not on the list yet ("Show earlier"). */
+  earlierHidden: number
 }
 
-type Shown = Pick<Timeline, 'status' | 'statusDetail' | 'roomCode' | 'incoming' | 'displaced'>
+type Shown = Omit<Timeline, 'entries' | 'notices'>
 
 export interface Chat {
   readonly state: ChatState
@@ -68,12 +73,19 @@ export interface Chat {
   rejoin(): Promise<void>
   sendText(text: string): Promise<boolean>
   sendFile(file: File): Promise<void>
+  /** Sends an own message that failed again (its entry's Retry). */
+  retry(id: string): Promise<void>
+  readonly notifications: Notifications
   /** Answers the oversize question: send the truncated head, or drop the file. */
   resolveOversize(send: boolean): Promise<void>
   safetyNumber(name: string): Promise<string>
   markVerified(name: string): Promise<void>
   acceptKey(name: string): Promise<void>
   dismissProblem(): void
+  /** Puts the next page of kept messages on the list, before those shown. */
+  showEarlier(): void
+  /** Forgets the messages this browser keeps for this name, and empties the list. */
+  clearHistory(): Promise<void>
   /** Leaves the room for good: this name's group state is dropped, identity kept. */
   leave(): Promise<void>
 }
@@ -82,9 +94,6 @@ export interface Chat {
 const ClientConfigSchema = v.object({
   maxFileBytes: v.pipe(v.number(), v.safeInteger(), v.minValue(1)),
 })
-
-/** A file this big is refused before reading it: the page would stall for nothing. */
-const MAX_READ_BYTES = 64 * 1024 * 1024
 
 export function createChat(): Chat {
   const tabSession = createTabSession(sessionStorage, localStorage)
@@ -102,15 +111,19 @@ export function createChat(): Chat {
     problem: undefined,
     oversize: undefined,
     maxFileBytes: DEFAULT_MAX_FILE_BYTES,
+    earlierHidden: 0,
   })
 
   let session: ChatSession | undefined
   let closeStores: (() => void) | undefined
-  let pendingFile: { name: string; bytes: Uint8Array } | undefined
   let lastSecret: string | undefined
   /** What the engine's events have put on the page; the store shows it. */
   let timeline = EMPTY_TIMELINE
   let membersAsked = 0
+  const earlier = createEarlierPages()
+  const notifications = createNotifications(localStorage)
+  /** Membership events seen: each brings its epoch's room code. */
+  let groupChanges = 0
 
   const config = fetch('/client.json')
     .then((response) => response.json())
@@ -119,11 +132,12 @@ export function createChat(): Chat {
     // The default limit is the server's default too; the server checks sizes anyway.
     .catch(() => {})
 
-  /** Puts the timeline on the page; its list only grows, or empties on leaving. */
+  /** Puts the timeline on the page; its list grows at the end, save for what `reset` tells. */
   function show(next: Timeline): void {
+    const before = timeline
     timeline = next
     batch(() => {
-      if (next.entries.length < state.entries.length) setState('entries', [])
+      if (reset(before, next)) setState('entries', [...next.entries])
       for (const entry of next.entries.slice(state.entries.length)) {
         setState('entries', state.entries.length, entry)
       }
@@ -154,7 +168,20 @@ export function createChat(): Chat {
     })
     if (next.displaced && !timeline.displaced) void stop()
     show(next)
+    notifications.notice(event)
+    // Admitted: the server said its own limits (`ready`), which may differ from /client.json's.
+    if (event.type === 'status' && session) setState('maxFileBytes', session.maxFileBytes())
     if (changesMembers(event)) refreshMembers()
+    if (event.type === 'membership') groupChanges++
+    // A group loaded from storage (a reload) brings no membership event: ask for its room code.
+    if (event.type === 'status' && event.status === 'ready') void showRoomCode(groupChanges)
+  }
+
+  async function showRoomCode(changes: number): Promise<void> {
+    const asked = session
+    const code = await asked?.roomCode().catch(() => undefined)
+    // Unless the session ended, or a newer membership event brought a newer code meanwhile.
+    if (code && asked === session && changes === groupChanges) show({ ...timeline, roomCode: code })
   }
 
   async function stop(): Promise<void> {
@@ -190,12 +217,17 @@ export function createChat(): Chat {
         stores,
         secret: secret === '' ? undefined : secret,
         maxFileBytes: state.maxFileBytes,
+        history: historyLimits(localStorage),
       })
       session = created
       created.on((event) => {
         if (session !== created) return
         if (event.type === 'error' && state.joining) refusal = event
         onEvent(event)
+      })
+      // What this browser kept loads while connecting, and goes before what arrived meanwhile.
+      void created.history().then((kept) => {
+        if (session === created) showEarlier(earlier.start(kept))
       })
       await created.connect()
     } catch (error) {
@@ -222,7 +254,17 @@ export function createChat(): Chat {
     refreshMembers()
   }
 
+  const files = createFileSender({
+    session: () => session,
+    maxFileBytes: () => state.maxFileBytes,
+    setProblem: (problem) => setState('problem', problem),
+    setOversize: (oversize) => setState('oversize', oversize),
+    failed,
+  })
+
   function failed(error: unknown): void {
+    // Its entry on the list is marked failed, with a Retry: a bar would say it twice.
+    if (error instanceof ChatError && error.code === 'send_failed') return
     const message =
       error instanceof ChatError
         ? error.code === 'key_change_unaccepted'
@@ -240,45 +282,9 @@ export function createChat(): Chat {
       return true
     } catch (error) {
       failed(error)
-      return false
+      // One that failed on its way is on the list, marked, with a Retry: the composer lets go.
+      return error instanceof ChatError && error.code === 'send_failed'
     }
-  }
-
-  async function sendFile(file: File): Promise<void> {
-    if (!session) return
-    if (file.size > MAX_READ_BYTES) {
-      setState('problem', PROBLEM_TEXTS.tooLargeToRead(file.name, describeSize(file.size)))
-      return
-    }
-    const bytes = new Uint8Array(await file.arrayBuffer())
-    const check = checkTextFile(file.name, bytes, state.maxFileBytes)
-    if (!check.ok && check.code === 'too_large') {
-      pendingFile = { name: file.name, bytes }
-      setState('oversize', { name: file.name, size: bytes.length })
-      return
-    }
-    if (!check.ok) {
-      setState('problem', PROBLEM_TEXTS.cannotSend(file.name, check.message))
-      return
-    }
-    await sendBytes({ name: file.name, bytes }, false)
-  }
-
-  async function sendBytes(file: { name: string; bytes: Uint8Array }, truncate: boolean) {
-    if (!session) return
-    try {
-      await session.sendFile(file, { truncate })
-      setState('problem', undefined)
-    } catch (error) {
-      failed(error)
-    }
-  }
-
-  async function resolveOversize(send: boolean): Promise<void> {
-    const file = pendingFile
-    pendingFile = undefined
-    setState('oversize', undefined)
-    if (send && file) await sendBytes(file, true)
   }
 
   async function leave(): Promise<void> {
@@ -290,11 +296,16 @@ export function createChat(): Chat {
     closeStores = undefined
     batch(() => {
       setState('screen', 'join')
-      show({ ...timeline, status: 'closed', entries: [], roomCode: undefined })
+      show({ ...timeline, status: 'closed', entries: [], roomCode: undefined, deliveries: {} })
       setState('members', [])
       setState('keyChanges', [])
       setState('problem', undefined)
     })
+  }
+
+  function showEarlier(page: readonly ShownMessage[]): void {
+    show(withEarlier(timeline, page, Date.now()))
+    setState('earlierHidden', earlier.hidden())
   }
 
   async function withSession<T>(task: (current: ChatSession) => Promise<T>): Promise<T> {
@@ -325,8 +336,10 @@ export function createChat(): Chat {
     join,
     rejoin: () => join(state.name, lastSecret),
     sendText,
-    sendFile,
-    resolveOversize,
+    sendFile: files.sendFile,
+    retry: (id) => withSession((current) => current.retry(id)).then(() => {}, failed),
+    notifications,
+    resolveOversize: files.resolveOversize,
     safetyNumber: (name) => withSession((current) => current.safetyNumber(name)),
     async markVerified(name) {
       await withSession((current) => current.markVerified(name))
@@ -338,8 +351,23 @@ export function createChat(): Chat {
       refreshMembers()
     },
     dismissProblem: () => setState('problem', undefined),
+    showEarlier: () => showEarlier(earlier.more()),
+    async clearHistory() {
+      // Displaced, this page has no session: the one in the other tab keeps the history.
+      if (!session) return
+      const forgotten = await session.clearHistory()
+      earlier.forget()
+      showEarlier([])
+      show(clearedTimeline(timeline, forgotten, Date.now()))
+    },
     leave,
   }
+}
+
+/** Leaving or clearing empties the list, kept history goes in before: set it whole then. */
+function reset(before: Timeline, next: Timeline): boolean {
+  const last = before.entries.length - 1
+  return next.entries.length <= last || (last >= 0 && next.entries[last] !== before.entries[last])
 }
 
 /** Server refusals are told apart by refusals.ts alone; a damaged store only by its error. */
@@ -357,8 +385,8 @@ function joinFailureOf(
 }
 
 /** The timeline's fields the store holds as they are (it appends the entries one by one). */
-function shownAsIs({ status, statusDetail, roomCode, incoming, displaced }: Timeline): Shown {
-  return { status, statusDetail, roomCode, incoming, displaced }
+function shownAsIs({ entries: _entries, notices: _notices, ...shown }: Timeline): Shown {
+  return shown
 }
 
 /** You first, then whoever is here, then the rest, each by name. */

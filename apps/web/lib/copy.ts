@@ -76,7 +76,18 @@ export const NOTICE_TEXTS = {
   groupIntegrity: (message: string) => `Security warning: ${message}. Nothing of it was applied.`,
   displaced: 'This name joined from another tab or device, so this page stopped.',
   serverSays: (message: string) => `The server says: ${message}`,
-  reloaded: 'Back in the room. What was shown before the reload is not kept in this browser.',
+  reloaded: 'Back in the room.',
+} as const
+
+/** The history this browser keeps: its separators, and what clearing it says. */
+export const HISTORY_TEXTS = {
+  earlier: 'Earlier messages on this device',
+  newSession: 'New session',
+  cleared: (forgotten: number) =>
+    `History on this device cleared: ${forgotten} ${forgotten === 1 ? 'message' : 'messages'} forgotten. Others keep their copies.`,
+  confirm: 'Clear the messages this browser keeps for this name? Others keep their copies.',
+  showEarlier: (hidden: number) =>
+    `Show earlier messages (${hidden.toLocaleString('en')} more kept on this device)`,
 } as const
 
 /** What the page says when a command it was given could not be done. */

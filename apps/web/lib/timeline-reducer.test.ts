@@ -83,6 +83,71 @@ describe('reduceTimeline', () => {
     expect(timeline.incoming).toBe(1)
   })
 
+  test('draws an own message at once as pending, keeps its place when the log shows it, and marks a failure', () => {
+    const pending = (id: string, text: string, at = NOW - 3) =>
+      ({ type: 'delivery', id, state: 'pending', at, content: { kind: 'text', text } }) as const
+    const sending = fold([pending('m2', 'on its way'), message({ id: 'm3', text: 'meanwhile' })])
+    expect(sending.entries).toEqual([
+      { kind: 'message', key: 'm2', at: NOW - 3, from: 'alice', own: true, text: 'on its way' },
+      { kind: 'message', key: 'm3', at: NOW - 5, from: 'bob', own: false, text: 'meanwhile' },
+    ])
+    expect(sending.deliveries).toEqual({ m2: { state: 'pending' } })
+    expect(sending.incoming).toBe(1)
+
+    const sent = fold(
+      [
+        message({ id: 'm2', seq: 9, from: 'alice', own: true, text: 'on its way' }),
+        { ...pending('m2', 'on its way'), state: 'sent' },
+      ],
+      AS_ALICE,
+      sending,
+    )
+    expect(sent.entries).toEqual(sending.entries)
+    expect(sent.deliveries).toEqual({})
+
+    const failed = fold(
+      [
+        pending('m4', 'doomed'),
+        { ...pending('m4', 'doomed'), state: 'failed', reason: 'the server refused it: no' },
+      ],
+      AS_ALICE,
+      sent,
+    )
+    expect(failed.deliveries).toEqual({
+      m4: { state: 'failed', reason: 'the server refused it: no' },
+    })
+    const retried = fold([pending('m4', 'doomed')], AS_ALICE, failed)
+    expect(retried.entries).toHaveLength(3)
+    expect(retried.deliveries).toEqual({ m4: { state: 'pending' } })
+  })
+
+  test('draws an own file at once as pending, with what it holds', () => {
+    const bytes = new TextEncoder().encode('notes')
+    const timeline = fold([
+      {
+        type: 'delivery',
+        id: 'f2',
+        state: 'pending',
+        at: NOW,
+        content: { kind: 'file', name: 'a.txt', size: 5, truncated: false, sha256: 'ab', bytes },
+      },
+    ])
+    expect(timeline.entries).toEqual([
+      {
+        kind: 'file',
+        key: 'f2',
+        at: NOW,
+        from: 'alice',
+        own: true,
+        name: 'a.txt',
+        size: 5,
+        truncated: false,
+        sha256: 'ab',
+        bytes,
+      },
+    ])
+  })
+
   test('keeps the sender the server claimed when MLS authenticated another', () => {
     const timeline = fold([message({ from: 'mallory', claimedBy: 'bob' })])
     expect(timeline.entries).toEqual([

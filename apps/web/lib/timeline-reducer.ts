@@ -3,6 +3,7 @@
 import type {
   ChatEvent,
   ConnectionStatus,
+  DeliveryEvent,
   FileEvent,
   MessageEvent,
 } from '../../../shared/client/events.ts'
@@ -24,11 +25,18 @@ export interface NoticeEntry {
   readonly kind: 'notice'
   readonly key: string
   readonly at: number
-  readonly tone: 'info' | 'warning'
+  /** A separator marks where this device's kept history ends (earlier.ts). */
+  readonly tone: 'info' | 'warning' | 'separator'
   readonly text: string
 }
 
 export type Entry = MessageEntry | FileEntry | NoticeEntry
+
+/** An own message drawn before the room's log has it: on its way, or failed (and why). */
+export interface Delivery {
+  readonly state: 'pending' | 'failed'
+  readonly reason?: string
+}
 
 export interface Timeline {
   /** Only ever grows, until leaving the room empties it. */
@@ -42,6 +50,8 @@ export interface Timeline {
   readonly roomCode: string | undefined
   /** The same name joined from elsewhere, so this page stopped. */
   readonly displaced: boolean
+  /** Own messages on the list that the log has not shown yet, by entry key. */
+  readonly deliveries: Readonly<Record<string, Delivery>>
 }
 
 export const EMPTY_TIMELINE: Timeline = {
@@ -52,6 +62,7 @@ export const EMPTY_TIMELINE: Timeline = {
   statusDetail: undefined,
   roomCode: undefined,
   displaced: false,
+  deliveries: {},
 }
 
 /** What the reducer needs to know of the page besides the event. */
@@ -73,9 +84,14 @@ export function reduceTimeline(
     case 'status':
       return { ...timeline, status: event.status, statusDetail: event.detail }
     case 'message':
+      // Our own is on the list since it was sent; its `delivery` event says it is there now.
+      if (event.own && event.id in timeline.deliveries) return timeline
       return received(timeline, entryOf(event, 'message'), event.own)
     case 'file':
+      if (event.own && event.id in timeline.deliveries) return timeline
       return received(timeline, entryOf(event, 'file'), event.own)
+    case 'delivery':
+      return delivered(timeline, event, context)
     case 'presence': {
       const who = event.name === context.self ? NOTICE_TEXTS.you : event.name
       const text =
@@ -113,7 +129,8 @@ export function reduceTimeline(
       }
       return withNotice(timeline, asSentence(event.message), 'warning', context.now)
     case 'error':
-      if (context.joining) return timeline
+      // Shown on the messages it refused, each with a Retry.
+      if (context.joining || event.failed) return timeline
       // The same name joined from another tab or device: two pages taking turns would knock each
       // other out forever, so this one steps back.
       if (event.code === 'replaced') {
@@ -150,6 +167,27 @@ export function changesMembers(event: ChatEvent): boolean {
   )
 }
 
+/** An own message: drawn the moment it is sent, marked until the log shows it. */
+function delivered(timeline: Timeline, event: DeliveryEvent, context: TimelineContext): Timeline {
+  const { [event.id]: _before, ...others } = timeline.deliveries
+  if (event.state === 'sent') return { ...timeline, deliveries: others }
+  const deliveries = {
+    ...others,
+    [event.id]:
+      event.state === 'failed'
+        ? { state: event.state, reason: event.reason }
+        : { state: event.state },
+  }
+  // Retried: it is on the list already.
+  if (event.id in timeline.deliveries) return { ...timeline, deliveries }
+  const base = { key: event.id, at: event.at, from: context.self ?? '', own: true }
+  const entry: MessageEntry | FileEntry =
+    event.content.kind === 'text'
+      ? { ...base, kind: 'message', text: event.content.text }
+      : { ...base, ...event.content, kind: 'file' }
+  return { ...received(timeline, entry, true), deliveries }
+}
+
 function received(timeline: Timeline, entry: MessageEntry | FileEntry, own: boolean): Timeline {
   return {
     ...timeline,
@@ -158,7 +196,7 @@ function received(timeline: Timeline, entry: MessageEntry | FileEntry, own: bool
   }
 }
 
-function entryOf<E extends MessageEvent | FileEvent, K extends string>(
+export function entryOf<E extends MessageEvent | FileEvent, K extends string>(
   event: E,
   kind: K,
 ): EntryOf<E, K> {
