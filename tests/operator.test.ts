@@ -77,6 +77,9 @@ async function aliceAndBob(server: Served, secret?: string) {
   const alice = await startEngineSession(overWebSocket(server), 'alice', options)
   const bob = await startEngineSession(overTls(server), 'bob', options)
   await bob.waitFor('membership', (event) => event.members.includes('alice'))
+  // Alice too must have taken the commit that added bob: a message she encrypted before it, at
+  // the old epoch, is logged after it, and bob (who joined at the new one) cannot read it.
+  await alice.waitFor('membership', (event) => event.members.includes('bob'))
   return { alice, bob }
 }
 

@@ -679,7 +679,7 @@ describe.skipIf(!browserAvailable())('the web client in Chromium', () => {
       const dialog = alice.page.getByRole('dialog')
       await poll(
         () => dialog.textContent(),
-        (text) => expect(text).toContain('big.txt is 2.7 KB; a file may be at most 1.0 KB'),
+        (text) => expect(text).toContain('big.txt is 2.7 KiB; a file may be at most 1.0 KiB'),
       )
       await dialog.getByRole('button', { name: 'Cancel' }).click()
       await dialog.waitFor({ state: 'hidden' })
@@ -689,12 +689,12 @@ describe.skipIf(!browserAvailable())('the web client in Chromium', () => {
         mimeType: 'text/plain',
         buffer: Buffer.from(big),
       })
-      await dialog.getByRole('button', { name: 'Send the first 1.0 KB' }).click()
+      await dialog.getByRole('button', { name: 'Send the first 1.0 KiB' }).click()
       const received = await carol.waitFor('file', (file) => file.name === 'big.txt')
       expect(received).toMatchObject({ truncated: true, size: big.length })
       expect(received.bytes).toEqual(encoder.encode(big.slice(0, 1024)))
       expect(await entryWith(alice.page, 'big.txt').locator('.file-truncated').textContent()).toBe(
-        'Truncated: only the first 1.0 KB were sent.',
+        'Truncated: only the first 1.0 KiB were sent.',
       )
       expect(carol.events.filter((event) => event.type === 'file')).toHaveLength(1)
     },

@@ -99,7 +99,7 @@ describe('checkTextFile', () => {
     expect(checkTextFile('x.txt', new Uint8Array(1025).fill(0x61), 1024)).toEqual({
       ok: false,
       code: 'too_large',
-      message: 'the file is 1.0 KB, over the 1.0 KB limit',
+      message: 'the file is 1.0 KiB, over the 1.0 KiB limit',
     })
   })
 
@@ -246,12 +246,12 @@ describe('describeSize', () => {
     [0, '0 B'],
     [512, '512 B'],
     [1023, '1023 B'],
-    [1024, '1.0 KB'],
-    [1536, '1.5 KB'],
-    [1_048_575, '1.0 MB'],
-    [1_048_576, '1.0 MB'],
-    [1_572_864, '1.5 MB'],
-    [1024 ** 3, '1.0 GB'],
+    [1024, '1.0 KiB'],
+    [1536, '1.5 KiB'],
+    [1_048_575, '1.0 MiB'],
+    [1_048_576, '1.0 MiB'],
+    [1_572_864, '1.5 MiB'],
+    [1024 ** 3, '1.0 GiB'],
   ]
   for (const [bytes, expected] of cases) {
     test(`describes ${bytes} bytes as ${expected}`, () => {

@@ -111,7 +111,8 @@ export function sanitizeFileName(name: string): string {
 /** `512 B`, `1.5 KB`, `1.0 MB`: binary units, one decimal above bytes. */
 export function describeSize(bytes: number): string {
   if (bytes < 1024) return `${bytes} B`
-  const units = ['KB', 'MB', 'GB', 'TB']
+  // Binary multiples, named as such: a "MB" of 1,048,576 bytes would be a quiet lie.
+  const units = ['KiB', 'MiB', 'GiB', 'TiB']
   let value = bytes / 1024
   let unit = 0
   // Step up where rounding would otherwise print `1024.0 KB`.
