@@ -1,15 +1,14 @@
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
+import { beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import type { Browser, Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
 import {
   browserAvailable,
+  chromiumForTests,
   joinAs,
-  launchBrowser,
   openPage,
   poll,
   shown,
-  type TestBrowser,
   waitUntilReady,
 } from './support/browser.ts'
 import { startEngineClient } from './support/engine.ts'
@@ -102,22 +101,12 @@ function pipePane(session: string, file: string): void {
 }
 
 describe.skipIf(!browserAvailable())('desktop notifications on the page', () => {
-  let chromium: TestBrowser
-  let browser: Browser
-
-  beforeAll(async () => {
-    chromium = await launchBrowser((await testCertificates()).cert)
-    browser = chromium.browser
-    mkdirSync(OUTPUT_DIR, { recursive: true })
-  })
-
-  afterAll(async () => {
-    await chromium?.[Symbol.asyncDispose]()
-  })
+  const chromium = chromiumForTests()
+  beforeAll(() => mkdirSync(OUTPUT_DIR, { recursive: true }))
 
   test('asked for only from the button; shown for messages while the tab is hidden; off by a toggle that is remembered', async () => {
     await using server = await startTestServer()
-    await using alice = await openPage(browser, server)
+    await using alice = await openPage(chromium.browser, server)
     const { page, context } = alice
     // Records what the page asks of the Notification API, from the first script on.
     await context.addInitScript(() => {

@@ -1,17 +1,15 @@
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
+import { beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import type { Browser } from 'playwright-core'
 import type { ChatEvent, DeliveryEvent } from '../shared/client/events.ts'
 import { tlsTransport } from '../shared/client/tls-transport.ts'
 import {
   browserAvailable,
+  chromiumForTests,
   entryWith,
-  launchBrowser,
   openChat,
   say,
   shown,
-  type TestBrowser,
   waitUntilReady,
 } from './support/browser.ts'
 import { type EngineClient, startEngineClient, startEngineSession } from './support/engine.ts'
@@ -238,18 +236,8 @@ describe('own messages on their way (terminal)', () => {
 const OUTPUT_DIR = join(import.meta.dir, '..', 'test-output')
 
 describe.skipIf(!browserAvailable())('own messages on their way (page)', () => {
-  let chromium: TestBrowser
-  let browser: Browser
-
-  beforeAll(async () => {
-    chromium = await launchBrowser((await testCertificates()).cert)
-    browser = chromium.browser
-    mkdirSync(OUTPUT_DIR, { recursive: true })
-  })
-
-  afterAll(async () => {
-    await chromium?.[Symbol.asyncDispose]()
-  })
+  const chromium = chromiumForTests()
+  beforeAll(() => mkdirSync(OUTPUT_DIR, { recursive: true }))
 
   test('a message sent while the server is down shows "Sending…" at once, and no mark once it went', async () => {
     using dataDir = temporaryDirectory()
@@ -257,7 +245,7 @@ describe.skipIf(!browserAvailable())('own messages on their way (page)', () => {
     let second: TestServer | undefined
     try {
       await using bob = await startEngineClient(first, 'bob', 'tls')
-      await using alice = await openChat(browser, first, 'alice')
+      await using alice = await openChat(chromium.browser, first, 'alice')
       await bob.waitFor('membership', (event) => event.members.includes('alice'))
       await bob.session.sendText('can you read me?')
       await shown(alice.page, 'can you read me?')
@@ -288,7 +276,7 @@ describe.skipIf(!browserAvailable())('own messages on their way (page)', () => {
       const redis = { url: pair.url, waitReplicas: 1, waitTimeoutMs: 300 }
       await using server = await startTestServer({ redis })
       await using bob = await startEngineClient(server, 'bob', 'tls')
-      await using alice = await openChat(browser, server, 'alice')
+      await using alice = await openChat(chromium.browser, server, 'alice')
       await bob.waitFor('membership', (event) => event.members.includes('alice'))
       await bob.session.sendText('can you read me?')
       await shown(alice.page, 'can you read me?')

@@ -1,5 +1,6 @@
 // Real Chromium for the web client's tests, through playwright-core: finds the Debian build,
 // trusts only the test server's certificate, and drives the page the way a user would.
+import { afterAll, beforeAll } from 'bun:test'
 import { existsSync } from 'node:fs'
 // @peculiar/x509 resolves its algorithms through tsyringe, which needs the Reflect metadata API
 // before x509 loads: this side-effect import must stay above the x509 import.
@@ -12,7 +13,7 @@ import {
   chromium,
   type Page,
 } from 'playwright-core'
-import type { TestServer } from './harness.ts'
+import { type TestServer, testCertificates } from './harness.ts'
 
 export const CHROMIUM_PATH = '/usr/bin/chromium'
 
@@ -67,6 +68,26 @@ export async function launchBrowser(serverCertificatePem: string): Promise<TestB
   return {
     browser,
     [Symbol.asyncDispose]: () => browser.close(),
+  }
+}
+
+/**
+ * One Chromium for the tests of a describe block: launched before them (trusting the test
+ * server's certificate), closed after them. Read `.browser` inside a test, once it has started.
+ */
+export function chromiumForTests(timeoutMs = 30_000): { readonly browser: Browser } {
+  let launched: TestBrowser | undefined
+  beforeAll(async () => {
+    launched = await launchBrowser((await testCertificates()).cert)
+  }, timeoutMs)
+  afterAll(async () => {
+    await launched?.[Symbol.asyncDispose]()
+  })
+  return {
+    get browser() {
+      if (!launched) throw new Error('Chromium is launched before the tests of its block run')
+      return launched.browser
+    },
   }
 }
 
