@@ -89,12 +89,15 @@ describe('store files at rest', () => {
       'chatbox.sqlite': '600',
       'chatbox.sqlite-wal': '600',
       'chatbox.sqlite-shm': '600',
+      // The admin's control socket, for the server's own user alone.
+      admin: '700',
     })
+    expect(modes(joinPath(data, 'admin'))).toEqual({ 'control.sock': '600' })
     // Certificates are public; the one private key is the server's own.
     expect(modes(certs)).toEqual({ 'ca.pem': '644', 'server.pem': '644', 'server-key.pem': '600' })
     server.child.kill('SIGTERM')
     expect((await server.exit()).code).toBe(0)
-    expect(modes(data)).toEqual({ 'chatbox.sqlite': '600' })
+    expect(modes(data)).toEqual({ 'chatbox.sqlite': '600', admin: '700' })
   })
 })
 

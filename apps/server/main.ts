@@ -2,6 +2,8 @@
 import { X509Certificate } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { createLimits } from '../../shared/protocol/limits.ts'
+import { answerControl } from './admin/control.ts'
+import { type ControlSocket, listenControlSocket } from './admin/control-socket.ts'
 import { certificateFingerprint, ensureCertificates } from './certs.ts'
 import {
   openRedisCluster,
@@ -106,6 +108,7 @@ async function main(): Promise<void> {
   }
 
   let server: ReturnType<typeof startChatServer>
+  let control: ControlSocket | undefined
   try {
     const backend = cluster ?? openEmbeddedBackend({ dataDir: config.dataDir, limits })
     server = startChatServer({
@@ -120,6 +123,17 @@ async function main(): Promise<void> {
       eventLog,
       metricsToken: config.metricsToken,
     })
+    // `bun run admin` reaches the running server here; `:memory:` has no directory to put it in.
+    const room = server.room
+    if (config.dataDir !== ':memory:') {
+      const live = {
+        members: () => room.members(),
+        removeFromGroup: room.removeFromGroup,
+        banish: room.banish,
+        events: server.events,
+      }
+      control = listenControlSocket(config.dataDir, answerControl(backend, live))
+    }
   } catch (error) {
     if (error instanceof StoreError) fail(error.message)
     const code = (error as NodeJS.ErrnoException).code
@@ -178,6 +192,7 @@ async function main(): Promise<void> {
     stopping = true
     if (config.logFormat === 'json') eventLog({ event: 'stopping', signal })
     else console.log(`chatbox: ${signal}, saying goodbye to clients`)
+    control?.stop()
     await server.stop()
     process.exit(0)
   }

@@ -4,8 +4,9 @@
 import { join, resolve } from 'node:path'
 import * as clack from '@clack/prompts'
 import type { ConnectionStatus } from '../../shared/client/events.ts'
-import { clientStateDir, createFileStores } from '../../shared/client/file-stores.ts'
+import { createFileStores } from '../../shared/client/file-stores.ts'
 import { DAY_MS } from '../../shared/client/history.ts'
+import type { BackupContent } from '../../shared/client/identity-backup.ts'
 import { type ChatSession, createChatSession } from '../../shared/client/session.ts'
 import { tlsTransport } from '../../shared/client/tls-transport.ts'
 import { BEL } from './bell.ts'
@@ -14,12 +15,25 @@ import { parseCommand } from './commands.ts'
 import { GRACE_MS } from './delivery-marks.ts'
 import { earlierLines, holdSurface } from './earlier.ts'
 import { safeJson } from './format.ts'
+import {
+  exportIdentity,
+  IdentityFileError,
+  installIdentity,
+  readIdentityFile,
+} from './identity-file.ts'
 import { neutralize, neutralizeLine } from './neutralize.ts'
-import { loadOptions, type TermOptions, UsageError } from './options.ts'
+import {
+  loadOptions,
+  parseServerAddress,
+  type ServerAddress,
+  type TermOptions,
+  UsageError,
+} from './options.ts'
 import { speaksHttps } from './port-check.ts'
 import { createScreen } from './screen.ts'
-import { establishTrust, TrustError } from './server-trust.ts'
-import { StartUpError, startUp } from './start-up.ts'
+import { knownStateDir, serverStateDir } from './server-dir.ts'
+import { type CertificateSeen, establishTrust, TrustError } from './server-trust.ts'
+import { DEFAULT_SERVER, StartUpError, startUp } from './start-up.ts'
 import { createView } from './view.ts'
 
 const interactive = Boolean(process.stdin.isTTY && process.stdout.isTTY)
@@ -153,23 +167,66 @@ async function main(): Promise<void> {
     throw error
   }
   const certDir = process.env.CHATBOX_CERT_DIR ?? 'certs'
+  const passphrase = { fromEnv: process.env.CHATBOX_IDENTITY_PASSPHRASE, interactive }
+  const trust = async (
+    address: ServerAddress,
+    ask: ((seen: CertificateSeen) => Promise<boolean>) | undefined,
+  ) => {
+    const trusted = await establishTrust({
+      address,
+      caFile: options.ca,
+      localCaFiles: [
+        resolve(certDir, 'ca.pem'),
+        join(import.meta.dir, '..', '..', 'certs', 'ca.pem'),
+      ],
+      knownHostsFile: join(options.configHome, 'chatbox', 'known_hosts.json'),
+      ask,
+    })
+    // The state follows the server's key, not the address typed (server-dir.ts).
+    stateDirs.set(
+      address.label,
+      serverStateDir(options.configHome, address.label, trusted.serverId),
+    )
+    return trusted.ca
+  }
+  const stateDirs = new Map<string, string>()
+  const stateDir = (address: ServerAddress) => {
+    const dir = stateDirs.get(address.label)
+    if (!dir) throw new Error(`${address.label} was opened before it was trusted`)
+    return dir
+  }
+  let restored: BackupContent | undefined
+  try {
+    if (options.exportIdentity) {
+      const address = options.server ?? parseServerAddress(DEFAULT_SERVER)
+      // Offline when this address was used before: a backup is most wanted when things break.
+      let dir = knownStateDir(options.configHome, address.label)
+      if (!dir) {
+        await trust(address, undefined)
+        dir = stateDir(address)
+      }
+      console.log(await exportIdentity(dir, options.exportIdentity, options.name, passphrase))
+      process.exit(0)
+    }
+    restored = options.importIdentity
+      ? await readIdentityFile(options.importIdentity, passphrase)
+      : undefined
+    if (restored) options = { ...options, name: options.name ?? restored.name }
+  } catch (error) {
+    if (error instanceof IdentityFileError || error instanceof TrustError) quit(error.message, 1)
+    throw error
+  }
   let session: ChatSession
   try {
     session = await startUp(
       { input: process.stdin, output: process.stdout, interactive },
       options,
       {
-        trust: (address, ask) =>
-          establishTrust({
-            address,
-            caFile: options.ca,
-            localCaFiles: [
-              resolve(certDir, 'ca.pem'),
-              join(import.meta.dir, '..', '..', 'certs', 'ca.pem'),
-            ],
-            knownHostsFile: join(options.configHome, 'chatbox', 'known_hosts.json'),
-            ask,
-          }),
+        trust: async (address, ask) => {
+          const ca = await trust(address, ask)
+          if (restored) await installIdentity(stateDir(address), restored)
+          return ca
+        },
         speaksHttps,
         open: ({ address, ca, name, secret }) =>
           createChatSession({
@@ -180,7 +237,7 @@ async function main(): Promise<void> {
               serverName: address.host,
             }),
             name,
-            stores: createFileStores(clientStateDir(options.configHome, address.label)),
+            stores: createFileStores(stateDir(address)),
             history: {
               maxMessages: options.historyMessages,
               maxAgeMs: options.historyDays * DAY_MS,
@@ -191,7 +248,7 @@ async function main(): Promise<void> {
     )
   } catch (error) {
     if (error instanceof StartUpError) quit(error.message, error.exitCode)
-    if (error instanceof TrustError) quit(error.message, 1)
+    if (error instanceof TrustError || error instanceof IdentityFileError) quit(error.message, 1)
     throw error
   }
   if (interactive) {

@@ -19,6 +19,9 @@ export const USAGE = `usage: bun run apps/term/client.ts [options]
                         K, M are 1024s, KB and MB 1000s; env CHATBOX_SAVE_QUOTA)
   --config-home DIR     identity, pins, group state and history go in DIR/chatbox
                         (default $XDG_CONFIG_HOME, else ~/.config)
+  --export-identity FILE  write the identity kept for --server to FILE, sealed with a
+                        passphrase (asked, or env CHATBOX_IDENTITY_PASSPHRASE), then exit
+  --import-identity FILE  use the identity in FILE (from either client) for --server, then join
   --history-messages N  keep the last N messages on this device, sealed, and show them at the
                         next start (default 1000; 0 = keep none; env CHATBOX_HISTORY_MESSAGES)
   --history-days DAYS   forget kept messages older than DAYS (default 30; env
@@ -93,6 +96,8 @@ const OptionsSchema = v.object({
   downloadDir: v.string(),
   saveQuota: ByteSize,
   configHome: v.string(),
+  exportIdentity: v.optional(v.pipe(v.string(), v.nonEmpty())),
+  importIdentity: v.optional(v.pipe(v.string(), v.nonEmpty())),
   historyMessages: Count(0, 1_000_000),
   historyDays: Count(1, 36_500),
   /** Unset: the client decides by mode (client.ts). */
@@ -126,6 +131,8 @@ export function loadOptions(argv: string[], env: Record<string, string | undefin
         'download-dir': { type: 'string' },
         'save-quota': { type: 'string' },
         'config-home': { type: 'string' },
+        'export-identity': { type: 'string' },
+        'import-identity': { type: 'string' },
         'history-messages': { type: 'string' },
         'history-days': { type: 'string' },
         bell: { type: 'boolean' },
@@ -154,6 +161,8 @@ export function loadOptions(argv: string[], env: Record<string, string | undefin
       env.CHATBOX_SAVE_QUOTA ??
       String(DEFAULT_SAVE_QUOTA_BYTES),
     configHome: (values['config-home'] as string | undefined) ?? defaultConfigHome(env),
+    exportIdentity: values['export-identity'],
+    importIdentity: values['import-identity'],
     historyMessages:
       (values['history-messages'] as string | undefined) ??
       env.CHATBOX_HISTORY_MESSAGES ??

@@ -1,6 +1,8 @@
 // Whether to trust the server's certificate: the local CA (for localhost), a --ca file, the
 // system store, or a self-signed certificate the user pinned on first use (like ssh's
 // known_hosts). A pinned server that shows another certificate is refused. No chat logic here.
+
+import { createHash, X509Certificate } from 'node:crypto'
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { rootCertificates } from 'node:tls'
@@ -34,6 +36,11 @@ type KnownHosts = v.InferOutput<typeof KnownHostsSchema>
 
 export interface CertificateSeen {
   readonly sha256: string
+  /**
+   * SHA-256 of the public key (SPKI DER), hex: the server's identity, the same whichever of its
+   * names (`localhost`, `127.0.0.1`) was dialled, and across a renewal that keeps the key.
+   */
+  readonly spkiSha256: string
   /** As the certificate spells them: the server's words, to neutralize before showing. */
   readonly subject: string
   readonly issuer: string
@@ -54,8 +61,15 @@ export interface TrustOptions {
 
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '::1'])
 
+export interface Trusted {
+  /** The CA list to connect with (undefined: the system store). */
+  readonly ca: string[] | undefined
+  /** The server's identity as seen in the handshake: its key's SPKI SHA-256, hex. */
+  readonly serverId: string
+}
+
 /** The CA list to connect with; throws TrustError with what to do when there is none. */
-export async function establishTrust(options: TrustOptions): Promise<string[] | undefined> {
+export async function establishTrust(options: TrustOptions): Promise<Trusted> {
   const { address } = options
   const anchors: string[] = []
   if (options.caFile) {
@@ -75,7 +89,7 @@ export async function establishTrust(options: TrustOptions): Promise<string[] | 
   const ca = anchors.length > 0 ? [...rootCertificates, ...anchors] : undefined
 
   const first = await probe(address, ca)
-  if (first.trusted) return ca
+  if (first.trusted) return { ca, serverId: first.seen.spkiSha256 }
   const seen = first.seen
   if (pin) {
     throw new TrustError(
@@ -107,11 +121,11 @@ export async function establishTrust(options: TrustOptions): Promise<string[] | 
   const second = await probe(address, pinned)
   if (!second.trusted)
     throw new TrustError(`still cannot verify ${address.label}: ${second.reason}`)
-  return pinned
+  return { ca: pinned, serverId: second.seen.spkiSha256 }
 }
 
 type ProbeResult =
-  | { readonly trusted: true }
+  | { readonly trusted: true; readonly seen: CertificateSeen }
   | { readonly trusted: false; readonly reason: string; readonly seen: CertificateSeen }
 
 /** One TLS handshake with full verification, to learn whether it passes and what was shown. */
@@ -124,7 +138,7 @@ function probe(address: ServerAddress, ca: string[] | undefined): Promise<ProbeR
     socket: {
       handshake(socket, success, authorizationError) {
         if (success && !authorizationError) {
-          resolve({ trusted: true })
+          resolve({ trusted: true, seen: describe(socket.getPeerCertificate()) })
         } else {
           resolve({
             trusted: false,
@@ -151,8 +165,10 @@ function describe(cert: ReturnType<Bun.Socket['getPeerCertificate']>): Certifica
   const issuer = distinguishedName(cert.issuer)
   const base64 = Buffer.from(cert.raw).toString('base64')
   const lines = base64.match(/.{1,64}/g) ?? []
+  const spki = new X509Certificate(cert.raw).publicKey.export({ type: 'spki', format: 'der' })
   return {
     sha256: cert.fingerprint256,
+    spkiSha256: createHash('sha256').update(spki).digest('hex'),
     subject,
     issuer,
     selfSigned: subject === issuer,

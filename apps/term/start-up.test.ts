@@ -133,6 +133,7 @@ describe('the start-up on injected streams', () => {
           if (!ask) throw new Error('an interactive start-up can ask')
           const seen = {
             sha256: 'AB:CD',
+            spkiSha256: 'abcd',
             subject: 'CN=x',
             issuer: 'CN=x',
             selfSigned: true,

@@ -68,7 +68,7 @@ export interface StartUpSteps<S extends Joinable> {
 }
 
 const DEFAULT_TERMINAL_PORT = 8444
-const DEFAULT_SERVER = `localhost:${DEFAULT_TERMINAL_PORT}`
+export const DEFAULT_SERVER = `localhost:${DEFAULT_TERMINAL_PORT}`
 
 /**
  * From the options to a session that has joined: asks for what the options leave out, and again

@@ -176,6 +176,8 @@ export const LEAVE_REASONS = [
   'dropped',
   'replaced',
   'shutdown',
+  /** The admin banned the member's key (`bun run admin ban`). */
+  'banned',
 ] as const
 export const LeaveReasonSchema = v.picklist(LEAVE_REASONS)
 export type LeaveReason = v.InferOutput<typeof LeaveReasonSchema>
@@ -292,6 +294,8 @@ export const ERROR_CODES = [
   'replaced',
   'unavailable',
   'going_away',
+  /** The admin banned this identity key. */
+  'banned',
 ] as const
 export const ErrorCodeSchema = v.picklist(ERROR_CODES)
 export type ErrorCode = v.InferOutput<typeof ErrorCodeSchema>

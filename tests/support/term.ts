@@ -26,6 +26,7 @@ export interface TermOptions {
   /** Omit --ca (to test trust refusals). */
   readonly noCa?: boolean
   readonly port?: number
+  readonly env?: Record<string, string>
 }
 
 export async function spawnTerm(server: TestServer, options: TermOptions): Promise<TermProcess> {
@@ -52,7 +53,12 @@ export async function spawnTerm(server: TestServer, options: TermOptions): Promi
       stdout: 'pipe',
       stderr: 'pipe',
       // No local dev CA from the repository's certs/ may stand in for the test CA.
-      env: { ...process.env, CHATBOX_CERT_DIR: join(home, 'no-certs'), NO_COLOR: '1' },
+      env: {
+        ...process.env,
+        CHATBOX_CERT_DIR: join(home, 'no-certs'),
+        NO_COLOR: '1',
+        ...options.env,
+      },
     },
   )
   const lines: string[] = []

@@ -115,6 +115,9 @@ export function createAdmission(options: AdmissionOptions): Admission {
       verifyIdentitySignature(member.identityKey, signature, authMessage(nonce, member.name)),
     async claim({ name, identityKey }, remoteAddress) {
       const at = now()
+      if (await identities.isBanned?.(identityKey)) {
+        return { kind: 'refuse', code: 'banned', message: 'the admin banned this key' }
+      }
       const allowance = quota.allow(identityKey, remoteAddress)
       let bound = false
       try {

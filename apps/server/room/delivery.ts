@@ -369,6 +369,14 @@ export function createDelivery(options: DeliveryOptions): Delivery {
       advance()
     },
 
+    remove(name) {
+      // The operator's word: the leaf goes by the next commit, whatever the grace.
+      if (!inRoster(name)) return
+      grace.cancel(name)
+      pendingRemoves.set(nameKey(name), name)
+      advance()
+    },
+
     stop() {
       settle()
       grace.stop()

@@ -115,6 +115,10 @@ export class MemberSession implements Session {
     this.finish('shutdown', errorFrame('going_away', 'the server is shutting down', true))
   }
 
+  banish(): void {
+    this.finish('banned', errorFrame('banned', 'the admin banned this key', true))
+  }
+
   /**
    * The same key connected again (a reconnect after a silent network drop): the new connection
    * takes this one's place without a leave/join pair for the others to see.
@@ -278,6 +282,11 @@ export class MemberSession implements Session {
     }
     const claim = await admission.claim(challenge.member, this.connection.remoteAddress)
     if (!this.challenged()) return
+    if (claim.kind === 'refuse' && claim.code === 'banned') {
+      // Fatal: a banned key has nothing to try again with.
+      this.fail(claim.code, claim.message)
+      return
+    }
     if (claim.kind === 'refuse') {
       this.reject(claim.code, claim.message)
       // Said while still challenged, so the log names the name refused; unless that closed it.

@@ -78,6 +78,23 @@ export interface IdentityStore {
    * binding to that member's key is marked; names bound to another key, or to none, are left alone.
    */
   confirm(members: readonly Member[], at: number): MaybePromise<void>
+  /** Every binding, for the operator's `bun run admin members`; stores that cannot list omit it. */
+  bindings?(): MaybePromise<NameBinding[]>
+  /** Frees the name for the next key that claims it; false if it was not bound. */
+  release?(name: string): MaybePromise<boolean>
+  /** Bans the key the name is bound to; the key, or null if the name is not bound. */
+  ban?(name: string, at: number): MaybePromise<string | null>
+  /** Lifts the bans of the keys that held this name; false if there were none. */
+  unban?(name: string): MaybePromise<boolean>
+  isBanned?(identityKey: string): MaybePromise<boolean>
+}
+
+/** One name's binding as the store holds it. `confirmedAt` is null until used in the group. */
+export interface NameBinding {
+  readonly name: string
+  readonly identityKey: string
+  readonly boundAt: number
+  readonly confirmedAt: number | null
 }
 
 export interface LoggedEntry {
@@ -190,6 +207,8 @@ export interface DeliveryService {
   groupFounded(from: Member, groupInfo: string): MaybePromise<void>
   commit(from: Member, input: CommitInput): MaybePromise<void>
   commitRefused(from: Member, report: CommitRefusal): MaybePromise<void>
+  /** Has the name's leaf removed by the next commit (`bun run admin release`); one process only. */
+  remove?(name: string): void
   stop(): void
 }
 

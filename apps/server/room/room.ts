@@ -33,6 +33,10 @@ export interface Room {
   members(): Member[]
   /** What the room holds now, in counts, for the operator's metrics. */
   census(): RoomCensus
+  /** Has the name's leaf removed from the group by the next commit, if the service can. */
+  removeFromGroup(name: string): boolean
+  /** Disconnects the member at once if it is connected here, with a leave for `banned`. */
+  banish(name: string): void
   /** Tells every connection the server is going away, then closes them. */
   shutdown(): void
 }
@@ -171,6 +175,12 @@ export function createRoom(options: RoomOptions): Room {
         membersOnline: presence.list().length,
         group: group && { epoch: group.epoch, size: group.roster.length },
       }
+    },
+    banish: (name) => members.get(nameKey(name))?.banish(),
+    removeFromGroup(name) {
+      if (!host.delivery.remove) return false
+      host.delivery.remove(name)
+      return true
     },
     shutdown() {
       shuttingDown = true

@@ -3,7 +3,7 @@
 import type { Database } from 'bun:sqlite'
 import type { Member } from '../../../shared/protocol/frames.ts'
 import { nameKey, nameSkeleton } from '../../../shared/protocol/names.ts'
-import type { ClaimResult, ClaimTerms, IdentityStore } from '../room/ports.ts'
+import type { ClaimResult, ClaimTerms, IdentityStore, NameBinding } from '../room/ports.ts'
 
 /**
  * `confirmed_at` is null until the holder is in the group. `skeleton` is not unique: bindings made
@@ -17,6 +17,14 @@ const IDENTITIES_TABLE = `
     bound_at INTEGER NOT NULL,
     skeleton TEXT,
     confirmed_at INTEGER
+  ) WITHOUT ROWID`
+
+/** Identity keys the admin banned, with the name each held then (to unban it by). */
+const BANS_TABLE = `
+  CREATE TABLE IF NOT EXISTS bans (
+    identity_key TEXT PRIMARY KEY,
+    name_key TEXT NOT NULL,
+    banned_at INTEGER NOT NULL
   ) WITHOUT ROWID`
 
 const INDEXES = `
@@ -45,6 +53,7 @@ export function openSqliteIdentities(db: Database): IdentityStore {
   db.run(IDENTITIES_TABLE)
   migrate(db)
   db.run(INDEXES)
+  db.run(BANS_TABLE)
 
   const byName = db.query<{ identity_key: string }, [string]>(
     'SELECT identity_key FROM identities WHERE name_key = ?',
@@ -74,6 +83,18 @@ export function openSqliteIdentities(db: Database): IdentityStore {
       return 'new'
     },
   )
+  const all = db.query<
+    { name: string; identity_key: string; bound_at: number; confirmed_at: number | null },
+    []
+  >('SELECT name, identity_key, bound_at, confirmed_at FROM identities')
+  const free = db.query('DELETE FROM identities WHERE name_key = ?')
+  const addBan = db.query(
+    'INSERT OR IGNORE INTO bans (identity_key, name_key, banned_at) VALUES (?, ?, ?)',
+  )
+  const liftBans = db.query('DELETE FROM bans WHERE name_key = ?')
+  const banned = db.query<{ found: 1 }, [string]>(
+    'SELECT 1 AS found FROM bans WHERE identity_key = ?',
+  )
   const confirm = db.transaction((members: readonly Member[], at: number) => {
     for (const member of members) confirmOne.run(at, nameKey(member.name), member.identityKey)
   })
@@ -83,5 +104,20 @@ export function openSqliteIdentities(db: Database): IdentityStore {
     confirm(members, at) {
       confirm(members, at)
     },
+    release: (name) => free.run(nameKey(name)).changes > 0,
+    ban(name, at) {
+      const held = byName.get(nameKey(name))
+      if (held) addBan.run(held.identity_key, nameKey(name), at)
+      return held?.identity_key ?? null
+    },
+    unban: (name) => liftBans.run(nameKey(name)).changes > 0,
+    isBanned: (identityKey) => banned.get(identityKey) !== null,
+    bindings: (): NameBinding[] =>
+      all.all().map((row) => ({
+        name: row.name,
+        identityKey: row.identity_key,
+        boundAt: row.bound_at,
+        confirmedAt: row.confirmed_at,
+      })),
   }
 }

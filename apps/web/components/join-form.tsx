@@ -3,6 +3,7 @@
 import { createEffect, createSignal, onMount, Show } from 'solid-js'
 import { checkName } from '../../../shared/protocol/names.ts'
 import type { Chat } from '../lib/chat.ts'
+import { RestoreKey } from './restore-key.tsx'
 
 export function JoinForm(props: { chat: Chat }) {
   const [name, setName] = createSignal(props.chat.state.name)
@@ -86,6 +87,7 @@ export function JoinForm(props: { chat: Chat }) {
           {props.chat.state.joining ? 'Joining…' : 'Join the room'}
         </button>
       </form>
+      <RestoreKey name={name()} onRestored={setName} />
     </main>
   )
 }

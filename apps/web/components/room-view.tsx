@@ -3,6 +3,7 @@
 import { createSignal, Show } from 'solid-js'
 import type { Chat } from '../lib/chat.ts'
 import { STATUS_TEXTS } from '../lib/copy.ts'
+import { BackupKey } from './backup-key.tsx'
 import { ClearHistory } from './clear-history.tsx'
 import { Composer } from './composer.tsx'
 import { KeyChangeBanner } from './key-change-banner.tsx'
@@ -67,6 +68,7 @@ export function RoomView(props: { chat: Chat }) {
           )}
         </Show>
         <ClearHistory chat={props.chat} />
+        <BackupKey chat={props.chat} />
         <NotificationToggle notifications={props.chat.notifications} />
         <button type="button" class="quiet leave" onClick={() => setAskingToLeave(true)}>
           Leave

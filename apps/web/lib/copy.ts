@@ -20,6 +20,7 @@ export const LEAVE_REASON_TEXTS: Readonly<Record<LeaveReason, string>> = {
   dropped: 'was dropped by the server',
   replaced: 'left (joined again under another spelling)',
   shutdown: 'left (the server is shutting down)',
+  banned: 'was banned by the admin',
 }
 
 /** Refusals of a join the page can explain better than the server's own message. */

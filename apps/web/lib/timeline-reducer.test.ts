@@ -209,6 +209,7 @@ describe('reduceTimeline', () => {
       'bob was dropped by the server',
       'bob left (joined again under another spelling)',
       'bob left (the server is shutting down)',
+      'bob was banned by the admin',
     ])
   })
 
