@@ -1,4 +1,6 @@
 // The slash commands as one registry that also writes /help; knows the session, not the screen.
+
+import { describeSize } from '../../shared/client/files.ts'
 import { ChatError, type ChatSession } from '../../shared/client/session.ts'
 import { keyFingerprint } from '../../shared/crypto/fingerprint.ts'
 import { nameKey } from '../../shared/protocol/names.ts'
@@ -7,7 +9,6 @@ import { readFileForSending } from './downloads.ts'
 import { neutralizeLine } from './neutralize.ts'
 import { describeHelp, Refusal, type TermNotice } from './notices.ts'
 import type { ReceivedFiles } from './received-files.ts'
-import { describeBytes } from './sizes.ts'
 
 /** What a command may use: the session, and the surface it prints on and asks on. */
 export interface CommandContext {
@@ -122,8 +123,8 @@ function usageOf(command: CommandSpec): string {
 
 /** `1.5 MiB, over the 1.0 MiB limit`; in bytes where rounding would make the two look alike. */
 function overLimit(size: number, limit: number): string {
-  if (describeBytes(size) !== describeBytes(limit)) {
-    return `${describeBytes(size)}, over the ${describeBytes(limit)} limit`
+  if (describeSize(size) !== describeSize(limit)) {
+    return `${describeSize(size)}, over the ${describeSize(limit)} limit`
   }
   const bytes = (count: number) => count.toLocaleString('en-US')
   return `${bytes(size)} bytes, over the limit of ${bytes(limit)}`

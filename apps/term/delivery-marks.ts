@@ -5,9 +5,9 @@
 // failed one says why and the number `/retry N` takes. With --json each state is a line of its
 // own. No I/O here.
 import type { ChatEvent, DeliveryEvent } from '../../shared/client/events.ts'
+import { describeSize } from '../../shared/client/files.ts'
 import type { ChatSession } from '../../shared/client/session.ts'
 import { neutralizeLine } from './neutralize.ts'
-import { describeBytes } from './sizes.ts'
 
 /** The chat screen's wait for the log before a message is shown on its way. */
 export const GRACE_MS = 400
@@ -40,7 +40,7 @@ export interface DeliveryMarks {
 /** Enough of a message to recognise it on one line. */
 function gist(event: DeliveryEvent): string {
   if (event.content.kind === 'file') {
-    return `${neutralizeLine(event.content.name)} (${describeBytes(event.content.size)})`
+    return `${neutralizeLine(event.content.name)} (${describeSize(event.content.size)})`
   }
   const line = neutralizeLine(event.content.text.replace(/\s+/g, ' ').trim())
   return `"${line.length > 40 ? `${line.slice(0, 39)}…` : line}"`

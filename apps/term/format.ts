@@ -2,8 +2,8 @@
 // with every byte that came from someone else made harmless first (neutralize.ts): only a
 // message body may span lines. No I/O here.
 import type { ChatEvent } from '../../shared/client/events.ts'
+import { describeSize } from '../../shared/client/files.ts'
 import { neutralize, neutralizeLine } from './neutralize.ts'
-import { describeBytes } from './sizes.ts'
 
 export interface FormatOptions {
   readonly color: boolean
@@ -62,8 +62,8 @@ export function formatEvent(event: ChatEvent, options: FormatOptions): string | 
       return `${head}: ${indentBody(event.text, width)}${claim}`
     }
     case 'file': {
-      const size = describeBytes(event.size)
-      const cut = event.truncated ? `, truncated to ${describeBytes(event.bytes.length)}` : ''
+      const size = describeSize(event.size)
+      const cut = event.truncated ? `, truncated to ${describeSize(event.bytes.length)}` : ''
       return (
         `${stamp(options, event.at)} ${name(options, event.from)} sent ` +
         `${paint(options, 1, neutralizeLine(event.name))} (${size}${cut})`

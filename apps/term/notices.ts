@@ -3,9 +3,9 @@
 // from the same fields. Pure; every name, path and message is neutralized on the way to text.
 import * as v from 'valibot'
 import { ChatError, type ChatErrorCode } from '../../shared/client/chat-error.ts'
+import { describeSize } from '../../shared/client/files.ts'
 import { safetyNumberRows } from '../../shared/crypto/fingerprint.ts'
 import { neutralizeLine } from './neutralize.ts'
-import { describeBytes } from './sizes.ts'
 
 const MemberSchema = v.object({
   name: v.string(),
@@ -157,7 +157,7 @@ function describeNotice(notice: Exclude<TermNotice, { type: 'help' | 'who' }>): 
     case 'held':
       return (
         `${neutralizeLine(notice.name)} not saved: over this session's save quota ` +
-        `(${describeBytes(notice.usedBytes)} of ${describeBytes(notice.quotaBytes)} used); ` +
+        `(${describeSize(notice.usedBytes)} of ${describeSize(notice.quotaBytes)} used); ` +
         `/save ${notice.file} saves it`
       )
     case 'save-failed':

@@ -1,9 +1,10 @@
 // What becomes of a file someone sent: saved at once while this session's save quota lasts, else
 // shown and held in memory until the user asks for it with /save N. Knows the download folder,
 // not the screen: it answers with the notice to show (notices.ts).
+
+import { describeSize } from '../../shared/client/files.ts'
 import type { DownloadFolder } from './downloads.ts'
 import { Refusal, type TermNotice } from './notices.ts'
-import { describeBytes } from './sizes.ts'
 
 /**
  * Unsaved files kept for /save, newest first, up to this many bytes (and always the latest one):
@@ -70,7 +71,7 @@ export function createReceivedFiles(folder: DownloadFolder, quotaBytes: number):
         throw new Refusal(
           'not_held',
           `no unsaved file ${number} is held: /save takes the number a "not saved" notice gave, ` +
-            `and only the latest ${describeBytes(HELD_BYTES)} of them are kept`,
+            `and only the latest ${describeSize(HELD_BYTES)} of them are kept`,
         )
       }
       const path = folder.save(file.name, file.bytes)

@@ -1,21 +1,6 @@
-// Sizes as the terminal shows and reads them, in honest units: it shows binary ones by their IEC
-// names (1.0 MiB is 1,048,576 bytes), and reads both kinds, as GNU dd does (K, M, G, KiB, MiB,
-// GiB are powers of 1024; KB, MB, GB powers of 1000). Pure.
-
-const BINARY_UNITS = ['KiB', 'MiB', 'GiB', 'TiB']
-
-/** `512 B`, `1.5 KiB`, `1.0 MiB`: one decimal from KiB on. */
-export function describeBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`
-  let value = bytes / 1024
-  let unit = 0
-  // Step up where rounding would otherwise print `1024.0 KiB`.
-  while (Number(value.toFixed(1)) >= 1024 && unit < BINARY_UNITS.length - 1) {
-    value /= 1024
-    unit++
-  }
-  return `${value.toFixed(1)} ${BINARY_UNITS[unit]}`
-}
+// Sizes as the terminal reads them from its options, as GNU dd does (K, M, G, KiB, MiB, GiB are
+// powers of 1024; KB, MB, GB powers of 1000). Both clients show sizes with describeSize
+// (shared/client/files.ts), in binary units by their IEC names. Pure.
 
 const MULTIPLIERS: Record<string, number> = {
   '': 1,
