@@ -49,7 +49,5 @@ export function createAddressBudget(options: AddressBudgetOptions) {
       if (!buckets.frames.take()) return false
       return bytes <= 0 || buckets.bytes.take(bytes)
     },
-    /** Addresses remembered now; for tests. */
-    size: () => byAddress.size,
   }
 }
