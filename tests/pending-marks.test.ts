@@ -98,7 +98,8 @@ describe('own messages on their way (engine)', () => {
     'one the server refuses fails with the reason; retried it fails again; logged after all it is sent, and read once',
     async () => {
       await using pair = await startRedisPair()
-      const redis = { url: pair.url, waitReplicas: 1, waitTimeoutMs: 300 }
+      // A second for the replica to confirm: 300 ms was once too little on a loaded machine at start-up.
+      const redis = { url: pair.url, waitReplicas: 1, waitTimeoutMs: 1000 }
       await using server = await startTestServer({ redis })
       await using alice = await startEngineClient(server, 'alice', 'wss')
       await using bob = await startEngineClient(server, 'bob', 'tls')
@@ -172,7 +173,8 @@ describe('own messages on their way (terminal)', () => {
     'pipe mode: a refused line says why and how to retry; /retry sends it again',
     async () => {
       await using pair = await startRedisPair()
-      const redis = { url: pair.url, waitReplicas: 1, waitTimeoutMs: 300 }
+      // A second for the replica to confirm: 300 ms was once too little on a loaded machine at start-up.
+      const redis = { url: pair.url, waitReplicas: 1, waitTimeoutMs: 1000 }
       await using server = await startTestServer({ redis })
       await using bob = await startEngineClient(server, 'bob', 'wss')
       await using alice = await spawnTerm(server, { name: 'alice' })
@@ -273,7 +275,8 @@ describe.skipIf(!browserAvailable())('own messages on their way (page)', () => {
     'a message the server refuses says so, with a Retry that sends it again',
     async () => {
       await using pair = await startRedisPair()
-      const redis = { url: pair.url, waitReplicas: 1, waitTimeoutMs: 300 }
+      // A second for the replica to confirm: 300 ms was once too little on a loaded machine at start-up.
+      const redis = { url: pair.url, waitReplicas: 1, waitTimeoutMs: 1000 }
       await using server = await startTestServer({ redis })
       await using bob = await startEngineClient(server, 'bob', 'tls')
       await using alice = await openChat(chromium.browser, server, 'alice')
