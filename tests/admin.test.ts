@@ -1,104 +1,23 @@
 // `bun run admin` as an operator runs it: against `bun run serve` through the control socket while
 // it runs, and on the sqlite store once it has stopped, with real clients in a real MLS group.
 import { describe, expect, setDefaultTimeout, test } from 'bun:test'
-import { readFileSync, statSync } from 'node:fs'
+import { statSync } from 'node:fs'
 import { join as joinPath } from 'node:path'
 import { controlSocketPath } from '../apps/server/admin/control-socket.ts'
 import { applyCommit, decodeState, decryptMessage } from '../shared/client/mls.ts'
-import { tlsTransport } from '../shared/client/tls-transport.ts'
-import type { ConnectTransport } from '../shared/client/transport.ts'
-import { webSocketTransport } from '../shared/client/websocket-transport.ts'
 import { keyFingerprint } from '../shared/crypto/fingerprint.ts'
-import type { IdentityKeyPair } from '../shared/crypto/identity-key.ts'
 import {
   createIdentityKeyPair as keyPair,
   signWithIdentity,
 } from '../shared/crypto/identity-key.ts'
 import { decodeBase64url } from '../shared/protocol/base64url.ts'
 import { authMessage } from '../shared/protocol/frames.ts'
-import { type EngineClient, startEngineSession } from './support/engine.ts'
+import { admin, publicKeyOf, row, startServe, tryJoin } from './support/admin.ts'
+import { startEngineSession } from './support/engine.ts'
 import { connectClient, join, temporaryDirectory } from './support/harness.ts'
-import { freePort, type ServeProcess, serve } from './support/serve-process.ts'
 
 // Real servers and child processes on a shared two-core machine: more than Bun's 5 s default.
 setDefaultTimeout(60_000)
-
-const ROOT = joinPath(import.meta.dir, '..')
-
-interface Served {
-  readonly process: ServeProcess
-  readonly dataDir: string
-  readonly web: ConnectTransport
-  readonly terminal: ConnectTransport
-}
-
-async function startServe(dir: string, env: Record<string, string> = {}): Promise<Served> {
-  const webPort = freePort()
-  let termPort = freePort()
-  while (termPort === webPort) termPort = freePort()
-  const certDir = joinPath(dir, 'certs')
-  const dataDir = joinPath(dir, 'data')
-  const process = serve({
-    CHATBOX_DATA_DIR: dataDir,
-    CHATBOX_CERT_DIR: certDir,
-    CHATBOX_WEB_PORT: String(webPort),
-    CHATBOX_TERM_PORT: String(termPort),
-    CHATBOX_LOG_FORMAT: 'json',
-    ...env,
-  })
-  await process.until('"event":"started"')
-  const ca = readFileSync(joinPath(certDir, 'ca.pem'), 'utf8')
-  return {
-    process,
-    dataDir,
-    web: webSocketTransport({ url: `wss://127.0.0.1:${webPort}/ws`, tls: { ca } }),
-    terminal: tlsTransport({ hostname: '127.0.0.1', port: termPort, ca, serverName: 'localhost' }),
-  }
-}
-
-/** `bun run admin` with these words; its output and exit code. */
-async function admin(args: string[], env: Record<string, string> = {}) {
-  const child = Bun.spawn(['bun', 'run', 'admin', ...args], {
-    cwd: ROOT,
-    env: { ...process.env, ...env },
-    stdout: 'pipe',
-    stderr: 'pipe',
-  })
-  const [stdout, stderr, code] = await Promise.all([
-    new Response(child.stdout).text(),
-    new Response(child.stderr).text(),
-    child.exited,
-  ])
-  return { stdout, stderr, code }
-}
-
-async function publicKeyOf(client: EngineClient): Promise<string> {
-  const identity = await client.stores.identity.load()
-  if (!identity) throw new Error('the client has no identity')
-  return identity.publicKey
-}
-
-/** hello and a signed auth with these keys: the first frame that answers the auth. */
-async function tryJoin(connect: ConnectTransport, name: string, keys: IdentityKeyPair) {
-  const client = await connectClient(connect)
-  client.send({ type: 'hello', name, identityKey: keys.publicKeyText })
-  const { nonce } = await client.inbox.take('challenge')
-  client.send({ type: 'auth', signature: await signWithIdentity(keys, authMessage(nonce, name)) })
-  // Whichever comes first: ready, or the error that refuses the auth.
-  const [ready, refused] = [client.inbox.take('ready'), client.inbox.take('error')]
-  // The one that does not come times out unheard.
-  for (const waiting of [ready, refused]) waiting.catch(() => {})
-  const answer = await Promise.race([ready, refused])
-  client.close()
-  return answer
-}
-
-/** The table's row for `name`, split into its columns. */
-function row(table: string, name: string): string[] {
-  const line = table.split('\n').find((text) => text.startsWith(`${name} `))
-  if (!line) throw new Error(`no row for ${name} in:\n${table}`)
-  return line.split(/ {2,}/)
-}
 
 describe('bun run admin members', () => {
   test('lists names, fingerprints, who is online and in the group, running and stopped', async () => {
@@ -211,6 +130,39 @@ describe('bun run admin release', () => {
     const again = await admin(['--data-dir', server.dataDir, 'release', 'bob'])
     expect(again.code).toBe(1)
     expect(again.stderr).toContain('no key holds the name bob')
+  })
+})
+
+describe('bun run admin release, of a member online', () => {
+  test('puts it out with the reason released, for it and for the others', async () => {
+    using dir = temporaryDirectory()
+    const server = await startServe(dir)
+    await using watcher = await connectClient(server.web)
+    await join(watcher, 'watcher')
+    const options = { reconnect: { initialMs: 100, maxMs: 1000 } }
+    await using alice = await startEngineSession(server.web, 'alice', options)
+    await using bob = await startEngineSession(server.terminal, 'bob', options)
+    await alice.waitFor('membership', (event) => event.members.includes('bob'))
+
+    const released = await admin(['--data-dir', server.dataDir, 'release', 'bob'])
+    expect(released.code).toBe(0)
+    expect(released.stdout).toContain('its leaf leaves the group with the next commit')
+    const leave = await watcher.inbox.take(
+      'presence',
+      (frame) => frame.event === 'leave' && frame.name === 'bob',
+    )
+    expect(leave).toMatchObject({ reason: 'released' })
+    expect(await bob.waitFor('error', (event) => event.code === 'released')).toMatchObject({
+      message: 'the admin gave this name to a new key',
+    })
+    await watcher.inbox.take('commit', (frame) => frame.removes.includes('bob'))
+    await alice.waitFor(
+      'presence',
+      (event) => event.name === 'bob' && event.event === 'leave' && event.reason === 'released',
+    )
+    await alice.waitFor('membership', (event) => event.removed.includes('bob'))
+    server.process.child.kill('SIGTERM')
+    expect((await server.process.exit()).code).toBe(0)
   })
 })
 

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test'
-import { ConfigError, loadConfig } from './config.ts'
+import { ConfigError, loadConfig, pageUrl } from './config.ts'
 
 describe('loadConfig', () => {
   test('uses the design’s defaults when nothing is set', () => {
@@ -25,7 +25,23 @@ describe('loadConfig', () => {
       maxConnectionsPerAddress: 64,
       logFormat: 'text',
       metricsToken: undefined,
+      inviteOnly: false,
+      publicUrl: undefined,
     })
+  })
+
+  test('reads invite-only as yes or no, and builds invite links on the page’s address', () => {
+    expect(loadConfig(['--invite-only', '1'], {}).inviteOnly).toBe(true)
+    expect(loadConfig([], { CHATBOX_INVITE_ONLY: 'yes' }).inviteOnly).toBe(true)
+    expect(() => loadConfig([], { CHATBOX_INVITE_ONLY: 'maybe' })).toThrow(
+      'CHATBOX_INVITE_ONLY (--invite-only) must be 1 or 0: got "maybe"',
+    )
+    expect(pageUrl(loadConfig([], { CHATBOX_HOST: '0.0.0.0', CHATBOX_WEB_PORT: '9443' }))).toBe(
+      'https://localhost:9443/',
+    )
+    expect(pageUrl(loadConfig([], { CHATBOX_HOST: '::1' }))).toBe('https://[::1]:8443/')
+    const behindProxy = loadConfig([], { CHATBOX_PUBLIC_URL: 'https://chat.example' })
+    expect(pageUrl(behindProxy)).toBe('https://chat.example/')
   })
 
   test('takes the environment, and flags over the environment', () => {

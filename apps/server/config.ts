@@ -77,6 +77,8 @@ export const SETTINGS = {
   },
   logFormat: { env: 'CHATBOX_LOG_FORMAT', flag: 'log-format', fallback: 'text' },
   metricsToken: { env: 'CHATBOX_METRICS_TOKEN', flag: 'metrics-token', fallback: undefined },
+  inviteOnly: { env: 'CHATBOX_INVITE_ONLY', flag: 'invite-only', fallback: '0' },
+  publicUrl: { env: 'CHATBOX_PUBLIC_URL', flag: 'public-url', fallback: undefined },
 } as const
 
 type SettingName = keyof typeof SETTINGS
@@ -177,6 +179,11 @@ const ConfigSchema = v.object({
   // A wait holds up the instance's other commands, heartbeats among them (taken for dead at 3 s).
   redisWaitSeconds: v.pipe(Seconds, v.maxValue(2, 'must be at most 2 seconds')),
   logFormat: v.picklist(LOG_FORMATS, 'must be text or json'),
+  inviteOnly: v.pipe(
+    v.picklist(['0', '1', 'false', 'true', 'no', 'yes'], 'must be 1 or 0'),
+    v.transform((text) => ['1', 'true', 'yes'].includes(text)),
+  ),
+  publicUrl: v.optional(Origin),
   // Sent in a header with every scrape: long enough not to be guessed, and nothing a header breaks.
   metricsToken: v.optional(
     v.pipe(
@@ -188,6 +195,15 @@ const ConfigSchema = v.object({
 })
 
 export type ServerConfig = v.InferOutput<typeof ConfigSchema>
+
+/** The page's address as members reach it: what invite links start with. */
+export function pageUrl(config: Pick<ServerConfig, 'publicUrl' | 'host' | 'webPort'>): string {
+  if (config.publicUrl) return `${config.publicUrl}/`
+  // A wildcard address is where the server listens, not one a browser can be sent to.
+  const host = ['0.0.0.0', '::', '[::]'].includes(config.host) ? 'localhost' : config.host
+  const shown = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host
+  return `https://${shown}:${config.webPort}/`
+}
 
 export class ConfigError extends Error {}
 

@@ -12,7 +12,14 @@ import {
   RedisTlsError,
   redactUrl,
 } from './cluster/redis-cluster.ts'
-import { ConfigError, helpText, loadConfig, type ServerConfig, wantsHelp } from './config.ts'
+import {
+  ConfigError,
+  helpText,
+  loadConfig,
+  pageUrl,
+  type ServerConfig,
+  wantsHelp,
+} from './config.ts'
 import { createEventLog } from './observe/event-log.ts'
 import { type EventSink, errorEvent } from './observe/events.ts'
 import { startChatServer } from './server.ts'
@@ -119,6 +126,7 @@ async function main(): Promise<void> {
       backend,
       limits,
       roomSecret: config.roomSecret,
+      inviteOnly: config.inviteOnly,
       allowedOrigins: config.allowedOrigins,
       eventLog,
       metricsToken: config.metricsToken,
@@ -126,13 +134,16 @@ async function main(): Promise<void> {
     // `bun run admin` reaches the running server here; `:memory:` has no directory to put it in.
     const room = server.room
     if (config.dataDir !== ':memory:') {
-      const live = {
-        members: () => room.members(),
-        removeFromGroup: room.removeFromGroup,
-        banish: room.banish,
-        events: server.events,
-      }
-      control = listenControlSocket(config.dataDir, answerControl(backend, live))
+      const live = { members: () => room.members(), expel: room.expel, events: server.events }
+      control = listenControlSocket(
+        config.dataDir,
+        answerControl(backend, {
+          live,
+          pageUrl: pageUrl({ ...config, webPort: server.webPort }),
+          now: Date.now,
+          randomBytes: (length) => crypto.getRandomValues(new Uint8Array(length)),
+        }),
+      )
     }
   } catch (error) {
     if (error instanceof StoreError) fail(error.message)
@@ -169,6 +180,7 @@ async function main(): Promise<void> {
       ...(replaced ? { newCaBecause: replaced } : {}),
       store,
       roomSecret: config.roomSecret !== undefined,
+      inviteOnly: config.inviteOnly,
     })
   } else {
     console.log(
@@ -182,6 +194,9 @@ async function main(): Promise<void> {
         ...(replaced ? [`  new CA because:   ${replaced}; trust the new one again`] : []),
         cluster ? `  shared through:   ${store}` : `  data:             ${store}`,
         ...(config.roomSecret ? ['  room secret:      required'] : []),
+        ...(config.inviteOnly
+          ? ['  new names:        by invite only (bun run admin invite NAME)']
+          : []),
       ].join('\n'),
     )
   }

@@ -36,6 +36,8 @@ interface ListenerOptions {
   readonly tls: TlsFiles
   readonly limits: Limits
   readonly roomSecret?: string
+  /** Whether a name not bound yet needs an admin's invite. */
+  readonly inviteOnly?: boolean
   /** Origins allowed to open /ws besides the server's own. */
   readonly allowedOrigins?: readonly string[]
   /** The operator's event log; text lines on stdout when not given. */
@@ -70,6 +72,7 @@ export function startChatServer(options: ChatServerOptions): ChatServer {
     backend,
     limits,
     secret: options.roomSecret,
+    inviteOnly: options.inviteOnly ?? false,
     now: Date.now,
     randomBytes: (length) => crypto.getRandomValues(new Uint8Array(length)),
     events,

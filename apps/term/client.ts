@@ -243,6 +243,7 @@ async function main(): Promise<void> {
               maxAgeMs: options.historyDays * DAY_MS,
             },
             secret,
+            ...(options.invite === undefined ? {} : { invite: options.invite }),
           }),
       },
     )

@@ -6,12 +6,14 @@ import { parseArgs } from 'node:util'
 import * as v from 'valibot'
 import { defaultConfigHome } from '../../shared/client/file-stores.ts'
 import { DAY_MS, DEFAULT_HISTORY_LIMITS } from '../../shared/client/history.ts'
+import { InviteCode } from '../../shared/protocol/frames.ts'
 import { parseBytes } from './sizes.ts'
 
 export const USAGE = `usage: bun run apps/term/client.ts [options]
   --server HOST:PORT    server's terminal port (default localhost:8444; env CHATBOX_SERVER)
   --name NAME           your name in the room (env CHATBOX_NAME)
   --secret SECRET       the room secret, if the server asks for one (env CHATBOX_ROOM_SECRET)
+  --invite CODE         an invite from the admin for --name (bun run admin invite NAME)
   --ca FILE             trust this CA certificate for the server (PEM)
   --download-dir DIR    where received files are saved (default ~/Downloads/chatbox)
   --save-quota SIZE     save received files automatically up to SIZE per session, e.g. 20MiB;
@@ -92,6 +94,7 @@ const OptionsSchema = v.object({
   server: v.optional(ServerAddress),
   name: v.optional(v.string()),
   secret: v.optional(v.string()),
+  invite: v.optional(v.pipe(v.string(), v.trim(), InviteCode)),
   ca: v.optional(v.pipe(v.string(), v.nonEmpty())),
   downloadDir: v.string(),
   saveQuota: ByteSize,
@@ -127,6 +130,7 @@ export function loadOptions(argv: string[], env: Record<string, string | undefin
         server: { type: 'string' },
         name: { type: 'string' },
         secret: { type: 'string' },
+        invite: { type: 'string' },
         ca: { type: 'string' },
         'download-dir': { type: 'string' },
         'save-quota': { type: 'string' },
@@ -151,6 +155,7 @@ export function loadOptions(argv: string[], env: Record<string, string | undefin
     server: values.server ?? env.CHATBOX_SERVER,
     name: values.name ?? env.CHATBOX_NAME,
     secret: values.secret ?? env.CHATBOX_ROOM_SECRET,
+    invite: values.invite,
     ca: values.ca,
     downloadDir:
       (values['download-dir'] as string | undefined) ??

@@ -38,6 +38,8 @@ export interface EngineOptions {
   readonly name: string
   readonly stores: ClientStores
   readonly secret?: string
+  /** An admin's invite for `name` (`bun run admin invite`): lets this key bind the name. */
+  readonly invite?: string
   /** The file limit until the server says its own in `ready`. */
   readonly maxFileBytes?: number
   /** Reconnect after a lost connection, with exponential backoff and jitter; on by default. */
@@ -119,6 +121,8 @@ export function createEngine(options: EngineOptions): Engine {
       name,
       identityKey: ownIdentity().publicKeyText,
       ...(options.secret === undefined ? {} : { secret: options.secret }),
+      // Sent with every hello: the server uses it only while the name is not bound to this key.
+      ...(options.invite === undefined ? {} : { invite: options.invite }),
     }),
     receive,
     async lost() {

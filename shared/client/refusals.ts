@@ -12,6 +12,9 @@ const REMEDIES: Partial<Record<ErrorCode, RefusalRemedy>> = {
   name_confusable: 'ask_name',
   // Another name will not help until the wait is over, but the one the key holds will.
   name_limited: 'ask_name',
+  // Invite-only: the name may be one this key holds already, or the one the invite is for.
+  invite_required: 'ask_name',
+  invite_invalid: 'ask_name',
 }
 
 /** The refusals of `hello` a person can answer by trying again with other input. */

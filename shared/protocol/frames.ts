@@ -27,6 +27,12 @@ const Timestamp = v.pipe(v.number(), v.integer())
 const GroupId = v.pipe(v.string(), v.length(22), v.regex(BASE64URL_PATTERN, 'not base64url'))
 /** base64url of at most `bytes` bytes. */
 const Base64urlOf = (bytes: number) => v.pipe(Base64url, v.maxLength(Math.ceil((bytes * 4) / 3)))
+/** An invite code: 16 random bytes, 22 base64url characters. */
+export const InviteCode = v.pipe(
+  v.string(),
+  v.length(22),
+  v.regex(BASE64URL_PATTERN, 'not base64url'),
+)
 /** A SHA-256 digest: 32 bytes → 43 base64url characters. */
 const Digest = v.pipe(v.string(), v.length(43), v.regex(BASE64URL_PATTERN, 'not base64url'))
 
@@ -37,6 +43,8 @@ export const HelloFrameSchema = v.object({
   name: Name,
   identityKey: IdentityKey,
   secret: v.optional(v.pipe(v.string(), v.maxLength(MAX_SECRET_LENGTH))),
+  /** An admin's one-time invite (`bun run admin invite NAME`): lets this key bind that name. */
+  invite: v.optional(InviteCode),
 })
 
 /** Ed25519 signature (64 bytes → 86 characters) over `authMessage(nonce, name)`. */
@@ -178,6 +186,8 @@ export const LEAVE_REASONS = [
   'shutdown',
   /** The admin banned the member's key (`bun run admin ban`). */
   'banned',
+  /** The admin freed the member's name for a new key (`bun run admin release`). */
+  'released',
 ] as const
 export const LeaveReasonSchema = v.picklist(LEAVE_REASONS)
 export type LeaveReason = v.InferOutput<typeof LeaveReasonSchema>
@@ -296,6 +306,12 @@ export const ERROR_CODES = [
   'going_away',
   /** The admin banned this identity key. */
   'banned',
+  /** The admin freed this name for another key; this key no longer holds it. */
+  'released',
+  /** The room is invite-only and this name is not bound yet: ask the admin for an invite. */
+  'invite_required',
+  /** The invite was used already, has expired, or is for another name. */
+  'invite_invalid',
 ] as const
 export const ErrorCodeSchema = v.picklist(ERROR_CODES)
 export type ErrorCode = v.InferOutput<typeof ErrorCodeSchema>

@@ -29,7 +29,10 @@ export interface TermOptions {
   readonly env?: Record<string, string>
 }
 
-export async function spawnTerm(server: TestServer, options: TermOptions): Promise<TermProcess> {
+export async function spawnTerm(
+  server: Pick<TestServer, 'termPort'>,
+  options: TermOptions,
+): Promise<TermProcess> {
   const certs = await testCertificates()
   const home = options.home ?? mkdtempSync(join(tmpdir(), 'chatbox-term-'))
   const downloads = join(home, 'downloads')

@@ -3,15 +3,24 @@
 import * as v from 'valibot'
 import { keyFingerprint } from '../../../shared/crypto/fingerprint.ts'
 import { type Member, MemberSchema } from '../../../shared/protocol/frames.ts'
-import { nameKey } from '../../../shared/protocol/names.ts'
+import { createInviteCode, inviteDigest, inviteLink } from '../../../shared/protocol/invites.ts'
+import { checkName, nameKey, nameSkeleton } from '../../../shared/protocol/names.ts'
 import type { EventSink } from '../observe/events.ts'
-import type { NameBinding, RoomStores } from '../room/ports.ts'
+import type { Expulsion, MaybePromise, NameBinding, RoomStores } from '../room/ports.ts'
+
+/** How long an invite stays valid unless the admin says otherwise, and at most. */
+export const INVITE_DAYS = { fallback: 7, max: 90 } as const
 
 export const ControlRequestSchema = v.variant('command', [
   v.object({ command: v.literal('members') }),
   v.object({
     command: v.picklist(['release', 'ban', 'unban']),
     name: MemberSchema.entries.name,
+  }),
+  v.object({
+    command: v.literal('invite'),
+    name: MemberSchema.entries.name,
+    days: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(INVITE_DAYS.max)),
   }),
 ])
 export type ControlRequest = v.InferOutput<typeof ControlRequestSchema>
@@ -85,65 +94,110 @@ export function membersTable(members: readonly AdminMember[]): string {
     .join('\n')
 }
 
-/** The running server, when there is one: who is online, its Delivery Service and its event log. */
+/** The running server, when there is one: who is online, the Delivery Service and its event log. */
 export interface LiveRoom {
   members(): readonly Member[]
-  removeFromGroup(name: string): boolean
-  banish(name: string): void
+  /** Disconnects the member wherever it is connected and has its leaf removed by the next commit. */
+  expel(name: string, reason: Expulsion): MaybePromise<void>
   readonly events: EventSink
 }
+
+export interface ControlContext {
+  /** The running server's room; absent when the command is done on a stopped server's store. */
+  readonly live?: LiveRoom
+  /** The page's address as members reach it: invite links start with it. */
+  readonly pageUrl: string
+  readonly now: () => number
+  readonly randomBytes: (length: number) => Uint8Array
+}
+
+const DAY_MS = 86_400_000
 
 /** How a command is done: by the running server (`live`), or on the stopped server's store. */
 export function answerControl(
   stores: Pick<RoomStores, 'identities' | 'groups'>,
-  live?: LiveRoom,
+  context: ControlContext,
 ): (request: ControlRequest) => Promise<ControlReply> {
   const { identities } = stores
+  const { live } = context
+  // Stopped, a leaf goes when the leave grace after the next start has passed without its owner.
+  const leafGoes = live
+    ? 'its leaf leaves the group with the next commit'
+    : 'its leaf leaves the group once the leave grace after the next start has passed'
   return async (request): Promise<ControlReply> => {
     switch (request.command) {
       case 'members': {
-        if (!identities.bindings) return { ok: false, error: 'this store cannot list its names' }
         const bindings = await identities.bindings()
         const group = await stores.groups.load()
         const online = live?.members() ?? []
         return { ok: true, members: await describeMembers(bindings, online, group?.roster ?? []) }
       }
       case 'release': {
-        if (!identities.release) return { ok: false, error: 'this store cannot free a name' }
         if (!(await identities.release(request.name))) {
           return { ok: false, error: `no key holds the name ${request.name}` }
         }
         live?.events({ event: 'admin', action: 'release', name: request.name })
-        // Stopped, the old leaf goes when the name's next holder asks to join (a rejoin's removal).
-        const removing = live?.removeFromGroup(request.name) ?? false
-        const leaf = removing ? '; its leaf leaves the group with the next commit' : ''
+        await live?.expel(request.name, 'released')
         return {
           ok: true,
-          done: `released ${request.name}: the next key to use it binds it${leaf}`,
+          done: `released ${request.name}: the next key to use it binds it; ${leafGoes}`,
         }
       }
       case 'ban': {
-        if (!identities.ban) return { ok: false, error: 'this store cannot ban' }
-        if (!(await identities.ban(request.name, Date.now()))) {
+        if (!(await identities.ban(request.name, context.now()))) {
           return { ok: false, error: `no key holds the name ${request.name}` }
         }
         live?.events({ event: 'admin', action: 'ban', name: request.name })
         // Out at once, and out of the group by the next commit: it reads nothing sent after.
-        live?.banish(request.name)
-        const removing = live?.removeFromGroup(request.name) ?? false
-        const leaf = removing
-          ? 'its leaf leaves the group with the next commit'
-          : 'its leaf leaves the group once the leave grace after the next start has passed'
-        return { ok: true, done: `banned the key of ${request.name}; ${leaf}` }
+        await live?.expel(request.name, 'banned')
+        return { ok: true, done: `banned the key of ${request.name}; ${leafGoes}` }
       }
       case 'unban': {
-        if (!identities.unban) return { ok: false, error: 'this store cannot ban' }
         if (!(await identities.unban(request.name))) {
           return { ok: false, error: `no banned key held the name ${request.name}` }
         }
         live?.events({ event: 'admin', action: 'unban', name: request.name })
         return { ok: true, done: `unbanned ${request.name}: its key may join again` }
       }
+      case 'invite':
+        return invite(identities, context, request.name, request.days)
     }
+  }
+}
+
+/** A one-time invite for a name no key holds yet: the code once, and only its digest kept. */
+async function invite(
+  identities: RoomStores['identities'],
+  context: ControlContext,
+  name: string,
+  days: number,
+): Promise<ControlReply> {
+  const check = checkName(name)
+  if (!check.ok) return { ok: false, error: check.message ?? `${name} is not a valid name` }
+  const skeleton = nameSkeleton(name)
+  const holder = (await identities.bindings()).find(
+    (binding) => nameSkeleton(binding.name) === skeleton,
+  )
+  if (holder) {
+    const same = nameKey(holder.name) === nameKey(name)
+    return {
+      ok: false,
+      error: same
+        ? `a key holds ${holder.name} already; release it first if its owner lost the key`
+        : `${name} looks like ${holder.name}, which a key holds; choose another name`,
+    }
+  }
+  const code = createInviteCode(context.randomBytes)
+  const expiresAt = context.now() + days * DAY_MS
+  await identities.addInvite({ codeDigest: inviteDigest(code), name, expiresAt })
+  context.live?.events({ event: 'admin', action: 'invite', name })
+  const until = new Date(expiresAt).toISOString().slice(0, 16).replace('T', ' ')
+  return {
+    ok: true,
+    done: [
+      `invite for ${name}, for one use, valid until ${until} UTC:`,
+      `  page:     ${inviteLink(context.pageUrl, code, name)}`,
+      `  terminal: bun run apps/term/client.ts --name ${name} --invite ${code}`,
+    ].join('\n'),
   }
 }

@@ -36,6 +36,11 @@ export const ClusterEventSchema = v.variant('type', [
   }),
   /** The leader's group changed: every instance lets only its members send messages. */
   v.object({ type: v.literal('group'), status: v.nullable(GroupStatusSchema) }),
+  /**
+   * The admin put a member out: the instance holding its connection closes it with the reason,
+   * and the leader has its leaf removed by the next commit.
+   */
+  v.object({ type: v.literal('expel'), name: Name, reason: v.picklist(['banned', 'released']) }),
   /** A new leader runs the Delivery Service: members still waiting to be added ask it again. */
   v.object({ type: v.literal('leader'), instance: Instance }),
 ])

@@ -18,6 +18,15 @@ export const KEYS = {
   nameSkeletons: 'chatbox:name-skeletons',
   /** ZSET: `<case-folded name> <skeleton>` of bindings not yet used in the group → bound at (ms). */
   unconfirmedNames: 'chatbox:names-unconfirmed',
+  /**
+   * HASH: case-folded name → `<bound at> <first used in the group, or -> <name as spelled>` (names
+   * hold no spaces). Bindings from before it was kept have none.
+   */
+  nameDetails: 'chatbox:name-details',
+  /** HASH: identity key the admin banned → the case-folded name it held then. */
+  bans: 'chatbox:bans',
+  /** HASH: digest of an invite code → `<case-folded name> <expires at> <name as spelled>`. */
+  invites: 'chatbox:invites',
   /** Set once the bindings from before skeletons were kept have theirs in `nameSkeletons`. */
   namesMigrated: 'chatbox:names-migrated',
   /** STREAM of what is not logged: presence, Delivery Service requests, frames for one member. */

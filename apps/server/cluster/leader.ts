@@ -38,6 +38,8 @@ export interface Leader {
   direct(event: DirectEvent): void
   /** An instance has become leader: members here still waiting to be added ask it again. */
   announced(): void
+  /** The admin put this member out: if this instance leads, its leaf goes by the next commit. */
+  expelled(name: string): void
   /** The Delivery Service as this instance's room reaches it. */
   port(): DeliveryService
 }
@@ -109,6 +111,10 @@ export function createLeader(options: LeaderOptions): Leader {
     async commitRefused(from, report) {
       await forward(from, { type: 'commit-refused', ...report })
     },
+    // Through the events stream: the member may be connected to any instance, and any may lead.
+    async expel(name, reason) {
+      await link.emit({ type: 'expel', name, reason })
+    },
     stop: stepDown,
   }
 
@@ -148,6 +154,10 @@ export function createLeader(options: LeaderOptions): Leader {
       if (options.local()?.sendTo(to, frame) && frame.type === 'welcome') {
         waiting.delete(nameKey(to))
       }
+    },
+    expelled(name) {
+      waiting.delete(nameKey(name))
+      leader?.remove(name)
     },
     announced() {
       for (const { from, keyPackage } of waiting.values()) {

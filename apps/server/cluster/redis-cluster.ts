@@ -155,6 +155,10 @@ export async function openRedisCluster(options: RedisClusterOptions): Promise<Re
       case 'leader':
         leader.announced()
         return
+      case 'expel':
+        local?.expel(event.name, event.reason)
+        leader.expelled(event.name)
+        return
     }
   }
 

@@ -80,6 +80,23 @@ export const HashValuesReply = v.union([
   v.pipe(v.custom<Record<string, unknown>>(isMap), v.transform(Object.values), v.array(v.string())),
 ])
 
+/** HGETALL as [field, value] pairs: a map in RESP3, a flat list in RESP2. */
+export const HashEntriesReply = v.union([
+  v.pipe(
+    v.array(v.string()),
+    v.transform((flat) =>
+      flat.flatMap((field, index): [string, string][] =>
+        index % 2 === 0 ? [[field, flat[index + 1] ?? '']] : [],
+      ),
+    ),
+  ),
+  v.pipe(
+    v.custom<Record<string, unknown>>(isMap),
+    v.transform(Object.entries),
+    v.array(v.tuple([v.string(), v.string()])),
+  ),
+])
+
 const StreamPairs = v.array(v.tuple([v.string(), StreamEntriesReply]))
 
 /** XREAD: stream → entries, a map in RESP3 or pairs in RESP2; null when nothing came. */

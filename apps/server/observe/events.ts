@@ -22,7 +22,7 @@ export type RefusalCode = v.InferOutput<typeof RefusalCodeSchema>
 export const ErrorPlaceSchema = v.picklist(['room', 'store', 'redis', 'delivery', 'web'])
 
 /** What an admin command did; the admin commands emit these (one event per action). */
-export const AdminActionSchema = v.picklist(['release', 'ban', 'unban', 'invite'])
+export const AdminActionSchema = v.picklist(['release', 'ban', 'unban', 'invite', 'invite-used'])
 
 export const ServerEventSchema = v.variant('event', [
   v.object({ event: v.literal('join'), name: Name, transport: TransportSchema }),
@@ -118,6 +118,7 @@ export const ServerEventSchema = v.variant('event', [
     /** The data directory, or the Redis URL without its password and this instance's name. */
     store: v.string(),
     roomSecret: v.boolean(),
+    inviteOnly: v.boolean(),
   }),
   v.object({ event: v.literal('stopping'), signal: v.string() }),
 ])

@@ -2,6 +2,7 @@ import { describe, expect, test } from 'bun:test'
 import { createIdentityKeyPair, signWithIdentity } from '../../../shared/crypto/identity-key.ts'
 import { encodeBase64url } from '../../../shared/protocol/base64url.ts'
 import { authMessage, type HelloFrame } from '../../../shared/protocol/frames.ts'
+import { inviteDigest } from '../../../shared/protocol/invites.ts'
 import { NAME_RATE_PER_ADDRESS, NAME_RATE_PER_KEY } from '../../../shared/protocol/limits.ts'
 import { keepEntries } from '../../../tests/support/retention.ts'
 import type { ServerEvent } from '../observe/events.ts'
@@ -254,5 +255,72 @@ describe('bindings never used in the group', () => {
     expect(
       await room.claim({ name: 'b0b', identityKey: 'B'.repeat(43) }, '198.51.100.1'),
     ).toMatchObject({ code: 'name_confusable' })
+  })
+})
+
+describe('invites', () => {
+  const CODE = 'c'.repeat(22)
+  const OTHER = 'B'.repeat(43)
+
+  async function invitedRoom(inviteOnly: boolean, expiresAt = DAY) {
+    const identities = createMemoryStores(keepEntries(10)).identities
+    await identities.addInvite({ codeDigest: inviteDigest(CODE), name: 'Carol', expiresAt })
+    const events: ServerEvent[] = []
+    const clock = { at: 1 }
+    const room = admission({
+      identities,
+      inviteOnly,
+      now: () => clock.at,
+      events: (event) => events.push(event),
+    })
+    return { identities, room, events, clock }
+  }
+
+  test('carries the code from hello to the challenge', () => {
+    const verdict = admission().hello({ ...hello('carol'), invite: CODE }, HOME)
+    expect(verdict).toMatchObject({ kind: 'challenge', challenge: { invite: CODE } })
+  })
+
+  test('invite-only: a stranger is refused, an invite binds its name once, a holder comes back', async () => {
+    const { room, events } = await invitedRoom(true)
+    const carol = { name: 'carol', identityKey: KEY }
+    expect(await room.claim(carol, HOME)).toMatchObject({ code: 'invite_required' })
+    expect(await room.claim({ name: 'dave', identityKey: KEY }, HOME, CODE)).toMatchObject({
+      code: 'invite_invalid',
+    })
+    expect(await room.claim(carol, HOME, CODE)).toEqual({ kind: 'admit' })
+    expect(events).toContainEqual({ event: 'admin', action: 'invite-used', name: 'carol' })
+    // Bound now: back without the invite, or with the spent one; nobody else gets it.
+    expect(await room.claim(carol, HOME)).toEqual({ kind: 'admit' })
+    expect(await room.claim(carol, HOME, CODE)).toEqual({ kind: 'admit' })
+    const stranger = { name: 'carol', identityKey: OTHER }
+    expect(await room.claim(stranger, HOME, CODE)).toMatchObject({ code: 'name_taken' })
+  })
+
+  test('an invite whose claim fails is kept; an expired one binds nothing', async () => {
+    const { identities, room, clock } = await invitedRoom(true)
+    await identities.claim('caro1', OTHER, 0)
+    // A look-alike holds the name: the invite cannot bind it, and stays for when it is free.
+    expect(await room.claim({ name: 'carol', identityKey: KEY }, HOME, CODE)).toMatchObject({
+      code: 'name_confusable',
+    })
+    await identities.release('caro1')
+    clock.at = DAY
+    expect(await room.claim({ name: 'carol', identityKey: KEY }, HOME, CODE)).toMatchObject({
+      code: 'invite_invalid',
+    })
+  })
+
+  test('in an open room an invite binds past the name quotas', async () => {
+    const { room } = await invitedRoom(false)
+    for (const name of ['dave', 'erin', 'frank']) {
+      expect(await room.claim({ name, identityKey: KEY }, HOME)).toEqual({ kind: 'admit' })
+    }
+    expect(await room.claim({ name: 'grace', identityKey: KEY }, HOME)).toMatchObject({
+      code: 'name_limited',
+    })
+    expect(await room.claim({ name: 'carol', identityKey: KEY }, HOME, CODE)).toEqual({
+      kind: 'admit',
+    })
   })
 })

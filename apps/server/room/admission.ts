@@ -10,6 +10,7 @@ import {
   type HelloFrame,
   type Member,
 } from '../../../shared/protocol/frames.ts'
+import { inviteDigest } from '../../../shared/protocol/invites.ts'
 import {
   type NameRate,
   SECRET_GUESS_LIMITS,
@@ -18,7 +19,7 @@ import {
 import { checkName } from '../../../shared/protocol/names.ts'
 import { type EventSink, ignoreEvents } from '../observe/events.ts'
 import { type Allowance, createNameQuota } from './name-quota.ts'
-import type { ClaimResult, IdentityStore } from './ports.ts'
+import type { ClaimResult, IdentityStore, Invite } from './ports.ts'
 import { secretsEqual } from './secret.ts'
 import { createSecretGuard } from './secret-guard.ts'
 
@@ -26,6 +27,8 @@ import { createSecretGuard } from './secret-guard.ts'
 export interface Challenge {
   readonly member: Member
   readonly nonce: string
+  /** The admin's invite the hello carried, if any: used only if the name is not bound yet. */
+  readonly invite?: string
 }
 
 export type HelloVerdict =
@@ -44,9 +47,10 @@ export interface Admission {
   verify(challenge: Challenge, signature: string): Promise<boolean>
   /**
    * Binds the name to the key on first use, within the new names the key and the address
-   * (`remoteAddress`, an IPv6 /64) may bind; a name the key holds already is always let in.
+   * (`remoteAddress`, an IPv6 /64) may bind, or with an invite for the name (the only way in an
+   * invite-only room); a name the key holds already is always let in.
    */
-  claim(member: Member, remoteAddress: string): Promise<ClaimVerdict>
+  claim(member: Member, remoteAddress: string, invite?: string): Promise<ClaimVerdict>
 }
 
 /** A claim let in, or refused with a code and a message that tells the user what to do. */
@@ -58,6 +62,8 @@ export interface AdmissionOptions {
   readonly identities: IdentityStore
   /** When set, `hello` must carry it. */
   readonly secret: string | undefined
+  /** Whether a name not bound yet needs an admin's invite (CHATBOX_INVITE_ONLY). */
+  readonly inviteOnly?: boolean
   readonly now: () => number
   readonly randomBytes: (length: number) => Uint8Array
   /** New names a key, and an address, may bind (Limits.nameRatePerKey, nameRatePerAddress). */
@@ -70,6 +76,9 @@ export interface AdmissionOptions {
   readonly events?: EventSink
 }
 
+/** A claim the name quotas do not count: an invited one, or one that may not bind at all. */
+const OUTSIDE_QUOTA: Allowance = { ok: true, settle: () => {} }
+
 const ASK_FOR_SECRET = errorFrame('bad_secret', 'this room asks for a secret', false)
 
 export function createAdmission(options: AdmissionOptions): Admission {
@@ -80,6 +89,50 @@ export function createAdmission(options: AdmissionOptions): Admission {
     now,
     report: options.events ?? ignoreEvents,
   })
+  const unusedBefore = (at: number) => at - options.unusedNameMs
+
+  /** An admin's invite binds its name past the quotas; used only if it bound, else kept. */
+  async function claimInvited(
+    name: string,
+    identityKey: string,
+    at: number,
+    invite: Invite,
+  ): Promise<ClaimVerdict> {
+    let result: ClaimResult | undefined
+    try {
+      result = await identities.claim(name, identityKey, at, { unusedBefore: unusedBefore(at) })
+    } finally {
+      if (result !== 'new') await identities.addInvite(invite)
+    }
+    if (result === 'new') options.events?.({ event: 'admin', action: 'invite-used', name })
+    return claimVerdict(name, result, OUTSIDE_QUOTA)
+  }
+
+  /** Invite-only: a name the key holds is let in; no new name is bound without an invite. */
+  async function claimUninvited(
+    name: string,
+    identityKey: string,
+    at: number,
+    inviteCode: string | undefined,
+  ): Promise<ClaimVerdict> {
+    const result = await identities.claim(name, identityKey, at, {
+      mayBind: false,
+      unusedBefore: unusedBefore(at),
+    })
+    if (result !== 'limited') return claimVerdict(name, result, OUTSIDE_QUOTA)
+    return inviteCode === undefined
+      ? {
+          kind: 'refuse',
+          code: 'invite_required',
+          message: `this room is invite-only: ask the admin for an invite for "${name}"`,
+        }
+      : {
+          kind: 'refuse',
+          code: 'invite_invalid',
+          message: `this invite is used, expired or not for "${name}"; ask the admin for a new one`,
+        }
+  }
+
   return {
     hello(frame, remoteAddress) {
       if (secret !== undefined) {
@@ -109,21 +162,29 @@ export function createAdmission(options: AdmissionOptions): Admission {
         }
       }
       const member = { name: frame.name, identityKey: frame.identityKey }
-      return { kind: 'challenge', challenge: { member, nonce: encodeBase64url(randomBytes(32)) } }
+      const nonce = encodeBase64url(randomBytes(32))
+      const invite = frame.invite === undefined ? {} : { invite: frame.invite }
+      return { kind: 'challenge', challenge: { member, nonce, ...invite } }
     },
     verify: ({ member, nonce }, signature) =>
       verifyIdentitySignature(member.identityKey, signature, authMessage(nonce, member.name)),
-    async claim({ name, identityKey }, remoteAddress) {
+    async claim({ name, identityKey }, remoteAddress, inviteCode) {
       const at = now()
-      if (await identities.isBanned?.(identityKey)) {
+      if (await identities.isBanned(identityKey)) {
         return { kind: 'refuse', code: 'banned', message: 'the admin banned this key' }
       }
+      const invite =
+        inviteCode === undefined
+          ? null
+          : await identities.takeInvite(inviteDigest(inviteCode), name, at)
+      if (invite) return claimInvited(name, identityKey, at, invite)
+      if (options.inviteOnly) return claimUninvited(name, identityKey, at, inviteCode)
       const allowance = quota.allow(identityKey, remoteAddress)
       let bound = false
       try {
         const result = await identities.claim(name, identityKey, at, {
           mayBind: allowance.ok,
-          unusedBefore: at - options.unusedNameMs,
+          unusedBefore: unusedBefore(at),
         })
         bound = result === 'new'
         return claimVerdict(name, result, allowance)

@@ -31,8 +31,10 @@ export interface DeliveryOptions {
   readonly joined?: (members: Member[]) => void
 }
 
-export interface Delivery extends DeliveryService {
+export interface Delivery extends Omit<DeliveryService, 'expel'> {
   status(): GroupStatus | null
+  /** Has the name's leaf removed by the next commit, whatever its grace (the admin's word). */
+  remove(name: string): void
   memberOnline(name: string): void
   memberOffline(name: string, reason: LeaveReason): void
 }

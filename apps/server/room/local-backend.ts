@@ -47,7 +47,13 @@ export function createLocalBackend(options: LocalBackendOptions): RoomBackend {
         },
       })
       presence.watch(followPresence(own))
-      return own
+      return {
+        ...own,
+        expel(name, reason) {
+          local.expel(name, reason)
+          own.remove(name)
+        },
+      }
     },
     async close() {
       options.close()

@@ -20,6 +20,7 @@ import { FrameRate } from './frame-rate.ts'
 import {
   type Connection,
   type DeliveryService,
+  type Expulsion,
   type Fanout,
   type MaybePromise,
   type RoomLog,
@@ -115,8 +116,11 @@ export class MemberSession implements Session {
     this.finish('shutdown', errorFrame('going_away', 'the server is shutting down', true))
   }
 
-  banish(): void {
-    this.finish('banned', errorFrame('banned', 'the admin banned this key', true))
+  /** The admin put this member out: banned its key, or gave its name to a new key. */
+  expel(reason: Expulsion): void {
+    const message =
+      reason === 'banned' ? 'the admin banned this key' : 'the admin gave this name to a new key'
+    this.finish(reason, errorFrame(reason, message, true))
   }
 
   /**
@@ -280,7 +284,8 @@ export class MemberSession implements Session {
       this.fail('auth_failed', 'the signature does not match the identity key')
       return
     }
-    const claim = await admission.claim(challenge.member, this.connection.remoteAddress)
+    const { remoteAddress } = this.connection
+    const claim = await admission.claim(challenge.member, remoteAddress, challenge.invite)
     if (!this.challenged()) return
     if (claim.kind === 'refuse' && claim.code === 'banned') {
       // Fatal: a banned key has nothing to try again with.

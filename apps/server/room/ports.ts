@@ -78,15 +78,32 @@ export interface IdentityStore {
    * binding to that member's key is marked; names bound to another key, or to none, are left alone.
    */
   confirm(members: readonly Member[], at: number): MaybePromise<void>
-  /** Every binding, for the operator's `bun run admin members`; stores that cannot list omit it. */
-  bindings?(): MaybePromise<NameBinding[]>
+  /** Every binding, for the operator's `bun run admin members`. */
+  bindings(): MaybePromise<NameBinding[]>
   /** Frees the name for the next key that claims it; false if it was not bound. */
-  release?(name: string): MaybePromise<boolean>
+  release(name: string): MaybePromise<boolean>
   /** Bans the key the name is bound to; the key, or null if the name is not bound. */
-  ban?(name: string, at: number): MaybePromise<string | null>
+  ban(name: string, at: number): MaybePromise<string | null>
   /** Lifts the bans of the keys that held this name; false if there were none. */
-  unban?(name: string): MaybePromise<boolean>
-  isBanned?(identityKey: string): MaybePromise<boolean>
+  unban(name: string): MaybePromise<boolean>
+  isBanned(identityKey: string): MaybePromise<boolean>
+  /** Keeps an admin's invite until it is taken or expires. */
+  addInvite(invite: Invite): MaybePromise<void>
+  /**
+   * Removes and returns the invite with this digest if it is for `name` and unexpired at `at`;
+   * null (and nothing removed) otherwise. Two takers of one invite never both get it.
+   */
+  takeInvite(codeDigest: string, name: string, at: number): MaybePromise<Invite | null>
+}
+
+/**
+ * An invite as stored: only the digest of its code (shared/protocol/invites.ts), so whoever reads
+ * the store cannot use the invites in it. `name` is as the admin spelled it.
+ */
+export interface Invite {
+  readonly codeDigest: string
+  readonly name: string
+  readonly expiresAt: number
 }
 
 /** One name's binding as the store holds it. `confirmedAt` is null until used in the group. */
@@ -160,6 +177,8 @@ export interface LocalMembers {
   sendTo(name: string, frame: ServerFrame): boolean
   /** Closes the member's connection here without a leave: it connected again elsewhere. */
   displace(name: string): void
+  /** Closes the member's connection here, if it has one, with a leave for the admin's reason. */
+  expel(name: string, reason: Expulsion): void
   /** The members connected here. */
   list(): Member[]
   /** The group changed (founded, committed, ended): only its members may send messages. */
@@ -207,10 +226,16 @@ export interface DeliveryService {
   groupFounded(from: Member, groupInfo: string): MaybePromise<void>
   commit(from: Member, input: CommitInput): MaybePromise<void>
   commitRefused(from: Member, report: CommitRefusal): MaybePromise<void>
-  /** Has the name's leaf removed by the next commit (`bun run admin release`); one process only. */
-  remove?(name: string): void
+  /**
+   * The admin's word (`bun run admin ban` or `release`): the member's connection is closed with
+   * that reason on whichever instance holds it, and its leaf is removed by the next commit.
+   */
+  expel(name: string, reason: Expulsion): MaybePromise<void>
   stop(): void
 }
+
+/** Why the admin put a member out: its key was banned, or its name given to a new key. */
+export type Expulsion = Extract<LeaveReason, 'banned' | 'released'>
 
 /** A member's frame for the Delivery Service, as a member session or another instance hands it on. */
 export type DeliveryFrame = Extract<
@@ -220,7 +245,7 @@ export type DeliveryFrame = Extract<
 
 /** Hands a member's frame to the Delivery Service's method for it. */
 export function requestDelivery(
-  delivery: DeliveryService,
+  delivery: Pick<DeliveryService, 'keyPackage' | 'groupFounded' | 'commit' | 'commitRefused'>,
   from: Member,
   frame: DeliveryFrame,
 ): MaybePromise<void> {

@@ -10,7 +10,15 @@ import { type EventSink, ignoreEvents } from '../observe/events.ts'
 import { createAddressBudget } from './address-budget.ts'
 import { createAdmission } from './admission.ts'
 import { MemberSession, type SessionHost } from './member-session.ts'
-import type { BroadcastGroup, Connection, LocalMembers, RoomBackend, Session } from './ports.ts'
+import type {
+  BroadcastGroup,
+  Connection,
+  Expulsion,
+  LocalMembers,
+  MaybePromise,
+  RoomBackend,
+  Session,
+} from './ports.ts'
 import { RosterView } from './roster-view.ts'
 
 export type { Session }
@@ -20,6 +28,8 @@ export interface RoomOptions {
   readonly limits: Limits
   /** When set, `hello` must carry it. */
   readonly secret: string | undefined
+  /** Whether a name not bound yet needs an admin's invite (CHATBOX_INVITE_ONLY). */
+  readonly inviteOnly?: boolean
   readonly now: () => number
   readonly randomBytes: (length: number) => Uint8Array
   /** Failures that are the server's fault (a store that throws); never client content. */
@@ -33,10 +43,11 @@ export interface Room {
   members(): Member[]
   /** What the room holds now, in counts, for the operator's metrics. */
   census(): RoomCensus
-  /** Has the name's leaf removed from the group by the next commit, if the service can. */
-  removeFromGroup(name: string): boolean
-  /** Disconnects the member at once if it is connected here, with a leave for `banned`. */
-  banish(name: string): void
+  /**
+   * The admin's word: the member is disconnected on whichever instance holds it, with a leave for
+   * the reason, and its leaf is removed from the group by the next commit.
+   */
+  expel(name: string, reason: Expulsion): MaybePromise<void>
   /** Tells every connection the server is going away, then closes them. */
   shutdown(): void
 }
@@ -92,6 +103,7 @@ export function createRoom(options: RoomOptions): Room {
     },
     groupChanged: (status) => roster.take(status),
     displace: (name) => members.get(nameKey(name))?.displace(),
+    expel: (name, reason) => members.get(nameKey(name))?.expel(reason),
     list: () => [...members.values()].flatMap((session) => session.member ?? []),
     events,
   }
@@ -103,6 +115,7 @@ export function createRoom(options: RoomOptions): Room {
     admission: createAdmission({
       identities: backend.identities,
       secret: options.secret,
+      inviteOnly: options.inviteOnly ?? false,
       now,
       randomBytes: options.randomBytes,
       nameRates: { perKey: limits.nameRatePerKey, perAddress: limits.nameRatePerAddress },
@@ -176,12 +189,7 @@ export function createRoom(options: RoomOptions): Room {
         group: group && { epoch: group.epoch, size: group.roster.length },
       }
     },
-    banish: (name) => members.get(nameKey(name))?.banish(),
-    removeFromGroup(name) {
-      if (!host.delivery.remove) return false
-      host.delivery.remove(name)
-      return true
-    },
+    expel: (name, reason) => host.delivery.expel(name, reason),
     shutdown() {
       shuttingDown = true
       host.delivery.stop()

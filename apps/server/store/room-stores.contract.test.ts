@@ -195,6 +195,65 @@ function storeContract(name: string, open: OpenStores, skip = false): void {
       }
     })
 
+    test('list every binding with its spelling, when it was bound and when first used', async () => {
+      const { identities } = await open(10)
+      await identities.claim('Alice', KEY_A, 1)
+      await identities.claim('bob', KEY_B, 2)
+      await identities.confirm([{ name: 'alice', identityKey: KEY_A }], 3)
+      const listed = [...(await identities.bindings())].sort((a, b) => a.boundAt - b.boundAt)
+      expect(listed).toEqual([
+        { name: 'Alice', identityKey: KEY_A, boundAt: 1, confirmedAt: 3 },
+        { name: 'bob', identityKey: KEY_B, boundAt: 2, confirmedAt: null },
+      ])
+    })
+
+    test('release a name, look-alikes included, for the next key; only a bound one', async () => {
+      const { identities } = await open(10)
+      await identities.claim('alice', KEY_A, 1)
+      await identities.confirm([{ name: 'alice', identityKey: KEY_A }], 2)
+      expect(await identities.release('ALICE')).toBe(true)
+      expect(await identities.release('alice')).toBe(false)
+      expect(await identities.bindings()).toEqual([])
+      expect(await identities.claim('aIice', KEY_B, 3)).toBe('new')
+    })
+
+    test('ban the key a name is bound to, and unban it by that name', async () => {
+      const { identities } = await open(10)
+      await identities.claim('alice', KEY_A, 1)
+      expect(await identities.ban('nobody', 2)).toBeNull()
+      expect(await identities.ban('Alice', 2)).toBe(KEY_A)
+      expect(await identities.isBanned(KEY_A)).toBe(true)
+      expect(await identities.isBanned(KEY_B)).toBe(false)
+      // Released, the name goes to another key; the ban stays with the key that held it.
+      await identities.release('alice')
+      await identities.claim('alice', KEY_B, 3)
+      expect(await identities.isBanned(KEY_A)).toBe(true)
+      expect(await identities.unban('bob')).toBe(false)
+      expect(await identities.unban('ALICE')).toBe(true)
+      expect(await identities.isBanned(KEY_A)).toBe(false)
+      expect(await identities.unban('alice')).toBe(false)
+    })
+
+    test('give an invite to one taker, for its name only, before it expires', async () => {
+      const { identities } = await open(10)
+      const invite = { codeDigest: 'D'.repeat(43), name: 'Carol', expiresAt: 100 }
+      await identities.addInvite(invite)
+      expect(await identities.takeInvite('E'.repeat(43), 'carol', 1)).toBeNull()
+      expect(await identities.takeInvite(invite.codeDigest, 'dave', 1)).toBeNull()
+      const taken = await Promise.all([
+        identities.takeInvite(invite.codeDigest, 'CAROL', 99),
+        identities.takeInvite(invite.codeDigest, 'carol', 99),
+      ])
+      expect(taken.filter((one) => one !== null)).toEqual([invite])
+      expect(await identities.takeInvite(invite.codeDigest, 'carol', 99)).toBeNull()
+      // Put back (its claim failed), it can be taken again; expired, it is gone for good.
+      await identities.addInvite(invite)
+      expect(await identities.takeInvite(invite.codeDigest, 'carol', 99)).toEqual(invite)
+      await identities.addInvite(invite)
+      expect(await identities.takeInvite(invite.codeDigest, 'carol', 100)).toBeNull()
+      expect(await identities.takeInvite(invite.codeDigest, 'carol', 50)).toBeNull()
+    })
+
     test('hold no group until one is founded, and found only the first', async () => {
       const { groups } = await open(10)
       expect(await groups.load()).toBeNull()

@@ -27,6 +27,15 @@ const BANS_TABLE = `
     banned_at INTEGER NOT NULL
   ) WITHOUT ROWID`
 
+/** Admins' invites not taken yet: the digest of each code, never the code. */
+const INVITES_TABLE = `
+  CREATE TABLE IF NOT EXISTS invites (
+    code_digest TEXT PRIMARY KEY,
+    name_key TEXT NOT NULL,
+    name TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
+  ) WITHOUT ROWID`
+
 const INDEXES = `
   CREATE INDEX IF NOT EXISTS identities_skeleton ON identities (skeleton);
   CREATE INDEX IF NOT EXISTS identities_unconfirmed ON identities (bound_at)
@@ -54,6 +63,7 @@ export function openSqliteIdentities(db: Database): IdentityStore {
   migrate(db)
   db.run(INDEXES)
   db.run(BANS_TABLE)
+  db.run(INVITES_TABLE)
 
   const byName = db.query<{ identity_key: string }, [string]>(
     'SELECT identity_key FROM identities WHERE name_key = ?',
@@ -95,6 +105,14 @@ export function openSqliteIdentities(db: Database): IdentityStore {
   const banned = db.query<{ found: 1 }, [string]>(
     'SELECT 1 AS found FROM bans WHERE identity_key = ?',
   )
+  const dropExpiredInvites = db.query('DELETE FROM invites WHERE expires_at <= ?')
+  const insertInvite = db.query(
+    'INSERT INTO invites (code_digest, name_key, name, expires_at) VALUES (?, ?, ?, ?)',
+  )
+  // One statement: of two takers of the same invite, only one gets its row back.
+  const takeInvite = db.query<{ name: string; expires_at: number }, [string, string, number]>(
+    'DELETE FROM invites WHERE code_digest = ? AND name_key = ? AND expires_at > ? RETURNING name, expires_at',
+  )
   const confirm = db.transaction((members: readonly Member[], at: number) => {
     for (const member of members) confirmOne.run(at, nameKey(member.name), member.identityKey)
   })
@@ -112,6 +130,14 @@ export function openSqliteIdentities(db: Database): IdentityStore {
     },
     unban: (name) => liftBans.run(nameKey(name)).changes > 0,
     isBanned: (identityKey) => banned.get(identityKey) !== null,
+    addInvite(invite) {
+      insertInvite.run(invite.codeDigest, nameKey(invite.name), invite.name, invite.expiresAt)
+    },
+    takeInvite(codeDigest, name, at) {
+      dropExpiredInvites.run(at)
+      const row = takeInvite.get(codeDigest, nameKey(name), at)
+      return row && { codeDigest, name: row.name, expiresAt: row.expires_at }
+    },
     bindings: (): NameBinding[] =>
       all.all().map((row) => ({
         name: row.name,

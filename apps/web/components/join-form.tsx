@@ -3,10 +3,11 @@
 import { createEffect, createSignal, onMount, Show } from 'solid-js'
 import { checkName } from '../../../shared/protocol/names.ts'
 import type { Chat } from '../lib/chat.ts'
+import { pageInvite } from '../lib/invite.ts'
 import { RestoreKey } from './restore-key.tsx'
 
 export function JoinForm(props: { chat: Chat }) {
-  const [name, setName] = createSignal(props.chat.state.name)
+  const [name, setName] = createSignal(props.chat.state.name || (pageInvite?.name ?? ''))
   const [secret, setSecret] = createSignal('')
   const [submitted, setSubmitted] = createSignal(false)
   let nameInput: HTMLInputElement | undefined
@@ -59,6 +60,14 @@ export function JoinForm(props: { chat: Chat }) {
         <p id="join-name-help" class="field-help" classList={{ invalid: !!nameProblem() }}>
           {nameProblem() ?? '3–24 letters, digits, _ or -, starting with a letter.'}
         </p>
+        <Show when={pageInvite}>
+          {(invite) => (
+            <p class="field-help">
+              You have an admin’s invite{invite().name ? ` for “${invite().name}”` : ''}: joining
+              binds the name to this browser’s key.
+            </p>
+          )}
+        </Show>
         <Show when={props.chat.state.askSecret}>
           <label for="join-secret">Room secret</label>
           <input

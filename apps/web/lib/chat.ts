@@ -28,6 +28,7 @@ import {
 } from './copy.ts'
 import { clearedTimeline, createEarlierPages, historyLimits, withEarlier } from './earlier.ts'
 import { createFileSender } from './file-sender.ts'
+import { inviteFor } from './invite.ts'
 import { createNotifications, type Notifications } from './notifications.ts'
 import { createTabSession } from './tab-session.ts'
 import {
@@ -216,6 +217,7 @@ export function createChat(): Chat {
         name,
         stores,
         secret: secret === '' ? undefined : secret,
+        ...inviteFor(name),
         maxFileBytes: state.maxFileBytes,
         history: historyLimits(localStorage),
       })

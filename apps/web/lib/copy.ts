@@ -21,6 +21,7 @@ export const LEAVE_REASON_TEXTS: Readonly<Record<LeaveReason, string>> = {
   replaced: 'left (joined again under another spelling)',
   shutdown: 'left (the server is shutting down)',
   banned: 'was banned by the admin',
+  released: 'left (the admin gave the name to a new key)',
 }
 
 /** Refusals of a join the page can explain better than the server's own message. */
