@@ -133,6 +133,43 @@ describe('bun run admin release', () => {
   })
 })
 
+describe('the way back for a released name', () => {
+  test('its new key joins the group once the members accept it, and reads what is sent', async () => {
+    using dir = temporaryDirectory()
+    const server = await startServe(dir)
+    const options = { reconnect: { initialMs: 100, maxMs: 1000 } }
+    await using alice = await startEngineSession(server.web, 'alice', options)
+    await using bob = await startEngineSession(server.terminal, 'bob', options)
+    const carol = await startEngineSession(server.terminal, 'carol', options)
+    await alice.waitFor('membership', (event) => event.members.includes('carol'))
+    await bob.waitFor('membership', (event) => event.members.includes('carol'))
+    // carol's laptop is gone, key and all: the admin frees her name.
+    await carol.session.close()
+    expect((await admin(['--data-dir', server.dataDir, 'release', 'carol'])).code).toBe(0)
+    await alice.waitFor('membership', (event) => event.removed.includes('carol'))
+
+    // Her new key binds the name; to alice and bob it is a changed key, refused until accepted.
+    await using newCarol = await startEngineSession(server.terminal, 'carol', {
+      ...options,
+      waitForGroup: false,
+    })
+    for (const member of [alice, bob]) {
+      const change = await member.waitFor('key-change', (event) => event.name === 'carol')
+      expect(change.newKey).toBe(await publicKeyOf(newCarol))
+    }
+    // Once they compared safety numbers with her out of band, they accept; she is added.
+    await alice.session.acceptKey('carol')
+    await bob.session.acceptKey('carol')
+    await newCarol.session.whenReady()
+    await alice.waitFor('membership', (event) => event.added.includes('carol'))
+    await alice.session.sendText('welcome back, carol')
+    const read = await newCarol.waitFor('message', (event) => event.text === 'welcome back, carol')
+    expect(read.from).toBe('alice')
+    server.process.child.kill('SIGTERM')
+    expect((await server.process.exit()).code).toBe(0)
+  })
+})
+
 describe('bun run admin release, of a member online', () => {
   test('puts it out with the reason released, for it and for the others', async () => {
     using dir = temporaryDirectory()
