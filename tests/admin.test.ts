@@ -272,6 +272,13 @@ describe('bun run admin ban and unban', () => {
     expect(await tryJoin(server.terminal, 'eve', eve)).toMatchObject({ code: 'banned' })
     expect((await admin([...args(), 'unban', 'eve'])).code).toBe(0)
     expect(await tryJoin(server.terminal, 'eve', eve)).toMatchObject({ type: 'ready' })
+    // And lifted on the stopped server's store the same way.
+    expect((await admin([...args(), 'ban', 'eve'])).code).toBe(0)
+    server.process.child.kill('SIGTERM')
+    expect((await server.process.exit()).code).toBe(0)
+    expect((await admin([...args(), 'unban', 'eve'])).stdout).toContain('unbanned eve')
+    server = await startServe(dir)
+    expect(await tryJoin(server.terminal, 'eve', eve)).toMatchObject({ type: 'ready' })
     server.process.child.kill('SIGTERM')
     expect((await server.process.exit()).code).toBe(0)
   })
