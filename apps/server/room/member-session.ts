@@ -17,6 +17,7 @@ import {
 import type { Limits } from '../../../shared/protocol/limits.ts'
 import type { Admission, Challenge } from './admission.ts'
 import { FrameRate } from './frame-rate.ts'
+import { replayLog } from './log-replay.ts'
 import {
   type Connection,
   type DeliveryService,
@@ -60,11 +61,6 @@ type State =
 
 const HELLO: State = { kind: 'hello' }
 const CLOSED: State = { kind: 'closed' }
-
-/** Replays are read in pages so a long resume does not hold one giant array. */
-const REPLAY_PAGE = 1000
-/** How often a replay waiting for its socket to take what it was given looks again. */
-const DRAIN_CHECK_MS = 10
 
 /**
  * A class, so an idle member costs its fields and not a set of closures: written as closures it
@@ -374,21 +370,15 @@ export class MemberSession implements Session {
     // Outside the group the log is ciphertext it cannot read, and names it has no business
     // collecting: only what was logged after it arrived.
     const member = this.member
-    let cursor =
+    const from =
       member && this.host.inGroup(member.name) ? afterSeq : Math.max(afterSeq, this.admittedHead)
-    const window = this.host.limits.replayWindowBytes
-    while (cursor < head && this.state.kind === 'member') {
-      const page = await log.readAfter(cursor, Math.min(REPLAY_PAGE, head - cursor), window)
-      const last = page.at(-1)
-      if (!last) break
-      for (const entry of page) this.connection.sendText(entry.text)
-      cursor = last.seq
-      // The next page is read once the socket has taken most of this one: a resumer holds about
-      // a window of the log in memory, however far behind it is.
-      while (this.connection.bufferedBytes() > window / 2 && this.state.kind === 'member') {
-        await new Promise((resolve) => setTimeout(resolve, DRAIN_CHECK_MS))
-      }
+    const to = {
+      log,
+      connection: this.connection,
+      windowBytes: this.host.limits.replayWindowBytes,
+      going: () => this.state.kind === 'member',
     }
+    await replayLog(to, from, head)
     // The connection may have closed while the log was read; it must hear nothing after that.
     if (this.member) this.send({ type: 'resumed', head })
   }
