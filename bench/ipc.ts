@@ -7,7 +7,13 @@ const Sparse = v.array(v.tuple([Count, v.number()]))
 const Transport = v.picklist(['wss', 'tls'])
 
 /** Event-loop lag of one process over a step: how long its stalls were. */
-export const LagSchema = v.object({ p99Ms: v.number(), p999Ms: v.number(), maxMs: v.number() })
+export const LagSchema = v.object({
+  p99Ms: v.number(),
+  p999Ms: v.number(),
+  maxMs: v.number(),
+  /** Wake-ups later than each of lag.ts's STALL_BOUNDS_MS. */
+  over: v.array(v.number()),
+})
 export type Lag = v.InferOutput<typeof LagSchema>
 
 export const TargetSchema = v.variant('kind', [
@@ -64,11 +70,20 @@ export const ClientCommandSchema = v.variant('type', [
   v.object({ type: v.literal('bursts'), step: Count, durationMs: Count }),
   /** The client's own event-loop lag since the last ask: its stalls are not the server's. */
   v.object({ type: v.literal('lag') }),
+  /** The soak's joins and leaves: room members from a pool of `poolSize`, on a fixed clock. */
+  v.object({
+    type: v.literal('churn'),
+    poolSize: Count,
+    perSecond: v.number(),
+    durationMs: Count,
+    holdMs: Count,
+  }),
 ])
 export type ClientCommand = v.InferOutput<typeof ClientCommandSchema>
 
 export const ClientReplySchema = v.variant('type', [
   v.object({ type: v.literal('ok'), ms: v.number() }),
+  v.object({ type: v.literal('churned'), joins: Count, failed: Count, slowestJoinMs: v.number() }),
   v.object({ type: v.literal('lag'), lag: LagSchema }),
   v.object({ type: v.literal('opened'), ms: v.number(), opened: Count, failed: Count }),
   v.object({ type: v.literal('sent'), sent: Count, elapsedMs: v.number(), lateMs: v.number() }),

@@ -6,8 +6,10 @@
 import * as v from 'valibot'
 import { type ClientCommand, ClientCommandSchema, type ClientReply } from './ipc.ts'
 import { startLagMonitor } from './lag.ts'
+import { churn } from './load-client/churn.ts'
 import {
   authIdle,
+  endpointOf,
   inParallel,
   joinMembers,
   openIdle,
@@ -57,6 +59,8 @@ async function handle(command: ClientCommand): Promise<ClientReply> {
       return bursts(command.step, command.durationMs)
     case 'lag':
       return { type: 'lag', lag: lag.take() }
+    case 'churn':
+      return { type: 'churned', ...(await churn(endpointOf(requireTarget()), command)) }
   }
 }
 

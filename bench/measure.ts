@@ -57,6 +57,7 @@ export async function measured<T>(
       startedAtMs,
       endedAtMs,
       serverStallMs: Math.max(...serverLags.map((lag) => lag.maxMs)),
+      serverStallsOver: serverLags[0]?.over ?? [],
       clientStallMs: Math.max(...clientLags.map((lag) => lag.maxMs)),
     },
   }

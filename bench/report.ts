@@ -46,6 +46,8 @@ export interface CpuShare {
   /** The longest each side's event loop was held up during the step. */
   readonly serverStallMs: number
   readonly clientStallMs: number
+  /** The first server's stalls over each of lag.ts's STALL_BOUNDS_MS during the step. */
+  readonly serverStallsOver: readonly number[]
 }
 
 export function table(headers: readonly string[], rows: ReadonlyArray<readonly string[]>): string {

@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util'
 
 export type Kind = 'reference' | 'product'
-export type WorkloadId = 'a' | 'b' | 'c' | 'd' | 'e' | 'r'
+export type WorkloadId = 'a' | 'b' | 'c' | 'd' | 'e' | 'r' | 's'
 
 /** A step with more than this much of a core going to other programs is run again. */
 export const NOISY_OTHER_PCT = 25
@@ -80,6 +80,8 @@ export interface Settings {
   readonly memoryStore: boolean
   /** Extra variables for the product server's environment. */
   readonly serverEnv: Readonly<Record<string, string>>
+  /** (s), the soak: how long, and at what rate (half of (a)'s knee when not given). */
+  readonly soak: { readonly minutes: number; readonly rate?: number }
 }
 
 export function readSettings(): Settings {
@@ -103,6 +105,10 @@ export function readSettings(): Settings {
       'memory-store': { type: 'boolean' },
       /** Diagnostic: NAME=VALUE in the product server's environment (JSC options, say). */
       'server-env': { type: 'string', multiple: true },
+      /** Runs (s): the product at half its knee for minutes, with joins and leaves mixed in. */
+      soak: { type: 'boolean', default: false },
+      'soak-minutes': { type: 'string' },
+      'soak-rate': { type: 'string' },
     },
   })
   const preset = flags.full ? FULL : QUICK
@@ -111,18 +117,25 @@ export function readSettings(): Settings {
     ladder: { ...preset.ladder, stepMs: Number(flags['step-ms'] ?? preset.ladder.stepMs) },
     crowd: { ...preset.crowd, connections: Number(flags.connections ?? preset.crowd.connections) },
   }
-  // (r) runs three ladders with a Redis beside them: only in the full run, or asked for by name.
-  const only = flags.only ?? (config.mode === 'full' ? 'a,b,c,d,e,r' : 'a,b,c,d,e')
+  // (r) runs three ladders with a Redis beside them, (s) a ten-minute soak: only in the full run,
+  // or asked for by name (`--soak` adds (s) to the quick run).
+  const only =
+    flags.only ?? (config.mode === 'full' ? 'a,b,c,d,e,r,s' : `a,b,c,d,e${flags.soak ? ',s' : ''}`)
   const pairs = (flags['server-env'] ?? []).map((pair) => pair.split('='))
   return {
     config,
     only: new Set(only.split(',') as WorkloadId[]),
     fixedRates: flags.rates?.split(',').map(Number),
-    sameBytes: flags['same-bytes'] ?? config.mode === 'full',
+    // Always: the targets compare the product with a relay moving the same bytes (issue 18).
+    sameBytes: flags['same-bytes'] ?? true,
     referenceBytes: flags['reference-bytes']?.split(',').map(Number) ?? [],
     profile: flags.profile,
     waitQuiet: flags['wait-quiet'],
     memoryStore: flags['memory-store'] ?? false,
     serverEnv: Object.fromEntries(pairs.map(([name = '', ...value]) => [name, value.join('=')])),
+    soak: {
+      minutes: Number(flags['soak-minutes'] ?? 10),
+      ...(flags['soak-rate'] ? { rate: Number(flags['soak-rate']) } : {}),
+    },
   }
 }

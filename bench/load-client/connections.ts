@@ -45,7 +45,7 @@ export function frameFor(frameStep: number, sender: number, seq: number, micros:
   return benchFrame(target, messageBytes, frameStep, sender, seq, micros)
 }
 
-function endpointOf(current: Target): LinkEndpoint {
+export function endpointOf(current: Target): LinkEndpoint {
   return {
     host: current.host,
     webPort: current.webPort,

@@ -2,6 +2,12 @@
 import { fmt, ratio, table } from '../report.ts'
 import type { Rig, Section, Workload } from '../rig.ts'
 import { KNEE_P99_MS, MESSAGE_BYTES } from '../settings.ts'
+
+/** Issue 18: bytes a delivered 64-byte text may take, and the ratios to the same-bytes relay. */
+const WIRE_BYTES_TARGET = 360
+const CPU_RATIO_TARGET = 1.05
+const KNEE_RATIO_TARGET = 0.9
+
 import { kneeText, type Ladder, type LadderStep, ladderWorkload, stepsTable } from './ladder.ts'
 
 /** The reference's ladder with messages of another size. */
@@ -47,14 +53,17 @@ export const openLoop: Workload<OpenLoop> = {
   report(rig, results) {
     const markdown: string[] = []
     const targets: Array<readonly string[]> = []
+    const sizedRuns = results.a?.referenceSized ?? []
     for (const id of ['a', 'b'] as const) {
       const pair = results[id]
       if (!pair) continue
-      const sized = id === 'a' ? (results.a?.referenceSized ?? []) : []
-      const part = pairReport(rig, id, pair, sized)
+      const part = pairReport(rig, id, pair, id === 'a' ? sizedRuns : [])
       markdown.push(...part.markdown)
-      targets.push(...part.targets)
+      // Both compare with the bare relay moving the product's bytes, run once, over WebSocket.
+      const sameBytes = sizedRuns.find(({ bytes }) => bytes === rig.deliveredFrameBytes)?.ladder
+      targets.push(...sameBytesTargets(id, pair.product, sameBytes))
     }
+    if (results.a) targets.unshift(wireBytesTarget(rig))
     return { markdown, targets }
   },
 }
@@ -91,17 +100,74 @@ function pairReport(
         `${kneeText(rig, pair.product)} → ${ratio(prodKnee, refKnee)}. Product members joined the MLS ` +
         `group in ${fmt(pair.product.joinMs)} ms.${sizedText}`,
     ],
-    targets: [
-      [
-        `(${id}) knee, deliveries/s`,
-        fmt(refKnee * pair.reference.members),
-        fmt(prodKnee * pair.product.members),
-        ratio(prodKnee, refKnee),
-        '≥ 0.80× reference',
-        refKnee > 0 && prodKnee >= 0.8 * refKnee ? 'met' : 'MISSED',
-      ],
-    ],
+    targets: [],
   }
+}
+
+/** Issue 18's targets: what a 64-byte text costs on the wire. */
+function wireBytesTarget(rig: Rig): readonly string[] {
+  return [
+    'wire bytes per 64-byte text',
+    fmt(MESSAGE_BYTES),
+    `${fmt(rig.deliveredFrameBytes)} (frame; +4 framing)`,
+    ratio(rig.deliveredFrameBytes, MESSAGE_BYTES),
+    `≤ ${WIRE_BYTES_TARGET}`,
+    rig.deliveredFrameBytes <= WIRE_BYTES_TARGET ? 'met' : 'MISSED',
+  ]
+}
+
+/**
+ * Issue 18's targets against the relay moving the same bytes: server CPU per delivery at the
+ * three highest rates both passed (the worst of the three counts), and the knee.
+ */
+function sameBytesTargets(
+  id: 'a' | 'b',
+  product: Ladder,
+  reference: Ladder | undefined,
+): Array<readonly string[]> {
+  const cpuRow = `server CPU per delivery ÷ same-bytes reference (${id})`
+  const kneeRow = `knee ÷ same-bytes reference (${id})`
+  if (!reference) {
+    const skipped = ['–', '–', '–', 'skipped: run without --same-bytes', '–']
+    return [
+      [cpuRow, ...skipped],
+      [kneeRow, ...skipped],
+    ]
+  }
+  const perDelivery = (step: LadderStep) => step.cpu.serverPct / step.deliveredPerSecond
+  const passed = (ladder: Ladder) =>
+    new Map(ladder.steps.filter((step) => step.pass && !step.repeat).map((s) => [s.rate, s]))
+  const referenceSteps = passed(reference)
+  const shared = [...passed(product).values()]
+    .filter((step) => referenceSteps.has(step.rate))
+    .sort((x, y) => y.rate - x.rate)
+    .slice(0, 3)
+  const ratios = shared.map((step) => {
+    const ref = referenceSteps.get(step.rate) as LadderStep
+    return { rate: step.rate, ratio: perDelivery(step) / perDelivery(ref) }
+  })
+  const worst = ratios.reduce((max, each) => Math.max(max, each.ratio), Number.NaN)
+  const at = ratios.map((each) => `${fmt(each.ratio)}× at ${fmt(each.rate)}`).join(', ')
+  const cpuMet = ratios.length === 3 && worst <= CPU_RATIO_TARGET
+  const kneeRatio = product.knee / reference.knee
+  return [
+    [
+      cpuRow,
+      '1.00×',
+      ratios.length > 0 ? `${fmt(worst)}× (${at} msg/s)` : 'no rate passed on both',
+      '–',
+      `≤ ${CPU_RATIO_TARGET}× at three rates below the knee`,
+      cpuMet ? 'met' : 'MISSED',
+    ],
+    [
+      kneeRow,
+      fmt(reference.knee * reference.members),
+      fmt(product.knee * product.members),
+      ratio(product.knee, reference.knee),
+      `≥ ${KNEE_RATIO_TARGET}×`,
+      reference.knee > 0 && kneeRatio >= KNEE_RATIO_TARGET ? 'met' : 'MISSED',
+    ],
+  ]
 }
 
 function ladderTable(

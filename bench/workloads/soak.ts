@@ -1,0 +1,180 @@
+// (s) the soak: the product at half its knee for ten minutes (64 members as in (a)), with joins
+// and leaves mixed in, and the server's event-loop stalls counted minute by minute. Issue 18's
+// target: no stall over 20 ms. With --profile, each minute's window cuts the server's profile.
+import { STALL_BOUNDS_MS } from '../lag.ts'
+import { measured, settle } from '../measure.ts'
+import { type CpuShare, fmt, type Latency, latencyOf, table } from '../report.ts'
+import { expectReply, joinMembers, log, type Processes, type Rig, type Workload } from '../rig.ts'
+
+/** The target: the longest the server's event loop may be late during the soak. */
+export const SOAK_STALL_TARGET_MS = 20
+/** Joins (and as many leaves) a second while messages flow; each stays a second. */
+const CHURN = { poolSize: 40, perSecond: 10, holdMs: 1000 } as const
+const MINUTE_MS = 60_000
+
+export interface SoakMinute {
+  readonly minute: number
+  readonly rate: number
+  readonly delivered: number
+  readonly expected: number
+  readonly latency: Latency
+  readonly cpu: CpuShare
+  readonly joins: number
+  readonly joinsFailed: number
+  readonly slowestJoinMs: number
+}
+
+export interface Soak {
+  readonly rate: number
+  /** Where the rate came from: `--soak-rate`, half of (a)'s knee, or the fallback. */
+  readonly rateFrom: 'given' | 'half the knee' | 'fallback, (a) did not run'
+  readonly members: number
+  readonly minutes: SoakMinute[]
+}
+
+/** (s) needs the rate: given (`--soak-rate`), or half of (a)'s product knee from this run. */
+export function soakWorkload(kneeOfA: () => number | undefined): Workload<{ s: Soak }> {
+  return {
+    ids: ['s'],
+    async run(rig) {
+      const knee = kneeOfA()
+      const given = rig.settings.soak.rate
+      const { rate, rateFrom } =
+        given !== undefined
+          ? { rate: given, rateFrom: 'given' as const }
+          : knee
+            ? { rate: Math.round(knee / 2 / 100) * 100, rateFrom: 'half the knee' as const }
+            : { rate: 1500, rateFrom: 'fallback, (a) did not run' as const }
+      const s = await rig.workload('s product soak', () => soak(rig, rate, rateFrom))
+      return { s }
+    },
+    report: (rig, { s }) => soakReport(rig, s),
+  }
+}
+
+async function soak(rig: Rig, rate: number, rateFrom: Soak['rateFrom']): Promise<Soak> {
+  const processes = await rig.start('product', 2, 's')
+  try {
+    const members = rig.config.ladder.clients
+    await joinMembers(processes, members)
+    await settle(processes, 30_000)
+    const minutes: SoakMinute[] = []
+    for (let minute = 1; minute <= rig.settings.soak.minutes; minute += 1) {
+      const done = await soakMinute(rig, processes, members, rate, minute)
+      minutes.push(done)
+      log(
+        `soak minute ${minute}: p99 ${fmt(done.latency.p99Ms)} ms, lost ` +
+          `${done.expected - done.delivered}, ${done.joins} joins, server stall ` +
+          `${fmt(done.cpu.serverStallMs)} ms`,
+      )
+    }
+    return { rate, rateFrom, members, minutes }
+  } finally {
+    await processes.stop()
+  }
+}
+
+async function soakMinute(
+  rig: Rig,
+  processes: Processes,
+  members: number,
+  rate: number,
+  minute: number,
+): Promise<SoakMinute> {
+  const [sender, churner] = processes.clients
+  if (!sender || !churner) throw new Error('the soak needs two load clients')
+  const step = rig.nextStep()
+  await sender.request({ type: 'arm', step, senders: members })
+  const { value, cpu } = await measured(processes, async () => {
+    // Started inside the window: the churner answers nothing else (its lag among them) meanwhile.
+    const churning = churner.request({ type: 'churn', durationMs: MINUTE_MS, ...CHURN })
+    const sent = expectReply(
+      await sender.request({ type: 'send', step, rate, durationMs: MINUTE_MS }),
+      'sent',
+    )
+    const collected = expectReply(
+      await sender.request({
+        type: 'collect',
+        step,
+        expectedPerReceiver: sent.sent,
+        timeoutMs: rig.config.ladder.drainMs,
+      }),
+      'collected',
+    )
+    return { collected, churned: expectReply(await churning, 'churned') }
+  })
+  const { collected, churned } = value
+  return {
+    minute,
+    rate,
+    delivered: collected.delivered,
+    expected: collected.expected,
+    latency: latencyOf([collected]),
+    cpu,
+    joins: churned.joins,
+    joinsFailed: churned.failed,
+    slowestJoinMs: churned.slowestJoinMs,
+  }
+}
+
+/** The soak's longest server stall, and the minute it happened in. */
+export function worstMinute(s: Soak): SoakMinute | undefined {
+  return s.minutes.reduce<SoakMinute | undefined>(
+    (worst, minute) =>
+      worst === undefined || minute.cpu.serverStallMs > worst.cpu.serverStallMs ? minute : worst,
+    undefined,
+  )
+}
+
+function soakReport(rig: Rig, s: Soak) {
+  const rows = s.minutes.map((minute) => [
+    String(minute.minute),
+    fmt(minute.delivered / (MINUTE_MS / 1000)),
+    fmt(minute.expected - minute.delivered),
+    fmt(minute.latency.p99Ms),
+    fmt(minute.latency.maxMs),
+    `${fmt(minute.joins)}${minute.joinsFailed ? ` (${minute.joinsFailed} failed)` : ''}`,
+    fmt(minute.slowestJoinMs),
+    fmt(minute.cpu.serverPct),
+    ...STALL_BOUNDS_MS.map((_, index) => fmt(minute.cpu.serverStallsOver[index] ?? 0)),
+    fmt(minute.cpu.serverStallMs),
+  ])
+  const worst = worstMinute(s)
+  const profile =
+    rig.settings.profile && worst
+      ? ` The worst minute's server profile: \`bun bench/profile-summary.ts <the (s) .cpuprofile> --from ${worst.cpu.startedAtMs} --to ${worst.cpu.endedAtMs}\`.`
+      : ' Run with `--profile` to cut the server profile to the worst minute.'
+  const headers = [
+    'minute',
+    'delivered/s',
+    'lost',
+    'p99 ms',
+    'max ms',
+    'joins',
+    'slowest join ms',
+    'server CPU %',
+    ...STALL_BOUNDS_MS.map((bound) => `stalls > ${bound} ms`),
+    'longest stall ms',
+  ]
+  const longest = worst?.cpu.serverStallMs ?? Number.NaN
+  return {
+    markdown: [
+      '',
+      `### (s) soak: ${s.members} members at ${fmt(s.rate)} msg/s (${s.rateFrom}), ${CHURN.perSecond} joins and leaves a second`,
+      '',
+      table(headers, rows),
+      '',
+      `A stall is the server's 5 ms timer firing that much late; each minute counts them by size.${profile}`,
+    ],
+    targets: [
+      [
+        'longest event-loop stall in the soak',
+        '–',
+        `${fmt(longest)} ms`,
+        '–',
+        `≤ ${SOAK_STALL_TARGET_MS} ms`,
+        longest <= SOAK_STALL_TARGET_MS ? 'met' : 'MISSED',
+      ],
+    ],
+  }
+}
