@@ -1,6 +1,7 @@
 import { describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { createIdentityKeyPair, signWithIdentity } from '../shared/crypto/identity-key.ts'
 import { authMessage } from '../shared/protocol/frames.ts'
+import { startEngineClient } from './support/engine.ts'
 import { connectTls, connectWebSocket, join, startTestServer } from './support/harness.ts'
 import { spawnMember } from './support/member-process.ts'
 
@@ -54,5 +55,35 @@ describe('presence', () => {
         .map((member) => member.name)
         .sort(),
     ).toEqual(['Alice', 'bob'])
+  })
+})
+
+describe('a large room', () => {
+  test('a newcomer gets the first page and the count, and the rest only when it asks', async () => {
+    await using server = await startTestServer({ limits: { membersPage: 2 } })
+    const early = []
+    for (const name of ['alice', 'bob', 'carol']) {
+      const client = await connectWebSocket(server)
+      early.push(client)
+      await join(client, name)
+    }
+    try {
+      await using dave = await startEngineClient(server, 'dave', 'tls', { waitForGroup: false })
+      expect(dave.session.onlineCount()).toBe(4)
+      expect(dave.session.allMembersListed()).toBe(false)
+      const listed = async () =>
+        (await dave.session.members()).filter((member) => member.online).map((m) => m.name)
+      expect(await listed()).toEqual(['alice', 'bob'])
+      await dave.session.loadAllMembers()
+      expect(dave.session.allMembersListed()).toBe(true)
+      expect((await listed()).sort()).toEqual(['alice', 'bob', 'carol', 'dave'])
+      // Later joins and leaves keep both the list and the count.
+      early[0]?.close()
+      await dave.waitFor('presence', (event) => event.event === 'leave' && event.name === 'alice')
+      expect(dave.session.onlineCount()).toBe(3)
+      expect((await listed()).sort()).toEqual(['bob', 'carol', 'dave'])
+    } finally {
+      for (const client of early) client.close()
+    }
   })
 })

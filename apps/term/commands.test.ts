@@ -25,6 +25,9 @@ function fakeContext(answer = false, members: MemberView[] = []) {
       identityKey: own.publicKeyText,
       sendFile: async () => ({ id: 'm1' }),
       members: async () => members,
+      loadAllMembers: async () => {
+        calls.push('loadAllMembers')
+      },
       safetyNumber: async (name) => `number with ${name}`,
       markVerified: async (name) => {
         calls.push(`markVerified ${name}`)

@@ -18,6 +18,7 @@ export interface CommandContext {
     | 'identityKey'
     | 'sendFile'
     | 'members'
+    | 'loadAllMembers'
     | 'safetyNumber'
     | 'markVerified'
     | 'acceptKey'
@@ -158,6 +159,8 @@ async function retry(context: CommandContext, argument: string): Promise<undefin
 
 async function who(context: CommandContext): Promise<undefined> {
   const { session } = context
+  // A large room's `ready` listed only its first page of who is online: the rest, now it is asked.
+  await session.loadAllMembers()
   const members = await session.members()
   context.notify({
     type: 'who',

@@ -44,6 +44,8 @@ const READY: ServerFrame = {
   name: 'alice',
   head: 0,
   members: [],
+  online: 1,
+  next: null,
   group: null,
   limits: { maxFileBytes: 1, rate: { perSecond: 1, burst: 1 }, bytes: { perSecond: 1, burst: 1 } },
 }

@@ -9,9 +9,8 @@ import {
   importIdentity,
   signWithIdentity,
 } from '../crypto/identity-key.ts'
-import { authMessage, type Member, type ServerFrame } from '../protocol/frames.ts'
+import { authMessage, type ServerFrame } from '../protocol/frames.ts'
 import { DEFAULT_MAX_FILE_BYTES } from '../protocol/limits.ts'
-import { nameKey } from '../protocol/names.ts'
 import { ChatError } from './chat-error.ts'
 import { type Clock, systemClock } from './clock.ts'
 import { Connection } from './connection.ts'
@@ -26,6 +25,7 @@ import { LogReader } from './log-reader.ts'
 import { Membership } from './membership.ts'
 import { readMessage } from './message-reader.ts'
 import { type ClientState, epochAuthenticator, epochOf } from './mls.ts'
+import { OnlineRoster } from './online-roster.ts'
 import { Outbox } from './outbox.ts'
 import { COMMIT_NOT_TAKEN, refusesJoin, SEND_REFUSALS } from './refusals.ts'
 import { SerialQueue } from './serial-queue.ts'
@@ -56,8 +56,8 @@ export interface Engine {
   readonly connection: Connection
   readonly membership: Membership
   readonly outbox: Outbox
-  /** Who is connected to the room now, by name key. */
-  readonly online: ReadonlyMap<string, Member>
+  /** Who is connected to the room now: the list (paged in a large room) and the count. */
+  readonly roster: OnlineRoster
   /** Messages shown on this device, kept for the next session. */
   readonly history: History
   loadIdentity(): Promise<IdentityKeyPair>
@@ -74,7 +74,6 @@ export function createEngine(options: EngineOptions): Engine {
   const hub = new EventHub()
   const trust = createTrustBook(stores.trust, clock.now)
   const queue = new SerialQueue()
-  const online = new Map<string, Member>()
   let maxFileBytes = options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES
   let identity: IdentityKeyPair | undefined
   // One load for every caller: two at once must not each make and save an identity of their own.
@@ -129,11 +128,12 @@ export function createEngine(options: EngineOptions): Engine {
       outbox.caughtUp()
       outbox.offline()
       reader.stop()
-      online.clear()
+      roster.lost()
       await membership.save().catch(() => {})
     },
   })
   const send = connection.send.bind(connection)
+  const roster = new OnlineRoster(hub, send)
   const reader: LogReader = new LogReader({
     clock,
     position: () => membership.position,
@@ -198,8 +198,7 @@ export function createEngine(options: EngineOptions): Engine {
         return
       }
       case 'ready': {
-        online.clear()
-        for (const member of frame.members) online.set(nameKey(member.name), member)
+        roster.admitted(frame.members, frame.online, frame.next)
         reader.startAt(frame.head)
         maxFileBytes = frame.limits.maxFileBytes
         outbox.adopt(frame.limits)
@@ -212,15 +211,14 @@ export function createEngine(options: EngineOptions): Engine {
         membership.ready()
         return
       }
-      case 'presence': {
-        const key = nameKey(frame.name)
-        if (frame.event === 'join')
-          online.set(key, { name: frame.name, identityKey: frame.identityKey })
-        else if (online.get(key)?.identityKey === frame.identityKey) online.delete(key)
-        const reason = frame.event === 'leave' ? frame.reason : undefined
-        hub.emit({ type: 'presence', event: frame.event, name: frame.name, at: frame.at, reason })
+      case 'presence':
+        return roster.presence(frame)
+      case 'presences':
+        for (const event of frame.events) roster.presence(event)
+        roster.counted(frame.online)
         return
-      }
+      case 'members':
+        return roster.page(frame)
       case 'app':
       case 'commit':
         return reader.receive(frame)
@@ -271,7 +269,7 @@ export function createEngine(options: EngineOptions): Engine {
     connection,
     membership,
     outbox,
-    online,
+    roster,
     history,
     loadIdentity,
     identityKey: () => identity?.publicKeyText ?? '',

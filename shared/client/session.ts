@@ -41,7 +41,14 @@ export interface ChatSession {
   unacknowledged(): number
   /** Resolves once everything sent so far is seen in the room's log, or failed. */
   settled(): Promise<void>
+  /** Everyone in the group, and everyone online this client knows of (see loadAllMembers). */
   members(): Promise<MemberView[]>
+  /** How many are online now, as the server counts them, this client included. */
+  onlineCount(): number
+  /** Whether members() lists everyone online; in a large room only once loadAllMembers is done. */
+  allMembersListed(): boolean
+  /** Asks the server for the rest of a large room's online list, a page at a time. */
+  loadAllMembers(): Promise<void>
   /** 12 digits everyone in this epoch of the group shares; undefined outside a group. */
   roomCode(): Promise<string | undefined>
   epoch(): number | undefined
@@ -102,7 +109,10 @@ export function createChatSession(options: ChatSessionOptions): ChatSession {
     maxFileBytes: () => engine.maxFileBytes(),
     unacknowledged: () => outbox.unacknowledged,
     settled: () => outbox.settled(),
-    members: () => memberViews(name, membership.group, engine.online, trust),
+    members: () => memberViews(name, membership.group, engine.roster.online, trust),
+    onlineCount: () => engine.roster.size,
+    allMembersListed: () => engine.roster.complete,
+    loadAllMembers: () => engine.roster.loadAll(),
     roomCode: () => engine.roomCode(),
     epoch: () => engine.epoch(),
     async leave() {

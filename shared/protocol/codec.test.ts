@@ -118,6 +118,8 @@ describe('decodeServerFrame', () => {
       name: 'alice',
       head: 0,
       members: [{ name: 'alice', identityKey: KEY }],
+      online: 1,
+      next: null,
       group: null,
       limits: {
         maxFileBytes: 1_048_576,
@@ -130,6 +132,8 @@ describe('decodeServerFrame', () => {
       name: 'alice',
       head: 9,
       members: [{ name: 'alice', identityKey: KEY }],
+      online: 1,
+      next: null,
       group: { groupId: 'AAAAAAAAAAAAAAAAAAAAAA', epoch: 4, roster: ['alice', 'bob'] },
       limits: {
         maxFileBytes: 4096,

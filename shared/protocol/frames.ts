@@ -6,6 +6,7 @@ import {
   MAX_GROUP_INFO_BYTES,
   MAX_KEY_PACKAGE_BYTES,
   MAX_SECRET_LENGTH,
+  MEMBERS_PAGE,
   NAME_MAX_LENGTH,
   NAME_PATTERN,
 } from './limits.ts'
@@ -118,6 +119,9 @@ export const PingFrameSchema = v.object({
   nonce: v.optional(v.pipe(v.number(), v.integer())),
 })
 
+/** The next page of who is online, after the cursor `ready` or the last `members` gave. */
+export const WhoFrameSchema = v.object({ type: v.literal('who'), after: Seq })
+
 export const ClientFrameSchema = v.variant('type', [
   HelloFrameSchema,
   AuthFrameSchema,
@@ -129,6 +133,7 @@ export const ClientFrameSchema = v.variant('type', [
   CommitRefusedFrameSchema,
   LeaveFrameSchema,
   PingFrameSchema,
+  WhoFrameSchema,
 ])
 export type ClientFrame = v.InferOutput<typeof ClientFrameSchema>
 export type HelloFrame = v.InferOutput<typeof HelloFrameSchema>
@@ -170,8 +175,15 @@ export const ReadyFrameSchema = v.object({
   name: BoundName,
   /** The last sequence number in the room's log when this member was admitted. */
   head: Seq,
-  /** Everyone present, this member included. */
-  members: v.array(MemberSchema),
+  /**
+   * Who is online, earliest first: everyone in a small room, the first page in a large one (at most
+   * MEMBERS_PAGE), so a join costs the server the same whatever the room's size.
+   */
+  members: v.pipe(v.array(MemberSchema), v.maxLength(MEMBERS_PAGE)),
+  /** How many are online, this member included. */
+  online: Seq,
+  /** The cursor for `who` when more are online than listed; null when all are. */
+  next: v.nullable(Seq),
   /** null while the room has no group: the first member to ask founds one. */
   group: v.nullable(GroupStatusSchema),
   limits: ServerLimitsSchema,
@@ -210,6 +222,23 @@ export const PresenceFrameSchema = v.variant('event', [
   }),
 ])
 export type PresenceFrame = v.InferOutput<typeof PresenceFrameSchema>
+
+/**
+ * Joins and leaves of one moment, in order, and how many are online after them: a crowd arriving
+ * costs each member one frame, not one a join.
+ */
+export const PresencesFrameSchema = v.object({
+  type: v.literal('presences'),
+  events: v.pipe(v.array(PresenceFrameSchema), v.minLength(1), v.maxLength(MEMBERS_PAGE)),
+  online: Seq,
+})
+
+/** The answer to `who`: the next page of who is online, and the cursor after it. */
+export const MembersFrameSchema = v.object({
+  type: v.literal('members'),
+  members: v.pipe(v.array(MemberSchema), v.maxLength(MEMBERS_PAGE)),
+  next: v.nullable(Seq),
+})
 
 /** The server stamps sender, sequence and time; a client's claim to any of them is ignored. */
 export const AppDeliverFrameSchema = v.object({
@@ -328,6 +357,8 @@ export const ServerFrameSchema = v.variant('type', [
   ChallengeFrameSchema,
   ReadyFrameSchema,
   PresenceFrameSchema,
+  PresencesFrameSchema,
+  MembersFrameSchema,
   AppDeliverFrameSchema,
   CommitDeliverFrameSchema,
   FoundRequestFrameSchema,

@@ -145,6 +145,12 @@ export interface ByteRate {
 /** Frames at most this large are paced by the frame rate alone (their bytes are bounded by it). */
 export const SMALL_FRAME_BYTES = 8 * 1024
 
+/**
+ * Members listed in one `ready`, `members` or `presences` frame: about 50 KB of JSON. A room of
+ * more lists the rest only when a client asks (`who`), so a join costs the same at any size.
+ */
+export const MEMBERS_PAGE = 500
+
 export interface RateLimit {
   /** Tokens added per second: the sustained frames per second a connection may send. */
   readonly perSecond: number
@@ -190,6 +196,8 @@ export interface Limits {
   readonly nameRatePerAddress: NameRate
   /** A binding never used in the group is freed after this long (CHATBOX_UNUSED_NAME_DAYS). */
   readonly unusedNameMs: number
+  /** Members listed in `ready` and each `members` page; at most MEMBERS_PAGE (tests use fewer). */
+  readonly membersPage: number
 }
 
 export function createLimits(overrides: Partial<Limits> = {}): Limits {
@@ -217,6 +225,7 @@ export function createLimits(overrides: Partial<Limits> = {}): Limits {
     nameRatePerKey: NAME_RATE_PER_KEY,
     nameRatePerAddress: NAME_RATE_PER_ADDRESS,
     unusedNameMs: DEFAULT_UNUSED_NAME_DAYS * 86_400_000,
+    membersPage: MEMBERS_PAGE,
     ...overrides,
   }
 }

@@ -190,7 +190,11 @@ export async function connectClient(connect: ConnectTransport): Promise<TestClie
   const inbox = new Inbox()
   const closed = Promise.withResolvers<string>()
   const transport: ClientTransport = await connect({
-    frame: (frame) => inbox.push(frame),
+    // A batch of joins and leaves is taken as its events, one by one, as the engine takes them.
+    frame: (frame) => {
+      if (frame.type === 'presences') for (const event of frame.events) inbox.push(event)
+      else inbox.push(frame)
+    },
     invalid: (message) => inbox.invalid.push(message),
     closed: (reason) => closed.resolve(reason),
   })

@@ -3,6 +3,7 @@
 // Service, the log or sockets.
 import type { Member, PresenceFrame } from '../../../shared/protocol/frames.ts'
 import { nameKey } from '../../../shared/protocol/names.ts'
+import { OnlineBook } from '../room/online-book.ts'
 import type { PresenceBook } from '../room/ports.ts'
 import type { PresenceRecord } from './events.ts'
 import { EVENTS_KEPT, KEYS } from './keys.ts'
@@ -24,8 +25,8 @@ export function createRedisPresence(
   online: readonly PresenceRecord[],
 ): RedisPresence {
   /** Everyone online on any instance, as the events said; the hash in Redis is the record. */
-  const everyone = new Map<string, Member>()
-  for (const { name, identityKey } of online) everyone.set(nameKey(name), { name, identityKey })
+  const everyone = new OnlineBook()
+  for (const { name, identityKey } of online) everyone.arrive({ name, identityKey })
   const watchers: Array<(frame: PresenceFrame) => void> = []
 
   function record({ name, identityKey }: Member, at: number): Promise<unknown> {
@@ -52,15 +53,16 @@ export function createRedisPresence(
   }
 
   return {
-    list: () => [...everyone.values()],
+    list: () => everyone.list(),
+    count: () => everyone.size,
+    page: (after, limit) => everyone.page(after, limit),
     arrive(member, at) {
       // At once here, so this member's `ready` lists it; the event read back confirms it.
-      everyone.delete(nameKey(member.name))
-      everyone.set(nameKey(member.name), { name: member.name, identityKey: member.identityKey })
+      everyone.arrive(member)
       link.track(record(member, at))
     },
     depart({ name, identityKey }, reason, at) {
-      everyone.delete(nameKey(name))
+      everyone.depart(name)
       const leave: Leave = { type: 'presence', event: 'leave', name, identityKey, at, reason }
       link.track(
         link.run(
@@ -74,11 +76,9 @@ export function createRedisPresence(
       watchers.push(listener)
     },
     heard(frame) {
-      const key = nameKey(frame.name)
-      everyone.delete(key)
-      if (frame.event === 'join') {
-        everyone.set(key, { name: frame.name, identityKey: frame.identityKey })
-      }
+      // A join heard back for a member already listed keeps its place (and cursor).
+      if (frame.event === 'leave') everyone.depart(frame.name)
+      else if (everyone.get(frame.name)?.identityKey !== frame.identityKey) everyone.arrive(frame)
       for (const watcher of watchers) watcher(frame)
     },
     record,

@@ -137,7 +137,7 @@ export async function openRedisCluster(options: RedisClusterOptions): Promise<Re
     }
     switch (event.type) {
       case 'presence':
-        local?.deliver(text)
+        local?.announce(text)
         presence.heard(event)
         return
       case 'displace':

@@ -12,7 +12,7 @@ export function createLocalFanout(head = 0): Fanout {
       for (const local of subscribers) local.deliver(entry.text)
     },
     publish(text) {
-      for (const local of subscribers) local.deliver(text)
+      for (const local of subscribers) local.announce(text)
     },
     subscribe(local) {
       subscribers.push(local)

@@ -1,11 +1,11 @@
-// Presence within one process: the book is a map, and announcing is publishing to the fan-out.
-import type { Member, PresenceFrame } from '../../../shared/protocol/frames.ts'
-import { nameKey } from '../../../shared/protocol/names.ts'
+// Presence within one process: the book is an OnlineBook, and announcing is publishing to the
+// fan-out.
+import type { PresenceFrame } from '../../../shared/protocol/frames.ts'
+import { OnlineBook } from './online-book.ts'
 import type { Fanout, PresenceBook } from './ports.ts'
 
 export function createLocalPresence(fanout: Fanout): PresenceBook {
-  /** By case-folded name; a Map keeps admission order. */
-  const online = new Map<string, Member>()
+  const online = new OnlineBook()
   const watchers: Array<(frame: PresenceFrame) => void> = []
 
   function announce(frame: PresenceFrame): void {
@@ -14,13 +14,13 @@ export function createLocalPresence(fanout: Fanout): PresenceBook {
   }
 
   return {
-    list: () => [...online.values()],
+    list: () => online.list(),
+    count: () => online.size,
+    page: (after, limit) => online.page(after, limit),
     arrive({ name, identityKey }, at) {
-      const key = nameKey(name)
-      const previous = online.get(key)
-      // Deleted first, so a reconnect moves to the end: the list is in order of admission.
-      online.delete(key)
-      online.set(key, { name, identityKey })
+      const previous = online.get(name)
+      // A reconnect moves to the end: the list is in order of admission.
+      online.arrive({ name, identityKey })
       if (previous?.name === name) return
       if (previous) {
         const { name: oldName, identityKey: oldKey } = previous
@@ -36,7 +36,7 @@ export function createLocalPresence(fanout: Fanout): PresenceBook {
       announce({ type: 'presence', event: 'join', name, identityKey, at })
     },
     depart({ name, identityKey }, reason, at) {
-      online.delete(nameKey(name))
+      online.depart(name)
       announce({ type: 'presence', event: 'leave', name, identityKey, at, reason })
     },
     watch(listener) {

@@ -16,6 +16,25 @@ export interface ReplayTo {
   readonly going: () => boolean
 }
 
+/** Where a resume starts: the head to replay up to, or why the log cannot serve it (too far). */
+export async function resumeStart(
+  log: RoomLog,
+  afterSeq: number,
+): Promise<{ code: 'resume_ahead' | 'resume_gap'; message: string } | { head: number }> {
+  const head = await log.head()
+  if (afterSeq > head) {
+    return { code: 'resume_ahead', message: `the room's log ends at ${head}; rejoin as a newcomer` }
+  }
+  const oldest = await log.oldest()
+  if (afterSeq + 1 < oldest) {
+    return {
+      code: 'resume_gap',
+      message: `the room's log starts at ${oldest}; rejoin as a newcomer`,
+    }
+  }
+  return { head }
+}
+
 /** Sends every logged entry after `afterSeq` up to `head`; a resumer holds about a window. */
 export async function replayLog(to: ReplayTo, afterSeq: number, head: number): Promise<void> {
   const { log, connection, windowBytes, going } = to

@@ -17,13 +17,14 @@ import {
 import type { Limits } from '../../../shared/protocol/limits.ts'
 import type { Admission, Challenge } from './admission.ts'
 import { FrameRate } from './frame-rate.ts'
-import { replayLog } from './log-replay.ts'
+import { replayLog, resumeStart } from './log-replay.ts'
 import {
   type Connection,
   type DeliveryService,
   type Expulsion,
   type Fanout,
   type MaybePromise,
+  type PresenceBook,
   type RoomLog,
   requestDelivery,
   type Session,
@@ -37,6 +38,8 @@ export interface SessionHost {
   readonly log: RoomLog
   readonly fanout: Fanout
   readonly delivery: DeliveryService
+  /** Who is online: `who` pages through it. */
+  readonly presence: Pick<PresenceBook, 'page'>
   readonly reportInternalError: (error: unknown) => void
   /** Whether the member is in the MLS group, as the Delivery Service last said. */
   inGroup(name: string): boolean
@@ -316,6 +319,12 @@ export class MemberSession implements Session {
       case 'ping':
         this.send({ type: 'pong', nonce: frame.nonce })
         return
+      case 'who':
+        this.send({
+          type: 'members',
+          ...this.host.presence.page(frame.after, this.host.limits.membersPage),
+        })
+        return
       case 'leave':
         this.finish('quit')
         return
@@ -357,16 +366,9 @@ export class MemberSession implements Session {
 
   private async replay(afterSeq: number): Promise<void> {
     const { log } = this.host
-    const head = await log.head()
-    if (afterSeq > head) {
-      this.reject('resume_ahead', `the room's log ends at ${head}; rejoin as a newcomer`)
-      return
-    }
-    const oldest = await log.oldest()
-    if (afterSeq + 1 < oldest) {
-      this.reject('resume_gap', `the room's log starts at ${oldest}; rejoin as a newcomer`)
-      return
-    }
+    const start = await resumeStart(log, afterSeq)
+    if ('code' in start) return this.reject(start.code, start.message)
+    const { head } = start
     // Outside the group the log is ciphertext it cannot read, and names it has no business
     // collecting: only what was logged after it arrived.
     const member = this.member

@@ -18,6 +18,7 @@ import {
   type ServerFrame,
 } from '../../../shared/protocol/frames.ts'
 import type { EventSink } from '../observe/events.ts'
+import type { MembersPage } from './online-book.ts'
 
 export type MaybePromise<T> = T | Promise<T>
 
@@ -171,8 +172,10 @@ export interface GroupStore {
 
 /** What one instance's room offers the others: its own connections. */
 export interface LocalMembers {
-  /** Hands a broadcast to every member connected here. */
+  /** Hands a logged entry to every member connected here. */
   deliver(text: string): void
+  /** Hands a presence frame (a join or leave) to every member here, batched with its turn's. */
+  announce(text: string): void
   /** Sends to the named member if it is connected here; false if it is not. */
   sendTo(name: string, frame: ServerFrame): boolean
   /** Closes the member's connection here without a leave: it connected again elsewhere. */
@@ -205,6 +208,10 @@ export interface Fanout {
 export interface PresenceBook {
   /** Everyone online, earliest first. */
   list(): Member[]
+  /** How many are online. */
+  count(): number
+  /** At most `limit` of them after the cursor `after` (0: the first), and the next cursor. */
+  page(after: number, limit: number): MembersPage
   /**
    * A member admitted here. The book announces a join, or nothing when the same name was online
    * already (a reconnect is quiet), or a leave and a join when only its spelling changed.

@@ -70,7 +70,9 @@ function createFakeConnection(): FakeConnection {
       if (!decoded.ok || !Bun.deepEquals(JSON.parse(text), decoded.frame)) {
         throw new Error(`the room sent a frame outside the protocol: ${text}`)
       }
-      frames.push(decoded.frame)
+      // A batch of joins and leaves reads as its events, one by one, as a client handles them.
+      if (decoded.frame.type === 'presences') frames.push(...decoded.frame.events)
+      else frames.push(decoded.frame)
       texts.push(text)
       for (const wake of waiters.splice(0)) wake()
     },
@@ -123,6 +125,8 @@ function createHarness(
     before?: (stores: LocalStores) => void
     /** The MLS group these tests' members are in; alice and bob unless given. */
     group?: string[]
+    /** Joins and leaves batched per turn, as the server runs; one frame each otherwise. */
+    batchPresence?: boolean
   } = {},
 ): Harness {
   const stores = createMemoryStores(keepEntries(options.retention ?? 100))
@@ -161,6 +165,9 @@ function createHarness(
       secret: options.secret,
       now,
       randomBytes: (length) => crypto.getRandomValues(new Uint8Array(length)),
+      // Each join and leave goes out at once, so these tests read them in order; batching has
+      // its own test below.
+      schedulePresence: options.batchPresence ? undefined : (send) => send(),
       reportInternalError: (error) => internalErrors.push(error),
       events: (event) => events.push(event),
     }),
@@ -252,6 +259,8 @@ describe('joining', () => {
         name: 'alice',
         head: 0,
         members: [aliceMember],
+        online: 1,
+        next: null,
         group: null,
         limits: LIMITS,
       },
@@ -275,6 +284,8 @@ describe('joining', () => {
         name: 'Bob',
         head: 0,
         members: [aliceMember, bobMember],
+        online: 2,
+        next: null,
         group: null,
         limits: LIMITS,
       },
@@ -343,6 +354,8 @@ describe('joining', () => {
         { name: 'bob', identityKey: bob.identity.publicKeyText },
         { name: 'ALICE', identityKey: alice.identity.publicKeyText },
       ],
+      online: 2,
+      next: null,
       group: null,
       limits: LIMITS,
     })
@@ -520,6 +533,57 @@ describe('messages', () => {
     receiveFrame(alice.session, { type: 'key-package', keyPackage: await impostor.keyPackage() })
     expect(await alice.connection.next('error')).toEqual(error('key_mismatch', false))
     expect(alice.connection.frames.some((frame) => frame.type === 'found-request')).toBe(false)
+  })
+})
+
+describe('a large room', () => {
+  test('lists the first page in ready, the rest a page at a time on `who`, cursors unmoved by leaves', async () => {
+    const { room } = createHarness({ limits: { membersPage: 2 } })
+    const [alice, bob, carol] = [
+      await join(room, 'alice'),
+      await join(room, 'bob'),
+      await join(room, 'carol'),
+    ]
+    const dave = await join(room, 'dave')
+    const ready = await dave.connection.next('ready')
+    const cursor = ready.next
+    expect(ready.members.map((member) => member.name)).toEqual(['alice', 'bob'])
+    expect(ready.online).toBe(4)
+    expect(cursor).toBeNumber()
+    // bob leaves before dave asks for the next page: nobody is skipped for it.
+    bob.session.closed('disconnect')
+    const from = dave.connection.frames.length
+    receiveFrame(dave.session, { type: 'who', after: cursor ?? 0 })
+    const page = await dave.connection.next('members', from)
+    expect(page.members.map((member) => member.name)).toEqual(['carol', 'dave'])
+    expect(page.next).toBeNull()
+    expect(alice.connection.closes).toEqual([])
+    expect(carol.connection.closes).toEqual([])
+  })
+
+  test('sends the joins and leaves of one turn as one frame, with the count, before what is logged', async () => {
+    const { room, clock } = createHarness({ batchPresence: true })
+    const alice = await join(room, 'alice')
+    const bob = await join(room, 'bob')
+    const carol = await join(room, 'carol')
+    await written()
+    const aliceSaw = alice.connection.texts.length
+    bob.session.closed('disconnect')
+    carol.session.closed('disconnect')
+    receiveFrame(alice.session, { type: 'app', ciphertext: 'AQID' })
+    await written()
+    const sent = alice.connection.texts.slice(aliceSaw).map((text) => JSON.parse(text))
+    expect(sent).toEqual([
+      {
+        type: 'presences',
+        events: [
+          expect.objectContaining({ event: 'leave', name: 'bob', reason: 'disconnect' }),
+          expect.objectContaining({ event: 'leave', name: 'carol', reason: 'disconnect' }),
+        ],
+        online: 1,
+      },
+      { type: 'app', seq: 1, from: 'alice', at: clock, ciphertext: 'AQID' },
+    ])
   })
 })
 

@@ -19,6 +19,7 @@ import type {
   RoomBackend,
   Session,
 } from './ports.ts'
+import { createPresenceBatch } from './presence-batch.ts'
 import { RosterView } from './roster-view.ts'
 
 export type { Session }
@@ -30,6 +31,8 @@ export interface RoomOptions {
   readonly secret: string | undefined
   /** Whether a name not bound yet needs an admin's invite (CHATBOX_INVITE_ONLY). */
   readonly inviteOnly?: boolean
+  /** When a turn's joins and leaves go out together; after the turn's I/O unless given. */
+  readonly schedulePresence?: (send: () => void) => void
   readonly now: () => number
   readonly randomBytes: (length: number) => Uint8Array
   /** Failures that are the server's fault (a store that throws); never client content. */
@@ -88,11 +91,19 @@ export function createRoom(options: RoomOptions): Room {
     bytes: { perSecond: limits.bytes.perSecond, burst: limits.bytes.burst },
   }
 
+  const presenceBatch = createPresenceBatch({
+    // Everyone here is being closed; the leaves published meanwhile are for other instances.
+    deliver: (text) => shuttingDown || broadcasts.deliver(text),
+    online: () => presence.count(),
+    ...(options.schedulePresence ? { schedule: options.schedulePresence } : {}),
+  })
   const local: LocalMembers = {
     deliver(text) {
-      // Everyone here is being closed; the leaves published meanwhile are for other instances.
+      // Joins and leaves announced before this entry reach everyone before it.
+      presenceBatch.flush()
       if (!shuttingDown) broadcasts.deliver(text)
     },
+    announce: presenceBatch.announce,
     sendTo(name, frame) {
       const session = members.get(nameKey(name))
       if (session && (frame.type === 'commit-request' || frame.type === 'found-request')) {
@@ -126,6 +137,7 @@ export function createRoom(options: RoomOptions): Room {
     log: backend.log,
     fanout,
     delivery: backend.delivery(local),
+    presence,
     reportInternalError: options.reportInternalError,
     inGroup: (name) => roster.has(name),
     rosterChange: (ms) => roster.changed(ms),
@@ -145,12 +157,16 @@ export function createRoom(options: RoomOptions): Room {
       events({ event: 'join', name: member.name, transport: session.connection.transport })
       presence.arrive(member, now())
       const head = fanout.deliveredHead()
+      // The first page only: listing everyone would make each join cost the room's size.
+      const { members: firstPage, next } = presence.page(0, limits.membersPage)
       session.connection.sendText(
         encodeFrame({
           type: 'ready',
           name: member.name,
           head,
-          members: presence.list(),
+          members: firstPage,
+          online: presence.count(),
+          next,
           group,
           limits: readyLimits,
         }),

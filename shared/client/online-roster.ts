@@ -1,0 +1,95 @@
+// Who is online, as this client knows it: the first page `ready` gave, the joins and leaves since,
+// and the rest of a large room's list only when asked (`loadAll`, a `who` page at a time). The
+// count is the server's, so it is right even while the list is not complete.
+import type { ClientFrame, Member, ServerFrame } from '../protocol/frames.ts'
+import { nameKey } from '../protocol/names.ts'
+import type { EventHub } from './event-hub.ts'
+
+type PresenceFrame = Extract<ServerFrame, { type: 'presence' }>
+type MembersFrame = Extract<ServerFrame, { type: 'members' }>
+
+export class OnlineRoster {
+  /** By case-folded name: who is known to be online. */
+  readonly online = new Map<string, Member>()
+  private count = 0
+  /** The cursor of the next page the server holds; null once every page is here. */
+  private next: number | null = null
+  private loading: Promise<void> | undefined
+  private pageArrived: PromiseWithResolvers<void> | undefined
+
+  constructor(
+    private readonly hub: EventHub,
+    private readonly send: (frame: ClientFrame) => void,
+  ) {}
+
+  /** How many are online, this client included. */
+  get size(): number {
+    return this.count
+  }
+
+  /** Whether every online member is listed (a small room's `ready` lists them all). */
+  get complete(): boolean {
+    return this.next === null
+  }
+
+  admitted(members: readonly Member[], count: number, next: number | null): void {
+    this.online.clear()
+    for (const member of members) this.online.set(nameKey(member.name), member)
+    this.count = count
+    this.next = next
+  }
+
+  /** The connection is gone: nothing is known to be online until the next `ready`. */
+  lost(): void {
+    this.online.clear()
+    this.count = 0
+    this.pageArrived?.resolve()
+  }
+
+  /**
+   * One join or leave. A join of someone listed already, or a leave of someone never listed, says
+   * nothing new (a batch can hold what `ready` already showed): no event for the views.
+   */
+  presence(frame: PresenceFrame): void {
+    const key = nameKey(frame.name)
+    const known = this.online.get(key)
+    if (frame.event === 'join') {
+      this.online.set(key, { name: frame.name, identityKey: frame.identityKey })
+      if (known?.identityKey === frame.identityKey) return
+    } else {
+      if (known?.identityKey !== frame.identityKey) return
+      this.online.delete(key)
+    }
+    const reason = frame.event === 'leave' ? frame.reason : undefined
+    this.hub.emit({ type: 'presence', event: frame.event, name: frame.name, at: frame.at, reason })
+  }
+
+  counted(count: number): void {
+    this.count = count
+  }
+
+  page(frame: MembersFrame): void {
+    for (const member of frame.members) {
+      // A join that came after the page was read is newer than the page: it stays.
+      if (!this.online.has(nameKey(member.name))) this.online.set(nameKey(member.name), member)
+    }
+    this.next = frame.next
+    this.pageArrived?.resolve()
+  }
+
+  /** Asks for every page not yet here, one at a time; once is enough, however often called. */
+  loadAll(): Promise<void> {
+    this.loading ??= (async () => {
+      while (this.next !== null) {
+        this.pageArrived = Promise.withResolvers<void>()
+        this.send({ type: 'who', after: this.next })
+        await this.pageArrived.promise
+        // Lost meanwhile: the next `ready` starts the list again.
+        if (this.count === 0) break
+      }
+    })().finally(() => {
+      this.loading = undefined
+    })
+    return this.loading
+  }
+}
