@@ -56,8 +56,12 @@ function onTermination(end: () => void): void {
 }
 
 async function runScreen(session: ChatSession, options: TermOptions): Promise<void> {
-  const color = !process.env.NO_COLOR
-  const view = createView({ color, verbose: options.verbose, json: false, multiline: true })
+  const view = createView({
+    color: options.color,
+    verbose: options.verbose,
+    json: false,
+    multiline: true,
+  })
   const screen = createScreen(process.stdin, process.stdout, {
     prompt: promptFor(session.status),
     erasesEcho: (line) => parseCommand(line).kind === 'message',
@@ -166,6 +170,8 @@ async function main(): Promise<void> {
     if (error instanceof UsageError) quit(error.message, 2)
     throw error
   }
+  // The prompts (clack) know only NO_COLOR: --no-color reaches them through it.
+  if (!options.color) process.env.NO_COLOR = '1'
   const certDir = process.env.CHATBOX_CERT_DIR ?? 'certs'
   const passphrase = { fromEnv: process.env.CHATBOX_IDENTITY_PASSPHRASE, interactive }
   const trust = async (

@@ -103,6 +103,27 @@ describe('formatEvent', () => {
     expect(line).toContain(`\x1b[1;${colorOf('bob')}mbob\x1b[0m`)
   })
 
+  test('colour adds nothing the words do not say: without it every line reads the same', () => {
+    const events: ChatEvent[] = [
+      { type: 'message', id: 'a', seq: 1, at: 0, from: 'bob', own: false, text: 'hi' },
+      { type: 'presence', event: 'join', name: 'bob', at: 0 },
+      { type: 'key-change', name: 'bob', previousKey: 'a', newKey: 'b' },
+      { type: 'warning', code: 'group_integrity', message: 'a forged Welcome' },
+      { type: 'error', code: 'rate_limited', message: 'slow down', fatal: false },
+      { type: 'status', status: 'reconnecting' },
+    ]
+    const sgr = new RegExp(`${'\u001b'}\\[[0-9;]*m`, 'g')
+    for (const event of events) {
+      const colored = formatEvent(event, { ...plain, color: true }) ?? ''
+      expect(colored).toMatch(sgr)
+      expect(colored.replace(sgr, '')).toBe(formatEvent(event, plain) ?? '')
+    }
+    // The marks that colour would tell apart say it in words too.
+    expect(formatEvent(events[2] as ChatEvent, plain)).toStartWith('!! the key of bob CHANGED')
+    expect(formatEvent(events[3] as ChatEvent, plain)).toStartWith('!! SECURITY:')
+    expect(formatEvent(events[1] as ChatEvent, plain)).toBe('-- bob joined')
+  })
+
   test('presence, key changes and errors read as notices', () => {
     expect(
       formatEvent(

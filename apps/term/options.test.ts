@@ -67,6 +67,15 @@ describe('terminal client options', () => {
     )
   })
 
+  test('colour is on unless --no-color or a non-empty NO_COLOR turns it off', () => {
+    expect(loadOptions([], {}).color).toBe(true)
+    expect(loadOptions(['--no-color'], {}).color).toBe(false)
+    expect(loadOptions([], { NO_COLOR: '1' }).color).toBe(false)
+    expect(loadOptions([], { NO_COLOR: 'anything' }).color).toBe(false)
+    // no-color.org: an empty NO_COLOR is as good as unset.
+    expect(loadOptions([], { NO_COLOR: '' }).color).toBe(true)
+  })
+
   test('an unknown flag is a usage error', () => {
     expect(() => loadOptions(['--nope'], {})).toThrow(UsageError)
   })

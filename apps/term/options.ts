@@ -31,6 +31,8 @@ export const USAGE = `usage: bun run apps/term/client.ts [options]
   --bell, --no-bell     ring the terminal bell for a message that names you (default: on in
                         the chat screen, off in pipe mode, never with --json; env
                         CHATBOX_BELL=on|off)
+  --no-color            plain text, no ANSI colours or dim (also when the env NO_COLOR is set
+                        to anything but empty, as no-color.org asks)
   --verbose             show the MLS detail too: each change of the group with its epoch and
                         room code, every connection state
   --json                in pipe mode, print each event and notice as one JSON line
@@ -105,6 +107,8 @@ const OptionsSchema = v.object({
   historyDays: Count(1, 36_500),
   /** Unset: the client decides by mode (client.ts). */
   bell: v.optional(OnOff),
+  /** Off by --no-color or a non-empty NO_COLOR; marks never depend on colour either way. */
+  color: v.boolean(),
   json: v.boolean(),
   truncate: v.boolean(),
   verbose: v.boolean(),
@@ -141,6 +145,7 @@ export function loadOptions(argv: string[], env: Record<string, string | undefin
         'history-days': { type: 'string' },
         bell: { type: 'boolean' },
         'no-bell': { type: 'boolean' },
+        'no-color': { type: 'boolean' },
         json: { type: 'boolean' },
         truncate: { type: 'boolean' },
         verbose: { type: 'boolean' },
@@ -177,6 +182,7 @@ export function loadOptions(argv: string[], env: Record<string, string | undefin
       env.CHATBOX_HISTORY_DAYS ??
       String(DEFAULT_HISTORY_LIMITS.maxAgeMs / DAY_MS),
     bell: values['no-bell'] ? 'off' : values.bell ? 'on' : env.CHATBOX_BELL,
+    color: values['no-color'] !== true && !env.NO_COLOR,
     json: values.json === true,
     truncate: values.truncate === true,
     verbose: values.verbose === true,

@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs'
 // before x509 loads: this side-effect import must stay above the x509 import.
 import 'reflect-metadata'
 import * as x509 from '@peculiar/x509'
+import type * as Axe from 'axe-core'
 import {
   type Browser,
   type BrowserContext,
@@ -106,7 +107,10 @@ export function pageUrl(server: TestServer): string {
   return `https://localhost:${server.webPort}/`
 }
 
-export type Device = Pick<BrowserContextOptions, 'viewport' | 'isMobile' | 'hasTouch'>
+export type Device = Pick<
+  BrowserContextOptions,
+  'viewport' | 'isMobile' | 'hasTouch' | 'deviceScaleFactor'
+>
 /** A phone: its screen size, a touch screen and no mouse, so `(pointer: coarse)` holds. */
 export const PHONE: Device = {
   viewport: { width: 375, height: 740 },
@@ -217,4 +221,37 @@ export async function poll<T>(
     }
     await Bun.sleep(50)
   }
+}
+
+/** axe-core's script, read once from node_modules: the audits load it into the page, no network. */
+let axeSource: string | undefined
+
+/** One axe-core finding, enough to say what failed where. */
+export interface AxeViolation {
+  readonly id: string
+  readonly impact: string | null
+  readonly help: string
+  readonly targets: string[]
+}
+
+/**
+ * Runs every axe-core rule (WCAG 2.x A and AA, best practices, colour contrast) over the page as
+ * it stands and returns the violations, of any impact. The page's CSP allows no inline script,
+ * so axe is evaluated through the devtools protocol, which the CSP does not govern.
+ */
+export async function axeViolations(page: Page): Promise<AxeViolation[]> {
+  axeSource ??= await Bun.file(
+    new URL('../../node_modules/axe-core/axe.min.js', import.meta.url),
+  ).text()
+  if (!(await page.evaluate(() => 'axe' in window))) await page.evaluate(axeSource)
+  return page.evaluate(async () => {
+    const axe = (window as unknown as { axe: typeof Axe }).axe
+    const results = await axe.run(document, { resultTypes: ['violations'] })
+    return results.violations.map((violation) => ({
+      id: violation.id,
+      impact: violation.impact ?? null,
+      help: violation.help,
+      targets: violation.nodes.map((node) => node.target.join(' ')),
+    }))
+  })
 }

@@ -42,7 +42,7 @@ export function Composer(props: { chat: Chat }) {
   }
 
   return (
-    <footer class="composer-bar">
+    <div class="composer-bar">
       <Show when={props.chat.state.problem}>
         {(problem) => (
           <div class="problem" role="alert">
@@ -95,6 +95,6 @@ export function Composer(props: { chat: Chat }) {
           </button>
         </div>
       </form>
-    </footer>
+    </div>
   )
 }

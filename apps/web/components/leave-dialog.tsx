@@ -1,14 +1,13 @@
 // Asks before leaving the room for good: leaving drops this name's place in the group, and what
 // is sent meanwhile can never be read here. Stay is the default answer; Escape means stay too.
-import { createEffect } from 'solid-js'
+import { createModal } from '../lib/modal.ts'
 
 export function LeaveDialog(props: { open: boolean; onStay: () => void; onLeave: () => void }) {
   let dialog: HTMLDialogElement | undefined
-  createEffect(() => {
-    if (!dialog) return
-    if (props.open && !dialog.open) dialog.showModal()
-    if (!props.open && dialog.open) dialog.close()
-  })
+  createModal(
+    () => dialog,
+    () => props.open,
+  )
   return (
     <dialog
       ref={dialog}

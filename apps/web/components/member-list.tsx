@@ -64,9 +64,10 @@ export function MemberList(props: { chat: Chat }) {
                     type="button"
                     class="quiet small"
                     onClick={() => setComparing(member.name)}
-                    aria-label={`Compare safety numbers with ${member.name}`}
                   >
-                    Safety number
+                    {/* The visible words start the button's name, as voice control needs. */}
+                    Compare safety numbers
+                    <span class="visually-hidden"> with {member.name}</span>
                   </button>
                 </Show>
               </li>
@@ -74,6 +75,15 @@ export function MemberList(props: { chat: Chat }) {
           }}
         </For>
       </ul>
+      {/* A large room lists only who was seen so far: the rest is asked for, not sent to all. */}
+      <Show when={!props.chat.state.allMembersListed}>
+        <p class="field-help">
+          {props.chat.state.online} online; those who joined before you are not all listed.
+        </p>
+        <button type="button" class="quiet small" onClick={() => void props.chat.loadAllMembers()}>
+          List everyone online
+        </button>
+      </Show>
       <SafetyNumberDialog
         chat={props.chat}
         name={comparing()}

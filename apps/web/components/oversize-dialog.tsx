@@ -1,8 +1,9 @@
 // The question asked when a .txt file is over the size limit: send its head, marked truncated,
 // or cancel. Reads the chat store; the engine does the truncating.
-import { createEffect, Show } from 'solid-js'
+import { Show } from 'solid-js'
 import { describeSize } from '../../../shared/client/files.ts'
 import type { Chat } from '../lib/chat.ts'
+import { createModal } from '../lib/modal.ts'
 
 export function OversizeDialog(props: { chat: Chat }) {
   let dialog: HTMLDialogElement | undefined
@@ -10,11 +11,10 @@ export function OversizeDialog(props: { chat: Chat }) {
   const onClose = () => {
     if (props.chat.state.oversize) void props.chat.resolveOversize(false)
   }
-  createEffect(() => {
-    if (!dialog) return
-    if (props.chat.state.oversize && !dialog.open) dialog.showModal()
-    if (!props.chat.state.oversize && dialog.open) dialog.close()
-  })
+  createModal(
+    () => dialog,
+    () => props.chat.state.oversize !== undefined,
+  )
   return (
     <dialog ref={dialog} class="dialog" aria-labelledby="oversize-title" onClose={onClose}>
       <Show when={props.chat.state.oversize}>

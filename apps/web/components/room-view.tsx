@@ -1,21 +1,26 @@
-// The room: header with status and room code, key-change banners, the timeline, the member list
-// and the composer, and a drop zone for .txt files. Reads the chat store; no protocol here.
+// The room: a skip link to the message box, the header (title, status, room code, menu, Leave),
+// then the main landmark: banners, the timeline, the member list and the composer, and a drop
+// zone for .txt files. Reads the chat store; no protocol here.
 import { createSignal, Show } from 'solid-js'
 import type { Chat } from '../lib/chat.ts'
 import { STATUS_TEXTS } from '../lib/copy.ts'
-import { BackupKey } from './backup-key.tsx'
-import { ClearHistory } from './clear-history.tsx'
+import { COMPOSER_ID } from '../lib/modal.ts'
+import { Announcer } from './announcer.tsx'
+import { BackupKeyDialog } from './backup-key.tsx'
+import { ClearHistoryDialog } from './clear-history.tsx'
 import { Composer } from './composer.tsx'
+import { HeaderMenu } from './header-menu.tsx'
 import { KeyChangeBanner } from './key-change-banner.tsx'
 import { LeaveDialog } from './leave-dialog.tsx'
 import { MemberList } from './member-list.tsx'
-import { NotificationToggle } from './notification-toggle.tsx'
 import { OversizeDialog } from './oversize-dialog.tsx'
 import { Timeline } from './timeline.tsx'
 
 export function RoomView(props: { chat: Chat }) {
   const [dragging, setDragging] = createSignal(false)
   const [askingToLeave, setAskingToLeave] = createSignal(false)
+  const [clearingHistory, setClearingHistory] = createSignal(false)
+  const [backingUp, setBackingUp] = createSignal(false)
   const carriesFiles = (event: DragEvent) => event.dataTransfer?.types.includes('Files') ?? false
 
   const onDragOver = (event: DragEvent) => {
@@ -48,8 +53,20 @@ export function RoomView(props: { chat: Chat }) {
       onDragLeave={onDragLeave}
       onDrop={onDrop}
     >
+      <a
+        class="skip-link"
+        href={`#${COMPOSER_ID}`}
+        onClick={(event) => {
+          // Focus, not a fragment: the address keeps what the page was opened with.
+          event.preventDefault()
+          document.getElementById(COMPOSER_ID)?.focus()
+        }}
+      >
+        Skip to the message box
+      </a>
       <header class="room-header">
         <h1>chatbox</h1>
+        {/* A live region from the start, so each change of the connection is read out. */}
         <p class="status" data-status={props.chat.state.status} role="status">
           <span class="status-dot" aria-hidden="true" />
           {STATUS_TEXTS[props.chat.state.status]}
@@ -67,31 +84,42 @@ export function RoomView(props: { chat: Chat }) {
             </p>
           )}
         </Show>
-        <ClearHistory chat={props.chat} />
-        <BackupKey chat={props.chat} />
-        <NotificationToggle notifications={props.chat.notifications} />
+        <HeaderMenu
+          notifications={props.chat.notifications}
+          onClearHistory={() => setClearingHistory(true)}
+          onBackUpKey={() => setBackingUp(true)}
+        />
         <button type="button" class="quiet leave" onClick={() => setAskingToLeave(true)}>
           Leave
         </button>
       </header>
-      <Show when={props.chat.state.displaced}>
-        <div class="banner warning" role="alert">
-          <p>
-            You joined as <strong>{props.chat.state.name}</strong> from another tab or device, so
-            this page stopped.
-          </p>
-          <button type="button" onClick={() => void props.chat.rejoin()}>
-            Rejoin here
-          </button>
+      <main class="room-main">
+        <Show when={props.chat.state.displaced}>
+          <div class="banner warning" role="alert">
+            <p>
+              You joined as <strong>{props.chat.state.name}</strong> from another tab or device, so
+              this page stopped.
+            </p>
+            <button type="button" onClick={() => void props.chat.rejoin()}>
+              Rejoin here
+            </button>
+          </div>
+        </Show>
+        <KeyChangeBanner chat={props.chat} />
+        <div class="room-body">
+          <Timeline chat={props.chat} />
+          <MemberList chat={props.chat} />
         </div>
-      </Show>
-      <KeyChangeBanner chat={props.chat} />
-      <div class="room-body">
-        <Timeline chat={props.chat} />
-        <MemberList chat={props.chat} />
-      </div>
-      <Composer chat={props.chat} />
+        <Composer chat={props.chat} />
+        <Announcer chat={props.chat} />
+      </main>
       <OversizeDialog chat={props.chat} />
+      <ClearHistoryDialog
+        chat={props.chat}
+        open={clearingHistory()}
+        onDone={() => setClearingHistory(false)}
+      />
+      <BackupKeyDialog chat={props.chat} open={backingUp()} onDone={() => setBackingUp(false)} />
       <LeaveDialog
         open={askingToLeave()}
         onStay={() => setAskingToLeave(false)}

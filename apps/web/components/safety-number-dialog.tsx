@@ -1,8 +1,9 @@
 // The safety number shared with one member, to compare out of band, and the button that marks
 // them verified. Reads what the engine computes; no crypto here.
-import { createEffect, createResource, For, Show } from 'solid-js'
+import { createResource, For, Show } from 'solid-js'
 import { safetyNumberRows } from '../../../shared/crypto/fingerprint.ts'
 import type { Chat } from '../lib/chat.ts'
+import { createModal } from '../lib/modal.ts'
 
 export function SafetyNumberDialog(props: {
   chat: Chat
@@ -17,11 +18,10 @@ export function SafetyNumberDialog(props: {
   const verified = () =>
     props.chat.state.members.find((member) => member.name === props.name)?.verified ?? false
 
-  createEffect(() => {
-    if (!dialog) return
-    if (props.name !== undefined && !dialog.open) dialog.showModal()
-    if (props.name === undefined && dialog.open) dialog.close()
-  })
+  createModal(
+    () => dialog,
+    () => props.name !== undefined,
+  )
 
   const markVerified = async () => {
     if (props.name !== undefined) await props.chat.markVerified(props.name)

@@ -1,5 +1,6 @@
-// The room's timeline: messages, files and notices in order, own messages set apart, announced
-// to screen readers as they arrive. Everything peers sent is drawn as text, never as markup.
+// The room's timeline: messages, files and notices in order, own messages set apart; each entry
+// reads as sender, time, then text (announcer.tsx says new ones aloud). Everything peers sent is
+// drawn as text, never as markup.
 import { createEffect, For, Match, on, onCleanup, onMount, Show, Switch } from 'solid-js'
 import { describeSize, sanitizeFileName } from '../../../shared/client/files.ts'
 import { visibleText } from '../../../shared/client/visible-text.ts'
@@ -52,7 +53,7 @@ export function Timeline(props: { chat: Chat }) {
       </h2>
       <div class="timeline-scroll" ref={scroller} onScroll={onScroll}>
         <EarlierButton chat={props.chat} />
-        <ol class="timeline" role="log" aria-live="polite" aria-relevant="additions">
+        <ol class="timeline" aria-labelledby="timeline-heading">
           <For each={props.chat.state.entries}>
             {(entry) => (
               <Switch>
@@ -78,9 +79,12 @@ function Meta(props: { entry: MessageEntry | FileEntry }) {
   return (
     <p class="meta">
       <span class="from">{props.entry.own ? 'You' : props.entry.from}</span>
+      {/* Read aloud as "carol, at 14:05: hello" rather than "carol14:05hello". */}
+      <span class="visually-hidden">, at </span>
       <time datetime={formatInstant(props.entry.at)} title={formatInstant(props.entry.at)}>
         {formatTime(props.entry.at)}
       </time>
+      <span class="visually-hidden">:</span>
     </p>
   )
 }

@@ -2,11 +2,10 @@
 // Solid store, and the commands the components call. Knows the engine's API; how events read, what
 // the page says and what a tab keeps are the modules beside it; nothing of frames, MLS or the DOM.
 import { batch } from 'solid-js'
-import { createStore } from 'solid-js/store'
+import { createStore, reconcile } from 'solid-js/store'
 import * as v from 'valibot'
 import type { ChatEvent } from '../../../shared/client/events.ts'
-import { DamagedStoreError, openIndexedDbStores } from '../../../shared/client/indexeddb-stores.ts'
-import { refusalRemedy } from '../../../shared/client/refusals.ts'
+import { openIndexedDbStores } from '../../../shared/client/indexeddb-stores.ts'
 import {
   ChatError,
   type ChatSession,
@@ -21,7 +20,6 @@ import { DEFAULT_MAX_FILE_BYTES } from '../../../shared/protocol/limits.ts'
 import { checkName } from '../../../shared/protocol/names.ts'
 import {
   asSentence,
-  type JoinFailure,
   joinFailureText,
   NOTICE_TEXTS,
   PROBLEM_TEXTS,
@@ -29,6 +27,8 @@ import {
 import { clearedTimeline, createEarlierPages, historyLimits, withEarlier } from './earlier.ts'
 import { createFileSender } from './file-sender.ts'
 import { inviteFor } from './invite.ts'
+import { joinFailureOf } from './join-failure.ts'
+import { byRelevance } from './member-order.ts'
 import { createNotifications, type Notifications } from './notifications.ts'
 import { createTabSession } from './tab-session.ts'
 import {
@@ -54,7 +54,12 @@ export interface ChatState extends Shown {
   askSecret: boolean
   joinError: string | undefined
   entries: Entry[]
+  /** Everyone in the group, and who is online as far as listed (see allMembersListed). */
   members: MemberView[]
+  /** How many are online, as the server counts them. */
+  online: number
+  /** False in a large room until its whole online list is asked for (loadAllMembers). */
+  allMembersListed: boolean
   keyChanges: KeyChange[]
   /** The last command that failed, said for the user. */
   problem: string | undefined
@@ -89,6 +94,8 @@ export interface Chat {
   clearHistory(): Promise<void>
   /** Leaves the room for good: this name's group state is dropped, identity kept. */
   leave(): Promise<void>
+  /** Lists everyone online in a large room (the member list asks when it is opened). */
+  loadAllMembers(): Promise<void>
 }
 
 /** What the server tells the page about itself before joining. */
@@ -108,6 +115,8 @@ export function createChat(): Chat {
     // The store's own array: it grows in place, and the timeline's arrays must not.
     entries: [],
     members: [],
+    online: 0,
+    allMembersListed: true,
     keyChanges: [],
     problem: undefined,
     oversize: undefined,
@@ -153,9 +162,10 @@ export function createChat(): Chat {
     void current
       .members()
       .then((members) => {
-        // Only the latest answer counts; an older one finishing late must not undo it.
+        // Only the latest answer counts; rows are matched by name, so a focused button stays.
         if (asked !== membersAsked || current !== session) return
-        setState('members', members.sort(byRelevance(current.name)))
+        setState('members', reconcile(members.sort(byRelevance(current.name)), { key: 'name' }))
+        setState({ online: current.onlineCount(), allMembersListed: current.allMembersListed() })
         setState('keyChanges', current.pendingKeyChanges())
       })
       .catch(() => {})
@@ -363,6 +373,8 @@ export function createChat(): Chat {
       show(clearedTimeline(timeline, forgotten, Date.now()))
     },
     leave,
+    loadAllMembers: () =>
+      withSession((current) => current.loadAllMembers()).then(refreshMembers, failed),
   }
 }
 
@@ -372,28 +384,7 @@ function reset(before: Timeline, next: Timeline): boolean {
   return next.entries.length <= last || (last >= 0 && next.entries[last] !== before.entries[last])
 }
 
-/** Server refusals are told apart by refusals.ts alone; a damaged store only by its error. */
-function joinFailureOf(
-  secret: string | undefined,
-  refusal: { code: ErrorCode; message: string } | undefined,
-  error: Error,
-): JoinFailure {
-  if (refusal && refusalRemedy(refusal.code) === 'ask_secret') {
-    return { kind: 'secret', given: Boolean(secret) }
-  }
-  if (error instanceof DamagedStoreError) return { kind: 'store', reason: error.message }
-  if (refusal) return { kind: 'refused', code: refusal.code, message: refusal.message }
-  return { kind: 'unreachable', reason: error.message }
-}
-
 /** The timeline's fields the store holds as they are (it appends the entries one by one). */
 function shownAsIs({ entries: _entries, notices: _notices, ...shown }: Timeline): Shown {
   return shown
-}
-
-/** You first, then whoever is here, then the rest, each by name. */
-function byRelevance(self: string) {
-  const rank = (member: MemberView) => (member.name === self ? 0 : member.online ? 1 : 2)
-  return (a: MemberView, b: MemberView) =>
-    rank(a) - rank(b) || a.name.localeCompare(b.name, undefined, { sensitivity: 'base' })
 }

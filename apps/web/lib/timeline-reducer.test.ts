@@ -210,6 +210,7 @@ describe('reduceTimeline', () => {
       'bob left (joined again under another spelling)',
       'bob left (the server is shutting down)',
       'bob was banned by the admin',
+      'bob left (the admin gave the name to a new key)',
     ])
   })
 
