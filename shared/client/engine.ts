@@ -215,7 +215,7 @@ export function createEngine(options: EngineOptions): Engine {
         return roster.presence(frame)
       case 'presences':
         for (const event of frame.events) roster.presence(event)
-        roster.counted(frame.online)
+        roster.counted(frame.online, frame.events.length > 0)
         return
       case 'members':
         return roster.page(frame)

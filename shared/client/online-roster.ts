@@ -15,6 +15,8 @@ export class OnlineRoster {
   /** The cursor of the next page the server holds; null once every page is here. */
   private next: number | null = null
   private loading: Promise<void> | undefined
+  /** Joins and leaves went untold (a large room): the next listing starts over. */
+  private stale = false
   private pageArrived: PromiseWithResolvers<void> | undefined
 
   constructor(
@@ -29,7 +31,7 @@ export class OnlineRoster {
 
   /** Whether every online member is listed (a small room's `ready` lists them all). */
   get complete(): boolean {
-    return this.next === null
+    return this.next === null && !this.stale
   }
 
   admitted(members: readonly Member[], count: number, next: number | null): void {
@@ -37,6 +39,7 @@ export class OnlineRoster {
     for (const member of members) this.online.set(nameKey(member.name), member)
     this.count = count
     this.next = next
+    this.stale = false
   }
 
   /** The connection is gone: nothing is known to be online until the next `ready`. */
@@ -64,8 +67,13 @@ export class OnlineRoster {
     this.hub.emit({ type: 'presence', event: frame.event, name: frame.name, at: frame.at, reason })
   }
 
-  counted(count: number): void {
+  /**
+   * The server's count. With no events beside it the room is large: joins and leaves are no
+   * longer told, so the list is stale until asked for again, from the start.
+   */
+  counted(count: number, withEvents = true): void {
     this.count = count
+    if (!withEvents) this.stale = true
   }
 
   page(frame: MembersFrame): void {
@@ -80,6 +88,11 @@ export class OnlineRoster {
   /** Asks for every page not yet here, one at a time; once is enough, however often called. */
   loadAll(): Promise<void> {
     this.loading ??= (async () => {
+      if (this.stale) {
+        this.online.clear()
+        this.next = 0
+        this.stale = false
+      }
       while (this.next !== null) {
         this.pageArrived = Promise.withResolvers<void>()
         this.send({ type: 'who', after: this.next })

@@ -225,11 +225,11 @@ export type PresenceFrame = v.InferOutput<typeof PresenceFrameSchema>
 
 /**
  * Joins and leaves of one moment, in order, and how many are online after them: a crowd arriving
- * costs each member one frame, not one a join.
+ * costs each member one frame, not one a join. In a large room only the count: no events.
  */
 export const PresencesFrameSchema = v.object({
   type: v.literal('presences'),
-  events: v.pipe(v.array(PresenceFrameSchema), v.minLength(1), v.maxLength(MEMBERS_PAGE)),
+  events: v.pipe(v.array(PresenceFrameSchema), v.maxLength(MEMBERS_PAGE)),
   online: Seq,
 })
 

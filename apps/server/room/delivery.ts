@@ -115,6 +115,9 @@ export function createDelivery(options: DeliveryOptions): Delivery {
   /** Decides the next step whenever anything changed; at most one request is out at a time. */
   function advance(): void {
     if (inFlight) return
+    // Nothing to ask for (the common case as people come and go): no look at who is online, which
+    // would make every join cost the room's size.
+    if (pendingAdds.size === 0 && (group === null || pendingRemoves.size === 0)) return
     const online = options.online()
     const onlineKeys = new Set(online.map(nameKey))
     // A newcomer who left cannot receive a Welcome; it asks again when it returns.

@@ -95,6 +95,7 @@ export function createRoom(options: RoomOptions): Room {
     // Everyone here is being closed; the leaves published meanwhile are for other instances.
     deliver: (text) => shuttingDown || broadcasts.deliver(text),
     online: () => presence.count(),
+    largeRoom: limits.membersPage,
     ...(options.schedulePresence ? { schedule: options.schedulePresence } : {}),
   })
   const local: LocalMembers = {

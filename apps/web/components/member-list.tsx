@@ -78,7 +78,7 @@ export function MemberList(props: { chat: Chat }) {
       {/* A large room lists only who was seen so far: the rest is asked for, not sent to all. */}
       <Show when={!props.chat.state.allMembersListed}>
         <p class="field-help">
-          {props.chat.state.online} online; those who joined before you are not all listed.
+          {props.chat.state.online} online; in a room this large the list may not show everyone.
         </p>
         <button type="button" class="quiet small" onClick={() => void props.chat.loadAllMembers()}>
           List everyone online
