@@ -157,7 +157,8 @@ export async function startServer(
     },
     async stop() {
       child.kill('SIGTERM')
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000)
+      // Writing a CPU profile of a long run takes a while: killed first, it writes nothing.
+      const timer = setTimeout(() => child.kill('SIGKILL'), profile.length > 0 ? 120_000 : 10_000)
       await child.exited
       clearTimeout(timer)
     },

@@ -136,6 +136,7 @@ function soakReport(rig: Rig, s: Soak) {
     `${fmt(minute.joins)}${minute.joinsFailed ? ` (${minute.joinsFailed} failed)` : ''}`,
     fmt(minute.slowestJoinMs),
     fmt(minute.cpu.serverPct),
+    fmt(minute.cpu.otherPct),
     ...STALL_BOUNDS_MS.map((_, index) => fmt(minute.cpu.serverStallsOver[index] ?? 0)),
     fmt(minute.cpu.serverStallMs),
   ])
@@ -153,6 +154,8 @@ function soakReport(rig: Rig, s: Soak) {
     'joins',
     'slowest join ms',
     'server CPU %',
+    // Other programs on the machine: a stall then may be the server waiting for its core.
+    'other CPU %',
     ...STALL_BOUNDS_MS.map((bound) => `stalls > ${bound} ms`),
     'longest stall ms',
   ]
