@@ -1,8 +1,16 @@
 // `bun run serve` as a child process, for tests of the entry point itself: its output, its
 // exit code, and signals.
+import { afterAll } from 'bun:test'
 import { join as joinPath } from 'node:path'
 
 const ROOT = joinPath(import.meta.dir, '..', '..')
+
+/** Servers still running: a test that failed before stopping its own must not leave it behind. */
+const running = new Set<ReturnType<typeof Bun.spawn>>()
+afterAll(() => {
+  // SIGTERM, which `bun run` passes on to the server it started.
+  for (const child of running) child.kill('SIGTERM')
+})
 
 /** A port free right now: clients must find the restarted server where the first one was. */
 export function freePort(): number {
@@ -38,6 +46,8 @@ export function serve(
     stdout: 'pipe',
     stderr: 'pipe',
   })
+  running.add(child)
+  void child.exited.then(() => running.delete(child))
   let output = ''
   let stdout = ''
   const read = async (stream: ReadableStream<Uint8Array>, alone?: (text: string) => void) => {
