@@ -27,7 +27,11 @@ export interface SoakMinute {
 export interface Soak {
   readonly rate: number
   /** Where the rate came from: `--soak-rate`, half of (a)'s knee, or the fallback. */
-  readonly rateFrom: 'given' | 'half the knee' | 'fallback, (a) did not run'
+  readonly rateFrom:
+    | 'given'
+    | 'half the knee'
+    | 'fallback: (a) did not run'
+    | 'fallback: (a) found no knee'
   readonly members: number
   readonly minutes: SoakMinute[]
 }
@@ -44,7 +48,13 @@ export function soakWorkload(kneeOfA: () => number | undefined): Workload<{ s: S
           ? { rate: given, rateFrom: 'given' as const }
           : knee
             ? { rate: Math.round(knee / 2 / 100) * 100, rateFrom: 'half the knee' as const }
-            : { rate: 1500, rateFrom: 'fallback, (a) did not run' as const }
+            : {
+                rate: 1500,
+                rateFrom:
+                  knee === 0
+                    ? ('fallback: (a) found no knee' as const)
+                    : ('fallback: (a) did not run' as const),
+              }
       const s = await rig.workload('s product soak', () => soak(rig, rate, rateFrom))
       return { s }
     },
