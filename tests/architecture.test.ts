@@ -6,6 +6,7 @@ import { describe, expect, test } from 'bun:test'
 import { readFileSync } from 'node:fs'
 import { builtinModules } from 'node:module'
 import { posix } from 'node:path'
+import * as v from 'valibot'
 
 const ROOT = posix.join(import.meta.dir, '..')
 
@@ -137,9 +138,10 @@ function offences(sources: ReadonlyMap<string, string>): Map<string, string[]> {
 
 /** The files tsconfig.json type-checks: every source file of the project, tracked or not. */
 function projectSources(): Map<string, string> {
-  const tsconfig = JSON.parse(readFileSync(posix.join(ROOT, 'tsconfig.json'), 'utf8')) as {
-    include: string[]
-  }
+  const tsconfig = v.parse(
+    v.object({ include: v.array(v.string()) }),
+    JSON.parse(readFileSync(posix.join(ROOT, 'tsconfig.json'), 'utf8')),
+  )
   const sources = new Map<string, string>()
   const glob = new Bun.Glob(`{${tsconfig.include.join(',')}}/**/*.{ts,tsx,mts,cts,js,jsx,mjs}`)
   for (const file of glob.scanSync({ cwd: ROOT })) {

@@ -3,6 +3,7 @@ import { mkdirSync, readFileSync } from 'node:fs'
 import { join as joinPath } from 'node:path'
 import type { Browser, Locator, Page } from 'playwright-core'
 import type { ClientState } from 'ts-mls'
+import * as v from 'valibot'
 import { buildWebClient } from '../apps/web/build.ts'
 import { createMemoryStores } from '../shared/client/memory-stores.ts'
 import {
@@ -64,10 +65,10 @@ describe('the web client bundle', () => {
     `
     const child = Bun.spawn(['bun', '-e', script], { stdout: 'pipe', stderr: 'inherit' })
     expect(await child.exited).toBe(0)
-    const { heapBytes, files } = JSON.parse(await new Response(child.stdout).text()) as {
-      heapBytes: number
-      files: unknown[][]
-    }
+    const { heapBytes, files } = v.parse(
+      v.object({ heapBytes: v.number(), files: v.array(v.array(v.unknown())) }),
+      JSON.parse(await new Response(child.stdout).text()),
+    )
     const direct = await buildWebClient()
     expect(files.sort()).toEqual(
       [...direct].map(([path, asset]) => [path, asset.contentType, asset.body.length]).sort(),
