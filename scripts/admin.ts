@@ -10,7 +10,7 @@ import {
   membersTable,
 } from '../apps/server/admin/control.ts'
 import { askControlSocket } from '../apps/server/admin/control-socket.ts'
-import { ConfigError, loadConfig, pageUrl } from '../apps/server/config.ts'
+import { ConfigError, loadConfig, pageUrl, terminalAddress } from '../apps/server/config.ts'
 import { openSqliteStore } from '../apps/server/store/sqlite-store.ts'
 import { createLimits } from '../shared/protocol/limits.ts'
 
@@ -94,6 +94,7 @@ async function answerFromStore(dataDir: string, asked: ControlRequest): Promise<
     })()
     const context = {
       pageUrl: pageUrl(config),
+      terminalAddress: terminalAddress(config),
       now: Date.now,
       randomBytes: (length: number) => crypto.getRandomValues(new Uint8Array(length)),
     }

@@ -23,6 +23,7 @@ function controlOf(server: TestServer) {
   return answerControl(server.cluster, {
     live: { members: () => server.room.members(), expel: server.room.expel, events: server.events },
     pageUrl: `https://localhost:${server.webPort}/`,
+    terminalAddress: `localhost:${server.termPort}`,
     now: Date.now,
     randomBytes: (length) => crypto.getRandomValues(new Uint8Array(length)),
   })

@@ -18,6 +18,9 @@ async function invite(server: Served, name: string) {
   const code = made.stdout.match(/--invite (\S+)/)?.[1] ?? ''
   // The page's address as the server is set up: tests bind it to 127.0.0.1 (CHATBOX_HOST).
   expect(link).toBe(`https://127.0.0.1:${server.webPort}/#invite=${code}&name=${name}`)
+  expect(made.stdout).toContain(
+    `terminal: bun run apps/term/client.ts --server 127.0.0.1:${server.termPort} --name ${name} --invite ${code}`,
+  )
   return { code, link }
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test'
-import { ConfigError, loadConfig, pageUrl } from './config.ts'
+import { ConfigError, loadConfig, pageUrl, terminalAddress } from './config.ts'
 
 describe('loadConfig', () => {
   test('uses the design’s defaults when nothing is set', () => {
@@ -42,6 +42,8 @@ describe('loadConfig', () => {
     expect(pageUrl(loadConfig([], { CHATBOX_HOST: '::1' }))).toBe('https://[::1]:8443/')
     const behindProxy = loadConfig([], { CHATBOX_PUBLIC_URL: 'https://chat.example' })
     expect(pageUrl(behindProxy)).toBe('https://chat.example/')
+    expect(terminalAddress(behindProxy)).toBe('chat.example:8444')
+    expect(terminalAddress(loadConfig([], { CHATBOX_HOST: '::' }))).toBe('localhost:8444')
   })
 
   test('takes the environment, and flags over the environment', () => {

@@ -199,10 +199,21 @@ export type ServerConfig = v.InferOutput<typeof ConfigSchema>
 /** The page's address as members reach it: what invite links start with. */
 export function pageUrl(config: Pick<ServerConfig, 'publicUrl' | 'host' | 'webPort'>): string {
   if (config.publicUrl) return `${config.publicUrl}/`
-  // A wildcard address is where the server listens, not one a browser can be sent to.
-  const host = ['0.0.0.0', '::', '[::]'].includes(config.host) ? 'localhost' : config.host
-  const shown = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host
-  return `https://${shown}:${config.webPort}/`
+  return `https://${reachableHost(config.host)}:${config.webPort}/`
+}
+
+/** The terminal port as members reach it: the public address's host, or the one bound. */
+export function terminalAddress(
+  config: Pick<ServerConfig, 'publicUrl' | 'host' | 'termPort'>,
+): string {
+  const host = config.publicUrl ? new URL(config.publicUrl).hostname : reachableHost(config.host)
+  return `${host}:${config.termPort}`
+}
+
+function reachableHost(bound: string): string {
+  // A wildcard address is where the server listens, not one a client can be sent to.
+  const host = ['0.0.0.0', '::', '[::]'].includes(bound) ? 'localhost' : bound
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host
 }
 
 export class ConfigError extends Error {}

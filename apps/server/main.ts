@@ -18,6 +18,7 @@ import {
   loadConfig,
   pageUrl,
   type ServerConfig,
+  terminalAddress,
   wantsHelp,
 } from './config.ts'
 import { createEventLog } from './observe/event-log.ts'
@@ -140,6 +141,7 @@ async function main(): Promise<void> {
         answerControl(backend, {
           live,
           pageUrl: pageUrl({ ...config, webPort: server.webPort }),
+          terminalAddress: terminalAddress({ ...config, termPort: server.termPort }),
           now: Date.now,
           randomBytes: (length) => crypto.getRandomValues(new Uint8Array(length)),
         }),

@@ -107,6 +107,8 @@ export interface ControlContext {
   readonly live?: LiveRoom
   /** The page's address as members reach it: invite links start with it. */
   readonly pageUrl: string
+  /** The terminal port as members reach it (`--server` for the terminal client). */
+  readonly terminalAddress: string
   readonly now: () => number
   readonly randomBytes: (length: number) => Uint8Array
 }
@@ -197,7 +199,7 @@ async function invite(
     done: [
       `invite for ${name}, for one use, valid until ${until} UTC:`,
       `  page:     ${inviteLink(context.pageUrl, code, name)}`,
-      `  terminal: bun run apps/term/client.ts --name ${name} --invite ${code}`,
+      `  terminal: bun run apps/term/client.ts --server ${context.terminalAddress} --name ${name} --invite ${code}`,
     ].join('\n'),
   }
 }
