@@ -18,12 +18,7 @@ import { webSocketTransport } from '../../../shared/client/websocket-transport.t
 import type { ErrorCode } from '../../../shared/protocol/frames.ts'
 import { DEFAULT_MAX_FILE_BYTES } from '../../../shared/protocol/limits.ts'
 import { checkName } from '../../../shared/protocol/names.ts'
-import {
-  asSentence,
-  joinFailureText,
-  NOTICE_TEXTS,
-  PROBLEM_TEXTS,
-} from './copy.ts'
+import { asSentence, joinFailureText, NOTICE_TEXTS, PROBLEM_TEXTS } from './copy.ts'
 import { clearedTimeline, createEarlierPages, historyLimits, withEarlier } from './earlier.ts'
 import { createFileSender } from './file-sender.ts'
 import { inviteFor } from './invite.ts'
