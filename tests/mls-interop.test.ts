@@ -2,8 +2,6 @@
 // against the pinned ts-mls for ciphersuite 1: join from another implementation's Welcome, then
 // process its proposals and commits, matching every epoch authenticator.
 import { describe, expect, setDefaultTimeout, test } from 'bun:test'
-import { existsSync, readFileSync } from 'node:fs'
-import { join } from 'node:path'
 import {
   bytesToBase64,
   type ClientState,
@@ -18,20 +16,13 @@ import { getCiphersuiteFromId } from 'ts-mls/crypto/ciphersuite.js'
 import { decodeRatchetTree } from 'ts-mls/ratchetTree.js'
 import * as v from 'valibot'
 import { CIPHERSUITE_NAME } from '../shared/client/mls.ts'
+import { Hex, hex, SUITE_ID, suiteVectors, vectorsPresent } from './support/mls-vectors.ts'
 
 // Real servers and child processes on a shared two-core machine: more than Bun's 5 s default.
 setDefaultTimeout(30_000)
 
-/**
- * The vectors are public data from the IETF's mls-implementations repository. They are not in
- * the npm package, so they are read from the team's shared folder (or CHATBOX_MLS_VECTORS).
- */
-const VECTOR_DIR =
-  process.env.CHATBOX_MLS_VECTORS ?? join(import.meta.dir, '..', '..', 'shared', 'mls-test-vectors')
 const FILES = ['passive-client-welcome', 'passive-client-handling-commit', 'passive-client-random']
-const SUITE_ID = 1
 
-const Hex = v.pipe(v.string(), v.regex(/^([0-9a-f]{2})*$/))
 const ScenarioSchema = v.object({
   cipher_suite: v.number(),
   external_psks: v.array(v.object({ psk_id: Hex, psk: Hex })),
@@ -46,14 +37,7 @@ const ScenarioSchema = v.object({
 })
 type Scenario = v.InferOutput<typeof ScenarioSchema>
 
-const present = FILES.every((file) => existsSync(join(VECTOR_DIR, `${file}.json`)))
-if (!present) {
-  const message = `MLS interop vectors not found in ${VECTOR_DIR}: interop tests skipped`
-  if (process.env.CHATBOX_REQUIRE_MLS_VECTORS === '1') throw new Error(message)
-  console.warn(`\n*** ${message} ***\n`)
-}
-
-const hex = (text: string) => Uint8Array.fromHex(text)
+const present = vectorsPresent(FILES)
 
 async function playScenario(scenario: Scenario): Promise<void> {
   const impl = await getCiphersuiteImpl(getCiphersuiteFromId(SUITE_ID))
@@ -111,13 +95,7 @@ describe.skipIf(!present)('IETF MLS interop vectors, ciphersuite 1', () => {
 
   for (const file of FILES) {
     test(`every ${file} scenario for suite 1 joins and tracks each epoch`, async () => {
-      const all = v.parse(
-        v.array(v.looseObject({ cipher_suite: v.number() })),
-        JSON.parse(readFileSync(join(VECTOR_DIR, `${file}.json`), 'utf8')),
-      )
-      const scenarios = all
-        .filter((item) => item.cipher_suite === SUITE_ID)
-        .map((item) => v.parse(ScenarioSchema, item))
+      const scenarios = suiteVectors(file, ScenarioSchema)
       expect(scenarios.length).toBeGreaterThan(0)
       for (const scenario of scenarios) await playScenario(scenario)
     }, 120_000)

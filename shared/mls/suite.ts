@@ -8,14 +8,35 @@ import {
   getCiphersuiteImpl,
 } from 'ts-mls'
 import { defaultClientConfig } from 'ts-mls/clientConfig.js'
+import { constantTimeEqual } from 'ts-mls/util/constantTimeCompare.js'
 import { checkName } from '../protocol/names.ts'
+import { hkdfExpand, hkdfExtract, hmacSha256, sha256 } from './inline-hash.ts'
 
 /** Suite 1: X25519, AES-128-GCM, SHA-256, Ed25519. */
 export const CIPHERSUITE_NAME = 'MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519'
 
 let suite: Promise<CiphersuiteImpl> | undefined
+/**
+ * Suite 1 with its SHA-256, HMAC and HKDF computed in-line (inline-hash.ts) instead of one
+ * WebCrypto round trip per call. The functions are the same, but MLS calls them per tree node and per secret-tree
+ * node: a WebCrypto HMAC is an importKey and a sign, each a promise resolved off-thread, and made
+ * HKDF alone about 40 % of a member's time processing a commit at 500 members. The IETF vectors
+ * (tests/mls-vectors.test.ts) run against this suite. HPKE and signatures stay as they were.
+ */
 export function cipherSuite(): Promise<CiphersuiteImpl> {
-  suite ??= getCiphersuiteImpl(getCiphersuiteFromName(CIPHERSUITE_NAME))
+  suite ??= getCiphersuiteImpl(getCiphersuiteFromName(CIPHERSUITE_NAME)).then((impl) => ({
+    ...impl,
+    hash: {
+      digest: async (data) => sha256(data),
+      mac: async (key, data) => hmacSha256(key, data),
+      verifyMac: async (key, mac, data) => constantTimeEqual(mac, hmacSha256(key, data)),
+    },
+    kdf: {
+      extract: async (salt, ikm) => hkdfExtract(salt, ikm),
+      expand: async (prk, info, length) => hkdfExpand(prk, info, length),
+      size: impl.kdf.size,
+    },
+  }))
   return suite
 }
 

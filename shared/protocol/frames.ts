@@ -5,6 +5,7 @@ import { BASE64URL_PATTERN } from './base64url.ts'
 import {
   MAX_GROUP_INFO_BYTES,
   MAX_KEY_PACKAGE_BYTES,
+  MAX_ROSTER_NAMES,
   MAX_SECRET_LENGTH,
   MEMBERS_PAGE,
   NAME_MAX_LENGTH,
@@ -80,7 +81,7 @@ export const GroupFoundedFrameSchema = v.object({
 })
 
 const Names = v.pipe(v.array(Name), v.maxLength(1000))
-const BoundNames = v.pipe(v.array(BoundName), v.maxLength(1000))
+const BoundNames = v.pipe(v.array(BoundName), v.maxLength(MAX_ROSTER_NAMES))
 
 /**
  * The answer to `commit-request`: an MLS commit made at `epoch`, as a PublicMessage. The server

@@ -53,6 +53,14 @@ export const MAX_KEY_PACKAGE_BYTES = 4096
 export const MAX_GROUP_INFO_BYTES = 8192
 
 /**
+ * The most names a frame's roster (the MLS group) may list: a bound for parsing, above any room
+ * that can form. What bounds a room is the Welcome, which carries the whole ratchet tree (about
+ * 230 bytes a member, 310 as base64url) and must fit one frame: about 4,700 members at the
+ * default 1 MiB file limit (README, "Costs of MLS here").
+ */
+export const MAX_ROSTER_NAMES = 10_000
+
+/**
  * KeyPackages a name may send: each asks for a commit (and a member's also removes its old leaf),
  * so a burst of 5, then one per 20 s. Honest clients send one per join or lost state.
  */

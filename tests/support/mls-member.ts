@@ -112,3 +112,13 @@ function requireState(member: MlsMember): ClientState {
   if (!member.state) throw new Error(`${member.name} is not in a group`)
   return member.state
 }
+
+/** A KeyPackage for `name` under a fresh identity key, for tests that build groups by hand. */
+export async function freshKeyPackage(name: string): Promise<OwnKeyPackage> {
+  const identity = await createIdentityKeyPair()
+  return createKeyPackage({
+    name,
+    signKey: identity.privateKeyBytes,
+    publicKey: identity.publicKeyBytes,
+  })
+}
