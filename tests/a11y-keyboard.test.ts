@@ -155,13 +155,10 @@ describe.skipIf(!browserAvailable())('the page by keyboard and screen reader', (
 
     // Too large: the dialog keeps focus, Escape cancels, focus goes back to the button.
     expect(await focusedName(page)).toBe('Send a file…')
-    // Space this time: headless Chromium opened no second chooser for a second Enter on the
-    // same button (a mouse click or Space did), which the page cannot change.
-    const [bigChooser] = await Promise.all([
-      page.waitForEvent('filechooser'),
-      page.keyboard.press('Space'),
-    ])
-    await bigChooser.setFiles({
+    // Opening the chooser by keyboard is shown above. Headless Chromium opens a second one for the
+    // same button only now and then (Enter never, Space in some runs), which the page cannot
+    // change: the file goes to the input the button opens, and the dialog is what is tested here.
+    await page.locator('input[type=file]').setInputFiles({
       name: 'big.txt',
       mimeType: 'text/plain',
       buffer: Buffer.from('x'.repeat(1000)),
