@@ -13,6 +13,8 @@ export const LagSchema = v.object({
   maxMs: v.number(),
   /** Wake-ups later than each of lag.ts's STALL_BOUNDS_MS. */
   over: v.array(v.number()),
+  /** When the worst of them ended (wall-clock ms), to cut a CPU profile around it. */
+  worstAtMs: v.number(),
 })
 export type Lag = v.InferOutput<typeof LagSchema>
 

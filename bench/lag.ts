@@ -13,17 +13,20 @@ export interface LagMonitor {
    * Lag since the last call (in ms): p99, p99.9 and the worst, and how many wake-ups came later
    * than each of STALL_BOUNDS_MS, then starts afresh.
    */
-  take(): { p99Ms: number; p999Ms: number; maxMs: number; over: number[] }
+  take(): { p99Ms: number; p999Ms: number; maxMs: number; over: number[]; worstAtMs: number }
 }
 
 export function startLagMonitor(): LagMonitor {
   let histogram: Histogram = createHistogram()
   let over = STALL_BOUNDS_MS.map(() => 0)
+  /** When the worst stall so far ended, in wall-clock ms: a profile is cut around it. */
+  let worst = { lateMs: 0, atMs: 0 }
   let expected = performance.now() + PERIOD_MS
   const timer = setInterval(() => {
     const now = performance.now()
     const lateMs = Math.max(0, now - expected)
     record(histogram, lateMs * 1000)
+    if (lateMs > worst.lateMs) worst = { lateMs, atMs: Date.now() }
     STALL_BOUNDS_MS.forEach((bound, index) => {
       if (lateMs > bound) over[index] = (over[index] ?? 0) + 1
     })
@@ -34,15 +37,18 @@ export function startLagMonitor(): LagMonitor {
     take() {
       const taken = histogram
       const counted = over
+      const worstAtMs = worst.atMs
       histogram = createHistogram()
       over = STALL_BOUNDS_MS.map(() => 0)
+      worst = { lateMs: 0, atMs: 0 }
       // An empty histogram has no quantiles (NaN), and NaN does not survive IPC's JSON.
-      if (taken.count === 0) return { p99Ms: 0, p999Ms: 0, maxMs: 0, over: counted }
+      if (taken.count === 0) return { p99Ms: 0, p999Ms: 0, maxMs: 0, over: counted, worstAtMs }
       return {
         p99Ms: quantile(taken, 0.99) / 1000,
         p999Ms: quantile(taken, 0.999) / 1000,
         maxMs: taken.max / 1000,
         over: counted,
+        worstAtMs,
       }
     },
   }

@@ -58,6 +58,7 @@ export async function measured<T>(
       endedAtMs,
       serverStallMs: Math.max(...serverLags.map((lag) => lag.maxMs)),
       serverStallsOver: serverLags[0]?.over ?? [],
+      serverWorstStallAtMs: serverLags[0]?.worstAtMs ?? 0,
       clientStallMs: Math.max(...clientLags.map((lag) => lag.maxMs)),
     },
   }

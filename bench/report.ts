@@ -48,6 +48,8 @@ export interface CpuShare {
   readonly clientStallMs: number
   /** The first server's stalls over each of lag.ts's STALL_BOUNDS_MS during the step. */
   readonly serverStallsOver: readonly number[]
+  /** When the first server's worst stall of the step ended (wall-clock ms). */
+  readonly serverWorstStallAtMs: number
 }
 
 export function table(headers: readonly string[], rows: ReadonlyArray<readonly string[]>): string {

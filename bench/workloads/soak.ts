@@ -151,10 +151,13 @@ function soakReport(rig: Rig, s: Soak) {
     fmt(minute.cpu.serverStallMs),
   ])
   const worst = worstMinute(s)
+  // The stall's window: from when the late timer was due (its lateness before it fired) to then.
+  const stallEnd = worst?.cpu.serverWorstStallAtMs ?? 0
+  const stallStart = Math.floor(stallEnd - (worst?.cpu.serverStallMs ?? 0) - 5)
   const profile =
     rig.settings.profile && worst
-      ? ` The worst minute's server profile: \`bun bench/profile-summary.ts <the (s) .cpuprofile> --from ${worst.cpu.startedAtMs} --to ${worst.cpu.endedAtMs}\`.`
-      : ' Run with `--profile` to cut the server profile to the worst minute.'
+      ? ` The worst stall's server profile: \`bun bench/profile-summary.ts <the (s) .cpuprofile> --from ${stallStart} --to ${Math.ceil(stallEnd)}\`; the worst minute's: \`--from ${worst.cpu.startedAtMs} --to ${worst.cpu.endedAtMs}\`.`
+      : ' Run with `--profile` to cut the server profile to the worst stall.'
   const headers = [
     'minute',
     'delivered/s',
