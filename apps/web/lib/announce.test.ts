@@ -30,6 +30,18 @@ describe('announcementOf', () => {
     expect(announcementOf(notice('n', 'warning'), time)).toBe('notice n')
   })
 
+  test('leaves a changed key to the assertive region: read once, not twice', () => {
+    const keyChanged: Entry = {
+      kind: 'notice',
+      key: 'k',
+      at: 0,
+      tone: 'warning',
+      text: 'carol’s key changed',
+      saidAloud: true,
+    }
+    expect(announcementOf(keyChanged, time)).toBeUndefined()
+  })
+
   test('names a file and its size', () => {
     const file: Entry = {
       kind: 'file',

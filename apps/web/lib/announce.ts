@@ -23,8 +23,9 @@ export function announcementOf(entry: Entry, time = formatTime): string | undefi
       if (entry.own) return undefined
       return `${entry.from} at ${time(entry.at)} sent the file ${visibleText(entry.name)}, ${describeSize(entry.size)}`
     case 'notice':
-      // The separators around kept history mark the list; they are not news.
-      return entry.tone === 'separator' ? undefined : entry.text
+      // The separators around kept history mark the list; they are not news. A changed key is
+      // read by the assertive region: once is enough.
+      return entry.tone === 'separator' || entry.saidAloud ? undefined : entry.text
   }
 }
 

@@ -28,6 +28,8 @@ export interface NoticeEntry {
   /** A separator marks where this device's kept history ends (earlier.ts). */
   readonly tone: 'info' | 'warning' | 'separator'
   readonly text: string
+  /** Said by the assertive region already (a changed key): the polite one stays quiet about it. */
+  readonly saidAloud?: true
 }
 
 export type Entry = MessageEntry | FileEntry | NoticeEntry
@@ -112,7 +114,8 @@ export function reduceTimeline(
       })
     }
     case 'key-change':
-      return withNotice(timeline, NOTICE_TEXTS.keyChanged(event.name), 'warning', context.now)
+      // The banner's assertive region reads the warning; the polite one would read it again.
+      return withNotice(timeline, NOTICE_TEXTS.keyChanged(event.name), 'warning', context.now, true)
     case 'warning':
       if (event.code === 'history_unreadable') {
         return withNotice(timeline, NOTICE_TEXTS.historyUnreadable, 'info', context.now)
@@ -151,9 +154,17 @@ export function withNotice(
   text: string,
   tone: NoticeEntry['tone'],
   at: number,
+  saidAloud?: true,
 ): Timeline {
   const notices = timeline.notices + 1
-  const notice: NoticeEntry = { kind: 'notice', key: `notice-${notices}`, at, tone, text }
+  const notice: NoticeEntry = {
+    kind: 'notice',
+    key: `notice-${notices}`,
+    at,
+    tone,
+    text,
+    ...(saidAloud ? { saidAloud } : {}),
+  }
   return { ...timeline, notices, entries: [...timeline.entries, notice] }
 }
 
