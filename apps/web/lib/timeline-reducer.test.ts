@@ -250,10 +250,17 @@ describe('reduceTimeline', () => {
     expect(fold([membership], AS_ALICE, before)).toEqual(EMPTY_TIMELINE)
   })
 
-  test('warns that a key changed and sending is paused', () => {
+  test('warns that a key changed and sending is paused, said aloud by the banner alone', () => {
     const timeline = fold([{ type: 'key-change', name: 'carol', previousKey: 'k1', newKey: 'k2' }])
     expect(timeline.entries).toEqual([
-      notice(1, 'The key of carol changed. Sending is paused until you accept it.', 'warning'),
+      {
+        kind: 'notice',
+        key: 'notice-1',
+        at: NOW,
+        tone: 'warning',
+        text: 'The key of carol changed. Sending is paused until you accept it.',
+        saidAloud: true,
+      },
     ])
   })
 
