@@ -79,7 +79,7 @@ describe.skipIf(redisMissing)('admin commands through one of two instances', () 
     await using one = await startTestServer({ redis: { url: redis.url, ...FAST } })
     await using two = await startTestServer({ redis: { url: redis.url, ...FAST } })
     const made = await controlOf(one)({ command: 'invite', name: 'dave', days: 1 })
-    const code = 'done' in made ? (made.done.match(/--invite (\S+)/)?.[1] ?? '') : ''
+    const code = 'done' in made ? (made.done.match(/--invite=(\S+)/)?.[1] ?? '') : ''
     const [first, second] = [await keyPair(), await keyPair()]
     const answers = await Promise.all([
       tryJoin(transportFor(one, 'tls'), 'dave', first, code),

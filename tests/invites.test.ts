@@ -15,11 +15,11 @@ async function invite(server: Served, name: string) {
   const made = await admin(['--data-dir', server.dataDir, 'invite', name])
   expect(made.code).toBe(0)
   const link = made.stdout.match(/page: +(\S+)/)?.[1] ?? ''
-  const code = made.stdout.match(/--invite (\S+)/)?.[1] ?? ''
+  const code = made.stdout.match(/--invite=(\S+)/)?.[1] ?? ''
   // The page's address as the server is set up: tests bind it to 127.0.0.1 (CHATBOX_HOST).
   expect(link).toBe(`https://127.0.0.1:${server.webPort}/#invite=${code}&name=${name}`)
   expect(made.stdout).toContain(
-    `terminal: bun run apps/term/client.ts --server 127.0.0.1:${server.termPort} --name ${name} --invite ${code}`,
+    `terminal: bun run apps/term/client.ts --server 127.0.0.1:${server.termPort} --name ${name} --invite=${code}`,
   )
   return { code, link }
 }
@@ -66,7 +66,7 @@ describe('an invite-only room', () => {
     expect((await server.process.exit()).code).toBe(0)
     const made = await admin([...args(), 'invite', 'erin'], { CHATBOX_WEB_PORT: '9443' })
     expect(made.stdout).toContain('page:     https://localhost:9443/#invite=')
-    const code = made.stdout.match(/--invite (\S+)/)?.[1] ?? ''
+    const code = made.stdout.match(/--invite=(\S+)/)?.[1] ?? ''
     server = await startServe(dir, INVITE_ONLY)
     expect(await tryJoin(server.terminal, 'erin', await keyPair(), code)).toMatchObject({
       type: 'ready',
@@ -92,7 +92,8 @@ describe('an invite-only room', () => {
     await using frank = await spawnTerm(server, {
       name: 'frank',
       home: dir,
-      args: ['--invite', code, '--verbose'],
+      // As the admin printed it: with `=`, as a code may start with a dash.
+      args: [`--invite=${code}`, '--verbose'],
     })
     await frank.waitForLine(/^-- ready/)
     const members = await admin(['--data-dir', server.dataDir, 'members'])

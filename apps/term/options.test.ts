@@ -46,6 +46,14 @@ describe('terminal client options', () => {
     expect(() => loadOptions(['--save-quota', '5 parsecs'], {})).toThrow(UsageError)
   })
 
+  test('an invite code is 22 base64url characters, and one starting with a dash is taken after =', () => {
+    const code = '-AAAAAAAAAAAAAAAAAAAAA'
+    expect(loadOptions([`--invite=${code}`], {}).invite).toBe(code)
+    // How `bun run admin invite` prints it, for this reason: a separate argument reads as a flag.
+    expect(() => loadOptions(['--invite', code], {})).toThrow(UsageError)
+    expect(() => loadOptions(['--invite=short'], {})).toThrow(UsageError)
+  })
+
   test('--verbose is off unless given', () => {
     expect(loadOptions([], {}).verbose).toBe(false)
     expect(loadOptions(['--verbose'], {}).verbose).toBe(true)

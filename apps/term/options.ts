@@ -13,7 +13,7 @@ export const USAGE = `usage: bun run apps/term/client.ts [options]
   --server HOST:PORT    server's terminal port (default localhost:8444; env CHATBOX_SERVER)
   --name NAME           your name in the room (env CHATBOX_NAME)
   --secret SECRET       the room secret, if the server asks for one (env CHATBOX_ROOM_SECRET)
-  --invite CODE         an invite from the admin for --name (bun run admin invite NAME)
+  --invite=CODE         an invite from the admin for --name (bun run admin invite NAME)
   --ca FILE             trust this CA certificate for the server (PEM)
   --download-dir DIR    where received files are saved (default ~/Downloads/chatbox)
   --save-quota SIZE     save received files automatically up to SIZE per session, e.g. 20MiB;

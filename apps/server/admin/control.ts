@@ -199,7 +199,7 @@ async function invite(
     done: [
       `invite for ${name}, for one use, valid until ${until} UTC:`,
       `  page:     ${inviteLink(context.pageUrl, code, name)}`,
-      `  terminal: bun run apps/term/client.ts --server ${context.terminalAddress} --name ${name} --invite ${code}`,
+      `  terminal: bun run apps/term/client.ts --server ${context.terminalAddress} --name ${name} --invite=${code}`,
     ].join('\n'),
   }
 }
