@@ -238,7 +238,9 @@ describe.skipIf(redisMissing)('a Redis primary fails over to its replica', () =>
     const client = new RedisClient(pair.url)
     try {
       await client.connect()
-      const replicas = createReplicaWaiter(client, { replicas: 1, timeoutMs: 200 })
+      // Long enough for a replica just started on a loaded machine to confirm the first writes
+      // (200 ms once was not, in a clean-clone CI run); a held link still never confirms.
+      const replicas = createReplicaWaiter(client, { replicas: 1, timeoutMs: 2000 })
       const stores = createRedisStores(client, keepEntries(100_000), replicas)
       const message = { type: 'app' as const, from: 'alice', at: 1, ciphertext: 'AAAA' }
       expect((await stores.log.append(message)).seq).toBe(1)
