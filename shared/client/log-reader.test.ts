@@ -42,6 +42,31 @@ describe('LogReader', () => {
     expect(reader.seen).toBe(6)
   })
 
+  test('applies a held frame once when a second copy comes while the one before it is read', async () => {
+    // A failover: #52 came early and is held; #51 is being decrypted when the resume's copy of
+    // #52 arrives. That copy must wait for the held one, not be read beside it.
+    let position = 50
+    const applied: number[] = []
+    let releaseFirst: (() => void) | undefined
+    const reader = new LogReader({
+      clock: systemClock,
+      position: () => position,
+      awaitingWelcome: () => false,
+      async apply(frame) {
+        position = frame.seq
+        applied.push(frame.seq)
+        if (frame.seq === 51) await new Promise<void>((resolve) => (releaseFirst = resolve))
+      },
+      resume: () => {},
+    })
+    await reader.receive(app(52))
+    const reading51 = reader.receive(app(51))
+    await reader.receive(app(52))
+    releaseFirst?.()
+    await reading51
+    expect(applied).toEqual([51, 52])
+  })
+
   test('holds a frame that comes early until the gap before it closes', async () => {
     const { reader, applied, resumes } = readerAt(0)
     await reader.receive(app(3))
