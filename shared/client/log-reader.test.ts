@@ -7,7 +7,12 @@ function app(seq: number): LogFrame {
 }
 
 /** A reader over a position the test moves, recording what it applied and asked for again. */
-function readerAt(start: number | undefined, awaitingWelcome = false) {
+function readerAt(
+  start: number | undefined,
+  awaitingWelcome = false,
+  /** Runs after a frame is applied, as the engine's decryption would, before apply returns. */
+  whileApplying?: (seq: number) => Promise<void> | undefined,
+) {
   let position = start
   const applied: number[] = []
   const resumes: number[] = []
@@ -18,6 +23,7 @@ function readerAt(start: number | undefined, awaitingWelcome = false) {
     async apply(frame) {
       position = frame.seq
       applied.push(frame.seq)
+      await whileApplying?.(frame.seq)
     },
     resume: (afterSeq) => resumes.push(afterSeq),
   })
@@ -45,20 +51,10 @@ describe('LogReader', () => {
   test('applies a held frame once when a second copy comes while the one before it is read', async () => {
     // A failover: #52 came early and is held; #51 is being decrypted when the resume's copy of
     // #52 arrives. That copy must wait for the held one, not be read beside it.
-    let position = 50
-    const applied: number[] = []
     let releaseFirst: (() => void) | undefined
-    const reader = new LogReader({
-      clock: systemClock,
-      position: () => position,
-      awaitingWelcome: () => false,
-      async apply(frame) {
-        position = frame.seq
-        applied.push(frame.seq)
-        if (frame.seq === 51) await new Promise<void>((resolve) => (releaseFirst = resolve))
-      },
-      resume: () => {},
-    })
+    const { reader, applied } = readerAt(50, false, (seq) =>
+      seq === 51 ? new Promise<void>((resolve) => (releaseFirst = resolve)) : undefined,
+    )
     await reader.receive(app(52))
     const reading51 = reader.receive(app(51))
     await reader.receive(app(52))

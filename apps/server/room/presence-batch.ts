@@ -34,14 +34,13 @@ export function createPresenceBatch(options: {
 
   function flush(): void {
     scheduled = false
-    // A batch holds at most a page of events; a bigger crowd goes out in several.
-    while (queued.length > 0) {
-      const events = queued.slice(0, MEMBERS_PAGE)
-      queued = queued.slice(events.length)
-      // Already-encoded frames, joined as text: nothing is parsed or encoded again.
-      options.deliver(
-        `{"type":"presences","events":[${events.join(',')}],"online":${options.online()}}`,
-      )
+    const events = queued
+    queued = []
+    // A batch holds at most a page of events; a bigger crowd goes out in several. Already-encoded
+    // frames, joined as text: nothing is parsed or encoded again.
+    for (let first = 0; first < events.length; first += MEMBERS_PAGE) {
+      const page = events.slice(first, first + MEMBERS_PAGE).join(',')
+      options.deliver(`{"type":"presences","events":[${page}],"online":${options.online()}}`)
     }
   }
 
