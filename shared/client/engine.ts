@@ -28,6 +28,7 @@ import { type ClientState, epochAuthenticator, epochOf } from './mls.ts'
 import { OnlineRoster } from './online-roster.ts'
 import { Outbox } from './outbox.ts'
 import { COMMIT_NOT_TAKEN, refusesJoin, SEND_REFUSALS } from './refusals.ts'
+import { createSeenCiphertexts } from './seen-ciphertexts.ts'
 import { SerialQueue } from './serial-queue.ts'
 import type { ClientStores } from './stores.ts'
 import type { ConnectTransport } from './transport.ts'
@@ -185,6 +186,7 @@ export function createEngine(options: EngineOptions): Engine {
     group: () => membership.group,
     replaceGroup: (group: ClientState) => membership.replaceGroup(group),
     takeOwn: (ciphertext: string) => outbox.takeOwn(ciphertext),
+    seen: createSeenCiphertexts(),
   }
 
   async function receive(frame: ServerFrame): Promise<void> {

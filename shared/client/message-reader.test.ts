@@ -7,6 +7,18 @@ import { readMessage } from './message-reader.ts'
 import { type ClientState, encryptMessage } from './mls.ts'
 import type { OwnEcho } from './outbox.ts'
 import { encodePayload, type Payload } from './payload.ts'
+import { createSeenCiphertexts } from './seen-ciphertexts.ts'
+
+/** A file whose checksum does not match what it carries. */
+const FILE_WITH_A_WRONG_CHECKSUM = {
+  kind: 'file' as const,
+  id: 'f',
+  name: 'a.txt',
+  size: 5,
+  sha256: '0'.repeat(64),
+  truncated: false,
+  bytes: new TextEncoder().encode('notes'),
+}
 
 /** bob in a group with alice, reading what alice (or the test, as alice) sends. */
 async function bobReading() {
@@ -28,15 +40,39 @@ async function bobReading() {
     replaceGroup: (state: ClientState) => {
       bob.state = state
     },
-    takeOwn: (ciphertext: string) => own.get(ciphertext),
+    // As the outbox does: each ciphertext it made is taken back once.
+    takeOwn: (ciphertext: string) => {
+      const echo = own.get(ciphertext)
+      own.delete(ciphertext)
+      return echo
+    },
+    seen: createSeenCiphertexts(),
   }
   async function fromAlice(payload: Payload): Promise<string> {
     const encrypted = await encryptMessage(alice.state as ClientState, encodePayload(payload))
     alice.state = encrypted.state
     return encodeBase64url(encrypted.ciphertext)
   }
-  return { context, events, own, fromAlice }
+  /** What bob's outbox would send: encrypted in his own group state, and waiting to be seen. */
+  async function fromBob(payload: Extract<Payload, { kind: 'text' }>): Promise<string> {
+    const encrypted = await encryptMessage(bob.state as ClientState, encodePayload(payload))
+    bob.state = encrypted.state
+    const ciphertext = encodeBase64url(encrypted.ciphertext)
+    const sent = {
+      type: 'delivery',
+      id: payload.id,
+      state: 'sent',
+      at: 6,
+      content: { kind: 'text', text: payload.text },
+    } as const
+    own.set(ciphertext, { kind: 'first', payload, sent })
+    return ciphertext
+  }
+  return { context, events, own, fromAlice, fromBob }
 }
+
+const warnings = (events: ChatEvent[]) =>
+  events.filter((event) => event.type === 'warning').map((event) => event.code)
 
 const frame = (seq: number, from: string, ciphertext: string) =>
   ({ type: 'app', seq, from, at: 7, ciphertext }) as const
@@ -111,17 +147,53 @@ describe('readMessage', () => {
 
   test('refuses a file whose checksum does not match what it carries', async () => {
     const { context, events, fromAlice } = await bobReading()
-    const bytes = new TextEncoder().encode('notes')
-    const file = {
-      kind: 'file' as const,
-      id: 'f',
-      name: 'a.txt',
-      size: 5,
-      sha256: '0'.repeat(64),
-      truncated: false,
-      bytes,
-    }
-    await readMessage(frame(7, 'alice', await fromAlice(file)), context)
+    await readMessage(frame(7, 'alice', await fromAlice(FILE_WITH_A_WRONG_CHECKSUM)), context)
     expect(events).toEqual([expect.objectContaining({ type: 'warning', code: 'bad_file' })])
+  })
+
+  test('drops quietly a second copy of a ciphertext it already read', async () => {
+    const { context, events, fromAlice } = await bobReading()
+    const ciphertext = await fromAlice({ kind: 'text', id: 'm1', text: 'once' })
+    await readMessage(frame(51, 'alice', ciphertext), context)
+    await readMessage(frame(52, 'alice', ciphertext), context)
+    expect(events).toEqual([
+      expect.objectContaining({ type: 'message', id: 'm1', seq: 51, own: false }),
+    ])
+  })
+
+  test('drops quietly a second copy of our own message once its first copy was taken back', async () => {
+    const { context, events, fromBob } = await bobReading()
+    const ciphertext = await fromBob({ kind: 'text', id: 'mine', text: 'once' })
+    await readMessage(frame(51, 'bob', ciphertext), context)
+    await readMessage(frame(52, 'bob', ciphertext), context)
+    expect(events).toEqual([
+      expect.objectContaining({ type: 'message', id: 'mine', seq: 51, own: true }),
+      expect.objectContaining({ type: 'delivery', id: 'mine', state: 'sent' }),
+    ])
+  })
+
+  test('warns once of a message refused after it was decrypted, not again of its copy', async () => {
+    const { context, events, fromAlice } = await bobReading()
+    const ciphertext = await fromAlice(FILE_WITH_A_WRONG_CHECKSUM)
+    await readMessage(frame(7, 'alice', ciphertext), context)
+    await readMessage(frame(8, 'alice', ciphertext), context)
+    expect(warnings(events)).toEqual(['bad_file'])
+  })
+
+  test('still warns of a different ciphertext it cannot read, after reading a good one', async () => {
+    const { context, events, fromAlice } = await bobReading()
+    const ciphertext = await fromAlice({ kind: 'text', id: 'm1', text: 'good' })
+    await readMessage(frame(1, 'alice', ciphertext), context)
+    await readMessage(frame(2, 'alice', ciphertext), context)
+    await readMessage(frame(3, 'alice', `${ciphertext.slice(0, -8)}AAAAAAAA`), context)
+    expect(events.filter((event) => event.type === 'message')).toHaveLength(1)
+    expect(warnings(events)).toEqual(['undecryptable'])
+  })
+
+  test('warns of every copy of a ciphertext it could not read: a failure is not remembered', async () => {
+    const { context, events } = await bobReading()
+    await readMessage(frame(1, 'alice', 'AAAA'), context)
+    await readMessage(frame(2, 'alice', 'AAAA'), context)
+    expect(warnings(events)).toEqual(['undecryptable', 'undecryptable'])
   })
 })

@@ -1,6 +1,7 @@
 // Reads one application message from the log: our own comes back as the acknowledgement of what
 // we sent; anyone else's is decrypted, its payload checked, and shown with the sender MLS
-// authenticated (and the server's claim beside it when the two differ). No sockets or storage.
+// authenticated (and the server's claim beside it when the two differ). An exact copy of a
+// ciphertext already read is no new message and is passed over. No sockets or storage.
 import { decodeBase64url } from '../protocol/base64url.ts'
 import type { ServerFrame } from '../protocol/frames.ts'
 import { nameKey } from '../protocol/names.ts'
@@ -9,6 +10,7 @@ import { checkTextFile } from './files.ts'
 import { type ClientState, decryptMessage } from './mls.ts'
 import type { OwnEcho } from './outbox.ts'
 import { decodePayload, fileDigestMatches, type Payload } from './payload.ts'
+import { digestOf, type SeenCiphertexts } from './seen-ciphertexts.ts'
 
 type AppFrame = Extract<ServerFrame, { type: 'app' }>
 
@@ -20,12 +22,18 @@ export interface MessageReaderContext {
   replaceGroup(group: ClientState): void
   /** Our own message with this ciphertext, if it was waiting to be seen in the log. */
   takeOwn(ciphertext: string): OwnEcho | undefined
+  /** Ciphertexts read lately (ours taken back, others decrypted), to pass over their copies. */
+  readonly seen: SeenCiphertexts
 }
 
 export async function readMessage(frame: AppFrame, context: MessageReaderContext): Promise<void> {
   const { seq, at, from, ciphertext } = frame
-  const { hub, name } = context
+  const { hub, name, seen } = context
+  // A copy (a resend after a failover, or a replay) cannot be decrypted again: its key is used up.
+  const digest = digestOf(ciphertext)
+  if (seen.has(digest)) return
   const own = context.takeOwn(ciphertext)
+  if (own) seen.add(digest)
   if (own?.kind === 'again') return
   if (own) {
     showPayload(hub, own.payload, { seq, at, from: name, own: true })
@@ -45,6 +53,9 @@ export async function readMessage(frame: AppFrame, context: MessageReaderContext
     )
     return
   }
+  // Remembered once decrypted, even if refused below: a copy could only fail to decrypt. What
+  // failed to decrypt is not remembered: each copy of it is reported.
+  seen.add(digest)
   context.replaceGroup(decrypted.state)
   const sender = decrypted.sender.name
   const decoded = decodePayload(decrypted.plaintext)
