@@ -26,8 +26,8 @@ export const TargetSchema = v.variant('kind', [
     webPort: Count,
     termPort: Count,
     ca: v.string(),
-    /** Characters of base64url a real 64-byte text message encrypts to. */
-    ciphertextLength: Count,
+    /** Bytes of MLS ciphertext a real 64-byte text message encrypts to. */
+    ciphertextBytes: Count,
   }),
 ])
 export type Target = v.InferOutput<typeof TargetSchema>

@@ -9,8 +9,9 @@ import type {
   ConnectTransport,
   TransportEvents,
 } from '../shared/client/transport.ts'
-import { deliverServerText } from '../shared/client/transport.ts'
+import { deliverServerFrame } from '../shared/client/transport.ts'
 import { SocketWriter } from '../shared/net/socket-writer.ts'
+import { isBinaryBody } from '../shared/protocol/binary.ts'
 import { encodeLengthPrefixed, LENGTH_PREFIX_BYTES } from '../shared/protocol/framing.ts'
 import { createLimits } from '../shared/protocol/limits.ts'
 import { openRawWebSocket } from './raw-websocket.ts'
@@ -72,8 +73,8 @@ export function tappedLink(
       const opened = await open(endpoint, guarded, relay)
       link = opened
       return {
-        sendText(text) {
-          if (engine) opened.sendText(text)
+        send(wire) {
+          if (engine) opened.send(wire)
         },
         close() {
           if (engine) opened.close()
@@ -88,6 +89,11 @@ export function tappedLink(
 }
 
 function deliver(events: TransportEvents, payload: Uint8Array): void {
+  if (isBinaryBody(payload)) {
+    // Copied: the bytes are only valid during the call.
+    deliverServerFrame(events, payload.slice())
+    return
+  }
   let text: string
   try {
     text = utf8.decode(payload)
@@ -95,7 +101,7 @@ function deliver(events: TransportEvents, payload: Uint8Array): void {
     events.invalid('the server sent a frame that is not UTF-8')
     return
   }
-  deliverServerText(events, text)
+  deliverServerFrame(events, text)
 }
 
 function openWebSocket(
@@ -172,8 +178,8 @@ function openTls(
           }
           ready = true
           resolve({
-            sendText(text) {
-              if (!closed) write(socket, encodeLengthPrefixed(text))
+            send(wire) {
+              if (!closed) write(socket, encodeLengthPrefixed(wire))
             },
             close() {
               closed = true

@@ -28,7 +28,8 @@ export interface RawWebSocketSink {
 }
 
 export interface RawWebSocket {
-  sendText(text: string): void
+  /** Text goes as a text message, bytes as a binary one. */
+  send(wire: string | Uint8Array): void
   close(): void
 }
 
@@ -122,8 +123,10 @@ export function openRawWebSocket(
     }
     upgraded = true
     resolve({
-      sendText(text) {
-        if (!closed) sendFrame(socket, OP_TEXT, encoder.encode(text))
+      send(wire) {
+        if (closed) return
+        if (typeof wire === 'string') sendFrame(socket, OP_TEXT, encoder.encode(wire))
+        else sendFrame(socket, OP_BINARY, wire)
       },
       close() {
         if (closed) return

@@ -7,6 +7,7 @@ import { createKeyPackage, encryptMessage, foundGroup } from '../shared/client/m
 import { encodePayload, newMessageId } from '../shared/client/payload.ts'
 import { createIdentityKeyPair } from '../shared/crypto/identity-key.ts'
 import { encodeBase64url } from '../shared/protocol/base64url.ts'
+import { encodeFrame } from '../shared/protocol/codec.ts'
 import type { ClientReply, Target } from './ipc.ts'
 import {
   type ClientProcess,
@@ -66,7 +67,7 @@ export interface Rig {
   /** The load average as each workload (and each part of one) began. */
   readonly loadPerWorkload: Record<string, number[]>
   /** What a real 64-byte text becomes on the wire, in characters of base64url. */
-  readonly ciphertextLength: number
+  readonly ciphertextBytes: number
   /** An `app` frame as the product delivers it (sender, time and sequence stamped around it). */
   readonly deliveredFrameBytes: number
   /** A number no other step of this run uses, to tell the load clients' steps apart. */
@@ -104,17 +105,17 @@ export async function createRig(settings: Settings): Promise<Rig> {
   }
   const certDir = mkdtempSync(join(tmpdir(), 'chatbox-bench-certs-'))
   const certs = await generateCertificates({ dir: certDir })
-  const ciphertextLength = await measureCiphertextLength()
+  const ciphertextBytes = await measureCiphertextLength()
   const launch: Launch = {
     settings,
     placement,
     certs,
     ca: readFileSync(certs.caCert, 'utf8'),
-    ciphertextLength,
+    ciphertextBytes,
     profileDir: settings.profile ? join(resultsDir, 'profiles', String(startedAt)) : undefined,
   }
   log(
-    `${config.mode} run; ${placement.note}; a 64-byte text is ${ciphertextLength} characters of ciphertext`,
+    `${config.mode} run; ${placement.note}; a 64-byte text is ${ciphertextBytes} bytes of ciphertext`,
   )
   let step = 0
   const loadPerWorkload: Record<string, number[]> = {}
@@ -126,12 +127,13 @@ export async function createRig(settings: Settings): Promise<Rig> {
     startedAt,
     loadAtStart,
     loadPerWorkload,
-    ciphertextLength,
-    deliveredFrameBytes: JSON.stringify({
+    ciphertextBytes,
+    // The frame the product delivers, as its own codec encodes it.
+    deliveredFrameBytes: encodeFrame({
       type: 'app',
       from: 'member000',
       at: Date.now(),
-      ciphertext: 'A'.repeat(ciphertextLength),
+      ciphertext: encodeBase64url(new Uint8Array(ciphertextBytes)),
       seq: 10_000,
     }).length,
     nextStep: () => step++,
@@ -152,7 +154,7 @@ interface Launch {
   readonly placement: Placement
   readonly certs: CertificatePaths
   readonly ca: string
-  readonly ciphertextLength: number
+  readonly ciphertextBytes: number
   readonly profileDir?: string
 }
 
@@ -163,7 +165,7 @@ async function startProcesses(
   label: string,
   { messageBytes = MESSAGE_BYTES, shared }: StartOptions = {},
 ): Promise<Processes> {
-  const { certs, placement, settings, ca, ciphertextLength } = launch
+  const { certs, placement, settings, ca, ciphertextBytes } = launch
   const script = new URL(`./${kind}-server.ts`, import.meta.url).pathname
   const args = [
     '--key',
@@ -199,7 +201,7 @@ async function startProcesses(
           webPort: server.ready.webPort,
           termPort: server.ready.termPort ?? 0,
           ca,
-          ciphertextLength,
+          ciphertextBytes,
         }
   const clients = Array.from({ length: clientCount }, () => startClient(placement))
   await Promise.all(
@@ -258,7 +260,7 @@ export async function joinMembers(
   return expectReply(reply, 'ok').ms
 }
 
-/** What a real 64-byte text message becomes on the wire: MLS PrivateMessage, then base64url. */
+/** What a real 64-byte text message becomes: the bytes of its MLS PrivateMessage. */
 async function measureCiphertextLength(): Promise<number> {
   const identity = await createIdentityKeyPair()
   const own = await createKeyPackage({
@@ -272,7 +274,7 @@ async function measureCiphertextLength(): Promise<number> {
     const payload = encodePayload({ kind: 'text', id: newMessageId(), text: 'm'.repeat(64) })
     const encrypted = await encryptMessage(state, payload)
     state = encrypted.state
-    longest = Math.max(longest, encodeBase64url(encrypted.ciphertext).length)
+    longest = Math.max(longest, encrypted.ciphertext.length)
   }
   return longest
 }

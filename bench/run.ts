@@ -18,7 +18,7 @@ import { soakWorkload } from './workloads/soak.ts'
 const settings = readSettings()
 const source = sourceState()
 const rig = await createRig(settings)
-const { config, placement, startedAt, ciphertextLength } = rig
+const { config, placement, startedAt, ciphertextBytes } = rig
 /** By workload letter, in the order they ran: the JSON's `results`. */
 const results: Record<string, unknown> = {}
 const sections: Section[] = []
@@ -61,7 +61,7 @@ const json = {
   placement: placement.note,
   source,
   load: { start: rig.loadAtStart, end: loadAtEnd, perWorkload: rig.loadPerWorkload },
-  ciphertextLength,
+  ciphertextBytes,
   config,
   results,
   markdown,
@@ -81,7 +81,7 @@ function render(): string {
     '',
     `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${mb(totalmem())} MB, Linux ${release()}, ` +
       `Bun ${Bun.version}; ${placement.note}. Load average at start ${loads(rig.loadAtStart)}, at end ` +
-      `${loads(loadAtEnd)}. A 64-byte text encrypts to ${ciphertextLength} characters of base64url; ` +
+      `${loads(loadAtEnd)}. A 64-byte text encrypts to ${ciphertextBytes} bytes of MLS ciphertext; ` +
       `the reference relays ${MESSAGE_BYTES}-byte messages. CPU is % of one core over the step; ` +
       '"other" is what the rest of the machine used meanwhile. A stall is the longest the ' +
       "process's event loop was late (a 5 ms timer); a server stall is often followed by a " +

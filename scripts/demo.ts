@@ -9,6 +9,8 @@ import { startChatServer } from '../apps/server/server.ts'
 import type { FileEvent, MessageEvent } from '../shared/client/events.ts'
 import { tlsTransport } from '../shared/client/tls-transport.ts'
 import { webSocketTransport } from '../shared/client/websocket-transport.ts'
+import { wireOfBody } from '../shared/protocol/binary.ts'
+import type { WireFrame } from '../shared/protocol/codec.ts'
 import { createFrameDecoder } from '../shared/protocol/framing.ts'
 import { createLimits } from '../shared/protocol/limits.ts'
 import { startEngineSession } from '../tests/support/engine.ts'
@@ -27,6 +29,7 @@ import {
   serverHello,
   tlsRecords,
 } from '../tests/support/tls-records.ts'
+import { frameText } from '../tests/support/wire.ts'
 
 const MESSAGE = 'The vault code is 7-4-1-9; tell nobody.'
 const FILE_NAME = 'merger-plans.txt'
@@ -101,16 +104,17 @@ async function describeCapture(capture: Capture, seen: Uint8Array): Promise<stri
   ]
 }
 
-/** Length-prefixed JSON frames out of a decrypted raw-TLS stream. */
-function framesOf(chunks: readonly Uint8Array[]): string[] {
+/** Length-prefixed frames out of a decrypted raw-TLS stream, each as JSON text (frameText). */
+function framesOf(chunks: readonly Uint8Array[], from: 'client' | 'server'): string[] {
   const decoder = createFrameDecoder(1 << 26)
-  const text = new TextDecoder()
-  return chunks.flatMap((chunk) => decoder.push(chunk).frames.map((body) => text.decode(body)))
+  return chunks.flatMap((chunk) =>
+    decoder.push(chunk).frames.map((body) => frameText(wireOfBody(body), from)),
+  )
 }
 
 function describeRelay(recorded: Recorded): string[] {
-  const up = framesOf(recorded.up)
-  const down = framesOf(recorded.down)
+  const up = framesOf(recorded.up, 'client')
+  const down = framesOf(recorded.down, 'server')
   const decrypted = joinBytes(recorded.both)
   const found = secretsIn(joinBytes([decrypted, decodedFields([...up, ...down])]))
   check(found.length === 0, `the relay read ${found.join(', ')}`)
@@ -124,7 +128,7 @@ function describeRelay(recorded: Recorded): string[] {
   ]
   return [
     '  what a relay holding the server’s certificate (as if TLS were broken) reads on bob’s ' +
-      'link: JSON frames, MLS inside',
+      'link: JSON frames, and MLS messages as binary ones (shown decoded)',
     ...shown.map((frame) => `    ${shortenFields(frame)}`),
     `    message, file name or file text in all ${up.length + down.length} frames ` +
       `(${number(decrypted.length)} bytes, base64url fields decoded too): ` +
@@ -151,7 +155,10 @@ function describeServer(dataDir: string): string[] {
       'SELECT group_id, epoch, roster FROM mls_group',
     )
     .get()
-  const log = db.query<{ seq: number; frame: string }, []>('SELECT seq, frame FROM log').all()
+  const log = db
+    .query<{ seq: number; frame: WireFrame }, []>('SELECT seq, frame FROM log')
+    .all()
+    .map((row) => ({ seq: row.seq, frame: frameText(row.frame, 'server') }))
   const logSecrets = secretsIn(decodedFields(log.map((row) => row.frame)))
   check(log.length > 0 && names.length === 2, 'the server did not log the room')
   check(diskSecrets.length === 0, `the data directory holds ${diskSecrets.join(', ')}`)

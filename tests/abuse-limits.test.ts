@@ -5,6 +5,7 @@ import { describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { join as joinPath } from 'node:path'
 import { openSqliteStore } from '../apps/server/store/sqlite-store.ts'
+import { encodeFrame } from '../shared/protocol/codec.ts'
 import type { ServerFrame } from '../shared/protocol/frames.ts'
 import {
   COMMIT_REQUEST_KEY_PACKAGE_CHARS,
@@ -29,9 +30,11 @@ setDefaultTimeout(60_000)
 const MAX_FRAME_BYTES = createLimits().maxFrameBytes
 
 /** An `app` frame whose text is exactly `bytes` long (the server relays ciphertext unread). */
-function appOfLength(bytes: number): string {
-  const envelope = JSON.stringify({ type: 'app', ciphertext: '' }).length
-  return JSON.stringify({ type: 'app', ciphertext: 'A'.repeat(bytes - envelope) })
+/** A client's binary `app` frame of exactly `bytes` bytes: its tag, then "ciphertext". */
+function appOfLength(bytes: number): Uint8Array<ArrayBuffer> {
+  const frame = new Uint8Array(bytes).fill(0x41)
+  frame[0] = 0x01
+  return frame
 }
 
 function bytesOnDisk(directory: string): number {
@@ -86,7 +89,7 @@ describe('server frames fit what clients accept', () => {
     // Relayed, the frame gains its sequence number, sender and time: past the client→server limit.
     alice.client.sendRaw(appOfLength(MAX_FRAME_BYTES))
     const relayed = await bob.inbox.take('app', () => true, 15_000)
-    expect(JSON.stringify(relayed).length).toBeGreaterThan(MAX_FRAME_BYTES)
+    expect(encodeFrame(relayed).length).toBeGreaterThan(MAX_FRAME_BYTES)
     const stillOpen = await Promise.race([bob.closed, Bun.sleep(200).then(() => 'open')])
     expect(stillOpen).toBe('open')
   })

@@ -1,5 +1,6 @@
 import { describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { createIdentityKeyPair, signWithIdentity } from '../shared/crypto/identity-key.ts'
+import { wireOfBody } from '../shared/protocol/binary.ts'
 import { decodeServerFrame } from '../shared/protocol/codec.ts'
 import { authMessage, type ServerFrame } from '../shared/protocol/frames.ts'
 import { createFrameDecoder, encodeLengthPrefixed } from '../shared/protocol/framing.ts'
@@ -28,7 +29,7 @@ async function connectRawTls(server: TestServer) {
       handshake: () => handshake.resolve(),
       data(_socket, chunk) {
         for (const body of decoder.push(chunk).frames) {
-          const decoded = decodeServerFrame(new TextDecoder().decode(body))
+          const decoded = decodeServerFrame(wireOfBody(body))
           if (decoded.ok) frames.push(decoded.frame)
         }
       },

@@ -10,6 +10,7 @@ import { connectClient, join, startTestServer, temporaryDirectory } from './supp
 import { startHostileMember } from './support/hostile-member.ts'
 import { hasRedis, startRedis } from './support/redis.ts'
 import { freePort, type ServeProcess, serve } from './support/serve-process.ts'
+import { epochOf } from './support/wire.ts'
 
 // Real servers, a real redis-server and child processes on a shared two-core machine.
 setDefaultTimeout(30_000)
@@ -151,7 +152,7 @@ describe.skipIf(redisMissing)('two instances sharing one room through Redis', ()
     expect((await carol.client.inbox.take('welcome')).welcome).toBe(byAlice.welcome as string)
     // The room's log holds one commit per epoch, and the shared record moved on once.
     const log = (await one.cluster?.log.readAfter(0, 100)) ?? []
-    expect(log.map((entry) => JSON.parse(entry.text).epoch)).toEqual([0, 1])
+    expect(log.map((entry) => epochOf(entry.wire))).toEqual([0, 1])
     expect(await two.cluster?.groups.load()).toMatchObject({
       epoch: 2,
       roster: ['alice', 'bob', 'carol'],

@@ -38,10 +38,10 @@ describe('bun run demo', () => {
       expect(lines[at + 4]).toEndWith('any JSON in these bytes: none found')
     }
     expect(output).toMatch(
-      /← \{"type":"app","from":"alice",.*"ciphertext":"[\w-]{16}…\(\d+ chars\)"/,
+      /← \{"type":"app","seq":\d+,"from":"alice",.*"ciphertext":"[\w-]{16}…\(\d+ chars\)"/,
     )
     expect(output).toContain('base64url fields decoded too): none found')
-    expect(output).toMatch(/ {2}log #\d+ \{"type":"app","from":"bob",/)
+    expect(output).toMatch(/ {2}log #\d+ \{"type":"app","seq":\d+,"from":"bob",/)
     // Every file there is scanned: the database, and its write-ahead log when a checkpointer on a
     // loaded machine still held it open as the server stopped.
     expect(output).toMatch(

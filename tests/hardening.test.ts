@@ -19,6 +19,7 @@ import {
 } from './support/harness.ts'
 import { connectRawTls } from './support/raw-tls.ts'
 import { connectRawWebSocketMember, OPCODE } from './support/raw-websocket.ts'
+import { ciphertextSaying, saidBy } from './support/wire.ts'
 
 // Real servers and child processes on a shared two-core machine: more than Bun's 5 s default.
 setDefaultTimeout(30_000)
@@ -172,7 +173,7 @@ describe('a member that floods', () => {
           state.flooded += 1
           return
         }
-        const [, n, sentAt] = frame.ciphertext.split('_').map(Number)
+        const [, n, sentAt] = saidBy(frame.ciphertext).split('_').map(Number)
         if (frame.from !== name) state.latencies.push(at - (sentAt as number) / 1000)
         const list = state.received.get(frame.from) ?? []
         list.push([n as number, frame.seq])
@@ -220,7 +221,10 @@ describe('a member that floods', () => {
               let n = 0
               const timer = setInterval(() => {
                 const micros = Math.round(performance.now() * 1000)
-                chatter.client.send({ type: 'app', ciphertext: `m${index}_${n}_${micros}` })
+                chatter.client.send({
+                  type: 'app',
+                  ciphertext: ciphertextSaying(`m${index}_${n}_${micros}`),
+                })
                 n += 1
                 if (n === perChatter) {
                   clearInterval(timer)
@@ -472,13 +476,13 @@ describe('connections that never finish a TLS handshake', () => {
     await join(alice, 'alice')
     await join(bob, 'bob')
     for (let n = 0; n < 10; n += 1) {
-      alice.send({ type: 'app', ciphertext: `a${n}` })
-      bob.send({ type: 'app', ciphertext: `b${n}` })
+      alice.send({ type: 'app', ciphertext: ciphertextSaying(`a${n}`) })
+      bob.send({ type: 'app', ciphertext: ciphertextSaying(`b${n}`) })
       expect((await bob.inbox.take('app', (frame) => frame.from === 'alice')).ciphertext).toBe(
-        `a${n}`,
+        ciphertextSaying(`a${n}`),
       )
       expect((await alice.inbox.take('app', (frame) => frame.from === 'bob')).ciphertext).toBe(
-        `b${n}`,
+        ciphertextSaying(`b${n}`),
       )
     }
     const chattedMs = performance.now() - joinStarted

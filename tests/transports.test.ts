@@ -1,6 +1,7 @@
 import { describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { connect as connectNodeTls } from 'node:tls'
 import { connectTls, connectWebSocket, join, startTestServer } from './support/harness.ts'
+import { ciphertextSaying } from './support/wire.ts'
 
 // Real servers and child processes on a shared two-core machine: more than Bun's 5 s default.
 setDefaultTimeout(30_000)
@@ -52,7 +53,7 @@ describe('fan-out to raw-TLS members', () => {
 
     const count = 300
     for (let index = 0; index < count; index += 1) {
-      alice.send({ type: 'app', ciphertext: `m${index}` })
+      alice.send({ type: 'app', ciphertext: ciphertextSaying(`m${index}`) })
       // carol's pings are answered in the same turns as alice's messages: her queue differs.
       if (index % 7 === 0) carol.send({ type: 'ping', nonce: index })
     }
@@ -61,7 +62,9 @@ describe('fan-out to raw-TLS members', () => {
       for (let index = 0; index < count; index += 1) {
         received.push((await member.inbox.take('app')).ciphertext)
       }
-      expect(received).toEqual(Array.from({ length: count }, (_, index) => `m${index}`))
+      expect(received).toEqual(
+        Array.from({ length: count }, (_, index) => ciphertextSaying(`m${index}`)),
+      )
     }
     const pongs: number[] = []
     for (let index = 0; index < count; index += 7) {

@@ -41,7 +41,7 @@ async function joinOnce(
     frame(frame) {
       if (frame.type === 'challenge') {
         void signWithIdentity(member.identity, authMessage(frame.nonce, member.name)).then(
-          (signature) => opened.sendText(encodeFrame({ type: 'auth', signature })),
+          (signature) => opened.send(encodeFrame({ type: 'auth', signature })),
         )
       } else if (frame.type === 'ready') {
         admitted = true
@@ -57,7 +57,7 @@ async function joinOnce(
   }
   const opened = await link.connect(events)
   const started = performance.now()
-  opened.sendText(
+  opened.send(
     encodeFrame({ type: 'hello', name: member.name, identityKey: member.identity.publicKeyText }),
   )
   try {

@@ -14,7 +14,7 @@ import { type LinkEndpoint, tappedLink } from '../links.ts'
 import { benchFrame, newReceiver, type Receiver, tapFor } from './tally.ts'
 
 interface Sender {
-  send(text: string): void
+  send(wire: string | Uint8Array<ArrayBuffer>): void
 }
 
 interface IdleMember {
@@ -41,7 +41,12 @@ export function requireTarget(): Target {
 }
 
 /** A bench frame sized for the target set up. */
-export function frameFor(frameStep: number, sender: number, seq: number, micros: number): string {
+export function frameFor(
+  frameStep: number,
+  sender: number,
+  seq: number,
+  micros: number,
+): string | Uint8Array<ArrayBuffer> {
   return benchFrame(target, messageBytes, frameStep, sender, seq, micros)
 }
 
@@ -81,7 +86,7 @@ export async function joinMembers(
     await Promise.all(
       names.map(async () => {
         const link = await openPlain(newReceiver())
-        senders.push({ send: (text) => link.sendText(text) })
+        senders.push({ send: (text) => link.send(text) })
       }),
     )
     return
@@ -107,7 +112,7 @@ export async function joinMembers(
     session.on((event) => {
       if (event.type === 'membership') groupMembers = event.members.length
     })
-    senders.push({ send: (text) => link.current()?.sendText(text) })
+    senders.push({ send: (text) => link.current()?.send(text) })
     return { session, link, size: () => groupMembers }
   })
   await Promise.all(joined.map(({ session }) => session.connect().then(() => session.whenReady())))
@@ -155,7 +160,7 @@ export async function openIdle(name: string): Promise<void> {
     frame(frame) {
       if (frame.type === 'challenge' && member.identity) {
         void signWithIdentity(member.identity, authMessage(frame.nonce, name)).then((signature) =>
-          member.link?.sendText(encodeFrame({ type: 'auth', signature })),
+          member.link?.send(encodeFrame({ type: 'auth', signature })),
         )
       } else if (frame.type === 'ready') {
         member.ready = true
@@ -181,7 +186,7 @@ export async function authIdle(concurrency: number): Promise<number> {
     const member = idle[index] as IdleMember
     if (member.ready || !member.link || !member.identity) return
     member.admitted = Promise.withResolvers<void>()
-    member.link.sendText(
+    member.link.send(
       encodeFrame({ type: 'hello', name: member.name, identityKey: member.identity.publicKeyText }),
     )
     await member.admitted.promise

@@ -3,13 +3,12 @@ import { createHistogram, type Histogram, record } from '../histogram.ts'
 import type { Target } from '../ipc.ts'
 import type { Tap } from '../links.ts'
 
-/** Starts every bench frame's header; only base64url characters, so it fits in a ciphertext. */
+/** Starts every bench frame's header, ASCII in the place of a ciphertext's bytes. */
 const MARKER = 'BENCHx'
 const MARKER_BYTES = Buffer.from(MARKER)
 const X = 120 // 'x', the header's separator
 const ZERO = 48
 const DOTS = '.'.repeat(65_536)
-const AS = 'A'.repeat(65_536)
 
 export interface Receiver {
   /** The next sequence number expected from each sender in this step; lower ones are gaps. */
@@ -58,6 +57,10 @@ export function nowMicros(): number {
   return (performance.timeOrigin + performance.now()) * 1000
 }
 
+const APP_TAG = 0x01 // shared/protocol/binary.ts: a client's `app` frame is the tag, then the ciphertext
+const A = 65
+const ascii = new TextEncoder()
+
 /** A bench frame as `target` relays it: padded text, or a product `app` frame of its size. */
 export function benchFrame(
   target: Target | undefined,
@@ -66,13 +69,17 @@ export function benchFrame(
   sender: number,
   seq: number,
   micros: number,
-): string {
+): string | Uint8Array<ArrayBuffer> {
   const header = `${MARKER}${frameStep}x${sender}x${seq}x${Math.round(micros)}x`
   if (!target || target.kind === 'reference') {
     return header + DOTS.slice(0, Math.max(0, messageBytes - header.length))
   }
-  const padding = AS.slice(0, Math.max(0, target.ciphertextLength - header.length))
-  return `{"type":"app","ciphertext":"${header}${padding}"}`
+  // The binary `app` frame a client sends: its tag, then "ciphertext" of a real one's length.
+  const frame = new Uint8Array(1 + Math.max(header.length, target.ciphertextBytes))
+  frame[0] = APP_TAG
+  const { written } = ascii.encodeInto(header, frame.subarray(1))
+  frame.fill(A, 1 + written)
+  return frame
 }
 
 let cursor = 0

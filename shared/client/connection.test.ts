@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, jest, test } from 'bun:test'
+import { decodeClientFrame, type WireFrame } from '../protocol/codec.ts'
 import type { ServerFrame } from '../protocol/frames.ts'
 import { ChatError } from './chat-error.ts'
 import { systemClock } from './clock.ts'
@@ -10,7 +11,7 @@ import type { TransportEvents } from './transport.ts'
 
 /** A connection over links the test opens and drops, recording what each link carried. */
 function connectionUnderTest(reconnect: false | { initialMs: number; maxMs: number }) {
-  const links: Array<{ events: TransportEvents; sent: string[]; closed: boolean }> = []
+  const links: Array<{ events: TransportEvents; sent: WireFrame[]; closed: boolean }> = []
   const hub = new EventHub()
   const events: ChatEvent[] = []
   hub.on((event) => events.push(event))
@@ -18,9 +19,9 @@ function connectionUnderTest(reconnect: false | { initialMs: number; maxMs: numb
   const losses: string[] = []
   const connection = new Connection({
     async connect(transportEvents) {
-      const link = { events: transportEvents, sent: [] as string[], closed: false }
+      const link = { events: transportEvents, sent: [] as WireFrame[], closed: false }
       links.push(link)
-      return { sendText: (text) => link.sent.push(text), close: () => (link.closed = true) }
+      return { send: (wire) => link.sent.push(wire), close: () => (link.closed = true) }
     },
     reconnect,
     clock: systemClock,
@@ -62,7 +63,7 @@ describe('Connection', () => {
     const { connection, links, events } = connectionUnderTest(false)
     const started = connection.start()
     await turns()
-    expect(links[0]?.sent.map((text) => JSON.parse(text).type)).toEqual(['hello'])
+    expect(links[0]?.sent.map(typeOf)).toEqual(['hello'])
     links[0]?.events.frame(READY)
     await started
     expect(events).toEqual([{ type: 'status', status: 'connecting', detail: undefined }])
@@ -75,7 +76,7 @@ describe('Connection', () => {
     jest.advanceTimersByTime(24_999)
     expect(links[0]?.sent).toHaveLength(1)
     jest.advanceTimersByTime(1)
-    expect(links[0]?.sent.map((text) => JSON.parse(text).type)).toEqual(['hello', 'ping'])
+    expect(links[0]?.sent.map(typeOf)).toEqual(['hello', 'ping'])
   })
 
   test('after a loss tries again within the backoff, then lets the reconnect be stopped', async () => {
@@ -121,3 +122,9 @@ describe('Connection', () => {
     expect(connection.status).toBe('closed')
   })
 })
+
+/** The type of a frame the connection sent, as the server would decode it. */
+function typeOf(wire: WireFrame): string {
+  const decoded = decodeClientFrame(wire)
+  return decoded.ok ? decoded.frame.type : `invalid: ${decoded.message}`
+}

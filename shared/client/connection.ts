@@ -57,7 +57,7 @@ export class Connection {
   }
 
   send(frame: ClientFrame): void {
-    this.transport?.sendText(encodeFrame(frame))
+    this.transport?.send(encodeFrame(frame))
   }
 
   /** Connects and resolves once the server admitted this client (`ready`). */

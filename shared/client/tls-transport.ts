@@ -1,11 +1,12 @@
-// The client side of the raw TLS port (Bun.connect): 4-byte length-prefixed JSON frames. Bun only;
+// The client side of the raw TLS port (Bun.connect): 4-byte length-prefixed frames, JSON or binary. Bun only;
 // the terminal client uses it.
 import type { Socket } from 'bun'
 import { SocketWriter } from '../net/socket-writer.ts'
+import { wireOfBody } from '../protocol/binary.ts'
 import { createFrameDecoder, encodeLengthPrefixed } from '../protocol/framing.ts'
 import { MAX_SERVER_FRAME_BYTES } from '../protocol/limits.ts'
 import type { ConnectTransport } from './transport.ts'
-import { deliverServerText } from './transport.ts'
+import { deliverServerFrame } from './transport.ts'
 
 export interface TlsTransportOptions {
   readonly hostname: string
@@ -17,8 +18,6 @@ export interface TlsTransportOptions {
   /** Largest frame accepted from the server; MAX_SERVER_FRAME_BYTES unless given. */
   readonly maxFrameBytes?: number
 }
-
-const utf8 = new TextDecoder('utf-8', { fatal: true })
 
 export function tlsTransport(options: TlsTransportOptions): ConnectTransport {
   // Whatever file limit the server was configured with, what it relays fits (with headroom for
@@ -55,8 +54,8 @@ export function tlsTransport(options: TlsTransportOptions): ConnectTransport {
             const link = new SocketWriter(socket)
             writer = link
             resolve({
-              sendText(text) {
-                if (!closed) link.write(encodeLengthPrefixed(text))
+              send(wire) {
+                if (!closed) link.write(encodeLengthPrefixed(wire))
               },
               close() {
                 closed = true
@@ -68,7 +67,7 @@ export function tlsTransport(options: TlsTransportOptions): ConnectTransport {
             const result = decoder.push(chunk)
             for (const body of result.frames) {
               try {
-                deliverServerText(events, utf8.decode(body))
+                deliverServerFrame(events, wireOfBody(body))
               } catch {
                 events.invalid('the server sent a frame that is not UTF-8')
               }

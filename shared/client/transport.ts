@@ -1,6 +1,6 @@
 // The client's link to the server, as an interface with a WebSocket and a raw-TLS implementation;
 // the engine above it never knows which one it has.
-import { decodeServerFrame } from '../protocol/codec.ts'
+import { decodeServerFrame, type WireFrame } from '../protocol/codec.ts'
 import type { ServerFrame } from '../protocol/frames.ts'
 
 export interface TransportEvents {
@@ -13,16 +13,16 @@ export interface TransportEvents {
 
 export interface ClientTransport {
   /** Queues one encoded frame (see `encodeFrame`). */
-  sendText(text: string): void
+  send(wire: WireFrame): void
   close(): void
 }
 
 /** Opens a link; resolves once frames can be sent, rejects when it cannot be opened. */
 export type ConnectTransport = (events: TransportEvents) => Promise<ClientTransport>
 
-/** Decodes text from the server and hands it to the right event. */
-export function deliverServerText(events: TransportEvents, text: string): void {
-  const decoded = decodeServerFrame(text)
+/** Decodes a frame from the server and hands it to the right event. */
+export function deliverServerFrame(events: TransportEvents, wire: WireFrame): void {
+  const decoded = decodeServerFrame(wire)
   if (decoded.ok) events.frame(decoded.frame)
   else events.invalid(decoded.message)
 }

@@ -1,7 +1,7 @@
-// The client side of `wss://host:port/ws`: one JSON frame per text message. Runs in browsers and
+// The client side of `wss://host:port/ws`: one frame per message, JSON text or binary. Runs in browsers and
 // in Bun; Bun alone takes TLS options (a private CA) through the second constructor argument.
 import type { ConnectTransport } from './transport.ts'
-import { deliverServerText } from './transport.ts'
+import { deliverServerFrame } from './transport.ts'
 
 export interface WebSocketTransportOptions {
   readonly url: string
@@ -19,12 +19,14 @@ export function webSocketTransport(options: WebSocketTransportOptions): ConnectT
       const socket = bunOptions
         ? new WebSocket(options.url, bunOptions as unknown as string[])
         : new WebSocket(options.url)
+      // Binary frames (those carrying MLS bytes) arrive whole, not as a Blob to read later.
+      socket.binaryType = 'arraybuffer'
       let opened = false
       socket.addEventListener('open', () => {
         opened = true
         resolve({
-          sendText(text) {
-            if (socket.readyState === WebSocket.OPEN) socket.send(text)
+          send(wire) {
+            if (socket.readyState === WebSocket.OPEN) socket.send(wire)
           },
           close() {
             socket.close(1000, 'bye')
@@ -32,8 +34,10 @@ export function webSocketTransport(options: WebSocketTransportOptions): ConnectT
         })
       })
       socket.addEventListener('message', (event) => {
-        if (typeof event.data === 'string') deliverServerText(events, event.data)
-        else events.invalid('the server sent a binary message')
+        const { data } = event
+        if (typeof data === 'string') deliverServerFrame(events, data)
+        else if (data instanceof ArrayBuffer) deliverServerFrame(events, new Uint8Array(data))
+        else events.invalid('the server sent a message of an unknown kind')
       })
       socket.addEventListener('close', (event) => {
         if (!opened) {

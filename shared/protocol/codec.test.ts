@@ -14,7 +14,7 @@ describe('decodeClientFrame', () => {
     ],
     ['an auth', { type: 'auth', signature: SIGNATURE }],
     ['a resume from the start', { type: 'resume', afterSeq: 0 }],
-    ['an app message', { type: 'app', ciphertext: 'AQID-_' }],
+    ['an app message', { type: 'app', ciphertext: 'AQID-w' }],
     ['a key package', { type: 'key-package', keyPackage: 'AQID' }],
     // 4,096 bytes, the most a KeyPackage may be, is 5,462 base64url characters.
     ['a key package of the largest size', { type: 'key-package', keyPackage: 'A'.repeat(5462) }],

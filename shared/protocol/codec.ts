@@ -1,5 +1,14 @@
-// Text ⇄ frame: the one place JSON is parsed and checked against the schemas.
+// Wire ⇄ frame: the one place frames are parsed (JSON text, or the binary form of the frames
+// that carry MLS bytes) and checked against the schemas.
 import * as v from 'valibot'
+import {
+  BinaryFrameError,
+  type Direction,
+  decodeBinaryFrame,
+  encodeBinaryFrame,
+  isBinaryType,
+  type WireFrame,
+} from './binary.ts'
 import {
   type ClientFrame,
   ClientFrameSchema,
@@ -35,12 +44,31 @@ function byType<T>(variant: Schema<T> & { options: readonly Schema<unknown>[] })
 const clientSchemaFor = byType<ClientFrame>(ClientFrameSchema)
 const serverSchemaFor = byType<ServerFrame>(ServerFrameSchema)
 
-function decodeWith<T>(schemaFor: (json: unknown) => Schema<T>, text: string): Decoded<T> {
+export type { WireFrame }
+
+function decodeWith<T>(
+  schemaFor: (json: unknown) => Schema<T>,
+  wire: WireFrame,
+  direction: Direction,
+): Decoded<T> {
   let json: unknown
-  try {
-    json = JSON.parse(text)
-  } catch {
-    return { ok: false, code: 'bad_json', message: 'the frame is not valid JSON' }
+  if (typeof wire === 'string') {
+    try {
+      json = JSON.parse(wire)
+    } catch {
+      return { ok: false, code: 'bad_json', message: 'the frame is not valid JSON' }
+    }
+  } else {
+    try {
+      json = decodeBinaryFrame(wire, direction)
+    } catch (error) {
+      if (!(error instanceof BinaryFrameError)) throw error
+      return {
+        ok: false,
+        code: 'bad_frame',
+        message: `the binary frame is malformed: ${error.message}`,
+      }
+    }
   }
   const result = v.safeParse(schemaFor(json), json)
   if (result.success) return { ok: true, frame: result.output }
@@ -53,14 +81,45 @@ function decodeWith<T>(schemaFor: (json: unknown) => Schema<T>, text: string): D
   }
 }
 
-export function decodeClientFrame(text: string): Decoded<ClientFrame> {
-  return decodeWith(clientSchemaFor, text)
+/**
+ * A client's frame. Frames that carry MLS bytes come as binary; their JSON form (what clients sent
+ * before binary frames) is still read, and checked by the same schema.
+ */
+export function decodeClientFrame(wire: WireFrame): Decoded<ClientFrame> {
+  return decodeWith(clientSchemaFor, wire, 'to-server')
 }
 
-export function decodeServerFrame(text: string): Decoded<ServerFrame> {
-  return decodeWith(serverSchemaFor, text)
+export function decodeServerFrame(wire: WireFrame): Decoded<ServerFrame> {
+  return decodeWith(serverSchemaFor, wire, 'to-client')
 }
 
-export function encodeFrame(frame: ClientFrame | ServerFrame): string {
+/** Binary for the frames that carry MLS bytes, JSON text for the rest. */
+export function encodeFrame(frame: ClientFrame | ServerFrame): WireFrame {
+  return isBinaryType(frame.type) ? encodeBinaryFrame(frame) : JSON.stringify(frame)
+}
+
+/** A control frame, which is always JSON: a farewell, a presence event. */
+export function encodeJsonFrame(frame: ClientFrame | ServerFrame): string {
   return JSON.stringify(frame)
+}
+
+/**
+ * A frame a store keeps as JSON text (Redis does, to stamp its sequence number in a script), as it
+ * goes on the wire: binary when its type is. Text that is not such a frame goes as it is, and the
+ * client that receives it reports it.
+ */
+export function storedJsonToWire(text: string): WireFrame {
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch {
+    return text
+  }
+  const type = (json as { type?: unknown } | null)?.type
+  if (typeof type !== 'string' || !isBinaryType(type)) return text
+  try {
+    return encodeBinaryFrame(json as { type: string })
+  } catch {
+    return text
+  }
 }

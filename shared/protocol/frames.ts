@@ -1,7 +1,7 @@
 // Every frame on the wire, as valibot schemas: the single source of the protocol's types.
 // Both transports carry these same frames; nothing here knows how they are carried.
 import * as v from 'valibot'
-import { BASE64URL_PATTERN } from './base64url.ts'
+import { BASE64URL_PATTERN, isCanonicalBase64url } from './base64url.ts'
 import {
   MAX_GROUP_INFO_BYTES,
   MAX_KEY_PACKAGE_BYTES,
@@ -12,7 +12,11 @@ import {
   NAME_PATTERN,
 } from './limits.ts'
 
-const Base64url = v.pipe(v.string(), v.regex(BASE64URL_PATTERN, 'not base64url'))
+const Base64url = v.pipe(
+  v.string(),
+  v.regex(BASE64URL_PATTERN, 'not base64url'),
+  v.check(isCanonicalBase64url, 'not canonical base64url'),
+)
 /** An Ed25519 public key: 32 bytes → 43 base64url characters. */
 const IdentityKey = v.pipe(v.string(), v.length(43), v.regex(BASE64URL_PATTERN, 'not base64url'))
 /** Names are checked against the rules by the room, which answers with a precise error code. */

@@ -9,6 +9,7 @@ import type { CommitInput, CommitRefusal, GroupRecord } from '../../apps/server/
 import { openSqliteStore, type SqliteStore } from '../../apps/server/store/sqlite-store.ts'
 import { epochOf, groupIdOf, membersOf } from '../../shared/client/mls.ts'
 import { epochDigest } from '../../shared/mls/public-group.ts'
+import type { WireFrame } from '../../shared/protocol/codec.ts'
 import {
   type CommitDeliverFrame,
   CommitDeliverFrameSchema,
@@ -19,6 +20,7 @@ import {
 } from '../../shared/protocol/frames.ts'
 import { createMlsMember, type MlsMember } from './mls-member.ts'
 import { keepEntries } from './retention.ts'
+import { frameOf } from './wire.ts'
 
 export type FrameOf<T extends ServerFrame['type']> = Extract<ServerFrame, { type: T }>
 
@@ -46,7 +48,7 @@ export interface Harness {
   /** Every `sendTo` call as `[name, frame]`. */
   readonly sent: Array<[string, ServerFrame]>
   /** Every broadcast entry's text, in order. */
-  readonly broadcasts: string[]
+  readonly broadcasts: WireFrame[]
   /** Every event the Delivery Service told the event log. */
   readonly events: ServerEvent[]
   readonly members: Map<string, MlsMember>
@@ -104,7 +106,7 @@ export function createHarness(
   if (!options.store) stores.push(store)
   const online: string[] = []
   const sent: Array<[string, ServerFrame]> = []
-  const broadcasts: string[] = []
+  const broadcasts: WireFrame[] = []
   const events: ServerEvent[] = []
   const members = options.members ?? new Map<string, MlsMember>()
   const keyPackages = new Map<string, string>()
@@ -124,7 +126,7 @@ export function createHarness(
       for (const waiter of [...waiters]) waiter()
     },
     online: () => [...online],
-    broadcast: (entry) => broadcasts.push(entry.text),
+    broadcast: (entry) => broadcasts.push(entry.wire),
     events: (event) => events.push(event),
   })
   deliveries.push(delivery)
@@ -210,8 +212,8 @@ export function createHarness(
   async function send(name: string, input: CommitInput, from?: Member): Promise<Sent> {
     const before = broadcasts.length
     await delivery.commit(from ?? member(name).binding, input)
-    for (const text of broadcasts.slice(before)) {
-      const entry = v.parse(CommitDeliverFrameSchema, JSON.parse(text))
+    for (const wire of broadcasts.slice(before)) {
+      const entry = v.parse(CommitDeliverFrameSchema, frameOf(wire))
       if (entry.commit === input.commit) return follow(name, input, entry.seq)
     }
     return { input }
@@ -311,5 +313,5 @@ export function refusal(code: ErrorCode): FrameOf<'error'> {
 /** The room's log as the store holds it. */
 export async function logged(harness: Harness): Promise<CommitDeliverFrame[]> {
   const entries = await harness.store.log.readAfter(0, 100)
-  return entries.map((entry) => v.parse(CommitDeliverFrameSchema, JSON.parse(entry.text)))
+  return entries.map((entry) => v.parse(CommitDeliverFrameSchema, frameOf(entry.wire)))
 }

@@ -21,7 +21,7 @@ import {
   type IdentityKeyPair,
   signWithIdentity,
 } from '../../shared/crypto/identity-key.ts'
-import { encodeFrame } from '../../shared/protocol/codec.ts'
+import { encodeFrame, type WireFrame } from '../../shared/protocol/codec.ts'
 import { authMessage, type ClientFrame, type ServerFrame } from '../../shared/protocol/frames.ts'
 import { createLimits, type Limits } from '../../shared/protocol/limits.ts'
 import { seededGroupRecord } from './seeded-group.ts'
@@ -182,7 +182,8 @@ export interface TestClient extends AsyncDisposable {
   readonly inbox: Inbox
   readonly closed: Promise<string>
   send(frame: ClientFrame): void
-  sendRaw(text: string): void
+  /** An encoded frame as it is, JSON text or binary, valid or not. */
+  sendRaw(wire: WireFrame): void
   close(): void
 }
 
@@ -201,8 +202,8 @@ export async function connectClient(connect: ConnectTransport): Promise<TestClie
   return {
     inbox,
     closed: closed.promise,
-    send: (frame) => transport.sendText(encodeFrame(frame)),
-    sendRaw: (text) => transport.sendText(text),
+    send: (frame) => transport.send(encodeFrame(frame)),
+    sendRaw: (wire) => transport.send(wire),
     close: () => transport.close(),
     async [Symbol.asyncDispose]() {
       transport.close()

@@ -2,7 +2,8 @@
 // on it, with the socket in reach: batched writes, a half-close, silence on demand.
 import type { Socket } from 'bun'
 import { SocketWriter } from '../../shared/net/socket-writer.ts'
-import { decodeServerFrame } from '../../shared/protocol/codec.ts'
+import { wireOfBody } from '../../shared/protocol/binary.ts'
+import { decodeServerFrame, encodeFrame } from '../../shared/protocol/codec.ts'
 import { createFrameDecoder, encodeLengthPrefixed } from '../../shared/protocol/framing.ts'
 import { Inbox, type TestClient } from './harness.ts'
 
@@ -36,10 +37,10 @@ export async function connectRawTls(options: {
       },
       data(_socket, chunk) {
         for (const body of decoder.push(chunk).frames) {
-          const text = new TextDecoder().decode(body)
-          const decoded = decodeServerFrame(text)
+          const wire = wireOfBody(body)
+          const decoded = decodeServerFrame(wire)
           if (decoded.ok) inbox.push(decoded.frame)
-          else inbox.invalid.push(text)
+          else inbox.invalid.push(typeof wire === 'string' ? wire : decoded.message)
         }
       },
       drain() {
@@ -64,8 +65,8 @@ export async function connectRawTls(options: {
       return link.backlogged
     },
     write: (bytes) => link.write(bytes),
-    send: (frame) => link.write(encodeLengthPrefixed(JSON.stringify(frame))),
-    sendRaw: (text) => link.write(encodeLengthPrefixed(text)),
+    send: (frame) => link.write(encodeLengthPrefixed(encodeFrame(frame))),
+    sendRaw: (wire) => link.write(encodeLengthPrefixed(wire)),
     close: () => socket.end(),
     async [Symbol.asyncDispose]() {
       socket.terminate()

@@ -1,7 +1,7 @@
 // A minimal WebSocket client over Bun.connect TLS that writes any frame a test asks for (invalid
 // UTF-8, reserved bits, a deflate offer) and records what the server answers, pings included.
 import type { Socket } from 'bun'
-import { decodeServerFrame } from '../../shared/protocol/codec.ts'
+import { decodeServerFrame, encodeFrame, type WireFrame } from '../../shared/protocol/codec.ts'
 import { Inbox, type TestClient } from './harness.ts'
 
 export const OPCODE = { continuation: 0, text: 1, binary: 2, close: 8, ping: 9, pong: 10 } as const
@@ -35,6 +35,8 @@ export interface RawWebSocketOptions {
   readonly answerPings?: boolean
   /** Takes every text message; without it they queue for `nextText`. */
   readonly onText?: (text: string) => void
+  /** Takes every binary message (the frames that carry MLS bytes); without it they are only kept in `frames`. */
+  readonly onBinary?: (bytes: Uint8Array<ArrayBuffer>) => void
 }
 
 export interface RawWebSocket extends AsyncDisposable {
@@ -45,6 +47,8 @@ export interface RawWebSocket extends AsyncDisposable {
   readonly closed: Promise<CloseInfo>
   sendFrame(frame: Partial<RawFrame> & { readonly opcode: number }): void
   sendText(text: string | Uint8Array): void
+  /** One binary message. */
+  sendBinary(bytes: Uint8Array): void
   /** The next text message from the server, decoded leniently. */
   nextText(timeoutMs?: number): Promise<string>
   /** Ends this side's writing (a TCP half-close, no close frame) and keeps reading. */
@@ -83,6 +87,8 @@ export async function connectRawWebSocket(options: RawWebSocketOptions): Promise
         code: frame.payload.length >= 2 ? view.getUint16(0) : undefined,
         reason: new TextDecoder().decode(frame.payload.subarray(2)),
       }
+    } else if (frame.opcode === OPCODE.binary) {
+      options.onBinary?.(frame.payload.slice())
     } else if (frame.opcode === OPCODE.text) {
       const text = new TextDecoder().decode(frame.payload)
       if (options.onText) {
@@ -165,6 +171,9 @@ export async function connectRawWebSocket(options: RawWebSocketOptions): Promise
     sendText(text) {
       const payload = typeof text === 'string' ? encoder.encode(text) : text
       sendFrame({ opcode: OPCODE.text, payload })
+    },
+    sendBinary(bytes) {
+      sendFrame({ opcode: OPCODE.binary, payload: bytes })
     },
     nextText(timeoutMs = 5000) {
       const ready = texts.shift()
@@ -285,7 +294,7 @@ function concatBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
  * works on it while the test still controls every frame (and whether pings are answered).
  */
 export async function connectRawWebSocketMember(
-  options: Omit<RawWebSocketOptions, 'onText'>,
+  options: Omit<RawWebSocketOptions, 'onText' | 'onBinary'>,
 ): Promise<{ readonly socket: RawWebSocket; readonly client: TestClient }> {
   const inbox = new Inbox()
   const socket = await connectRawWebSocket({
@@ -295,12 +304,19 @@ export async function connectRawWebSocketMember(
       if (decoded.ok) inbox.push(decoded.frame)
       else inbox.invalid.push(text)
     },
+    onBinary(bytes) {
+      const decoded = decodeServerFrame(bytes)
+      if (decoded.ok) inbox.push(decoded.frame)
+      else inbox.invalid.push(decoded.message)
+    },
   })
+  const sendWire = (wire: WireFrame) =>
+    typeof wire === 'string' ? socket.sendText(wire) : socket.sendBinary(wire)
   const client: TestClient = {
     inbox,
     closed: socket.closed.then((info) => `closed (${info.code ?? 'no close frame'})`),
-    send: (frame) => socket.sendText(JSON.stringify(frame)),
-    sendRaw: (text) => socket.sendText(text),
+    send: (frame) => sendWire(encodeFrame(frame)),
+    sendRaw: sendWire,
     close: () => socket.terminate(),
     async [Symbol.asyncDispose]() {
       socket.terminate()

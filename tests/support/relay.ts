@@ -2,6 +2,7 @@
 // same test CA), it opens its own TLS link to the real server, records every plaintext byte both
 // ways, and can rewrite, drop, repeat or reorder frames. It plays the eavesdropper who broke TLS
 // and the malicious server. The byte plumbing is the tap's (tap.ts); this adds the frames.
+import { wireOfBody } from '../../shared/protocol/binary.ts'
 import { decodeServerFrame, encodeFrame } from '../../shared/protocol/codec.ts'
 import type { ServerFrame } from '../../shared/protocol/frames.ts'
 import { createFrameDecoder, encodeLengthPrefixed } from '../../shared/protocol/framing.ts'
@@ -34,7 +35,7 @@ export async function startRelay(server: TestServer): Promise<Relay> {
       return (chunk) =>
         joinBytes(
           decoder.push(chunk).frames.flatMap((body) => {
-            const decoded = decodeServerFrame(new TextDecoder().decode(body))
+            const decoded = decodeServerFrame(wireOfBody(body))
             if (!decoded.ok) return []
             fromServer.push(decoded.frame)
             return relay.tamper(decoded.frame).map(encode)

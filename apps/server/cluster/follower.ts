@@ -2,6 +2,7 @@
 // own, and hands each event and each logged entry on. Knows nothing of what an event means.
 import type { RedisClient } from 'bun'
 import * as v from 'valibot'
+import type { WireFrame } from '../../../shared/protocol/codec.ts'
 import { KEYS } from './keys.ts'
 import type { ClusterLink } from './link.ts'
 import { NotReplicatedError } from './replication.ts'
@@ -24,7 +25,7 @@ export interface FollowerOptions {
   /** An event, as the text stored. */
   readonly onEvent: (text: string) => void
   /** A logged entry, once, in sequence order. */
-  readonly onEntry: (text: string) => void
+  readonly onEntry: (wire: WireFrame) => void
   /** Resolves once the replicas hold what was read (replication.ts); entries wait for it. */
   readonly replicated: () => Promise<void>
 }
@@ -120,7 +121,7 @@ export function followStreams(options: FollowerOptions): Follower {
         const entry = decodeLogEntry(raw)
         if (entry.seq <= delivered) continue
         delivered = entry.seq
-        options.onEntry(entry.text)
+        options.onEntry(entry.wire)
       }
     }
   }

@@ -185,7 +185,7 @@ export async function openRedisCluster(options: RedisClusterOptions): Promise<Re
     eventsCursor: lastEvents[0]?.[0] ?? '0-0',
     delivered: head,
     onEvent,
-    onEntry: (text) => local?.deliver(text),
+    onEntry: (wire) => local?.deliver(wire),
     replicated: createReplicaWaiter(reader, wait).reads,
   })
 

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from '
 import { RedisClient } from 'bun'
 import { hasRedis, startRedis, type TestRedis } from '../../../tests/support/redis.ts'
 import { keepEntries } from '../../../tests/support/retention.ts'
+import { ciphertextOf, epochOf, frameOf } from '../../../tests/support/wire.ts'
 import type { GroupRecord } from '../room/ports.ts'
 import { createRedisStores } from './redis-store.ts'
 
@@ -39,7 +40,7 @@ describe.skipIf(redisMissing)('Redis stores shared by two instances', () => {
     for (let index = 0; index < 200; index += 1) {
       const store = index % 2 === 0 ? one : two
       appends.push(
-        store.log.append({ type: 'app', from: `m${index}`, at: index, ciphertext: 'AAAA' }),
+        store.log.append({ type: 'app', from: `member${index}`, at: index, ciphertext: 'AAAA' }),
       )
     }
     const entries = await Promise.all(appends)
@@ -47,7 +48,7 @@ describe.skipIf(redisMissing)('Redis stores shared by two instances', () => {
       Array.from({ length: 200 }, (_, index) => index + 1),
     )
     for (const entry of entries) {
-      expect(JSON.parse(entry.text)).toMatchObject({ type: 'app', seq: entry.seq })
+      expect(frameOf(entry.wire)).toMatchObject({ type: 'app', seq: entry.seq })
     }
     expect(await two.log.readAfter(0, 1000)).toEqual([...entries].sort((a, b) => a.seq - b.seq))
     expect(await one.log.head()).toBe(200)
@@ -95,7 +96,7 @@ describe.skipIf(redisMissing)('Redis stores shared by two instances', () => {
     }
     const log = await one.log.readAfter(0, 1000)
     expect(log).toHaveLength(50)
-    expect(log.map((entry) => JSON.parse(entry.text).epoch)).toEqual(
+    expect(log.map((entry) => epochOf(entry.wire))).toEqual(
       Array.from({ length: 50 }, (_, index) => index),
     )
     // A commit made at an epoch already passed is refused and logs nothing.
@@ -150,21 +151,22 @@ describe.skipIf(redisMissing)('Redis stores shared by two instances', () => {
     await connection.send('FLUSHALL', [])
     const store = createRedisStores(connection, keepEntries(1000))
     expect(
-      (await store.log.append({ type: 'app', from: 'a', at: 1, ciphertext: 'AAAA' })).seq,
+      (await store.log.append({ type: 'app', from: 'alice', at: 1, ciphertext: 'AAAA' })).seq,
     ).toBe(1)
     await redis.kill()
     await Bun.sleep(100)
     expect(
-      store.log.append({ type: 'app', from: 'a', at: 2, ciphertext: 'BBBB' }),
+      store.log.append({ type: 'app', from: 'alice', at: 2, ciphertext: 'BBBB' }),
     ).rejects.toThrow()
     await redis.start()
     const deadline = performance.now() + 15_000
     while (!connection.connected && performance.now() < deadline) await Bun.sleep(50)
-    const after = await store.log.append({ type: 'app', from: 'a', at: 3, ciphertext: 'CCCC' })
+    const after = await store.log.append({ type: 'app', from: 'alice', at: 3, ciphertext: 'CCCC' })
     expect(after.seq).toBe(2)
-    expect(
-      (await store.log.readAfter(0, 10)).map((entry) => JSON.parse(entry.text).ciphertext),
-    ).toEqual(['AAAA', 'CCCC'])
+    expect((await store.log.readAfter(0, 10)).map((entry) => ciphertextOf(entry.wire))).toEqual([
+      'AAAA',
+      'CCCC',
+    ])
   })
 
   test('ends a group record stored before commits were checked, which has no public state', async () => {

@@ -3,6 +3,7 @@
 // No sockets and no room logic here; the scripts make each change atomic.
 import type { RedisClient } from 'bun'
 import * as v from 'valibot'
+import { storedJsonToWire } from '../../../shared/protocol/codec.ts'
 import type { LogRetention } from '../../../shared/protocol/limits.ts'
 import {
   type GroupRecord,
@@ -46,7 +47,7 @@ function unstamped(frame: object): string {
 }
 
 function stamped(prefix: string, seq: number): LoggedEntry {
-  return { seq, text: `${prefix},"seq":${seq}}` }
+  return { seq, wire: storedJsonToWire(`${prefix},"seq":${seq}}`) }
 }
 
 /** Only the id matters of a record stored before commits were checked: it is dissolved. */

@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'bun:test'
 import * as v from 'valibot'
+import { frameOf } from '../../../tests/support/wire.ts'
 import {
   decodeLogEntry,
   HashValuesReply,
@@ -43,7 +44,13 @@ describe('Redis replies', () => {
   })
 
   test('takes a log entry’s sequence number from its id and its frame from its one field', () => {
-    expect(decodeLogEntry(entry('12-0', '{"seq":12}'))).toEqual({ seq: 12, text: '{"seq":12}' })
+    // A control frame stays JSON; a frame carrying MLS bytes goes on the wire as binary.
+    expect(decodeLogEntry(entry('12-0', '{"seq":12}'))).toEqual({ seq: 12, wire: '{"seq":12}' })
+    const app = { type: 'app', from: 'alice', at: 5, ciphertext: 'AQID', seq: 13 } as const
+    const decoded = decodeLogEntry(entry('13-0', JSON.stringify(app)))
+    expect(decoded.seq).toBe(13)
+    expect(decoded.wire).toBeInstanceOf(Uint8Array)
+    expect(frameOf(decoded.wire)).toEqual(app)
   })
 
   test('names the command whose reply was not what it should be', () => {

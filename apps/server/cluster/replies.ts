@@ -2,6 +2,7 @@
 // where it arrives, never cast. Knows no keys, scripts or room logic.
 import type { RedisClient } from 'bun'
 import * as v from 'valibot'
+import { storedJsonToWire } from '../../../shared/protocol/codec.ts'
 import type { LoggedEntry } from '../room/ports.ts'
 
 /**
@@ -60,9 +61,9 @@ export function fieldOf([, fields]: StreamEntry): string {
   return fields[1] ?? ''
 }
 
-/** A log entry: its id is `<seq>-0`, its field the frame as sent. */
+/** A log entry: its id is `<seq>-0`, its field the frame as JSON (binary on the wire). */
 export function decodeLogEntry(entry: StreamEntry): LoggedEntry {
-  return { seq: Number.parseInt(entry[0], 10), text: fieldOf(entry) }
+  return { seq: Number.parseInt(entry[0], 10), wire: storedJsonToWire(fieldOf(entry)) }
 }
 
 const isMap = (input: unknown): input is Record<string, unknown> =>

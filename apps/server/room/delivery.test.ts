@@ -22,6 +22,7 @@ import {
 } from '../../../tests/support/delivery-harness.ts'
 import { createMlsMember, type MlsMember } from '../../../tests/support/mls-member.ts'
 import { keepEntries } from '../../../tests/support/retention.ts'
+import { frameOf } from '../../../tests/support/wire.ts'
 import { createMemoryStores } from './memory-stores.ts'
 import type { CommitInput, CommitRefusal, GroupRecord } from './ports.ts'
 
@@ -374,8 +375,8 @@ describe('commit requests', () => {
       [['carol'], []],
       [['dave'], ['bob']],
     ])
-    expect(harness.broadcasts.map((text) => JSON.parse(text))).toEqual(expected)
-    expect((await harness.store.log.readAfter(0, 10)).map((entry) => entry.text)).toEqual(
+    expect(harness.broadcasts.map((wire) => frameOf(wire) as object)).toEqual(expected)
+    expect((await harness.store.log.readAfter(0, 10)).map((entry) => entry.wire)).toEqual(
       harness.broadcasts,
     )
     expect(harness.framesTo('bob')).toEqual([welcomeOf(first)])

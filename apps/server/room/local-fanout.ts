@@ -9,7 +9,7 @@ export function createLocalFanout(head = 0): Fanout {
   return {
     publishLogged(entry) {
       delivered = entry.seq
-      for (const local of subscribers) local.deliver(entry.text)
+      for (const local of subscribers) local.deliver(entry.wire)
     },
     publish(text) {
       for (const local of subscribers) local.announce(text)

@@ -9,7 +9,7 @@ const DRAIN_CHECK_MS = 10
 
 export interface ReplayTo {
   readonly log: RoomLog
-  readonly connection: Pick<Connection, 'sendText' | 'bufferedBytes'>
+  readonly connection: Pick<Connection, 'send' | 'bufferedBytes'>
   /** The most text one read hands back (Limits.replayWindowBytes). */
   readonly windowBytes: number
   /** False once the connection is gone or no longer a member: the replay stops there. */
@@ -43,7 +43,7 @@ export async function replayLog(to: ReplayTo, afterSeq: number, head: number): P
     const page = await log.readAfter(cursor, Math.min(REPLAY_PAGE, head - cursor), windowBytes)
     const last = page.at(-1)
     if (!last) break
-    for (const entry of page) connection.sendText(entry.text)
+    for (const entry of page) connection.send(entry.wire)
     cursor = last.seq
     // The next page is read once the socket has taken most of this one.
     while (connection.bufferedBytes() > windowBytes / 2 && going()) {

@@ -190,7 +190,7 @@ export class MemberSession implements Session {
   }
 
   private send(frame: ServerFrame): void {
-    this.connection.sendText(encodeFrame(frame))
+    this.connection.send(encodeFrame(frame))
   }
 
   private finish(reason: LeaveReason, farewell?: ErrorFrame): void {

@@ -1,5 +1,7 @@
 // The room's stores held in memory: the reference the store contract is written against, and what
 // the room's own tests run on. Knows nothing of files, Redis or sockets; nothing outlives it.
+import { encodeFrame } from '../../../shared/protocol/codec.ts'
+import type { LoggedFrame } from '../../../shared/protocol/frames.ts'
 import type { LogRetention } from '../../../shared/protocol/limits.ts'
 import type { LocalStores } from './local-backend.ts'
 import { createMemoryIdentities } from './memory-identities.ts'
@@ -15,17 +17,17 @@ export function createMemoryStores(retention: LogRetention): LocalStores {
   /** The log from `start` on, in sequence order; entries before `start` are pruned. */
   let entries: HeldEntry[] = []
   let start = 0
-  /** Text held from `start` on. */
+  /** Bytes held from `start` on. */
   let bytes = 0
   let head = 0
   let group: GroupRecord | null = null
 
   function write(frame: UnstampedFrame): LoggedEntry {
     head += 1
-    const text = JSON.stringify({ ...frame, seq: head })
-    const entry = { seq: head, text, at: frame.at }
+    const wire = encodeFrame({ ...frame, seq: head } as LoggedFrame)
+    const entry = { seq: head, wire, at: frame.at }
     entries.push(entry)
-    bytes += entry.text.length
+    bytes += entry.wire.length
     const oldestKept = frame.at - retention.ageMs
     for (let first = entries[start]; first && first !== entry; first = entries[start]) {
       const over =
@@ -33,7 +35,7 @@ export function createMemoryStores(retention: LogRetention): LocalStores {
         bytes > retention.bytes ||
         first.at < oldestKept
       if (!over) break
-      bytes -= first.text.length
+      bytes -= first.wire.length
       start += 1
     }
     // Dropped in bulk now and then, so pruning costs nothing per append.
@@ -41,7 +43,7 @@ export function createMemoryStores(retention: LogRetention): LocalStores {
       entries = entries.slice(start)
       start = 0
     }
-    return { seq: entry.seq, text }
+    return { seq: entry.seq, wire }
   }
 
   const oldest = () => head - (entries.length - start) + 1
@@ -52,9 +54,9 @@ export function createMemoryStores(retention: LogRetention): LocalStores {
       append: async (frame) => write(frame),
       readAfter(afterSeq, limit, maxBytes = Number.POSITIVE_INFINITY) {
         const from = start + Math.max(0, afterSeq + 1 - oldest())
-        return takeWithin(entries.slice(from, from + limit), maxBytes).map(({ seq, text }) => ({
+        return takeWithin(entries.slice(from, from + limit), maxBytes).map(({ seq, wire }) => ({
           seq,
-          text,
+          wire,
         }))
       },
       head: () => head,

@@ -2,6 +2,7 @@
 // interfaces, gathered in one backend; the room never imports Bun, Hono, sockets or a database.
 import * as v from 'valibot'
 import { BASE64URL_PATTERN } from '../../../shared/protocol/base64url.ts'
+import type { WireFrame } from '../../../shared/protocol/binary.ts'
 import {
   type ClientFrame,
   type CommitDeliverFrame,
@@ -26,7 +27,7 @@ export type MaybePromise<T> = T | Promise<T>
 export interface BroadcastGroup {
   add(connection: Connection): void
   remove(connection: Connection): void
-  publish(text: string): void
+  publish(wire: WireFrame): void
 }
 
 export interface Connection {
@@ -37,7 +38,7 @@ export interface Connection {
   /** Members that share a group receive broadcasts through it instead of one send each. */
   readonly broadcastGroup?: BroadcastGroup
   /** Queues one already-encoded frame; the transport drops the connection if its queue is full. */
-  sendText(text: string): void
+  send(wire: WireFrame): void
   /** Bytes queued for this connection that the socket has not taken yet. */
   bufferedBytes(): number
   /** Sends a last frame, then closes. */
@@ -117,8 +118,11 @@ export interface NameBinding {
 
 export interface LoggedEntry {
   readonly seq: number
-  /** The frame as it was sent, so a replay re-sends the very same bytes. */
-  readonly text: string
+  /**
+   * The frame as it was sent, so a replay re-sends the very same bytes: binary, or JSON text for
+   * an entry logged before MLS frames travelled as binary.
+   */
+  readonly wire: WireFrame
 }
 
 /** The room's ordered, persisted log of application messages and commits. */
@@ -173,7 +177,7 @@ export interface GroupStore {
 /** What one instance's room offers the others: its own connections. */
 export interface LocalMembers {
   /** Hands a logged entry to every member connected here. */
-  deliver(text: string): void
+  deliver(wire: WireFrame): void
   /** Hands a presence frame (a join or leave) to every member here, batched with its turn's. */
   announce(text: string): void
   /** Sends to the named member if it is connected here; false if it is not. */

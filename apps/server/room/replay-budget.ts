@@ -3,14 +3,14 @@
 import type { LoggedEntry } from './ports.ts'
 
 /**
- * The leading entries whose text fits in `maxBytes`, and always the first (an entry larger than
+ * The leading entries whose frames fit in `maxBytes`, and always the first (an entry larger than
  * the budget still has to go out, alone).
  */
 export function takeWithin<T extends LoggedEntry>(entries: readonly T[], maxBytes: number): T[] {
   let bytes = 0
   let count = 0
   for (const entry of entries) {
-    bytes += entry.text.length
+    bytes += entry.wire.length
     if (count > 0 && bytes > maxBytes) break
     count += 1
   }

@@ -4,7 +4,12 @@ import {
   type IdentityKeyPair,
   signWithIdentity,
 } from '../../../shared/crypto/identity-key.ts'
-import { decodeClientFrame, decodeServerFrame } from '../../../shared/protocol/codec.ts'
+import { decodeBinaryFrame } from '../../../shared/protocol/binary.ts'
+import {
+  decodeClientFrame,
+  decodeServerFrame,
+  type WireFrame,
+} from '../../../shared/protocol/codec.ts'
 import {
   authMessage,
   type ClientFrame,
@@ -15,6 +20,7 @@ import {
 import { createLimits, type Limits } from '../../../shared/protocol/limits.ts'
 import { createMlsMember } from '../../../tests/support/mls-member.ts'
 import { keepEntries } from '../../../tests/support/retention.ts'
+import { frameOf } from '../../../tests/support/wire.ts'
 import type { ServerEvent } from '../observe/events.ts'
 import { createLocalBackend, type LocalStores } from './local-backend.ts'
 import { createMemoryStores } from './memory-stores.ts'
@@ -26,12 +32,12 @@ type FrameOf<T extends ServerFrame['type']> = Extract<ServerFrame, { type: T }>
 interface FakeConnection extends Connection {
   /** Every frame sent, decoded against the protocol. */
   readonly frames: ServerFrame[]
-  /** The same frames as the exact text sent. */
-  readonly texts: string[]
+  /** The same frames exactly as sent: JSON text, or binary. */
+  readonly wires: WireFrame[]
   /** One entry per `close` call: the farewell, or null when there was none. */
   readonly closes: Array<ErrorFrame | null>
-  /** Texts sent after the first `close`: a closed connection must hear nothing more. */
-  readonly sentAfterClose: string[]
+  /** Frames sent after the first `close`: a closed connection must hear nothing more. */
+  readonly sentAfterClose: WireFrame[]
   /** The first frame of `type` at or after index `from`, now or when it arrives. */
   next<T extends ServerFrame['type']>(type: T, from?: number): Promise<FrameOf<T>>
   /** Resolves with the farewell (or null) when the room closes this connection. */
@@ -46,9 +52,9 @@ const connections: FakeConnection[] = []
 
 function createFakeConnection(): FakeConnection {
   const frames: ServerFrame[] = []
-  const texts: string[] = []
+  const wires: WireFrame[] = []
   const closes: Array<ErrorFrame | null> = []
-  const sentAfterClose: string[] = []
+  const sentAfterClose: WireFrame[] = []
   const waiters: Array<() => void> = []
   const closed = Promise.withResolvers<ErrorFrame | null>()
   connectionCount += 1
@@ -57,23 +63,24 @@ function createFakeConnection(): FakeConnection {
     transport: 'wss',
     remoteAddress: '127.0.0.1',
     frames,
-    texts,
+    wires,
     closes,
     sentAfterClose,
     closed: closed.promise,
     buffered: 0,
     bufferedBytes: () => connection.buffered,
-    sendText(text) {
-      if (closes.length > 0) sentAfterClose.push(text)
-      const decoded = decodeServerFrame(text)
+    send(wire) {
+      if (closes.length > 0) sentAfterClose.push(wire)
+      const decoded = decodeServerFrame(wire)
       // A frame with fields the protocol does not know would be stripped here, so compare too.
-      if (!decoded.ok || !Bun.deepEquals(JSON.parse(text), decoded.frame)) {
-        throw new Error(`the room sent a frame outside the protocol: ${text}`)
+      const raw = typeof wire === 'string' ? JSON.parse(wire) : decodeBinaryFrame(wire, 'to-client')
+      if (!decoded.ok || !Bun.deepEquals(raw, decoded.frame)) {
+        throw new Error(`the room sent a frame outside the protocol: ${String(wire)}`)
       }
       // A batch of joins and leaves reads as its events, one by one, as a client handles them.
       if (decoded.frame.type === 'presences') frames.push(...decoded.frame.events)
       else frames.push(decoded.frame)
-      texts.push(text)
+      wires.push(wire)
       for (const wake of waiters.splice(0)) wake()
     },
     close(farewell) {
@@ -508,7 +515,7 @@ describe('messages', () => {
     ]
     expect(alice.connection.frames.slice(aliceSaw)).toEqual(expected)
     expect(bob.connection.frames.slice(bobSaw)).toEqual(expected)
-    expect(alice.connection.texts.slice(aliceSaw)).toEqual(bob.connection.texts.slice(bobSaw))
+    expect(alice.connection.wires.slice(aliceSaw)).toEqual(bob.connection.wires.slice(bobSaw))
   })
 
   test('answers a joined ping with pong', async () => {
@@ -567,12 +574,12 @@ describe('a large room', () => {
     const bob = await join(room, 'bob')
     const carol = await join(room, 'carol')
     await written()
-    const aliceSaw = alice.connection.texts.length
+    const aliceSaw = alice.connection.wires.length
     bob.session.closed('disconnect')
     carol.session.closed('disconnect')
     receiveFrame(alice.session, { type: 'app', ciphertext: 'AQID' })
     await written()
-    const sent = alice.connection.texts.slice(aliceSaw).map((text) => JSON.parse(text))
+    const sent = alice.connection.wires.slice(aliceSaw).map(frameOf)
     expect(sent).toEqual([
       {
         type: 'presences',
@@ -648,7 +655,7 @@ describe('resume', () => {
       receiveFrame(alice.session, { type: 'app', ciphertext })
     }
     await written()
-    const live = alice.connection.texts.slice(aliceSaw)
+    const live = alice.connection.wires.slice(aliceSaw)
 
     const back = await join(room, 'bob', bob.identity)
     expect(back.connection.frames.at(-1)).toMatchObject({ type: 'ready', head: 3 })
@@ -656,9 +663,9 @@ describe('resume', () => {
     receiveFrame(back.session, { type: 'resume', afterSeq: 1 })
     await back.connection.next('resumed', backSaw)
 
-    expect(back.connection.texts.slice(backSaw)).toEqual([
-      live[1] as string,
-      live[2] as string,
+    expect(back.connection.wires.slice(backSaw)).toEqual([
+      live[1] as WireFrame,
+      live[2] as WireFrame,
       JSON.stringify({ type: 'resumed', head: 3 }),
     ])
   })
@@ -1002,7 +1009,7 @@ describe('abuse limits', () => {
   })
 
   test('replays a long log a window at a time, reading on as the socket drains', async () => {
-    const harness = createHarness({ limits: { replayWindowBytes: 300 } })
+    const harness = createHarness({ limits: { replayWindowBytes: 150 } })
     const alice = await join(harness.room, 'alice')
     for (let index = 0; index < 10; index += 1) receiveFrame(alice.session, app(40))
     await written()
@@ -1011,7 +1018,7 @@ describe('abuse limits', () => {
     const saw = bob.connection.frames.length
     receiveFrame(bob.session, { type: 'resume', afterSeq: 0 })
     await bob.connection.next('app', saw)
-    // A few polls of the socket later, still only the first window (~100 bytes an entry).
+    // A few polls of the socket later, still only the first window (49 bytes an entry).
     await new Promise((resolve) => setTimeout(resolve, 50))
     const firstWindow = bob.connection.frames.length - saw
     expect(firstWindow).toBeGreaterThanOrEqual(1)

@@ -2,7 +2,7 @@
 // broadcast reaches them. It treats every transport alike (it names them only in the operator's
 // events and counts) and knows nothing of Bun, Hono, sockets or the database: everything outside
 // it is the backend it is given.
-import { encodeFrame } from '../../../shared/protocol/codec.ts'
+import { encodeFrame, type WireFrame } from '../../../shared/protocol/codec.ts'
 import type { Member, ServerLimits } from '../../../shared/protocol/frames.ts'
 import type { Limits } from '../../../shared/protocol/limits.ts'
 import { nameKey } from '../../../shared/protocol/names.ts'
@@ -99,10 +99,10 @@ export function createRoom(options: RoomOptions): Room {
     ...(options.schedulePresence ? { schedule: options.schedulePresence } : {}),
   })
   const local: LocalMembers = {
-    deliver(text) {
+    deliver(wire) {
       // Joins and leaves announced before this entry reach everyone before it.
       presenceBatch.flush()
-      if (!shuttingDown) broadcasts.deliver(text)
+      if (!shuttingDown) broadcasts.deliver(wire)
     },
     announce: presenceBatch.announce,
     sendTo(name, frame) {
@@ -110,7 +110,7 @@ export function createRoom(options: RoomOptions): Room {
       if (session && (frame.type === 'commit-request' || frame.type === 'found-request')) {
         session.asked()
       }
-      session?.connection.sendText(encodeFrame(frame))
+      session?.connection.send(encodeFrame(frame))
       return session !== undefined
     },
     groupChanged: (status) => roster.take(status),
@@ -160,7 +160,7 @@ export function createRoom(options: RoomOptions): Room {
       const head = fanout.deliveredHead()
       // The first page only: listing everyone would make each join cost the room's size.
       const { members: firstPage, next } = presence.page(0, limits.membersPage)
-      session.connection.sendText(
+      session.connection.send(
         encodeFrame({
           type: 'ready',
           name: member.name,
@@ -223,9 +223,9 @@ function createBroadcastBook() {
   const groups = new Map<BroadcastGroup, number>()
   const ungrouped = new Set<Connection>()
   return {
-    deliver(text: string): void {
-      for (const group of groups.keys()) group.publish(text)
-      for (const connection of ungrouped) connection.sendText(text)
+    deliver(wire: WireFrame): void {
+      for (const group of groups.keys()) group.publish(wire)
+      for (const connection of ungrouped) connection.send(wire)
     },
     listen(connection: Connection): void {
       const group = connection.broadcastGroup

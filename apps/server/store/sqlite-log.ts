@@ -2,6 +2,8 @@
 // bytes, and retention by entries, bytes and age. Each row keeps its time and size before the
 // frame, so pruning reads a few numbers a row and never a frame's overflow pages.
 import type { Database } from 'bun:sqlite'
+import { encodeFrame } from '../../../shared/protocol/codec.ts'
+import type { LoggedFrame } from '../../../shared/protocol/frames.ts'
 import type { LogRetention } from '../../../shared/protocol/limits.ts'
 import type { LoggedEntry, RoomLog, UnstampedFrame } from '../room/ports.ts'
 
@@ -53,8 +55,9 @@ export function openSqliteLog(db: Database, retention: LogRetention): SqliteLog 
   if (!columns.some((column) => column.name === 'size')) db.transaction(() => db.run(MIGRATE_LOG))()
 
   const insertEntry = db.query('INSERT INTO log (seq, at, size, frame) VALUES (?, ?, ?, ?)')
+  // A frame is a BLOB (binary) or TEXT (JSON, as logged before MLS frames went binary).
   const selectAfter = db.query<LoggedEntry, [number, number]>(
-    'SELECT seq, frame AS text FROM log WHERE seq > ? ORDER BY seq LIMIT ?',
+    'SELECT seq, frame AS wire FROM log WHERE seq > ? ORDER BY seq LIMIT ?',
   )
   const selectSizes = db.query<{ seq: number; at: number; size: number }, [number]>(
     'SELECT seq, at, size FROM log WHERE seq >= ? ORDER BY seq',
@@ -76,19 +79,19 @@ export function openSqliteLog(db: Database, retention: LogRetention): SqliteLog 
 
   const entryFor = (frame: UnstampedFrame, seq: number): TimedEntry => ({
     seq,
-    text: JSON.stringify({ ...frame, seq }),
+    wire: encodeFrame({ ...frame, seq } as LoggedFrame),
     at: frame.at,
   })
   type Written = TimedEntry
 
   function write(entry: Written): void {
-    insertEntry.run(entry.seq, entry.at, entry.text.length, entry.text)
+    insertEntry.run(entry.seq, entry.at, entry.wire.length, entry.wire)
   }
 
   function held(entry: Written): void {
     if (oldest > head) oldestAt = entry.at
     head = entry.seq
-    bytes += entry.text.length
+    bytes += entry.wire.length
   }
 
   /** Past a bound by more than its slack: the oldest entries go until every bound holds again. */
@@ -154,7 +157,7 @@ export function openSqliteLog(db: Database, retention: LogRetention): SqliteLog 
     }
     for (const item of batch) held(item.entry)
     pruneIfDue((batch.at(-1) as (typeof batch)[number]).entry.at)
-    for (const { entry, resolve } of batch) resolve({ seq: entry.seq, text: entry.text })
+    for (const { entry, resolve } of batch) resolve({ seq: entry.seq, wire: entry.wire })
   }
 
   return {
@@ -170,7 +173,7 @@ export function openSqliteLog(db: Database, retention: LogRetention): SqliteLog 
       let taken = 0
       // Stepped row by row, so a page of large files stops at the budget instead of loading all.
       for (const entry of selectAfter.iterate(afterSeq, limit)) {
-        taken += entry.text.length
+        taken += entry.wire.length
         if (entries.length > 0 && taken > maxBytes) break
         entries.push(entry)
       }

@@ -158,7 +158,7 @@ export function openSqliteStore(dataDir: string, retention: LogRetention): Sqlit
       const result = acceptCommit(expected, next, frame)
       if (result === 'stale') return result
       log.committed(result)
-      return { seq: result.seq, text: result.text }
+      return { seq: result.seq, wire: result.wire }
     },
     dissolve(groupId): MaybePromise<void> {
       // Reached from timers, where a throw would end the process: a failed delete is the

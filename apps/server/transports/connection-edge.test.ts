@@ -25,9 +25,9 @@ function openEdge() {
 describe('ConnectionEdge', () => {
   test('decodes each frame once into receive, or reject with the decoder’s code', () => {
     const { edge, told } = openEdge()
-    edge.text('{"type":"ping"}')
-    edge.text('{"type":')
-    edge.text('{"type":"nonsense"}')
+    edge.frame('{"type":"ping"}')
+    edge.frame('{"type":')
+    edge.frame('{"type":"nonsense"}')
     expect(told).toEqual([
       { receive: { type: 'ping' } },
       { reject: 'bad_json' },
@@ -35,17 +35,29 @@ describe('ConnectionEdge', () => {
     ])
   })
 
-  test('refuses bytes that are not UTF-8 as a bad frame', () => {
+  test('refuses bytes that are neither UTF-8 JSON nor a binary frame as a bad frame', () => {
     const { edge, told } = openEdge()
-    edge.bytes(new Uint8Array([0xff, 0xfe]))
-    edge.bytes(new TextEncoder().encode('{"type":"leave"}'))
+    edge.body(new Uint8Array([0xff, 0xfe]))
+    edge.body(new TextEncoder().encode('{"type":"leave"}'))
     expect(told).toEqual([{ reject: 'bad_frame' }, { receive: { type: 'leave' } }])
+  })
+
+  test('tells a binary body from JSON by its first byte, and decodes it to the same frame', () => {
+    const { edge, told } = openEdge()
+    edge.body(new Uint8Array([0x01, 1, 2, 3]))
+    edge.body(new TextEncoder().encode('{"type":"app","ciphertext":"AQID"}'))
+    edge.body(new Uint8Array([0x02, 0, 0]))
+    expect(told).toEqual([
+      { receive: { type: 'app', ciphertext: 'AQID' } },
+      { receive: { type: 'app', ciphertext: 'AQID' } },
+      { reject: 'bad_frame' },
+    ])
   })
 
   test('reads nothing more once closing, and says why the member left', () => {
     const { edge, told } = openEdge()
     edge.close('dropped')
-    edge.text('{"type":"ping"}')
+    edge.frame('{"type":"ping"}')
     edge.fail('frame_too_large', 'too big')
     edge.gone('disconnect')
     expect(told).toEqual([{ closed: 'dropped' }])

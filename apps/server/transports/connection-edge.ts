@@ -1,13 +1,12 @@
 // One connection where a transport meets the room: its id, its session, decoding each frame into
 // receive-or-reject, and whether (and why) it is closing. Both transports map their socket's
 // events onto it and never decide what a frame means.
-import { decodeClientFrame } from '../../../shared/protocol/codec.ts'
+import { wireOfBody } from '../../../shared/protocol/binary.ts'
+import { decodeClientFrame, type WireFrame } from '../../../shared/protocol/codec.ts'
 import type { ErrorCode, LeaveReason } from '../../../shared/protocol/frames.ts'
 import type { Connection } from '../room/ports.ts'
 import type { Room, Session } from '../room/room.ts'
 import type { Arrival } from './connection-book.ts'
-
-const utf8 = new TextDecoder('utf-8', { fatal: true })
 
 export class ConnectionEdge {
   private session: Session | undefined
@@ -31,25 +30,25 @@ export class ConnectionEdge {
     this.session = room.open(connection)
   }
 
-  /** One frame's text: decoded once, here, then received or rejected with a code. */
-  text(text: string): void {
+  /** One frame, JSON text or binary: decoded once, here, then received or rejected with a code. */
+  frame(wire: WireFrame): void {
     const session = this.session
     if (!session || this.closingNow) return
-    const decoded = decodeClientFrame(text)
-    if (decoded.ok) session.receive(decoded.frame, text.length)
+    const decoded = decodeClientFrame(wire)
+    if (decoded.ok) session.receive(decoded.frame, wire.length)
     else session.reject(decoded.code, decoded.message)
   }
 
-  /** One frame's bytes: UTF-8 JSON, or refused as a bad frame. */
-  bytes(body: Uint8Array): void {
-    let text: string
+  /** One length-prefixed body from the TLS port: a binary frame by its tag, else UTF-8 JSON. */
+  body(body: Uint8Array<ArrayBuffer>): void {
+    let wire: WireFrame
     try {
-      text = utf8.decode(body)
+      wire = wireOfBody(body)
     } catch {
-      this.reject('bad_frame', 'a frame must be UTF-8 JSON')
+      this.reject('bad_frame', 'a frame must be UTF-8 JSON or a binary frame')
       return
     }
-    this.text(text)
+    this.frame(wire)
   }
 
   /** A message the transport refuses before decoding (binary, say): counts as an invalid frame. */

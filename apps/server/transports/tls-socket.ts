@@ -84,9 +84,9 @@ export function listenTlsSocket(options: TlsTransportOptions): TCPSocketListener
       id: edge.id,
       transport: 'tls',
       remoteAddress: socket.remoteAddress,
-      sendText(text) {
+      send(wire) {
         if (edge.closing) return
-        if (writer.queue(socket, text, limits.sendQueueBytes)) traffic.sent('tls', 1, text.length)
+        if (writer.queue(socket, wire, limits.sendQueueBytes)) traffic.sent('tls', 1, wire.length)
         else drop(socket)
       },
       bufferedBytes: () => edge.queuedBytes,
@@ -136,7 +136,7 @@ export function listenTlsSocket(options: TlsTransportOptions): TCPSocketListener
         const result = decoder.push(chunk)
         for (const body of result.frames) {
           if (edge.closing) return
-          edge.bytes(body)
+          edge.body(body)
         }
         if (result.tooLarge) {
           const { announced, limit } = result.tooLarge

@@ -2,6 +2,7 @@
 // up were handed the same broadcasts in a turn, so their queues hold the same encoded frames: those
 // are joined once and the one buffer written to each (at 12,000 messages/s to 32 members, a copy
 // per member was ~130 MB/s of garbage). Knows bytes and sockets, not frames' meaning.
+import type { WireFrame } from '../../../shared/protocol/codec.ts'
 import { encodeLengthPrefixed } from '../../../shared/protocol/framing.ts'
 
 /** What a socket's writes need kept between turns. */
@@ -27,14 +28,14 @@ export class TurnWriter {
   private flushScheduled = false
   private joinedParts: readonly Uint8Array[] = []
   private joinedBytes: Uint8Array = NOTHING
-  // A broadcast hands the same string to every member in one go: encode it once, not per member.
-  private lastText: string | undefined
+  // A broadcast hands the same frame to every member in one go: prefix it once, not per member.
+  private lastWire: WireFrame | undefined
   private lastBytes: Uint8Array = NOTHING
 
-  /** Queues a frame's text; false when the socket's queue passed `capBytes` (a reader too slow). */
-  queue(socket: WritableTlsSocket, text: string, capBytes: number): boolean {
+  /** Queues a frame; false when the socket's queue passed `capBytes` (a reader too slow). */
+  queue(socket: WritableTlsSocket, wire: WireFrame, capBytes: number): boolean {
     const state = socket.data
-    const bytes = this.encodeOnce(text)
+    const bytes = this.encodeOnce(wire)
     state.queue.push(bytes)
     state.queuedBytes += bytes.length
     if (state.queuedBytes > capBytes) return false
@@ -105,10 +106,10 @@ export class TurnWriter {
     return this.joinedBytes
   }
 
-  private encodeOnce(text: string): Uint8Array {
-    if (text !== this.lastText) {
-      this.lastText = text
-      this.lastBytes = encodeLengthPrefixed(text)
+  private encodeOnce(wire: WireFrame): Uint8Array {
+    if (wire !== this.lastWire) {
+      this.lastWire = wire
+      this.lastBytes = encodeLengthPrefixed(wire)
     }
     return this.lastBytes
   }

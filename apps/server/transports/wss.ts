@@ -1,7 +1,8 @@
-// The WebSocket transport (Bun.serve): maps Bun's callbacks onto connection edges, one JSON frame
-// per text message, broadcasts through one `server.publish`, connections per address counted with
+// The WebSocket transport (Bun.serve): maps Bun's callbacks onto connection edges, one frame per
+// message (JSON text, or binary for the frames carrying MLS bytes), broadcasts through one `server.publish`, connections per address counted with
 // the TLS port's. What frames mean is the room's.
 import type { Server, ServerWebSocket, WebSocketHandler } from 'bun'
+import type { WireFrame } from '../../../shared/protocol/codec.ts'
 import type { ErrorCode, ErrorFrame, LeaveReason } from '../../../shared/protocol/frames.ts'
 import type { Limits } from '../../../shared/protocol/limits.ts'
 import type { TrafficMeter } from '../observe/server-metrics.ts'
@@ -60,10 +61,10 @@ export class WebSocketTransport {
         this.subscribed.delete(socket)
         if (!socket.data.closing) socket.unsubscribe(ROOM_TOPIC)
       },
-      publish: (text) => {
+      publish: (wire) => {
         const readers = this.subscribed.size
-        traffic.sent('wss', readers, readers * text.length)
-        this.server?.publish(ROOM_TOPIC, text)
+        traffic.sent('wss', readers, readers * wire.length)
+        this.server?.publish(ROOM_TOPIC, wire)
       },
     }
     // `publish` cannot say whom it skipped, so members whose backlog passed the cap are found here
@@ -93,8 +94,8 @@ export class WebSocketTransport {
         socket.data.open(room, connection)
       },
       message(socket, message) {
-        if (typeof message === 'string') socket.data.text(message)
-        else socket.data.reject('bad_frame', 'frames are JSON in text messages, not binary')
+        // Text messages are JSON frames, binary ones the frames that carry MLS bytes.
+        socket.data.frame(message)
       },
       close: (socket, code, reason) => {
         connections.leave(socket.data.remoteAddress, socket.data.arrival)
@@ -154,11 +155,11 @@ class WebSocketConnection implements Connection {
     this.remoteAddress = socket.data.remoteAddress
   }
 
-  sendText(text: string): void {
+  send(wire: WireFrame): void {
     if (this.socket.data.closing) return
     // 0 means Bun dropped the message: this reader is past the backpressure cap.
-    if (this.socket.send(text) === 0) drop(this.socket)
-    else this.traffic.sent('wss', 1, text.length)
+    if (this.socket.send(wire) === 0) drop(this.socket)
+    else this.traffic.sent('wss', 1, wire.length)
   }
 
   bufferedBytes(): number {
