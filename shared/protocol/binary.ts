@@ -175,10 +175,9 @@ function encodeApp(frame: Fields): Uint8Array<ArrayBuffer> {
   const senderAt = timeAt + 6
   const start = senderAt + 1 + sender.length
   const out = new Uint8Array(start + length)
-  const view = new DataView(out.buffer)
   out[0] = TAGS.app
   writeVarint(out, APP_SEQ_AT, seq)
-  writeU48(view, timeAt, frame.at as number)
+  writeU48(out, timeAt, frame.at as number)
   out[senderAt] = sender.length
   out.set(sender, senderAt + 1)
   out.subarray(start).setFromBase64(ciphertext, { alphabet: 'base64url' })
@@ -192,7 +191,6 @@ function decodeApp(body: Uint8Array, direction: Direction): Fields {
   const { value: seq, end: timeAt } = readVarint(body, APP_SEQ_AT)
   const senderAt = timeAt + 6
   if (body.length <= senderAt) throw new BinaryFrameError('it ends inside its header')
-  const view = new DataView(body.buffer, body.byteOffset, body.byteLength)
   const senderLength = body[senderAt] as number
   const start = senderAt + 1 + senderLength
   if (start > body.length) throw new BinaryFrameError('it ends inside its sender')
@@ -205,7 +203,7 @@ function decodeApp(body: Uint8Array, direction: Direction): Fields {
   return {
     type: 'app',
     seq,
-    at: readU48(view, timeAt),
+    at: readU48(body, timeAt),
     from,
     ciphertext: encodeBase64url(body.subarray(start)),
   }
@@ -240,12 +238,19 @@ function readU32(view: DataView, at: number): number {
   return view.getUint32(at)
 }
 
-function writeU48(view: DataView, at: number, value: number): void {
+/** Big-endian, byte by byte: a DataView made for every delivered frame was most of its header's cost. */
+function writeU48(out: Uint8Array, at: number, value: number): void {
   if (!Number.isSafeInteger(value) || value < 0 || value > MAX_U48) {
     throw new BinaryFrameError(`${value} does not fit 48 bits`)
   }
-  view.setUint16(at, Math.floor(value / 2 ** 32))
-  view.setUint32(at + 2, value % 2 ** 32)
+  const high = Math.floor(value / 2 ** 32)
+  const low = value >>> 0
+  out[at] = high >>> 8
+  out[at + 1] = high & 0xff
+  out[at + 2] = low >>> 24
+  out[at + 3] = (low >>> 16) & 0xff
+  out[at + 4] = (low >>> 8) & 0xff
+  out[at + 5] = low & 0xff
 }
 
 function varintLength(value: number): number {
@@ -280,8 +285,11 @@ function readVarint(body: Uint8Array, at: number): { value: number; end: number 
   throw new BinaryFrameError('its sequence number does not end')
 }
 
-function readU48(view: DataView, at: number): number {
-  return view.getUint16(at) * 2 ** 32 + view.getUint32(at + 2)
+function readU48(body: Uint8Array, at: number): number {
+  const byte = (index: number) => body[at + index] as number
+  const high = (byte(0) << 8) | byte(1)
+  const low = ((byte(2) << 24) | (byte(3) << 16) | (byte(4) << 8) | byte(5)) >>> 0
+  return high * 2 ** 32 + low
 }
 
 /**
