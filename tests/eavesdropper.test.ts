@@ -35,8 +35,12 @@ describe('what an eavesdropper and the server get to see', () => {
     await alice.waitFor('message', (event) => event.text.startsWith('re:'))
     await server.stop()
 
-    // The relay saw the protocol in the clear, so it would have seen the words if they were there.
-    expect(containsBytes(relay.recorded, utf8.encode('"type":"app"'))).toBe(true)
+    // The relay saw the protocol in the clear, so it would have seen the words if they were there:
+    // the control frames' JSON, and every message's binary frame, which it decoded.
+    expect(containsBytes(relay.recorded, utf8.encode('"type":"ready"'))).toBe(true)
+    expect(relay.fromServer.filter((frame) => frame.type === 'app').length).toBeGreaterThanOrEqual(
+      3,
+    )
     expect(containsBytes(relay.recorded, utf8.encode('"from":"alice"'))).toBe(true)
     const disk = readdirSync(dataDir).map(
       (file) => new Uint8Array(readFileSync(join(dataDir, file))),

@@ -49,7 +49,7 @@ describe('a malicious server', () => {
     expect(messages(victim)).toEqual([])
   })
 
-  test('a replayed message is refused and reported, and the original is shown once', async () => {
+  test('a replayed message is shown once, and what follows still reads', async () => {
     await using server = await startTestServer()
     await using relay = await startRelay(server)
     await using alice = await startEngineClient(server, 'alice', 'wss')
@@ -69,7 +69,9 @@ describe('a malicious server', () => {
       'say it once',
       'and then this',
     ])
-    expect(warnings(victim, 'undecryptable').length).toBe(1)
+    // An exact copy of a ciphertext already read is no new content: dropped without a word, as an
+    // honest failover's resend of the same ciphertext is (shared/client/seen-ciphertexts.ts).
+    expect(warnings(victim, 'undecryptable')).toEqual([])
   })
 
   test('a forged sender is shown with the sender MLS authenticated and reported', async () => {
