@@ -104,11 +104,18 @@ async function describeCapture(capture: Capture, seen: Uint8Array): Promise<stri
   ]
 }
 
-/** Length-prefixed frames out of a decrypted raw-TLS stream, each as JSON text (frameText). */
+/**
+ * Length-prefixed frames out of a decrypted raw-TLS stream, each as JSON text (frameText), a binary
+ * one with its size on the wire.
+ */
 function framesOf(chunks: readonly Uint8Array[], from: 'client' | 'server'): string[] {
   const decoder = createFrameDecoder(1 << 26)
   return chunks.flatMap((chunk) =>
-    decoder.push(chunk).frames.map((body) => frameText(wireOfBody(body), from)),
+    decoder.push(chunk).frames.map((body) => {
+      const wire = wireOfBody(body)
+      const shown = frameText(wire, from)
+      return typeof wire === 'string' ? shown : `${shown} (binary, ${number(wire.length)} bytes)`
+    }),
   )
 }
 

@@ -77,6 +77,25 @@ describe('openSqliteStore', () => {
     second.close()
   })
 
+  test('replays entries logged as JSON before binary frames as they were, after them the new ones', async () => {
+    const directory = temporaryDirectory()
+    const first = openSqliteStore(directory, keepEntries(10))
+    first.close()
+    // What an earlier version wrote: the stamped frame as JSON text.
+    const json = JSON.stringify({ ...app('AQID'), seq: 1 })
+    const old = new Database(join(directory, 'chatbox.sqlite'))
+    old.run('INSERT INTO log (seq, at, size, frame) VALUES (1, 5, ?, ?)', [json.length, json])
+    old.close()
+
+    const store = openSqliteStore(directory, keepEntries(10))
+    await store.log.append(app('BBBA'))
+    const [before, after] = await store.log.readAfter(0, 10)
+    expect(before?.wire).toBe(json)
+    expect(after?.wire).toBeInstanceOf(Uint8Array)
+    expect(frameOf(after?.wire ?? '')).toEqual({ ...app('BBBA'), seq: 2 })
+    store.close()
+  })
+
   test('prunes to the retention once the log holds 1000 more, and remembers it on reopening', async () => {
     const directory = temporaryDirectory()
     const retention = 5
