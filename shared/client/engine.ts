@@ -178,6 +178,7 @@ export function createEngine(options: EngineOptions): Engine {
     send,
     connected: () => connection.open,
     report: (event) => hub.emit(event),
+    ownCommitSettled: () => membership.ownCommitSettled(),
   })
   const messageContext = {
     name,

@@ -78,6 +78,53 @@ describe('Membership', () => {
     })
   })
 
+  test('says when its own commit in flight is settled: merged from the log, or refused', async () => {
+    const { membership, sent } = await aliceMembership()
+    await membership.askToJoin()
+    await membership.found()
+    expect(membership.ownCommitSettled()).toBeUndefined()
+    const bob = await createMlsMember('bob')
+    const request = { type: 'commit-request' as const, epoch: 0, remove: [] as string[] }
+    await membership.commitRequested({
+      ...request,
+      add: [{ name: 'bob', keyPackage: await bob.keyPackage() }],
+    })
+    const commit = sent.findLast((frame) => frame.type === 'commit')
+    if (commit?.type !== 'commit') throw new Error('no commit sent')
+    const settled = membership.ownCommitSettled()
+    expect(settled).toBeInstanceOf(Promise)
+    let done = false
+    settled?.then(() => {
+      done = true
+    })
+    await Bun.sleep(0)
+    expect(done).toBe(false)
+    await membership.readCommit({
+      type: 'commit',
+      seq: 1,
+      from: 'alice',
+      at: 1,
+      epoch: 0,
+      commit: commit.commit,
+      adds: [bob.binding],
+      removes: [],
+    })
+    await settled
+    expect(membership.ownCommitSettled()).toBeUndefined()
+
+    // Asked again and refused: settled as well.
+    const carol = await createMlsMember('carol')
+    await membership.commitRequested({
+      ...request,
+      epoch: 1,
+      add: [{ name: 'carol', keyPackage: await carol.keyPackage() }],
+    })
+    const refused = membership.ownCommitSettled()
+    membership.commitRefused()
+    await refused
+    expect(membership.ownCommitSettled()).toBeUndefined()
+  })
+
   test('joins from a Welcome whose group is the one the server vouches for', async () => {
     const { membership, sent } = await aliceMembership()
     await membership.askToJoin()

@@ -17,6 +17,7 @@ import type { ConnectionStatus } from './events.ts'
 import { takeCommit, takeWelcome } from './group-intake.ts'
 import { GroupSaver } from './group-saver.ts'
 import { groupChangedEvent } from './member-views.ts'
+import type { MembershipState } from './membership-state.ts'
 import {
   type ClientState,
   createKeyPackage,
@@ -25,29 +26,10 @@ import {
   groupIdOf,
   isRemoved,
   membersOf,
-  type OwnKeyPackage,
   type SigningKeys,
 } from './mls.ts'
 import type { GroupStateStore } from './stores.ts'
 import type { TrustBook } from './trust-book.ts'
-
-export type MembershipState =
-  | { readonly kind: 'outside' }
-  | { readonly kind: 'joining'; readonly keyPackage: OwnKeyPackage }
-  /** It refused a group holding a key the user does not trust: rejoins once they accept it. */
-  | { readonly kind: 'held-out' }
-  | {
-      readonly kind: 'member'
-      readonly group: ClientState
-      /** The last log entry applied to `group`. */
-      readonly lastSeq: number
-      /** Our own commit, sent: merged only when the log shows the server took it. */
-      readonly pendingCommit?: {
-        readonly epoch: number
-        readonly commit: string
-        readonly state: ClientState
-      }
-    }
 
 type WelcomeFrame = Extract<ServerFrame, { type: 'welcome' }>
 type CommitRequest = Extract<ServerFrame, { type: 'commit-request' }>
@@ -78,7 +60,9 @@ export interface MembershipOptions {
 }
 
 export class Membership {
-  private current: MembershipState = { kind: 'outside' }
+  private held: MembershipState = { kind: 'outside' }
+  /** Senders waiting for our commit in flight: released by any state without one. */
+  private commitWaiters: PromiseWithResolvers<void> | undefined
   private loaded = false
   private rejoinTimer: Timer | undefined
   private member = Membership.deferred()
@@ -96,7 +80,28 @@ export class Membership {
   }
 
   get state(): MembershipState {
-    return this.current
+    return this.held
+  }
+
+  private get current(): MembershipState {
+    return this.held
+  }
+
+  private set current(next: MembershipState) {
+    this.held = next
+    if (next.kind === 'member' && next.pendingCommit) return
+    this.commitWaiters?.resolve()
+    this.commitWaiters = undefined
+  }
+
+  /**
+   * Resolves once our own commit in flight is merged or given up; undefined with none. A message
+   * encrypted meanwhile would be in the epoch the commit ends, unreadable to whoever it adds.
+   */
+  ownCommitSettled(): Promise<void> | undefined {
+    if (this.held.kind !== 'member' || !this.held.pendingCommit) return undefined
+    this.commitWaiters ??= Promise.withResolvers<void>()
+    return this.commitWaiters.promise
   }
 
   get group(): ClientState | undefined {

@@ -1,11 +1,13 @@
 import { describe, expect, test } from 'bun:test'
 import { createMlsMember } from '../../tests/support/mls-member.ts'
+import { decodeBase64url } from '../protocol/base64url.ts'
 import type { ClientFrame } from '../protocol/frames.ts'
 import type { Clock } from './clock.ts'
 import type { DeliveryEvent } from './events.ts'
 import { createMemoryStores } from './memory-stores.ts'
-import type { ClientState } from './mls.ts'
+import { type ClientState, decryptMessage } from './mls.ts'
 import { Outbox } from './outbox.ts'
+import { decodePayload } from './payload.ts'
 import { SerialQueue } from './serial-queue.ts'
 import { createTrustBook } from './trust-book.ts'
 
@@ -49,6 +51,8 @@ async function outboxInGroup() {
   const link = { open: true }
   const trust = createTrustBook(createMemoryStores().trust)
   const time = manualClock()
+  /** Our own commit in flight, as membership.ts holds it. */
+  const commit: { inFlight?: PromiseWithResolvers<void> } = {}
   const outbox = new Outbox({
     clock: time.clock,
     queue: new SerialQueue(),
@@ -62,6 +66,7 @@ async function outboxInGroup() {
     },
     connected: () => link.open,
     report: (event) => deliveries.push(event),
+    ownCommitSettled: () => commit.inFlight?.promise,
   })
   /** Each report as `id:state`, in order. */
   const states = () => deliveries.map((event) => `${event.id}:${event.state}`)
@@ -73,6 +78,11 @@ async function outboxInGroup() {
     link,
     trust,
     time,
+    commit,
+    alice,
+    replaceGroup: (next: ClientState) => {
+      group = next
+    },
     leave: () => {
       kept = group
       group = undefined
@@ -116,6 +126,29 @@ describe('Outbox', () => {
     expect(outbox.takeOwn(sent[1] as string)).toMatchObject({ kind: 'first', payload: text('two') })
     expect(outbox.takeOwn(sent[1] as string)).toBeUndefined()
     expect(outbox.unacknowledged).toBe(2)
+  })
+
+  test('encrypts nothing while our own commit is in flight, then in the epoch it made', async () => {
+    const { outbox, sent, commit, alice, replaceGroup } = await outboxInGroup()
+    const bob = await createMlsMember('bob')
+    const adding = await alice.commit({ add: [await bob.keyPackage()] })
+    commit.inFlight = Promise.withResolvers<void>()
+    const sending = outbox.send(text('late'))
+    await settle()
+    // Encrypted now, it would be in the epoch the commit ends: bob, whom it adds, could not read it.
+    expect(sent).toEqual([])
+    adding.merge()
+    await bob.join(adding.welcome as string)
+    replaceGroup(alice.state as ClientState)
+    commit.inFlight.resolve()
+    commit.inFlight = undefined
+    await sending
+    expect(sent).toHaveLength(1)
+    const read = await decryptMessage(bob.state as ClientState, decodeBase64url(sent[0] as string))
+    expect(decodePayload(read.plaintext)).toMatchObject({
+      ok: true,
+      payload: text('late'),
+    })
   })
 
   test('settles only once everything sent is seen in the log', async () => {
@@ -162,8 +195,8 @@ describe('Outbox', () => {
       rate: { perSecond: 1000, burst: 1000 },
       bytes: { perSecond: 40_000, burst: 60_000 },
     })
-    const big = (id: string) => ({ kind: 'text' as const, id, text: 'x'.repeat(12_000) })
-    // Each is about 17 KB on the wire: two fit the burst, the third waits ~0.4 s on the clock.
+    const big = (id: string) => ({ kind: 'text' as const, id, text: 'x'.repeat(16_000) })
+    // Each is about 16.6 KB on the wire: two fit the burst, the third waits ~0.32 s on the clock.
     for (const id of ['a', 'b', 'c']) void outbox.send(big(id))
     await until(() => sent.length === 2 && time.waiting() === 1)
     time.advance(300)

@@ -26,18 +26,24 @@ export type OwnEcho =
 
 /** The server's rates before it says what it accepts (its defaults). */
 const DEFAULTS = createLimits()
+/**
+ * The longest a message waits for our own commit in flight: past three of the server's default
+ * commit timeouts it has surely been answered or given up on, and waiting longer would only hold
+ * the message back.
+ */
+const OWN_COMMIT_WAIT_MS = 15_000
 
 /** Stay well under the server's bucket, so no message is ever refused for rate. */
 function pacingFor(rate: ServerLimits['rate']): ServerLimits['rate'] {
   return { perSecond: rate.perSecond * 0.75, burst: Math.max(1, Math.floor((rate.burst * 2) / 3)) }
 }
 
-/** MLS framing and the JSON envelope around a message's payload, in bytes, generously. */
+/** MLS framing, padding and the binary frame's tag around a message's payload, in bytes, generously. */
 const ENVELOPE_BYTES = 512
 
-/** The length of the `app` frame a payload becomes: base64url of the ciphertext, and the rest. */
+/** The length of the binary `app` frame a payload becomes: the ciphertext raw, and the rest. */
 function frameBytesOf(plaintext: Uint8Array): number {
-  return Math.ceil(((plaintext.length + ENVELOPE_BYTES) * 4) / 3) + ENVELOPE_BYTES
+  return plaintext.length + ENVELOPE_BYTES
 }
 
 function contentOf(payload: Payload): OutgoingContent {
@@ -68,6 +74,8 @@ export interface OutboxOptions {
   /** Whether a frame sent now reaches the server (else it waits for `resend`). */
   connected(): boolean
   report(event: DeliveryEvent): void
+  /** Resolves once our own commit in flight is merged or given up; undefined with none. */
+  ownCommitSettled(): Promise<void> | undefined
 }
 
 export class Outbox {
@@ -227,19 +235,15 @@ export class Outbox {
       // In the inbound queue: a frame being decrypted meanwhile would start from the same state,
       // and whichever wrote the group last would undo the other's ratchet step, so the next message
       // would reuse a generation that receivers have already used up.
-      return this.options.queue.run(async () => {
-        // An earlier copy of a retried message reached the log meanwhile: it is sent already.
-        if (outgoing.state !== 'pending') return { id }
-        const group = this.options.group()
-        if (!group) throw new ChatError('not_in_group', 'not in the group')
-        const encrypted = await encryptMessage(group, plaintext)
-        this.options.replaceGroup(encrypted.state)
-        const ciphertext = encodeBase64url(encrypted.ciphertext)
-        outgoing.made = { ciphertext, groupId: groupIdOf(group), epoch: epochOf(group) }
-        this.byCiphertext.set(ciphertext, outgoing)
-        this.transmit(outgoing, ciphertext)
-        return { id }
-      })
+      for (let waited = 0; ; waited += 1) {
+        // Not while our own commit is in flight: a message encrypted now would be in the epoch the
+        // commit ends, unreadable to whoever it adds. Waited for outside the queue, which is where
+        // the commit is merged; asked again inside, in case another was made meanwhile. A commit
+        // the server never answers is given up on by then, so a wait past that is not waited again.
+        const late = waited > 0 && (await this.commitWait())
+        const made = await this.options.queue.run(() => this.encrypt(outgoing, plaintext, late))
+        if (made) return { id }
+      }
     })
     const reported = sent.catch((error: unknown) => {
       const reason = (error as Error).message
@@ -248,6 +252,37 @@ export class Outbox {
     })
     this.outbound = reported.catch(() => {})
     return reported
+  }
+
+  /** Waits for our own commit in flight to settle; true when it took past OWN_COMMIT_WAIT_MS. */
+  private async commitWait(): Promise<boolean> {
+    const settled = this.options.ownCommitSettled()
+    if (!settled) return false
+    const timeout = this.options.clock.sleep(OWN_COMMIT_WAIT_MS).then(() => true)
+    return Promise.race([settled.then(() => false), timeout])
+  }
+
+  /**
+   * Encrypts and sends, in the inbound queue; false when our own commit is in flight (unless the
+   * wait for it is over: `late`).
+   */
+  private async encrypt(
+    outgoing: Outgoing,
+    plaintext: Uint8Array,
+    late: boolean,
+  ): Promise<boolean> {
+    // An earlier copy of a retried message reached the log meanwhile: it is sent already.
+    if (outgoing.state !== 'pending') return true
+    if (!late && this.options.ownCommitSettled()) return false
+    const group = this.options.group()
+    if (!group) throw new ChatError('not_in_group', 'not in the group')
+    const encrypted = await encryptMessage(group, plaintext)
+    this.options.replaceGroup(encrypted.state)
+    const ciphertext = encodeBase64url(encrypted.ciphertext)
+    outgoing.made = { ciphertext, groupId: groupIdOf(group), epoch: epochOf(group) }
+    this.byCiphertext.set(ciphertext, outgoing)
+    this.transmit(outgoing, ciphertext)
+    return true
   }
 
   private transmit(outgoing: Outgoing, ciphertext: string): void {
