@@ -1,6 +1,7 @@
 // (s) the soak: the product at half its knee for ten minutes (64 members as in (a)), with joins
 // and leaves mixed in, and the server's event-loop stalls counted minute by minute. Issue 18's
 // target: no stall over 20 ms. With --profile, each minute's window cuts the server's profile.
+import { type Canary, type CanaryLag, startCanary } from '../canary-process.ts'
 import { STALL_BOUNDS_MS } from '../lag.ts'
 import { measured, settle } from '../measure.ts'
 import { type CpuShare, fmt, type Latency, latencyOf, table } from '../report.ts'
@@ -22,6 +23,8 @@ export interface SoakMinute {
   readonly joins: number
   readonly joinsFailed: number
   readonly slowestJoinMs: number
+  /** An idle process on the server's core: late with the server, the core was taken from both. */
+  readonly canary: CanaryLag
 }
 
 export interface Soak {
@@ -64,22 +67,24 @@ export function soakWorkload(kneeOfA: () => number | undefined): Workload<{ s: S
 
 async function soak(rig: Rig, rate: number, rateFrom: Soak['rateFrom']): Promise<Soak> {
   const processes = await rig.start('product', 2, 's')
+  const canary = startCanary(rig.placement)
   try {
     const members = rig.config.ladder.clients
     await joinMembers(processes, members)
     await settle(processes, 30_000)
     const minutes: SoakMinute[] = []
     for (let minute = 1; minute <= rig.settings.soak.minutes; minute += 1) {
-      const done = await soakMinute(rig, processes, members, rate, minute)
+      const done = await soakMinute(rig, processes, canary, members, rate, minute)
       minutes.push(done)
       log(
         `soak minute ${minute}: p99 ${fmt(done.latency.p99Ms)} ms, lost ` +
           `${done.expected - done.delivered}, ${done.joins} joins, server stall ` +
-          `${fmt(done.cpu.serverStallMs)} ms`,
+          `${fmt(done.cpu.serverStallMs)} ms, idle process beside it ${fmt(done.canary.maxMs)} ms`,
       )
     }
     return { rate, rateFrom, members, minutes }
   } finally {
+    await canary.stop()
     await processes.stop()
   }
 }
@@ -87,6 +92,7 @@ async function soak(rig: Rig, rate: number, rateFrom: Soak['rateFrom']): Promise
 async function soakMinute(
   rig: Rig,
   processes: Processes,
+  canary: Canary,
   members: number,
   rate: number,
   minute: number,
@@ -95,6 +101,7 @@ async function soakMinute(
   if (!sender || !churner) throw new Error('the soak needs two load clients')
   const step = rig.nextStep()
   await sender.request({ type: 'arm', step, senders: members })
+  await canary.take()
   const { value, cpu } = await measured(processes, async () => {
     // Started inside the window: the churner answers nothing else (its lag among them) meanwhile.
     const churning = churner.request({ type: 'churn', durationMs: MINUTE_MS, ...CHURN })
@@ -114,6 +121,7 @@ async function soakMinute(
     return { collected, churned: expectReply(await churning, 'churned') }
   })
   const { collected, churned } = value
+  const idle = await canary.take()
   return {
     minute,
     rate,
@@ -124,6 +132,7 @@ async function soakMinute(
     joins: churned.joins,
     joinsFailed: churned.failed,
     slowestJoinMs: churned.slowestJoinMs,
+    canary: idle,
   }
 }
 
@@ -149,6 +158,8 @@ function soakReport(rig: Rig, s: Soak) {
     fmt(minute.cpu.otherPct),
     ...STALL_BOUNDS_MS.map((_, index) => fmt(minute.cpu.serverStallsOver[index] ?? 0)),
     fmt(minute.cpu.serverStallMs),
+    fmt(minute.canary.over[1] ?? 0),
+    fmt(minute.canary.maxMs),
   ])
   const worst = worstMinute(s)
   // The stall's window: from when the late timer was due (its lateness before it fired) to then.
@@ -171,6 +182,9 @@ function soakReport(rig: Rig, s: Soak) {
     'other CPU %',
     ...STALL_BOUNDS_MS.map((bound) => `stalls > ${bound} ms`),
     'longest stall ms',
+    // bench/canary.ts: stalls the server shares with it are not the server's own doing.
+    `idle process beside it: stalls > ${STALL_BOUNDS_MS[1]} ms`,
+    'idle process: longest ms',
   ]
   const longest = worst?.cpu.serverStallMs ?? Number.NaN
   return {
@@ -180,7 +194,9 @@ function soakReport(rig: Rig, s: Soak) {
       '',
       table(headers, rows),
       '',
-      `A stall is the server's 5 ms timer firing that much late; each minute counts them by size.${profile}`,
+      `A stall is the server's 5 ms timer firing that much late; each minute counts them by size. ` +
+        "The idle process is bench/canary.ts on the server's core, doing nothing but the same timer: " +
+        `when it is late as well, the core was taken from both (the kernel, the shared machine).${profile}`,
     ],
     targets: [
       [

@@ -1,0 +1,41 @@
+// Starts bench/canary.ts pinned beside the server and reads its lag, minute by minute.
+import * as v from 'valibot'
+import { type Placement, pinned } from './proc.ts'
+
+const LagSchema = v.object({
+  p99Ms: v.number(),
+  p999Ms: v.number(),
+  maxMs: v.number(),
+  over: v.array(v.number()),
+  worstAtMs: v.number(),
+})
+export type CanaryLag = v.InferOutput<typeof LagSchema>
+
+export interface Canary {
+  /** Its lag since the last call (see lag.ts). */
+  take(): Promise<CanaryLag>
+  stop(): Promise<void>
+}
+
+export function startCanary(placement: Placement): Canary {
+  const waiting: Array<(message: unknown) => void> = []
+  const script = new URL('./canary.ts', import.meta.url).pathname
+  const child = Bun.spawn(pinned(placement.serverCores, ['bun', script]), {
+    stdin: 'ignore',
+    stdout: 'inherit',
+    stderr: 'inherit',
+    ipc: (message) => waiting.shift()?.(message),
+  })
+  return {
+    async take() {
+      const { promise, resolve } = Promise.withResolvers<unknown>()
+      waiting.push(resolve)
+      child.send('take')
+      return v.parse(LagSchema, await promise)
+    },
+    async stop() {
+      child.kill('SIGTERM')
+      await child.exited
+    },
+  }
+}
