@@ -136,6 +136,15 @@ async function soakMinute(
   }
 }
 
+/**
+ * Whether the server's longest stall of the minute and the idle process's ended within the longer
+ * of the two (and a timer period) of each other: one event took the core from both.
+ */
+function sameMoment(minute: SoakMinute): boolean {
+  const apart = Math.abs(minute.cpu.serverWorstStallAtMs - minute.canary.worstAtMs)
+  return apart <= Math.max(minute.cpu.serverStallMs, minute.canary.maxMs) + 5
+}
+
 /** The soak's longest server stall, and the minute it happened in. */
 export function worstMinute(s: Soak): SoakMinute | undefined {
   return s.minutes.reduce<SoakMinute | undefined>(
@@ -160,6 +169,7 @@ function soakReport(rig: Rig, s: Soak) {
     fmt(minute.cpu.serverStallMs),
     fmt(minute.canary.over[1] ?? 0),
     fmt(minute.canary.maxMs),
+    sameMoment(minute) ? 'yes' : 'no',
   ])
   const worst = worstMinute(s)
   // The stall's window: from when the late timer was due (its lateness before it fired) to then.
@@ -185,6 +195,7 @@ function soakReport(rig: Rig, s: Soak) {
     // bench/canary.ts: stalls the server shares with it are not the server's own doing.
     `idle process beside it: stalls > ${STALL_BOUNDS_MS[1]} ms`,
     'idle process: longest ms',
+    'the two longest at one moment',
   ]
   const longest = worst?.cpu.serverStallMs ?? Number.NaN
   return {
