@@ -83,6 +83,23 @@ describe('binary frames', () => {
     expect(wire.length + LENGTH_PREFIX_BYTES).toBeLessThanOrEqual(360)
   })
 
+  test('refuse to encode more sections than their one-byte count holds', () => {
+    const add = Array.from({ length: 256 }, (_, index) => ({
+      name: `member${index}`,
+      keyPackage: 'AQID',
+    }))
+    expect(() => encodeFrame({ type: 'commit-request', epoch: 1, add, remove: [] })).toThrow(
+      'more than 255',
+    )
+    const fits = encodeFrame({
+      type: 'commit-request',
+      epoch: 1,
+      add: add.slice(0, 255),
+      remove: [],
+    })
+    expect(decodeServerFrame(fits)).toMatchObject({ ok: true })
+  })
+
   test('keep sequence numbers and times past 32 bits', () => {
     for (const seq of [0, 127, 128, 2 ** 32 + 1, 2 ** 48 - 1]) {
       const frame = { type: 'app', seq, from: 'alice', at: 1_900_000_000_000 } as const

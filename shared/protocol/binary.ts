@@ -119,6 +119,9 @@ export function encodeBinaryFrame(frame: { readonly type: string }): Uint8Array<
   const { head, blobs } = SECTIONS[type].take(frame as Fields)
   const headBytes = encoder.encode(JSON.stringify(head))
   const bytes = blobs.map(decodeBlob)
+  // Their count is one byte. A commit request, the one frame with many, carries at most 16 KB of
+  // KeyPackages (COMMIT_REQUEST_KEY_PACKAGE_CHARS), far fewer than 255.
+  if (bytes.length > 255) throw new BinaryFrameError(`${bytes.length} sections is more than 255`)
   let size = 1 + 4 + headBytes.length + 1
   for (const blob of bytes) size += 4 + blob.length
   const out = new Uint8Array(size)
