@@ -1,15 +1,9 @@
 // Starts bench/canary.ts pinned beside the server and reads its lag, minute by minute.
 import * as v from 'valibot'
+import { type Lag, LagSchema } from './ipc.ts'
 import { type Placement, pinned } from './proc.ts'
 
-const LagSchema = v.object({
-  p99Ms: v.number(),
-  p999Ms: v.number(),
-  maxMs: v.number(),
-  over: v.array(v.number()),
-  worstAtMs: v.number(),
-})
-export type CanaryLag = v.InferOutput<typeof LagSchema>
+export type CanaryLag = Lag
 
 export interface Canary {
   /** Its lag since the last call (see lag.ts). */

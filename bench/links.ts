@@ -11,7 +11,7 @@ import type {
 } from '../shared/client/transport.ts'
 import { deliverServerFrame } from '../shared/client/transport.ts'
 import { SocketWriter } from '../shared/net/socket-writer.ts'
-import { isBinaryBody } from '../shared/protocol/binary.ts'
+import { type WireFrame, wireOfBody } from '../shared/protocol/binary.ts'
 import { encodeLengthPrefixed, LENGTH_PREFIX_BYTES } from '../shared/protocol/framing.ts'
 import { createLimits } from '../shared/protocol/limits.ts'
 import { openRawWebSocket } from './raw-websocket.ts'
@@ -44,7 +44,6 @@ export interface TappedLink {
 
 /** The certificates gen-certs makes name localhost (and 127.0.0.1); the engine checks the same. */
 const SERVER_NAME = 'localhost'
-const utf8 = new TextDecoder('utf-8', { fatal: true })
 
 export function tappedLink(
   endpoint: LinkEndpoint,
@@ -89,19 +88,15 @@ export function tappedLink(
 }
 
 function deliver(events: TransportEvents, payload: Uint8Array): void {
-  if (isBinaryBody(payload)) {
-    // Copied: the bytes are only valid during the call.
-    deliverServerFrame(events, payload.slice())
-    return
-  }
-  let text: string
+  let wire: WireFrame
   try {
-    text = utf8.decode(payload)
+    // Copied: the bytes are only valid during the call.
+    wire = wireOfBody(new Uint8Array(payload))
   } catch {
-    events.invalid('the server sent a frame that is not UTF-8')
+    events.invalid('the server sent a frame that is neither UTF-8 JSON nor a binary frame')
     return
   }
-  deliverServerFrame(events, text)
+  deliverServerFrame(events, wire)
 }
 
 function openWebSocket(

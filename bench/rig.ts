@@ -105,7 +105,7 @@ export async function createRig(settings: Settings): Promise<Rig> {
   }
   const certDir = mkdtempSync(join(tmpdir(), 'chatbox-bench-certs-'))
   const certs = await generateCertificates({ dir: certDir })
-  const ciphertextBytes = await measureCiphertextLength()
+  const ciphertextBytes = await measureCiphertextBytes()
   const launch: Launch = {
     settings,
     placement,
@@ -261,7 +261,7 @@ export async function joinMembers(
 }
 
 /** What a real 64-byte text message becomes: the bytes of its MLS PrivateMessage. */
-async function measureCiphertextLength(): Promise<number> {
+async function measureCiphertextBytes(): Promise<number> {
   const identity = await createIdentityKeyPair()
   const own = await createKeyPackage({
     name: 'bench',

@@ -57,7 +57,8 @@ export function nowMicros(): number {
   return (performance.timeOrigin + performance.now()) * 1000
 }
 
-const APP_TAG = 0x01 // shared/protocol/binary.ts: a client's `app` frame is the tag, then the ciphertext
+/** shared/protocol/binary.ts: a client's `app` frame is this tag, then the ciphertext. */
+const APP_TAG = 0x01
 const A = 65
 const ascii = new TextEncoder()
 

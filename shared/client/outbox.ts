@@ -38,7 +38,7 @@ function pacingFor(rate: ServerLimits['rate']): ServerLimits['rate'] {
   return { perSecond: rate.perSecond * 0.75, burst: Math.max(1, Math.floor((rate.burst * 2) / 3)) }
 }
 
-/** MLS framing, padding and the binary frame's tag around a message's payload, in bytes, generously. */
+/** MLS framing, padding and the binary frame's tag around a payload, in bytes, generously. */
 const ENVELOPE_BYTES = 512
 
 /** The length of the binary `app` frame a payload becomes: the ciphertext raw, and the rest. */
@@ -235,15 +235,15 @@ export class Outbox {
       // In the inbound queue: a frame being decrypted meanwhile would start from the same state,
       // and whichever wrote the group last would undo the other's ratchet step, so the next message
       // would reuse a generation that receivers have already used up.
-      for (let waited = 0; ; waited += 1) {
-        // Not while our own commit is in flight: a message encrypted now would be in the epoch the
-        // commit ends, unreadable to whoever it adds. Waited for outside the queue, which is where
-        // the commit is merged; asked again inside, in case another was made meanwhile. A commit
-        // the server never answers is given up on by then, so a wait past that is not waited again.
-        const late = waited > 0 && (await this.commitWait())
-        const made = await this.options.queue.run(() => this.encrypt(outgoing, plaintext, late))
-        if (made) return { id }
+      // Not while our own commit is in flight: a message encrypted now would be in the epoch the
+      // commit ends, unreadable to whoever it adds. Checked in the queue, waited for outside it
+      // (the commit is merged in it), and checked again in case another was made meanwhile. A
+      // commit the server never answers is given up on by then, so a wait past that is not repeated.
+      let late = false
+      while (!(await this.options.queue.run(() => this.encrypt(outgoing, plaintext, late)))) {
+        late = await this.commitWait()
       }
+      return { id }
     })
     const reported = sent.catch((error: unknown) => {
       const reason = (error as Error).message

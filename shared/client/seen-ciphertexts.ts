@@ -15,9 +15,11 @@ export interface SeenCiphertexts {
   add(digest: string): void
 }
 
+const encoder = new TextEncoder()
+
 /** SHA-256 of the ciphertext as the wire carries it: a copy is the same text, byte for byte. */
 export function digestOf(ciphertext: string): string {
-  return encodeBase64url(sha256(new TextEncoder().encode(ciphertext)))
+  return encodeBase64url(sha256(encoder.encode(ciphertext)))
 }
 
 export function createSeenCiphertexts(limit = SEEN_CIPHERTEXTS): SeenCiphertexts {

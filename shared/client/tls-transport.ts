@@ -1,5 +1,5 @@
-// The client side of the raw TLS port (Bun.connect): 4-byte length-prefixed frames, JSON or binary. Bun only;
-// the terminal client uses it.
+// The client side of the raw TLS port (Bun.connect): 4-byte length-prefixed frames, JSON or
+// binary. Bun only; the terminal client uses it.
 import type { Socket } from 'bun'
 import { SocketWriter } from '../net/socket-writer.ts'
 import { wireOfBody } from '../protocol/binary.ts'

@@ -1,5 +1,6 @@
-// The client side of `wss://host:port/ws`: one frame per message, JSON text or binary. Runs in browsers and
-// in Bun; Bun alone takes TLS options (a private CA) through the second constructor argument.
+// The client side of `wss://host:port/ws`: one frame per message, JSON text or binary. Runs in
+// browsers and in Bun; Bun alone takes TLS options (a private CA) through the second constructor
+// argument.
 import type { ConnectTransport } from './transport.ts'
 import { deliverServerFrame } from './transport.ts'
 

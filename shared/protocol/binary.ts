@@ -34,7 +34,7 @@ export function isBinaryType(type: string): type is BinaryType {
 
 /** A body that starts with a tag, not JSON: the TLS port tells the two apart by this byte. */
 export function isBinaryBody(body: Uint8Array): boolean {
-  return body.length > 0 && (body[0] as number) < 0x20 && TYPE_OF_TAG.has(body[0] as number)
+  return body.length > 0 && TYPE_OF_TAG.has(body[0] as number)
 }
 
 /** Where an `app` frame's sequence number starts; its time follows the number's bytes. */
@@ -56,7 +56,7 @@ interface Sections {
   give(head: Fields, blobs: Uint8Array[]): Fields
 }
 
-/** Top-level byte fields, in this order; a missing optional one is simply not sent. */
+/** Top-level byte fields, in this order; only the last may be missing (then it is not sent). */
 function fields(...names: string[]): Sections {
   return {
     take(frame) {

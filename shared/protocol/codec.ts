@@ -98,11 +98,6 @@ export function encodeFrame(frame: ClientFrame | ServerFrame): WireFrame {
   return isBinaryType(frame.type) ? encodeBinaryFrame(frame) : JSON.stringify(frame)
 }
 
-/** A control frame, which is always JSON: a farewell, a presence event. */
-export function encodeJsonFrame(frame: ClientFrame | ServerFrame): string {
-  return JSON.stringify(frame)
-}
-
 /**
  * A frame a store keeps as JSON text (Redis does, to stamp its sequence number in a script), as it
  * goes on the wire: binary when its type is. Text that is not such a frame goes as it is, and the

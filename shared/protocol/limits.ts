@@ -55,8 +55,8 @@ export const MAX_GROUP_INFO_BYTES = 8192
 /**
  * The most names a frame's roster (the MLS group) may list: a bound for parsing, above any room
  * that can form. What bounds a room is the Welcome, which carries the whole ratchet tree (about
- * 230 bytes a member, 310 as base64url) and must fit one frame: about 4,700 members at the
- * default 1 MiB file limit (README, "Costs of MLS here").
+ * 230 bytes a member, raw in a binary frame) and must fit the committer's frame: about 6,300
+ * members at the default 1 MiB file limit (README, "Costs of MLS here").
  */
 export const MAX_ROSTER_NAMES = 10_000
 

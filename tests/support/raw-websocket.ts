@@ -35,7 +35,7 @@ export interface RawWebSocketOptions {
   readonly answerPings?: boolean
   /** Takes every text message; without it they queue for `nextText`. */
   readonly onText?: (text: string) => void
-  /** Takes every binary message (the frames that carry MLS bytes); without it they are only kept in `frames`. */
+  /** Takes every binary message (frames that carry MLS bytes); else they are only in `frames`. */
   readonly onBinary?: (bytes: Uint8Array<ArrayBuffer>) => void
 }
 

@@ -46,8 +46,18 @@ function unstamped(frame: object): string {
   return JSON.stringify(frame).slice(0, -1)
 }
 
+/**
+ * The entry as logged. Its wire form is made only when asked for, which here it seldom is: every
+ * instance delivers what its follower reads, not what its own appends return.
+ */
 function stamped(prefix: string, seq: number): LoggedEntry {
-  return { seq, wire: storedJsonToWire(`${prefix},"seq":${seq}}`) }
+  const text = `${prefix},"seq":${seq}}`
+  return {
+    seq,
+    get wire() {
+      return storedJsonToWire(text)
+    },
+  }
 }
 
 /** Only the id matters of a record stored before commits were checked: it is dissolved. */

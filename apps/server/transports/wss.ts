@@ -1,6 +1,7 @@
 // The WebSocket transport (Bun.serve): maps Bun's callbacks onto connection edges, one frame per
-// message (JSON text, or binary for the frames carrying MLS bytes), broadcasts through one `server.publish`, connections per address counted with
-// the TLS port's. What frames mean is the room's.
+// message (JSON text, or binary for the frames carrying MLS bytes), broadcasts through one
+// `server.publish`, connections per address counted with the TLS port's. What frames mean is the
+// room's.
 import type { Server, ServerWebSocket, WebSocketHandler } from 'bun'
 import type { WireFrame } from '../../../shared/protocol/codec.ts'
 import type { ErrorCode, ErrorFrame, LeaveReason } from '../../../shared/protocol/frames.ts'
