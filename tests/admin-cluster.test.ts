@@ -53,7 +53,7 @@ describe.skipIf(redisMissing)('admin commands through one of two instances', () 
       (frame) => frame.event === 'leave' && frame.name === 'carol',
     )
     expect(leave).toMatchObject({ reason: 'banned' })
-    await watcher.inbox.take('commit', (frame) => frame.removes.includes('carol'))
+    await watcher.inbox.take('commit', (frame) => frame.removes.includes(carol.session.identityKey))
     await alice.waitFor('membership', (event) => event.removed.includes('carol'))
 
     // Her key is refused on both instances, under any name, until unbanned through the other.

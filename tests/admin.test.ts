@@ -192,7 +192,7 @@ describe('bun run admin release, of a member online', () => {
     expect(await bob.waitFor('error', (event) => event.code === 'released')).toMatchObject({
       message: 'the admin gave this name to a new key',
     })
-    await watcher.inbox.take('commit', (frame) => frame.removes.includes('bob'))
+    await watcher.inbox.take('commit', (frame) => frame.removes.includes(bob.session.identityKey))
     await alice.waitFor(
       'presence',
       (event) => event.name === 'bob' && event.event === 'leave' && event.reason === 'released',
@@ -228,7 +228,9 @@ describe('bun run admin ban and unban', () => {
     )
     expect(leave).toMatchObject({ reason: 'banned' })
     await server.process.until('"event":"admin","action":"ban","name":"carol"')
-    const removal = await watcher.inbox.take('commit', (frame) => frame.removes.includes('carol'))
+    const removal = await watcher.inbox.take('commit', (frame) =>
+      frame.removes.includes(carol.session.identityKey),
+    )
     await alice.waitFor('membership', (event) => event.removed.includes('carol'))
     await alice.session.sendText('after carol was banned')
     const sent = await watcher.inbox.take('app')

@@ -126,13 +126,13 @@ describe.skipIf(redisMissing)('two instances sharing one room through Redis', ()
     alice.sendCommit(request, {
       commit: byAlice.commit,
       welcome: byAlice.welcome,
-      adds: ['carol'],
+      adds: byAlice.adds,
       removes: [],
     })
     bob.sendCommit(request, {
       commit: byBob.commit,
       welcome: byBob.welcome,
-      adds: ['carol'],
+      adds: byBob.adds,
       removes: [],
     })
 
@@ -155,7 +155,7 @@ describe.skipIf(redisMissing)('two instances sharing one room through Redis', ()
     expect(log.map((entry) => epochOf(entry.wire))).toEqual([0, 1])
     expect(await two.cluster?.groups.load()).toMatchObject({
       epoch: 2,
-      roster: ['alice', 'bob', 'carol'],
+      roster: [alice, bob, carol].map((member) => member.mls.binding.identityKey),
     })
     // Nobody was sent a second commit for epoch 1: alice's message after it arrives first.
     alice.client.send({ type: 'app', ciphertext: 'QUZURVI' })

@@ -4,8 +4,8 @@
 import { describe, expect, setDefaultTimeout, test } from 'bun:test'
 import type { ClientState } from 'ts-mls'
 import { createCommit, encodeMlsMessage } from 'ts-mls'
-import { cipherSuite, membersOf } from '../shared/client/mls.ts'
-import { encodeBase64url } from '../shared/protocol/base64url.ts'
+import { cipherSuite, membersOf, readKeyPackage } from '../shared/client/mls.ts'
+import { decodeBase64url, encodeBase64url } from '../shared/protocol/base64url.ts'
 import type { ErrorCode, ServerFrame } from '../shared/protocol/frames.ts'
 import { type EngineClient, startEngineClient } from './support/engine.ts'
 import { startTestServer, type TestServer } from './support/harness.ts'
@@ -77,8 +77,8 @@ describe('a hostile member cannot freeze the room', () => {
         epoch,
         commit: 'Z2FyYmFnZSBjb21taXQ',
         welcome: 'Z2FyYmFnZSB3ZWxjb21l',
-        adds: ['mallory'],
-        removes: ['mallory'],
+        adds: [mallory.mls.binding.identityKey],
+        removes: [mallory.mls.binding.identityKey],
       })
     }
     await refusedWith(mallory, 'bad_key_package')
@@ -118,16 +118,22 @@ interface Variant {
   send(mallory: HostileMember, request: CommitRequest, atFounding: ClientState): Promise<void>
 }
 
+/** The identity keys of the KeyPackages a request relays: what a commit adding them claims. */
+async function keysAsked(request: CommitRequest): Promise<string[]> {
+  const added = request.add.map((item) => readKeyPackage(decodeBase64url(item.keyPackage)))
+  return (await Promise.all(added)).map((peer) => peer.identityKey)
+}
+
 /** Sends `made` as the answer to the request to add alice, claiming just that. */
-function claimAddingAlice(
+async function claimAddingAlice(
   mallory: HostileMember,
   request: CommitRequest,
   made: { commit: string; welcome?: string },
-): void {
+): Promise<void> {
   mallory.sendCommit(request, {
     commit: made.commit,
     welcome: made.welcome,
-    adds: ['alice'],
+    adds: await keysAsked(request),
     removes: [],
   })
 }
@@ -143,7 +149,7 @@ const variants: Variant[] = [
       mallory.sendCommit(request, {
         commit: 'AAECAwQF',
         welcome: 'AAEC',
-        adds: ['alice'],
+        adds: await keysAsked(request),
         removes: [],
       })
     },
@@ -155,7 +161,7 @@ const variants: Variant[] = [
       const copy = await createMlsMember('mallory', mallory.mls.identity)
       await copy.found()
       const made = await copy.commit({ add: [request.add[0]?.keyPackage ?? ''] })
-      claimAddingAlice(mallory, request, made)
+      await claimAddingAlice(mallory, request, made)
     },
   },
   {
@@ -163,7 +169,7 @@ const variants: Variant[] = [
     code: 'bad_commit',
     async send(mallory, request, atFounding) {
       const made = await commitWith(atFounding, { add: [await aliceKeyPackage(request)] })
-      claimAddingAlice(mallory, request, made)
+      await claimAddingAlice(mallory, request, made)
     },
   },
   {
@@ -178,7 +184,7 @@ const variants: Variant[] = [
         epoch: request.epoch + 1,
         commit: made.commit,
         welcome: made.welcome,
-        adds: ['alice'],
+        adds: await keysAsked(request),
         removes: [],
       })
     },
@@ -193,7 +199,7 @@ const variants: Variant[] = [
         add: [await aliceKeyPackage(request)],
         removeLeaves: [bobLeaf],
       })
-      claimAddingAlice(mallory, request, made)
+      await claimAddingAlice(mallory, request, made)
     },
   },
   {
@@ -206,7 +212,7 @@ const variants: Variant[] = [
         signaturePrivateKey: other.keys.signKey,
       }
       const made = await commitWith(state, { add: [await aliceKeyPackage(request)] })
-      claimAddingAlice(mallory, request, made)
+      await claimAddingAlice(mallory, request, made)
     },
   },
   {
@@ -217,19 +223,20 @@ const variants: Variant[] = [
       const bobLeaf = membersOf(state).find((leaf) => leaf.name === 'bob')?.leafIndex as number
       const asBob = { ...state, privatePath: { ...state.privatePath, leafIndex: bobLeaf } }
       const made = await commitWith(asBob as ClientState, { add: [await aliceKeyPackage(request)] })
-      claimAddingAlice(mallory, request, made)
+      await claimAddingAlice(mallory, request, made)
     },
   },
   {
+    // Claims name leaves by key: the leaf it adds carries no key the claims name.
     what: 'a commit that adds "alice" with a key mallory made',
-    code: 'key_mismatch',
+    code: 'commit_mismatch',
     async send(mallory, request) {
       const fake = await createMlsMember('alice')
       const [keyPackage] = await keyPackagesOf([await fake.keyPackage()])
       const made = await commitWith(mallory.mls.state as ClientState, {
         add: [keyPackage as never],
       })
-      claimAddingAlice(mallory, request, made)
+      await claimAddingAlice(mallory, request, made)
     },
   },
   {
@@ -251,7 +258,7 @@ const variants: Variant[] = [
       mallory.sendCommit(request, {
         commit: encodeBase64url(encodeMlsMessage(result.commit)),
         welcome: welcome && encodeBase64url(welcome),
-        adds: ['alice'],
+        adds: await keysAsked(request),
         removes: [],
       })
     },
@@ -322,7 +329,7 @@ describe('clients refuse a member nobody added', () => {
     mallory.sendCommit(request, {
       commit: honest.commit,
       welcome: forged,
-      adds: ['alice'],
+      adds: [alice.session.identityKey],
       removes: [],
     })
 
@@ -367,8 +374,9 @@ async function asMalloryRemovesDave(at: (name: string) => TestServer) {
   const [alice, bob, dave] = clients as [EngineClient, EngineClient, EngineClient]
   await dave.session.leave()
   const request = await mallory.nextRequest()
-  expect(request).toMatchObject({ add: [], remove: ['dave'] })
-  return { mallory, alice, bob, request }
+  const daveKey = dave.session.identityKey
+  expect(request).toMatchObject({ add: [], remove: [daveKey] })
+  return { mallory, alice, bob, request, daveKey }
 }
 
 /** mallory's commit removing dave, validly signed, with garbage path secrets for `victims`. */
@@ -383,17 +391,17 @@ async function removeDaveGarbled(mallory: HostileMember, victims: string[]) {
 describe('a commit nobody can follow does not stop the room', () => {
   test('path secrets garbled for bob alone: bob reports it, alice removes mallory and adds bob back', async () => {
     await using server = await startTestServer()
-    const { mallory, alice, bob, request } = await asMalloryRemovesDave(() => server)
+    const { mallory, alice, bob, request, daveKey } = await asMalloryRemovesDave(() => server)
     await using _m = mallory
     await using _a = alice
     await using _b = bob
     const made = await removeDaveGarbled(mallory, ['bob'])
     const attacked = performance.now()
-    mallory.sendCommit(request, { commit: made.commit, adds: [], removes: ['dave'] })
+    mallory.sendCommit(request, { commit: made.commit, adds: [], removes: [daveKey] })
 
     expect(await bob.waitFor('warning', (event) => event.code === 'group_integrity')).toBeDefined()
     const removal = await mallory.client.inbox.take('commit', (frame) =>
-      frame.removes.includes('mallory'),
+      frame.removes.includes(mallory.mls.binding.identityKey),
     )
     expect(removal.from).toBe('alice')
     await bob.session.whenReady()
@@ -413,13 +421,13 @@ describe('a commit nobody can follow does not stop the room', () => {
 
   test('path secrets garbled for everyone: the honest members start a new group within the commit timeout', async () => {
     await using server = await startTestServer()
-    const { mallory, alice, bob, request } = await asMalloryRemovesDave(() => server)
+    const { mallory, alice, bob, request, daveKey } = await asMalloryRemovesDave(() => server)
     await using _m = mallory
     await using _a = alice
     await using _b = bob
     const made = await removeDaveGarbled(mallory, ['alice', 'bob'])
     const attacked = performance.now()
-    mallory.sendCommit(request, { commit: made.commit, adds: [], removes: ['dave'] })
+    mallory.sendCommit(request, { commit: made.commit, adds: [], removes: [daveKey] })
 
     await alice.waitFor('warning', (event) => event.code === 'group_integrity')
     await bob.waitFor('warning', (event) => event.code === 'group_integrity')
@@ -489,7 +497,7 @@ describe.skipIf(!hasRedis())('the same checks with two instances sharing Redis',
       signaturePrivateKey: forger.keys.signKey,
     }
     const made = await commitWith(state, { add: [await aliceKeyPackage(request)] })
-    claimAddingAlice(mallory, request, made)
+    await claimAddingAlice(mallory, request, made)
     await refusedWith(mallory, 'bad_signature')
     await alice.session.whenReady()
     expect(await delivered(alice, bob, 'across instances')).toBeLessThan(COMMIT_TIMEOUT_MS)
@@ -501,16 +509,16 @@ describe.skipIf(!hasRedis())('the same checks with two instances sharing Redis',
     await using one = await startTestServer({ redis: { url: redis.url } })
     await using two = await startTestServer({ redis: { url: redis.url } })
     // mallory and bob on one instance, alice and dave on the other.
-    const { mallory, alice, bob, request } = await asMalloryRemovesDave((name) =>
+    const { mallory, alice, bob, request, daveKey } = await asMalloryRemovesDave((name) =>
       name === 'alice' || name === 'dave' ? two : one,
     )
     await using _m = mallory
     await using _a = alice
     await using _b = bob
     const made = await removeDaveGarbled(mallory, ['bob'])
-    mallory.sendCommit(request, { commit: made.commit, adds: [], removes: ['dave'] })
+    mallory.sendCommit(request, { commit: made.commit, adds: [], removes: [daveKey] })
     const removal = await mallory.client.inbox.take('commit', (frame) =>
-      frame.removes.includes('mallory'),
+      frame.removes.includes(mallory.mls.binding.identityKey),
     )
     expect(removal.from).toBe('alice')
     await bob.session.whenReady()

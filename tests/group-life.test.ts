@@ -64,7 +64,9 @@ describe('the MLS group over time', () => {
     const bobBefore = (await bob.stores.group.load())?.state as string
 
     await carol.session.leave()
-    const removal = await watcher.inbox.take('commit', (frame) => frame.removes.includes('carol'))
+    const removal = await watcher.inbox.take('commit', (frame) =>
+      frame.removes.includes(carol.session.identityKey),
+    )
     await alice.waitFor('membership', (event) => event.removed.includes('carol'))
     await alice.session.sendText('after carol left')
     await alice.session.sendFile({

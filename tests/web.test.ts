@@ -46,8 +46,9 @@ describe('the web client bundle', () => {
     const scripts = [...assets.values()].filter((asset) => asset.contentType.includes('javascript'))
     expect(scripts).toHaveLength(1)
     const script = scripts[0]?.body ?? new Uint8Array()
-    // Without the crypto alias a ~390 KB node:crypto polyfill would be inlined.
-    expect(script.length).toBeLessThan(350_000)
+    // Without the crypto alias a ~390 KB node:crypto polyfill would be inlined. The page is ~352 KB
+    // with the devices' screens; the bound leaves room to grow, not room for that polyfill.
+    expect(script.length).toBeLessThan(380_000)
     const text = new TextDecoder().decode(script)
     expect(text).not.toMatch(/["'](node:[a-z]+|bun:[a-z]+|bun)["']/)
     expect(text).not.toContain('innerHTML=`')
@@ -781,7 +782,7 @@ describe.skipIf(!browserAvailable())('the web client in Chromium', () => {
       mallory.sendCommit(request, {
         commit: honest.commit,
         welcome: forged,
-        adds: ['alice'],
+        adds: honest.adds,
         removes: [],
       })
 

@@ -7,6 +7,7 @@ import { ChatError, type ChatSession } from '../../shared/client/session.ts'
 import { mentionsYou } from './bell.ts'
 import { type CommandContext, parseCommand, type QuestionPurpose } from './commands.ts'
 import { createDeliveryMarks } from './delivery-marks.ts'
+import { createShownDevices } from './device-commands.ts'
 import { createDownloadFolder } from './downloads.ts'
 import { neutralizeLine } from './neutralize.ts'
 import { refusalOf, type TermNotice } from './notices.ts'
@@ -72,6 +73,7 @@ export function createChatController(
     },
     deliveries,
     files,
+    shownDevices: createShownDevices(),
     print: (text) => surface.print(text),
     notify,
     confirm: (question, purpose) => surface.confirm(neutralizeLine(question), purpose),

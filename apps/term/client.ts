@@ -21,6 +21,7 @@ import {
   installIdentity,
   readIdentityFile,
 } from './identity-file.ts'
+import { createJoiningLines } from './joining-lines.ts'
 import { neutralize, neutralizeLine } from './neutralize.ts'
 import {
   loadOptions,
@@ -222,10 +223,19 @@ async function main(): Promise<void> {
     if (error instanceof IdentityFileError || error instanceof TrustError) quit(error.message, 1)
     throw error
   }
+  // A new device's link code, as the mode it runs in prints events: a line, or JSON with --json.
+  const joining = createJoiningLines(
+    createView({
+      color: interactive && options.color,
+      verbose: false,
+      json: !interactive && options.json,
+      multiline: interactive,
+    }),
+  )
   let session: ChatSession
   try {
     session = await startUp(
-      { input: process.stdin, output: process.stdout, interactive },
+      { input: process.stdin, output: process.stdout, interactive, joining },
       options,
       {
         trust: async (address, ask) => {
@@ -250,6 +260,7 @@ async function main(): Promise<void> {
             },
             secret,
             ...(options.invite === undefined ? {} : { invite: options.invite }),
+            ...(options.linkDevice ? { linkDevice: true } : {}),
           }),
       },
     )

@@ -10,6 +10,7 @@ import {
   type ParsedLine,
   parseCommand,
 } from './commands.ts'
+import { createShownDevices } from './device-commands.ts'
 import { Refusal, renderNotice, type TermNotice } from './notices.ts'
 
 const own = await createIdentityKeyPair()
@@ -43,6 +44,15 @@ function fakeContext(answer = false, members: MemberView[] = []) {
         calls.push('clearHistory')
         return 12
       },
+      approveDevice: async (code) => {
+        calls.push(`approveDevice ${code}`)
+        return []
+      },
+      devices: async () => [],
+      unlinkDevice: async (key) => {
+        calls.push(`unlinkDevice ${key}`)
+        return []
+      },
     },
     maxFileBytes: 1024,
     deliveries: {
@@ -56,6 +66,7 @@ function fakeContext(answer = false, members: MemberView[] = []) {
         return { type: 'saved', file: number, name: 'f.txt', path: `/d/f (${number}).txt` }
       },
     },
+    shownDevices: createShownDevices(),
     print: (text) => printed.push(text),
     notify: (notice) => {
       notices.push(notice)
@@ -140,6 +151,9 @@ describe('the registry', () => {
         '/retry N           send your message N again, which a "not sent" line numbered',
         '/verify NAME       show the safety number to compare with NAME (then mark them verified)',
         '/trust NAME        accept the changed key of NAME',
+        '/devices           your devices, numbered, with their fingerprints',
+        '/link CODE         link your new device that shows CODE (started with --link-device)',
+        '/unlink DEVICE     unlink one of your devices: its number in /devices, or its fingerprint',
         '/room              the room code: everyone in the group sees the same one',
         '/clear-history     forget the messages this device keeps (others keep theirs)',
         '/quit              leave the room (Ctrl-C and Ctrl-D do too)',
@@ -224,6 +238,7 @@ describe('running commands', () => {
         inGroup: false,
         verified: false,
         keyChanged: false,
+        devices: [{ identityKey: 'k', fingerprint: 'ab cd', online: true, inGroup: false }],
       },
     ])
     await commandOf('/who').run(context, '')
@@ -241,8 +256,17 @@ describe('running commands', () => {
       inGroup: true,
       verified: true,
       keyChanged: false,
+      devices: [
+        { identityKey: own.publicKeyText, fingerprint: 'ab cd', online: true, inGroup: true },
+      ],
     }
-    const bob = { ...you, name: 'bob', fingerprint: 'ef 01', verified: true }
+    const bob = {
+      ...you,
+      name: 'bob',
+      fingerprint: 'ef 01',
+      verified: true,
+      devices: [{ identityKey: 'b', fingerprint: 'ef 01', online: true, inGroup: true }],
+    }
     const { context, printed, notices } = fakeContext(false, [bob, you])
     await commandOf('/who').run(context, '')
     expect(printed).toEqual([
@@ -272,6 +296,67 @@ describe('running commands', () => {
           },
         ],
       },
+    ])
+  })
+
+  test('/who lists a person once, with each device below it when there are several', async () => {
+    const alice: MemberView = {
+      name: 'alice',
+      identityKey: 'first',
+      fingerprint: '1111 2222',
+      online: true,
+      inGroup: true,
+      verified: true,
+      keyChanged: false,
+      devices: [
+        { identityKey: 'first', fingerprint: '1111 2222', online: false, inGroup: true },
+        { identityKey: own.publicKeyText, fingerprint: '3333 4444', online: true, inGroup: true },
+        { identityKey: 'new', fingerprint: '5555 6666', online: true, inGroup: false },
+      ],
+    }
+    const { context, printed, notices } = fakeContext(false, [alice])
+    await commandOf('/who').run(context, '')
+    // As fields too; a person on one device has no `devices` (the test above): it adds nothing.
+    expect(notices).toMatchObject([
+      {
+        type: 'who',
+        members: [
+          {
+            fingerprint: '1111 2222',
+            devices: [
+              { fingerprint: '1111 2222', thisDevice: false, online: false, inGroup: true },
+              { fingerprint: '3333 4444', thisDevice: true, online: true, inGroup: true },
+              { fingerprint: '5555 6666', thisDevice: false, online: true, inGroup: false },
+            ],
+          },
+        ],
+      },
+    ])
+    expect(printed).toEqual([
+      [
+        '-- alice  1111 2222  (you, online, in group)',
+        '--    device 1111 2222  (away, in group)',
+        '--    device 3333 4444  (this device, online, in group)',
+        '--    device 5555 6666  (online, not in group)',
+      ].join('\n'),
+    ])
+  })
+
+  test('/verify of yourself on a linked device shows the key the others see, not its own', async () => {
+    const you: MemberView = {
+      name: 'alice',
+      identityKey: 'first',
+      fingerprint: '1111 2222',
+      online: true,
+      inGroup: true,
+      verified: true,
+      keyChanged: false,
+      devices: [],
+    }
+    const { context, printed } = fakeContext(true, [you])
+    await commandOf('/verify alice').run(context, 'alice')
+    expect(printed).toEqual([
+      "-- alice is you; your key's fingerprint is 1111 2222 (the others see it in /who)",
     ])
   })
 

@@ -1,10 +1,11 @@
 // The slash commands as one registry that also writes /help; knows the session, not the screen.
 
 import { describeSize } from '../../shared/client/files.ts'
-import { ChatError, type ChatSession } from '../../shared/client/session.ts'
+import { ChatError, type ChatSession, type MemberView } from '../../shared/client/session.ts'
 import { keyFingerprint } from '../../shared/crypto/fingerprint.ts'
 import { nameKey } from '../../shared/protocol/names.ts'
 import type { DeliveryMarks } from './delivery-marks.ts'
+import { DEVICE_COMMANDS, type ShownDevices } from './device-commands.ts'
 import { readFileForSending } from './downloads.ts'
 import { neutralizeLine } from './neutralize.ts'
 import { describeHelp, Refusal, type TermNotice } from './notices.ts'
@@ -25,12 +26,17 @@ export interface CommandContext {
     | 'roomCode'
     | 'leave'
     | 'clearHistory'
+    | 'approveDevice'
+    | 'devices'
+    | 'unlinkDevice'
   >
   readonly maxFileBytes: number
   /** Own messages that failed, for sending one again. */
   readonly deliveries: Pick<DeliveryMarks, 'retry'>
   /** Received files, for saving one the save quota held back. */
   readonly files: Pick<ReceivedFiles, 'save'>
+  /** The device list last shown, whose numbers /unlink takes. */
+  readonly shownDevices: ShownDevices
   /** Prints as it is (the help list). */
   print(text: string): void
   /** Tells the user something, as fields (--json) or a sentence (notices.ts): never free text. */
@@ -174,15 +180,29 @@ async function who(context: CommandContext): Promise<undefined> {
         inGroup: member.inGroup,
         verified: member.verified,
         keyChanged: member.keyChanged,
+        ...(member.devices.length > 1 ? { devices: devicesOf(member, session.identityKey) } : {}),
       })),
   })
+}
+
+function devicesOf(member: MemberView, thisDevice: string) {
+  return member.devices.map((device) => ({
+    fingerprint: device.fingerprint,
+    thisDevice: device.identityKey === thisDevice,
+    online: device.online,
+    inGroup: device.inGroup,
+  }))
 }
 
 async function verify(context: CommandContext, name: string): Promise<undefined> {
   const { session } = context
   // There is no number to compare with yourself; your own key is what the others compare.
   if (nameKey(name) === nameKey(session.name)) {
-    const fingerprint = await keyFingerprint(session.identityKey)
+    // Your person's key, as /who shows it to the others: on a linked device not this device's own.
+    const you = (await session.members()).find(
+      (member) => nameKey(member.name) === nameKey(session.name),
+    )
+    const fingerprint = you?.fingerprint ?? (await keyFingerprint(session.identityKey))
     context.notify({ type: 'self', name: session.name, fingerprint })
     return
   }
@@ -253,6 +273,7 @@ export const COMMANDS: CommandRegistry = createCommandRegistry([
       context.notify({ type: 'key-accepted', name })
     },
   },
+  ...DEVICE_COMMANDS,
   {
     name: 'room',
     help: 'the room code: everyone in the group sees the same one',

@@ -99,6 +99,14 @@ export function formatEvent(event: ChatEvent, options: FormatOptions): string | 
         )
       }
       return warning(options, neutralizeLine(event.message))
+    case 'device-presence':
+      // The person is still online: /who lists its devices.
+      return undefined
+    case 'link-code':
+      // On a line of its own, in pipe mode too: a script reads it as it stands.
+      return `link code: ${event.code}`
+    case 'linked':
+      return system(options, 'a device of yours approved this one: it is linked')
     case 'error':
       return warning(options, `server: ${neutralizeLine(event.message)} (${event.code})`)
     case 'status':

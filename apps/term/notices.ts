@@ -7,8 +7,18 @@ import { describeSize } from '../../shared/client/files.ts'
 import { safetyNumberRows } from '../../shared/crypto/fingerprint.ts'
 import { neutralizeLine } from './neutralize.ts'
 
+/** One device of a member in /who: each has its own key, and its own leaf in the group. */
+const MemberDeviceSchema = v.object({
+  fingerprint: v.string(),
+  /** The device this client runs on. */
+  thisDevice: v.boolean(),
+  online: v.boolean(),
+  inGroup: v.boolean(),
+})
+
 const MemberSchema = v.object({
   name: v.string(),
+  /** The person's key (its first device's), which safety numbers cover. */
   fingerprint: v.string(),
   /** This client itself. */
   you: v.boolean(),
@@ -16,6 +26,18 @@ const MemberSchema = v.object({
   inGroup: v.boolean(),
   verified: v.boolean(),
   keyChanged: v.boolean(),
+  /** Only for a person on more than one device: one device says nothing the fields above do not. */
+  devices: v.optional(v.array(MemberDeviceSchema)),
+})
+
+/** One of your devices in /devices, by the number /unlink takes. */
+const DeviceSchema = v.object({
+  number: v.number(),
+  fingerprint: v.string(),
+  linkedAt: v.number(),
+  thisDevice: v.boolean(),
+  /** The device that first took the name: it cannot be unlinked. */
+  first: v.boolean(),
 })
 
 /** Why a typed line or a file was refused; engine codes pass through, anything else is `failed`. */
@@ -37,6 +59,12 @@ export const REFUSAL_CODES = [
   'too_long',
   'send_failed',
   'refused',
+  'link_code',
+  'link_mismatch',
+  'link_invalid',
+  'device_refused',
+  'unknown_device',
+  'this_device',
   'failed',
 ] as const
 export type RefusalCode = (typeof REFUSAL_CODES)[number]
@@ -56,6 +84,13 @@ export const TermNoticeSchema = v.variant('type', [
   /** `/clear-history`: how many messages this device forgot. */
   v.object({ type: v.literal('history-cleared'), forgotten: v.number() }),
   v.object({ type: v.literal('saved'), ...HeldFile, path: v.string() }),
+  /** `/devices`, and after `/link` and `/unlink`: your devices, numbered. */
+  v.object({ type: v.literal('devices'), ...Name, devices: v.array(DeviceSchema) }),
+  /** `/link CODE` approved the device that shows CODE. */
+  v.object({ type: v.literal('device-linked'), ...Name, code: v.string() }),
+  v.object({ type: v.literal('device-unlinked'), ...Name, fingerprint: v.string() }),
+  /** On a device started with --link-device: where to type its code, and for how long. */
+  v.object({ type: v.literal('link-hint'), ...Name, code: v.string(), minutes: v.number() }),
   v.object({
     type: v.literal('held'),
     ...HeldFile,
@@ -116,16 +151,70 @@ export function renderNotice(notice: TermNotice, options: { readonly color: bool
 
 /** The lines, each a notice of its own; one may go on over further, indented lines. */
 function noticeLines(notice: Exclude<TermNotice, { type: 'help' }>): string[] {
-  if (notice.type === 'who') {
-    return notice.members.map(
-      (member) => `${neutralizeLine(member.name)}  ${member.fingerprint}  (${marksOf(member)})`,
-    )
-  }
+  if (notice.type === 'who') return notice.members.flatMap(memberLines)
+  if (notice.type === 'devices') return deviceLines(notice)
   return [describeNotice(notice)]
 }
 
-function describeNotice(notice: Exclude<TermNotice, { type: 'help' | 'who' }>): string {
+/** A person on one line; below it each of its devices, when it has more than one. */
+function memberLines(member: Member): string[] {
+  const head = `${neutralizeLine(member.name)}  ${member.fingerprint}  (${marksOf(member)})`
+  if (!member.devices || member.devices.length < 2) return [head]
+  return [
+    head,
+    ...member.devices.map((device) => {
+      const marks = [
+        device.thisDevice ? 'this device' : '',
+        device.online ? 'online' : 'away',
+        device.inGroup ? 'in group' : 'not in group',
+      ]
+      return `   device ${device.fingerprint}  (${marks.filter(Boolean).join(', ')})`
+    }),
+  ]
+}
+
+function deviceLines(notice: Extract<TermNotice, { type: 'devices' }>): string[] {
+  const rows = notice.devices.map((device) => {
+    const marks = [device.thisDevice ? 'this device' : '', device.first ? 'first' : '']
+    const shown = marks.filter(Boolean).join(', ')
+    return (
+      `  ${String(device.number).padStart(2)}  ${device.fingerprint}  ` +
+      `linked ${describeDate(device.linkedAt)}${shown ? `  (${shown})` : ''}`
+    )
+  })
+  const count = notice.devices.length
+  return [`${neutralizeLine(notice.name)} has ${count} device${count === 1 ? '' : 's'}:`, ...rows]
+}
+
+/** `2025-03-01 14:05` in local time: when a device was linked. */
+export function describeDate(at: number): string {
+  const date = new Date(at)
+  const two = (value: number) => String(value).padStart(2, '0')
+  return (
+    `${date.getFullYear()}-${two(date.getMonth() + 1)}-${two(date.getDate())} ` +
+    `${two(date.getHours())}:${two(date.getMinutes())}`
+  )
+}
+
+function describeNotice(notice: Exclude<TermNotice, { type: 'help' | 'who' | 'devices' }>): string {
   switch (notice.type) {
+    case 'device-linked':
+      return (
+        `the device that showed ${neutralizeLine(notice.code)} is linked: it reads and sends ` +
+        `as ${neutralizeLine(notice.name)}`
+      )
+    case 'device-unlinked':
+      return (
+        `device ${notice.fingerprint} is unlinked: it can no longer read or send as ` +
+        neutralizeLine(notice.name)
+      )
+    case 'link-hint': {
+      const name = neutralizeLine(notice.name)
+      return (
+        `type /link ${neutralizeLine(notice.code)} on a device where you are ${name}; ` +
+        `the code works once, for ${notice.minutes} minute${notice.minutes === 1 ? '' : 's'}`
+      )
+    }
     case 'room-code':
       return `room code: ${notice.roomCode ?? 'none yet (not in the group)'}`
     case 'safety-number': {
@@ -202,4 +291,6 @@ const ENGINE_CODES: Partial<Record<ChatErrorCode, RefusalCode>> = {
   unknown_member: 'unknown_member',
   send_failed: 'send_failed',
   refused: 'refused',
+  link_code: 'link_code',
+  link_mismatch: 'link_mismatch',
 }

@@ -1,5 +1,11 @@
 import { describe, expect, test } from 'bun:test'
-import { DEFAULT_SAVE_QUOTA_BYTES, loadOptions, parseServerAddress, UsageError } from './options.ts'
+import {
+  DEFAULT_SAVE_QUOTA_BYTES,
+  loadOptions,
+  parseServerAddress,
+  USAGE,
+  UsageError,
+} from './options.ts'
 
 describe('terminal client options', () => {
   test('flags win over the environment', () => {
@@ -52,6 +58,20 @@ describe('terminal client options', () => {
     // How `bun run admin invite` prints it, for this reason: a separate argument reads as a flag.
     expect(() => loadOptions(['--invite', code], {})).toThrow(UsageError)
     expect(() => loadOptions(['--invite=short'], {})).toThrow(UsageError)
+  })
+
+  test('--link-device is off unless given, and needs the name it joins as', () => {
+    expect(loadOptions(['--name', 'alice'], {}).linkDevice).toBe(false)
+    expect(loadOptions(['--name', 'alice', '--link-device'], {}).linkDevice).toBe(true)
+    expect(loadOptions(['--link-device'], { CHATBOX_NAME: 'alice' }).linkDevice).toBe(true)
+    expect(() => loadOptions(['--link-device'], {})).toThrow(
+      '--link-device needs --name NAME (or CHATBOX_NAME): the name you hold',
+    )
+    // A linked device makes its own key: an imported one would be another device's.
+    expect(() =>
+      loadOptions(['--name', 'alice', '--link-device', '--import-identity', 'alice.json'], {}),
+    ).toThrow(UsageError)
+    expect(USAGE).toMatch(/^ {2}--link-device {9}join as another device of --name/m)
   })
 
   test('--verbose is off unless given', () => {

@@ -14,6 +14,8 @@ export const USAGE = `usage: bun run apps/term/client.ts [options]
   --name NAME           your name in the room (env CHATBOX_NAME)
   --secret SECRET       the room secret, if the server asks for one (env CHATBOX_ROOM_SECRET)
   --invite=CODE         an invite from the admin for --name (bun run admin invite NAME)
+  --link-device         join as another device of --name: shows a link code to type as
+                        /link CODE on a device where you are NAME already
   --ca FILE             trust this CA certificate for the server (PEM)
   --download-dir DIR    where received files are saved (default ~/Downloads/chatbox)
   --save-quota SIZE     save received files automatically up to SIZE per session, e.g. 20MiB;
@@ -109,6 +111,8 @@ const OptionsSchema = v.object({
   bell: v.optional(OnOff),
   /** Off by --no-color or a non-empty NO_COLOR; marks never depend on colour either way. */
   color: v.boolean(),
+  /** Join as a new device of `name`, approved by one that holds it (needs `name`). */
+  linkDevice: v.boolean(),
   json: v.boolean(),
   truncate: v.boolean(),
   verbose: v.boolean(),
@@ -135,6 +139,7 @@ export function loadOptions(argv: string[], env: Record<string, string | undefin
         name: { type: 'string' },
         secret: { type: 'string' },
         invite: { type: 'string' },
+        'link-device': { type: 'boolean' },
         ca: { type: 'string' },
         'download-dir': { type: 'string' },
         'save-quota': { type: 'string' },
@@ -183,6 +188,7 @@ export function loadOptions(argv: string[], env: Record<string, string | undefin
       String(DEFAULT_HISTORY_LIMITS.maxAgeMs / DAY_MS),
     bell: values['no-bell'] ? 'off' : values.bell ? 'on' : env.CHATBOX_BELL,
     color: values['no-color'] !== true && !env.NO_COLOR,
+    linkDevice: values['link-device'] === true,
     json: values.json === true,
     truncate: values.truncate === true,
     verbose: values.verbose === true,
@@ -193,5 +199,15 @@ export function loadOptions(argv: string[], env: Record<string, string | undefin
     const flag = String(key ?? '').replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`)
     throw new UsageError(`${flag ? `--${flag} ` : ''}${issue?.message}`)
   }
-  return result.output
+  const options = result.output
+  // The code the device shows is made for its name, and a device that holds the name types it.
+  if (options.linkDevice && !options.name) {
+    throw new UsageError('--link-device needs --name NAME (or CHATBOX_NAME): the name you hold')
+  }
+  if (options.linkDevice && options.importIdentity) {
+    throw new UsageError(
+      '--link-device makes a new key for this device; --import-identity brings one: use one',
+    )
+  }
+  return options
 }

@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'bun:test'
 import { PassThrough, Writable } from 'node:stream'
+import type { ChatEvent } from '../../shared/client/events.ts'
 import { ChatError } from '../../shared/client/session.ts'
 import type { ErrorCode } from '../../shared/protocol/frames.ts'
 import { checkName } from '../../shared/protocol/names.ts'
@@ -269,5 +270,68 @@ describe('the start-up on injected streams', () => {
       'nothing answers at 127.0.0.1:8444',
       1,
     ])
+  })
+})
+
+describe('a new device waiting to be linked', () => {
+  /** A session that shows a link code when it connects and is admitted once `approve` is called. */
+  function waitingSession() {
+    const listeners = new Set<(event: ChatEvent) => void>()
+    const emit = (event: ChatEvent) => {
+      for (const listener of listeners) listener(event)
+    }
+    const approved = Promise.withResolvers<void>()
+    const code = { type: 'link-code', code: '7KQ2-M9XD-4HRT', expiresAt: 0 } as const
+    const session = {
+      connect: async () => {
+        emit(code)
+        await approved.promise
+        emit({ type: 'linked' })
+      },
+      close: async () => {},
+      on(listener: (event: ChatEvent) => void) {
+        listeners.add(listener)
+        return () => listeners.delete(listener)
+      },
+    }
+    const approve = () => approved.resolve()
+    return { session, emit, approve, code, trust: async () => undefined, open: () => session }
+  }
+
+  const joining = (event: ChatEvent) =>
+    event.type === 'link-code'
+      ? `link code: ${event.code}`
+      : event.type === 'linked'
+        ? '-- linked'
+        : undefined
+
+  test('without a terminal its code is a line of its own, and nothing once it has joined', async () => {
+    const terminal = mockTerminal()
+    const server = waitingSession()
+    const joined = startUp(
+      { ...terminal, interactive: false, joining },
+      { server: SERVER, name: 'alice' },
+      server,
+    )
+    await terminal.waitFor(/link code: 7KQ2-M9XD-4HRT\n/)
+    server.approve()
+    await joined
+    server.emit(server.code)
+    expect(terminal.drawn()).toBe('link code: 7KQ2-M9XD-4HRT\n-- linked\n')
+  })
+
+  test('on a terminal the spinner makes way for the code, then waits for the approval', async () => {
+    const terminal = mockTerminal()
+    const server = waitingSession()
+    const joined = startUp(
+      { ...terminal, interactive: true, joining },
+      { server: SERVER, name: 'alice' },
+      server,
+    )
+    await terminal.waitFor(/\nlink code: 7KQ2-M9XD-4HRT\n[\s\S]*Waiting for a device of alice/)
+    server.approve()
+    await joined
+    // The spinner's own line is erased by cursor moves, which this mock terminal drops.
+    expect(terminal.drawn()).toMatch(/-- linked\n[\s\S]*Joined 127\.0\.0\.1:8444 as alice/)
   })
 })

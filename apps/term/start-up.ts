@@ -1,6 +1,8 @@
-// The clack start-up on injected streams: server, certificate, name, secret; no sockets, no exit.
+// The clack start-up on injected streams: server, certificate, name, secret, and a new device's
+// link code while it waits to be approved; no sockets, no exit.
 import type { Readable, Writable } from 'node:stream'
 import * as clack from '@clack/prompts'
+import type { ChatEvent, ChatListener } from '../../shared/client/events.ts'
 import { refusalRemedy } from '../../shared/client/refusals.ts'
 import { ChatError } from '../../shared/client/session.ts'
 import { checkName } from '../../shared/protocol/names.ts'
@@ -13,6 +15,11 @@ export interface StartUpIo {
   readonly output: Writable
   /** A person answers at a terminal; without one, anything missing ends the start-up. */
   readonly interactive: boolean
+  /**
+   * What an event that comes while joining reads as (a new device's link code, `linked`), on
+   * lines of its own; undefined leaves it out.
+   */
+  readonly joining?: (event: ChatEvent, name: string) => string | undefined
 }
 
 /** Start-up cannot go on: what to tell the user, and the process's exit code. */
@@ -42,6 +49,8 @@ export class WrongAddressError extends StartUpError {
 export interface Joinable {
   connect(): Promise<void>
   close(): Promise<void>
+  /** Events before `connect` resolves: a device started with --link-device shows its code. */
+  on?(listener: ChatListener): () => void
 }
 
 export interface JoinAttempt {
@@ -151,7 +160,19 @@ export async function startUp<S extends Joinable>(
     for (;;) {
       const session = steps.open({ address, ca, name, secret })
       const spinner = io.interactive ? clack.spinner({ output: io.output }) : undefined
-      spinner?.start(`Joining ${address.label} as ${name}`)
+      const joining = `Joining ${address.label} as ${name}`
+      spinner?.start(joining)
+      // A new device waits here, not admitted, until a device of the name approves its code.
+      const asked = name
+      const stop = session.on?.((event) => {
+        const text = io.joining?.(event, asked)
+        if (text === undefined) return
+        spinner?.clear()
+        io.output.write(`${text}\n`)
+        spinner?.start(
+          event.type === 'link-code' ? `Waiting for a device of ${asked} to approve` : joining,
+        )
+      })
       try {
         await session.connect()
         spinner?.stop(`Joined ${address.label} as ${name}`)
@@ -175,6 +196,8 @@ export async function startUp<S extends Joinable>(
         if (remedy === 'ask_secret') secret = await askSecret(reason)
         else if (remedy === 'ask_name') name = await askName(name, reason)
         else throw new StartUpError(reason, 1)
+      } finally {
+        stop?.()
       }
     }
   }

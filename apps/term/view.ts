@@ -41,6 +41,9 @@ type Quiet =
 /** How session.ts says the client itself ended the connection (leave, close). */
 const CLOSED_ON_PURPOSE = new Set(['left the room', 'closed'])
 
+/** Notices that list one thing a line (/who, /help, /devices), in pipe mode too. */
+const LISTS: ReadonlySet<TermNotice['type']> = new Set(['who', 'help', 'devices'])
+
 const HIDDEN: Quiet = { kind: 'hidden' }
 const AS_FORMATTED: Quiet = { kind: 'as-formatted' }
 
@@ -107,8 +110,8 @@ export function createView(options: ViewOptions): TermView {
       if (notice.type === 'room-code' && notice.roomCode !== null) codeShown = notice.roomCode
       if (options.json) return safeJson(notice)
       const text = renderNotice(notice, { color })
-      // One line per notice in pipe mode, but for /who and /help, which list one thing a line.
-      if (options.multiline || notice.type === 'who' || notice.type === 'help') return text
+      // One line per notice in pipe mode, but for the lists, which give one thing a line.
+      if (options.multiline || LISTS.has(notice.type)) return text
       return text.replaceAll('\n', '\\n')
     },
     line,

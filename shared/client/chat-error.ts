@@ -16,6 +16,12 @@ export type ChatErrorCode =
   /** Shown as pending, then it failed: the `delivery` event already told the views why. */
   | 'send_failed'
   | 'refused'
+  /** What was typed is not a link code at all. */
+  | 'link_code'
+  /** The server offered a device that does not show the code typed: nothing was approved. */
+  | 'link_mismatch'
+  /** The server answered a device request with something else. */
+  | 'protocol'
 
 export class ChatError extends Error {
   constructor(

@@ -8,9 +8,11 @@ import {
   type ClientState,
   commitChanges,
   membersOf,
+  ownLeafIndex,
   type PeerKeyPackage,
   readKeyPackage,
 } from './mls.ts'
+import { observePerson, personProblem, type Self } from './person-keys.ts'
 import type { TrustBook } from './trust-book.ts'
 
 type CommitRequest = Extract<ServerFrame, { type: 'commit-request' }>
@@ -23,22 +25,31 @@ export interface MadeCommit {
 
 /**
  * One commit for the request: the adds whose KeyPackages name the newcomer and carry a key this
- * user does not know otherwise (a changed key is announced and its add refused), the old leaves of
- * those who rejoin, and the removals asked for. Undefined when that changes nothing.
+ * user does not know otherwise (a changed key is announced and its add refused), the old leaf of
+ * each device that rejoins (the leaf with its KeyPackage's key), and the leaves asked removed by
+ * key. Another leaf of the same name is another device of that person, and stays. Undefined when
+ * that changes nothing.
  */
 export async function makeCommit(
   group: ClientState,
   request: CommitRequest,
-  context: { readonly name: string; readonly trust: TrustBook; readonly hub: EventHub },
+  context: { readonly trust: TrustBook; readonly hub: EventHub; self(): Self },
 ): Promise<MadeCommit | undefined> {
-  const { name, trust, hub } = context
+  const { trust, hub } = context
+  const self = context.self()
   const members = membersOf(group)
+  const ownKey = members.find((member) => member.leafIndex === ownLeafIndex(group))?.identityKey
   const accepted: PeerKeyPackage[] = []
   for (const add of request.add) {
     try {
       const peer = await readKeyPackage(decodeBase64url(add.keyPackage))
       if (nameKey(peer.name) !== nameKey(add.name)) throw new Error(`it names ${peer.name}`)
-      if ((await trust.observe(peer.name, peer.identityKey)) === 'changed') {
+      // Our own leaf stays, so a second leaf with its key would only make a commit all refuse.
+      if (peer.identityKey === ownKey) throw new Error("it carries this client's own key")
+      const seen = await observePerson(trust, self, peer, true)
+      const problem = personProblem(seen, peer)
+      if (problem) throw new Error(problem)
+      if (seen === 'changed') {
         announceKeyChange(peer.name, trust, hub)
         throw new Error('its key differs from the one known for that name')
       }
@@ -47,10 +58,10 @@ export async function makeCommit(
       hub.warn('refused_add', `not adding ${add.name}: ${(error as Error).message}`)
     }
   }
-  const removeNames = new Set(request.remove.map(nameKey))
-  for (const peer of accepted) removeNames.add(nameKey(peer.name))
+  const removeKeys = new Set(request.remove)
+  for (const peer of accepted) removeKeys.add(peer.identityKey)
   const removed = members.filter(
-    (member) => removeNames.has(nameKey(member.name)) && member.name !== name,
+    (member) => removeKeys.has(member.identityKey) && member.identityKey !== ownKey,
   )
   if (accepted.length === 0 && removed.length === 0) return undefined
   const result = await commitChanges(group, {
@@ -64,8 +75,8 @@ export async function makeCommit(
       epoch: request.epoch,
       commit: encodeBase64url(result.commit),
       welcome: result.welcome ? encodeBase64url(result.welcome) : undefined,
-      adds: accepted.map((peer) => peer.name),
-      removes: removed.map((member) => member.name),
+      adds: accepted.map((peer) => peer.identityKey),
+      removes: removed.map((member) => member.identityKey),
     },
   }
 }

@@ -84,6 +84,8 @@ export class Connection {
   /** Stops for good: no reconnect, no ping; the transport is closed once `idle` says so. */
   stop(): void {
     this.wanted = false
+    // A connect still waiting to be admitted (a new device waiting for approval) ends here.
+    this.admitted.reject(new ChatError('not_connected', 'the connection was closed'))
     this.options.clock.clearTimeout(this.reconnectTimer)
     this.options.clock.clearInterval(this.pingTimer)
   }

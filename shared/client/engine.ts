@@ -1,6 +1,8 @@
 // Builds the engine's parts and wires them together: the connection, the log reader, the
 // membership state machine, the outbox and the message reader, and routes every frame from the
 // server to the part it concerns. The facade (session.ts) offers them to the views.
+
+import { linkCode } from '../crypto/device-links.ts'
 import { roomCode } from '../crypto/fingerprint.ts'
 import {
   createIdentityKeyPair,
@@ -9,11 +11,13 @@ import {
   importIdentity,
   signWithIdentity,
 } from '../crypto/identity-key.ts'
-import { authMessage, type ServerFrame } from '../protocol/frames.ts'
+import { encodeBase64url } from '../protocol/base64url.ts'
+import { authMessage, type DeviceLink, type ServerFrame } from '../protocol/frames.ts'
 import { DEFAULT_MAX_FILE_BYTES } from '../protocol/limits.ts'
 import { ChatError } from './chat-error.ts'
 import { type Clock, systemClock } from './clock.ts'
 import { Connection } from './connection.ts'
+import { DeviceDesk } from './devices.ts'
 import { EventHub } from './event-hub.ts'
 import {
   createHistory,
@@ -27,6 +31,7 @@ import { readMessage } from './message-reader.ts'
 import { type ClientState, epochAuthenticator, epochOf } from './mls.ts'
 import { OnlineRoster } from './online-roster.ts'
 import { Outbox } from './outbox.ts'
+import type { Self } from './person-keys.ts'
 import { COMMIT_NOT_TAKEN, refusesJoin, SEND_REFUSALS } from './refusals.ts'
 import { createSeenCiphertexts } from './seen-ciphertexts.ts'
 import { SerialQueue } from './serial-queue.ts'
@@ -48,6 +53,11 @@ export interface EngineOptions {
   readonly clock?: Clock
   /** How much of what is shown the device keeps for the next session (history.ts). */
   readonly history?: HistoryLimits
+  /**
+   * Join as another device of `name`, which a device that holds it already must approve: until it
+   * does, the room shows a link code (a `link-code` event) and waits. Ignored once linked.
+   */
+  readonly linkDevice?: boolean
 }
 
 export interface Engine {
@@ -61,6 +71,10 @@ export interface Engine {
   readonly roster: OnlineRoster
   /** Messages shown on this device, kept for the next session. */
   readonly history: History
+  /** This person's devices: approve a new one, list them, unlink one. */
+  readonly devices: DeviceDesk
+  /** This client as the checks of other devices' leaves need it. */
+  self(): Self
   loadIdentity(): Promise<IdentityKeyPair>
   identityKey(): string
   /** The largest file the server takes whole (from `ready`; the option before that). */
@@ -77,6 +91,10 @@ export function createEngine(options: EngineOptions): Engine {
   const queue = new SerialQueue()
   let maxFileBytes = options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES
   let identity: IdentityKeyPair | undefined
+  /** This device's approvals up to its person's first key; none for a first device. */
+  let links: readonly DeviceLink[] = []
+  /** Goes into the link code this device shows while it waits to be linked; one per run. */
+  const linkNonce = encodeBase64url(crypto.getRandomValues(new Uint8Array(16)))
   // One load for every caller: two at once must not each make and save an identity of their own.
   let loadingIdentity: Promise<IdentityKeyPair> | undefined
 
@@ -86,6 +104,7 @@ export function createEngine(options: EngineOptions): Engine {
       const loaded = stored ? await importIdentity(stored) : await createIdentityKeyPair()
       if (!stored) await stores.identity.save({ ...exportIdentity(loaded), createdAt: clock.now() })
       identity = loaded
+      links = stored?.links ?? []
       return loaded
     })().catch((error: unknown) => {
       loadingIdentity = undefined
@@ -123,6 +142,7 @@ export function createEngine(options: EngineOptions): Engine {
       ...(options.secret === undefined ? {} : { secret: options.secret }),
       // Sent with every hello: the server uses it only while the name is not bound to this key.
       ...(options.invite === undefined ? {} : { invite: options.invite }),
+      ...(options.linkDevice && links.length === 0 ? { link: { nonce: linkNonce } } : {}),
     }),
     receive,
     async lost() {
@@ -130,6 +150,7 @@ export function createEngine(options: EngineOptions): Engine {
       outbox.offline()
       reader.stop()
       roster.lost()
+      devices.lost()
       await membership.save().catch(() => {})
     },
   })
@@ -156,8 +177,9 @@ export function createEngine(options: EngineOptions): Engine {
     clock,
     keys: () => {
       const keys = ownIdentity()
-      return { name, signKey: keys.privateKeyBytes, publicKey: keys.publicKeyBytes }
+      return { name, signKey: keys.privateKeyBytes, publicKey: keys.publicKeyBytes, links }
     },
+    self,
     send,
     setStatus: (status, detail) => connection.setStatus(status, detail),
     connected: () => connection.open,
@@ -190,8 +212,40 @@ export function createEngine(options: EngineOptions): Engine {
     seen: createSeenCiphertexts(),
   }
 
+  function self(): Self {
+    const identityKey = ownIdentity().publicKeyText
+    return { name, identityKey, personKey: links.at(-1)?.by ?? identityKey }
+  }
+
+  const devices = new DeviceDesk({
+    name,
+    identity: ownIdentity,
+    send,
+    connected: () => connection.open,
+  })
+
+  /** Approved by a device of the name: the approvals go into every KeyPackage from now on. */
+  async function linked(approvals: readonly DeviceLink[]): Promise<void> {
+    links = approvals
+    const stored = await stores.identity.load()
+    if (stored) await stores.identity.save({ ...stored, links: [...approvals] })
+    hub.emit({ type: 'linked' })
+  }
+
   async function receive(frame: ServerFrame): Promise<void> {
     switch (frame.type) {
+      case 'link-waiting':
+        hub.emit({
+          type: 'link-code',
+          code: linkCode(name, ownIdentity().publicKeyText, linkNonce),
+          expiresAt: frame.expiresAt,
+        })
+        return
+      case 'linked':
+        return linked(frame.links)
+      case 'link-device':
+      case 'devices':
+        return devices.receive(frame)
       case 'challenge': {
         const keys = ownIdentity()
         send({
@@ -246,6 +300,7 @@ export function createEngine(options: EngineOptions): Engine {
 
   async function onError(frame: Extract<ServerFrame, { type: 'error' }>): Promise<void> {
     const { code, message, fatal } = frame
+    if (!fatal && devices.refused(code, message)) return
     if (COMMIT_NOT_TAKEN.has(code)) membership.commitRefused()
     const refusal = `the server refused it: ${message}`
     const failed = SEND_REFUSALS.has(code) ? outbox.refused(refusal) : []
@@ -274,6 +329,8 @@ export function createEngine(options: EngineOptions): Engine {
     outbox,
     roster,
     history,
+    devices,
+    self,
     loadIdentity,
     identityKey: () => identity?.publicKeyText ?? '',
     maxFileBytes: () => maxFileBytes,

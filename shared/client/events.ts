@@ -81,6 +81,16 @@ export type ChatEvent =
       readonly at: number
       readonly reason?: LeaveReason
     }
+  /**
+   * One device of someone online already came or went: the person's presence is unchanged (no
+   * `presence` event), but a list of devices is not.
+   */
+  | {
+      readonly type: 'device-presence'
+      readonly event: 'join' | 'leave'
+      readonly name: string
+      readonly identityKey: string
+    }
   /** The MLS group changed: who can read what is sent from now on. */
   | {
       readonly type: 'membership'
@@ -97,6 +107,13 @@ export type ChatEvent =
       readonly previousKey: string
       readonly newKey: string
     }
+  /**
+   * This new device waits to be linked: show the code, to be typed on a device of the same name
+   * (`/link CODE` or "Link a device") before `expiresAt`.
+   */
+  | { readonly type: 'link-code'; readonly code: string; readonly expiresAt: number }
+  /** A device of the name approved this one: it joins the room as that person. */
+  | { readonly type: 'linked' }
   /** Something that must not pass silently: a forged sender, an undecryptable message, … */
   | { readonly type: 'warning'; readonly code: WarningCode; readonly message: string }
   /** The server refused something (its error code and message). */

@@ -5,7 +5,6 @@
 import { epochDigest } from '../mls/public-group.ts'
 import { decodeBase64url } from '../protocol/base64url.ts'
 import type { CommitDeliverFrame, ServerFrame } from '../protocol/frames.ts'
-import { nameKey } from '../protocol/names.ts'
 import { announceKeyChange } from './committer.ts'
 import type { EventHub } from './event-hub.ts'
 import { commitProblem, welcomeProblem } from './group-checks.ts'
@@ -19,6 +18,7 @@ import {
   membersOf,
   type OwnKeyPackage,
 } from './mls.ts'
+import { observePerson, personProblem, type Self } from './person-keys.ts'
 import type { TrustBook } from './trust-book.ts'
 
 type WelcomeFrame = Extract<ServerFrame, { type: 'welcome' }>
@@ -28,9 +28,10 @@ export type Intake<T> =
   | { readonly ok: false; readonly reason: 'invalid' | 'key_change'; readonly message: string }
 
 export interface PinContext {
-  readonly name: string
   readonly trust: TrustBook
   readonly hub: EventHub
+  /** This client's name, key and person key: its own leaf is not checked, its other devices are. */
+  readonly self: () => Self
 }
 
 /**
@@ -57,9 +58,8 @@ export async function takeWelcome(
       ? undefined
       : "it puts this client in another state of the group than the server's")
   if (problem) return invalid(`refused the Welcome from ${frame.from}: ${problem}`)
-  const changed = await changedPin(membersOf(joined), pins)
-  if (changed) return { ok: false, reason: 'key_change', message: `did not join: ${changed}` }
-  return { ok: true, value: joined }
+  const refused = await personRefusal(membersOf(joined), pins, 'did not join')
+  return refused ?? { ok: true, value: joined }
 }
 
 /** Applies a commit only if it adds and removes what the server says and every leaf is bound. */
@@ -84,22 +84,31 @@ export async function takeCommit(
   }
   const problem = commitProblem(change, frame)
   if (problem) return invalid(`refused ${frame.from}'s commit #${frame.seq}: ${problem}`)
-  const changed = await changedPin(effect.added, pins)
-  if (changed) return { ok: false, reason: 'key_change', message: `left the group: ${changed}` }
-  return { ok: true, value: effect }
+  const refused = await personRefusal(effect.added, pins, 'left the group')
+  return refused ?? { ok: true, value: effect }
 }
 
-/** The first leaf whose key differs from the one trusted for its name, as a sentence. */
-async function changedPin(
+/**
+ * The first leaf that is not the person the user trusts for its name: approvals that do not
+ * verify, a device under this client's own name its devices never approved ('invalid'), or a key
+ * other than the trusted one ('key_change', recorded for the user to decide).
+ */
+async function personRefusal(
   leaves: readonly GroupMember[],
-  { name, trust, hub }: PinContext,
-): Promise<string | undefined> {
+  { trust, hub, self }: PinContext,
+  outcome: string,
+): Promise<Intake<never> | undefined> {
+  const own = self()
   for (const leaf of leaves) {
-    if (nameKey(leaf.name) === nameKey(name)) continue
-    if ((await trust.check(leaf.name, leaf.identityKey)) !== 'changed') continue
-    await trust.observe(leaf.name, leaf.identityKey)
+    if (leaf.identityKey === own.identityKey) continue
+    const seen = await observePerson(trust, own, leaf, false)
+    const problem = personProblem(seen, leaf)
+    if (problem) return invalid(`${outcome}: ${problem}`)
+    if (seen !== 'changed') continue
+    await observePerson(trust, own, leaf, true)
     announceKeyChange(leaf.name, trust, hub)
-    return `the key of ${leaf.name} is not the one you trust; accept it to join again`
+    const message = `${outcome}: the key of ${leaf.name} is not the one you trust; accept it to join again`
+    return { ok: false, reason: 'key_change', message }
   }
   return undefined
 }

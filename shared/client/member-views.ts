@@ -1,52 +1,97 @@
 // What the views show of the room's members and of each change of the group: names with their
 // keys' fingerprints, who is online, in the group, verified or changed. Reads; sends nothing.
+import { personKeyOf } from '../crypto/device-links.ts'
 import { keyFingerprint, roomCode } from '../crypto/fingerprint.ts'
 import type { Member } from '../protocol/frames.ts'
 import { nameKey } from '../protocol/names.ts'
 import type { ChatEvent } from './events.ts'
 import { type ClientState, epochAuthenticator, epochOf, membersOf } from './mls.ts'
+import type { Self } from './person-keys.ts'
 import type { TrustBook } from './trust-book.ts'
 
-export interface MemberView {
-  readonly name: string
+/** One device of a member: each is its own leaf with its own key. */
+export interface DeviceSummary {
   readonly identityKey: string
   readonly fingerprint: string
-  /** Connected to the server now. */
   readonly online: boolean
-  /** Holds a leaf in the MLS group: can read what is sent. */
+  readonly inGroup: boolean
+}
+
+/** One person: a name, with the key its devices lead to and each device. */
+export interface MemberView {
+  readonly name: string
+  /** The person's key: the one trusted for the name, which safety numbers cover. */
+  readonly identityKey: string
+  readonly fingerprint: string
+  /** Connected to the server now, from any device. */
+  readonly online: boolean
+  /** Holds a leaf in the MLS group, from any device: can read what is sent. */
   readonly inGroup: boolean
   readonly verified: boolean
   readonly keyChanged: boolean
+  /** Its devices known here: in the group or online. */
+  readonly devices: readonly DeviceSummary[]
 }
 
-/** Everyone in the group or online, each once; this client always counts as verified. */
+interface Seen {
+  readonly name: string
+  readonly personKey: string
+  readonly devices: Map<string, { online: boolean; inGroup: boolean }>
+}
+
+/** Everyone in the group or online, each person once; this client always counts as verified. */
 export async function memberViews(
-  self: string,
+  self: Self,
   group: ClientState | undefined,
   online: ReadonlyMap<string, Member>,
   trust: TrustBook,
 ): Promise<MemberView[]> {
-  const byName = new Map<string, Member & { inGroup: boolean }>()
-  for (const member of group ? membersOf(group) : []) {
-    byName.set(nameKey(member.name), { ...member, inGroup: true })
+  const people = new Map<string, Seen>()
+  function person(name: string, personKey: string): Seen {
+    const key = nameKey(name)
+    let seen = people.get(key)
+    if (!seen) {
+      seen = { name, personKey, devices: new Map() }
+      people.set(key, seen)
+    }
+    return seen
+  }
+  for (const leaf of group ? membersOf(group) : []) {
+    const personKey =
+      (await personKeyOf(leaf.name, leaf.identityKey, leaf.links ?? [])) ?? leaf.identityKey
+    const device = { online: online.has(leaf.identityKey), inGroup: true }
+    person(leaf.name, personKey).devices.set(leaf.identityKey, device)
   }
   for (const member of online.values()) {
-    if (!byName.has(nameKey(member.name)))
-      byName.set(nameKey(member.name), { ...member, inGroup: false })
+    // Online but not in the group yet: its approvals are not known here, only its key.
+    const seen = person(member.name, member.identityKey)
+    if (!seen.devices.has(member.identityKey)) {
+      seen.devices.set(member.identityKey, { online: true, inGroup: false })
+    }
   }
   const changed = new Set(trust.pendingChanges().map((change) => nameKey(change.name)))
   return Promise.all(
-    [...byName.values()].map(async (member) => {
-      const key = nameKey(member.name)
-      const verified = (await trust.get(member.name))?.verified ?? false
+    [...people.values()].map(async (seen) => {
+      const key = nameKey(seen.name)
+      const isSelf = key === nameKey(self.name)
+      const personKey = isSelf ? self.personKey : seen.personKey
+      const verified = (await trust.get(seen.name))?.verified ?? false
+      const devices = await Promise.all(
+        [...seen.devices].map(async ([identityKey, device]) => ({
+          identityKey,
+          fingerprint: await keyFingerprint(identityKey),
+          ...device,
+        })),
+      )
       return {
-        name: member.name,
-        identityKey: member.identityKey,
-        fingerprint: await keyFingerprint(member.identityKey),
-        online: online.has(key),
-        inGroup: member.inGroup,
-        verified: member.name === self || (verified && !changed.has(key)),
+        name: seen.name,
+        identityKey: personKey,
+        fingerprint: await keyFingerprint(personKey),
+        online: devices.some((device) => device.online),
+        inGroup: devices.some((device) => device.inGroup),
+        verified: isSelf || (verified && !changed.has(key)),
         keyChanged: changed.has(key),
+        devices,
       }
     }),
   )

@@ -26,6 +26,10 @@ async function aliceMembership() {
     hub,
     clock: systemClock,
     keys: () => alice.keys,
+    self: () => {
+      const own = alice.binding.identityKey
+      return { name: 'alice', identityKey: own, personKey: own }
+    },
     send: (frame) => sent.push(frame),
     setStatus: () => {},
     connected: () => true,
@@ -35,11 +39,19 @@ async function aliceMembership() {
   return { alice, membership, sent, events, trust, stores }
 }
 
-/** bob founds a group and adds the KeyPackage alice last sent: the frames the server would relay. */
-async function bobAddsAlice(keyPackage: string, roster?: (members: Member[]) => Member[]) {
+/**
+ * bob founds a group and adds the KeyPackage alice last sent (and those of `others`): the frames
+ * the server would relay.
+ */
+async function bobAddsAlice(
+  keyPackage: string,
+  roster?: (members: Member[]) => Member[],
+  others: MlsMember[] = [],
+) {
   const bob = await createMlsMember('bob')
   await bob.found()
-  const commit = await bob.commit({ add: [keyPackage] })
+  const theirs = await Promise.all(others.map((other) => other.keyPackage()))
+  const commit = await bob.commit({ add: [keyPackage, ...theirs] })
   commit.merge()
   const state = bob.state as NonNullable<MlsMember['state']>
   const members = membersOf(state).map(({ name, identityKey }) => ({ name, identityKey }))
@@ -55,6 +67,37 @@ async function bobAddsAlice(keyPackage: string, roster?: (members: Member[]) => 
     },
   }
 }
+
+/** alice founds a group and adds these members in her own commit, which the log then shows. */
+async function aliceFoundsWith(...others: MlsMember[]) {
+  const made = await aliceMembership()
+  await made.membership.askToJoin()
+  await made.membership.found()
+  const add = await Promise.all(
+    others.map(async (other) => ({ name: other.name, keyPackage: await other.keyPackage() })),
+  )
+  await made.membership.commitRequested({ type: 'commit-request', epoch: 0, add, remove: [] })
+  const commit = lastCommit(made.sent)
+  await made.membership.readCommit({
+    ...commitDelivered(1, 'alice', 0, commit.commit),
+    adds: others.map((other) => other.binding),
+  })
+  for (const other of others) await other.join(commit.welcome as string)
+  return made
+}
+
+function commitDelivered(seq: number, from: string, epoch: number, commit: string) {
+  return { type: 'commit' as const, seq, from, at: seq, epoch, commit, adds: [], removes: [] }
+}
+
+function lastCommit(sent: ClientFrame[]): Extract<ClientFrame, { type: 'commit' }> {
+  const frame = sent.findLast((item) => item.type === 'commit')
+  if (frame?.type !== 'commit') throw new Error('no commit sent')
+  return frame
+}
+
+const leafKeys = (membership: Membership) =>
+  membersOf(membership.group as never).map((leaf) => leaf.identityKey)
 
 function lastKeyPackage(sent: ClientFrame[]): string {
   const frame = sent.findLast((item) => item.type === 'key-package')
@@ -171,13 +214,91 @@ describe('Membership', () => {
   })
 
   test('admitted again, it resumes its own group and leaves one the room no longer has', async () => {
-    const { membership } = await aliceMembership()
+    const { membership, alice } = await aliceMembership()
     await membership.askToJoin()
     await membership.found()
     const groupId = groupIdOf(membership.group as never)
-    const ours = { groupId, epoch: 0, roster: ['alice'] }
+    const ours = { groupId, epoch: 0, roster: [alice.binding.identityKey] }
     expect(await membership.admitted(ours, 0)).toBe(true)
     expect(await membership.admitted({ ...ours, groupId: 'X'.repeat(22) }, 0)).toBe(false)
+    expect(membership.state.kind).toBe('joining')
+  })
+
+  test("admitted again, it rejoins when the roster holds another of alice's keys but not its own", async () => {
+    const { membership } = await aliceMembership()
+    await membership.askToJoin()
+    await membership.found()
+    const otherDevice = await createMlsMember('alice')
+    const roster = [otherDevice.binding.identityKey]
+    const status = { groupId: groupIdOf(membership.group as never), epoch: 0, roster }
+    expect(await membership.admitted(status, 0)).toBe(false)
+    expect(membership.state.kind).toBe('joining')
+  })
+
+  test("asked to remove one of bob's devices by its key, it keeps his other one", async () => {
+    const { membership, sent, events } = await aliceMembership()
+    await membership.askToJoin()
+    // bob's phone adds alice and his laptop (alice's committer would not yet: her trust book
+    // holds one key per name, so a second device's key reads as a changed one).
+    const laptop = await createMlsMember('bob')
+    const { welcome, bob: phone } = await bobAddsAlice(lastKeyPackage(sent), undefined, [laptop])
+    await membership.welcome(welcome)
+    const keys = [phone, laptop].map((device) => device.binding.identityKey)
+    const [phoneKey, laptopKey] = keys as [string, string]
+    expect(leafKeys(membership)).toContain(laptopKey)
+    await membership.commitRequested({
+      type: 'commit-request',
+      epoch: 1,
+      add: [],
+      remove: [laptopKey],
+    })
+    const commit = lastCommit(sent)
+    expect(commit).toMatchObject({ adds: [], removes: [laptopKey] })
+    await membership.readCommit({
+      ...commitDelivered(2, 'alice', 1, commit.commit),
+      removes: [laptopKey],
+    })
+    expect(membership.state).toMatchObject({ kind: 'member', lastSeq: 2 })
+    expect(sent.filter((frame) => frame.type === 'commit-refused')).toEqual([])
+    expect(leafKeys(membership)).toContain(phoneKey)
+    expect(leafKeys(membership)).not.toContain(laptopKey)
+    expect(events.findLast((event) => event.type === 'membership')).toMatchObject({
+      epoch: 2,
+      members: ['bob', 'alice'],
+      removed: ['bob'],
+    })
+  })
+
+  test('takes a commit logged before devices, whose removes holds a name', async () => {
+    const bob = await createMlsMember('bob')
+    const carol = await createMlsMember('carol')
+    const { membership, sent, events } = await aliceFoundsWith(bob, carol)
+    const removal = await bob.commit({ remove: ['carol'] })
+    await membership.readCommit({
+      ...commitDelivered(2, 'bob', 1, removal.commit),
+      removes: ['carol'],
+    })
+    expect(sent.filter((frame) => frame.type === 'commit-refused')).toEqual([])
+    expect(membership.state).toMatchObject({ kind: 'member', lastSeq: 2 })
+    expect(leafKeys(membership)).not.toContain(carol.binding.identityKey)
+    expect(events.findLast((event) => event.type === 'membership')).toMatchObject({
+      members: ['alice', 'bob'],
+      removed: ['carol'],
+    })
+  })
+
+  test('refuses a commit whose removes names someone other than the leaf it removes', async () => {
+    const bob = await createMlsMember('bob')
+    const carol = await createMlsMember('carol')
+    const { membership, sent } = await aliceFoundsWith(bob, carol)
+    const removal = await bob.commit({ remove: ['carol'] })
+    await membership.readCommit({
+      ...commitDelivered(2, 'bob', 1, removal.commit),
+      removes: ['dave'],
+    })
+    expect(sent.filter((frame) => frame.type === 'commit-refused')).toEqual([
+      { type: 'commit-refused', seq: 2, reason: 'invalid' },
+    ])
     expect(membership.state.kind).toBe('joining')
   })
 })

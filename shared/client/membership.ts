@@ -14,6 +14,7 @@ import type { Clock, Timer } from './clock.ts'
 import { announceKeyChange, makeCommit } from './committer.ts'
 import type { EventHub } from './event-hub.ts'
 import type { ConnectionStatus } from './events.ts'
+import { leavesRemoved } from './group-checks.ts'
 import { takeCommit, takeWelcome } from './group-intake.ts'
 import { GroupSaver } from './group-saver.ts'
 import { groupChangedEvent } from './member-views.ts'
@@ -28,6 +29,7 @@ import {
   membersOf,
   type SigningKeys,
 } from './mls.ts'
+import { observePerson, type Self } from './person-keys.ts'
 import type { GroupStateStore } from './stores.ts'
 import type { TrustBook } from './trust-book.ts'
 
@@ -44,6 +46,8 @@ export interface MembershipOptions {
   readonly hub: EventHub
   readonly clock: Clock
   keys(): SigningKeys
+  /** This client's name, key and person key, for the checks of other devices' leaves. */
+  self(): Self
   send(frame: ClientFrame): void
   setStatus(status: ConnectionStatus, detail?: string): void
   /** Whether the server can be asked anything now. */
@@ -148,8 +152,9 @@ export class Membership {
     const { current } = this
     if (current.kind === 'member') {
       const ours = status !== null && groupIdOf(current.group) === status.groupId
-      const inIt =
-        ours && status.roster.some((member) => nameKey(member) === nameKey(this.options.name))
+      // By key: another device under our name may be in the group while this one was removed.
+      const ownKey = encodeBase64url(this.options.keys().publicKey)
+      const inIt = ours && status.roster.includes(ownKey)
       if (ours && inIt && epochOf(current.group) <= status.epoch && current.lastSeq <= head) {
         return true
       }
@@ -238,7 +243,7 @@ export class Membership {
       // Our own commit won: only now is it merged.
       next = pending.state
       added = frame.adds.map((member) => member.name)
-      removed = frame.removes
+      removed = (leavesRemoved(membersOf(before), frame.removes) ?? []).map((leaf) => leaf.name)
     } else {
       if (pending?.epoch === frame.epoch) this.commitRefused()
       if (frame.epoch < epochOf(before)) return
@@ -255,7 +260,7 @@ export class Membership {
       }
       next = taken.value.state
       added = taken.value.added.map((leaf) => leaf.name)
-      removed = taken.value.removed
+      removed = taken.value.removed.map((leaf) => leaf.name)
     }
     if (isRemoved(next)) {
       await this.drop('')
@@ -357,10 +362,11 @@ export class Membership {
   private async announce(added: string[], removed: string[]): Promise<void> {
     const { group } = this
     if (!group) return
-    const { trust, hub, name } = this.options
+    const { trust, hub } = this.options
+    const self = this.options.self()
     for (const member of membersOf(group)) {
-      if (member.name === name) continue
-      if ((await trust.observe(member.name, member.identityKey)) === 'changed') {
+      if (member.identityKey === self.identityKey) continue
+      if ((await observePerson(trust, self, member, true)) === 'changed') {
         announceKeyChange(member.name, trust, hub)
       }
     }

@@ -78,7 +78,10 @@ export async function readMessage(frame: AppFrame, context: MessageReaderContext
       return
     }
   }
-  showPayload(hub, payload, { seq, at, from: sender, own: false, claimedBy })
+  // Sent from another device of this person: its leaf is under our name, and only devices our
+  // person approved hold such a leaf (person-keys.ts), so it is ours.
+  const fromOwnDevice = nameKey(sender) === nameKey(context.name)
+  showPayload(hub, payload, { seq, at, from: sender, own: fromOwnDevice, claimedBy })
 }
 
 async function fileProblem(

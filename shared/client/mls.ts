@@ -24,19 +24,23 @@ import {
 } from 'ts-mls'
 import { createGroupInfoWithRatchetTree } from 'ts-mls/createCommit.js'
 import { decryptSenderData } from 'ts-mls/privateMessage.js'
+import { credentialIdentity, type DeviceLink } from '../crypto/device-links.ts'
+import { leafOf } from '../mls/checking.ts'
 import { type Leaf, leavesOf } from '../mls/public-group.ts'
 import { CIPHERSUITE_NAME, cipherSuite, clientConfig, credentialName } from '../mls/suite.ts'
 import { encodeBase64url } from '../protocol/base64url.ts'
 
 export { CIPHERSUITE_NAME, cipherSuite }
 
-const utf8 = new TextEncoder()
+const _utf8 = new TextEncoder()
 
 /** The identity key as ts-mls signs with it: PKCS#8 private key and raw public key. */
 export interface SigningKeys {
   readonly name: string
   readonly signKey: Uint8Array
   readonly publicKey: Uint8Array
+  /** A linked device's approvals (shared/crypto/device-links.ts); none for a first device. */
+  readonly links?: readonly DeviceLink[]
 }
 
 export interface OwnKeyPackage {
@@ -51,7 +55,7 @@ export type GroupMember = Leaf
 
 export async function createKeyPackage(keys: SigningKeys): Promise<OwnKeyPackage> {
   const { publicPackage, privatePackage } = await generateKeyPackageWithKey(
-    { credentialType: 'basic', identity: utf8.encode(keys.name) },
+    { credentialType: 'basic', identity: credentialIdentity(keys.name, keys.links ?? []) },
     defaultCapabilities(),
     defaultLifetime,
     [],
@@ -99,24 +103,22 @@ export async function foundGroup(own: OwnKeyPackage): Promise<FoundedGroup> {
   return { state, groupInfo }
 }
 
-/** A KeyPackage someone else sent, with the name and key its credential carries. */
+/** A KeyPackage someone else sent, with the name, key and device approvals its credential carries. */
 export interface PeerKeyPackage {
   readonly keyPackage: KeyPackage
   readonly name: string
   readonly identityKey: string
+  readonly links?: readonly DeviceLink[]
 }
 
 export async function readKeyPackage(bytes: Uint8Array): Promise<PeerKeyPackage> {
   const decoded = decodeMlsMessage(bytes, 0)?.[0]
   if (decoded?.wireformat !== 'mls_key_package') throw new Error('not an MLS KeyPackage')
   const { keyPackage } = decoded
-  const name = credentialName(keyPackage.leafNode.credential)
-  if (!name) throw new Error('the KeyPackage does not carry a valid name')
-  return {
-    keyPackage,
-    name,
-    identityKey: encodeBase64url(keyPackage.leafNode.signaturePublicKey),
-  }
+  const leaf = leafOf(keyPackage.leafNode, 0)
+  if (!leaf) throw new Error('the KeyPackage does not carry a valid name')
+  const { name, identityKey, links } = leaf
+  return { keyPackage, name, identityKey, ...(links ? { links } : {}) }
 }
 
 export function groupIdOf(state: ClientState): string {
@@ -178,24 +180,25 @@ export interface CommitEffect {
   readonly state: ClientState
   /** The leaves it added, as they are in the new tree. */
   readonly added: GroupMember[]
-  /** The names whose leaves it removed. */
-  readonly removed: string[]
+  /** The leaves it removed, as they were before it: a name may keep other leaves (devices). */
+  readonly removed: GroupMember[]
 }
 
 /** Commits here are PublicMessages, which the server checked; a private one did not pass it. */
 export async function applyCommit(state: ClientState, bytes: Uint8Array): Promise<CommitEffect> {
   const message = decodeMlsMessage(bytes, 0)?.[0]
   if (message?.wireformat !== 'mls_public_message') throw new Error('not an MLS commit')
-  const before = new Map(membersOf(state).map((member) => [member.leafIndex, member.name]))
+  const before = new Map(membersOf(state).map((member) => [member.leafIndex, member]))
   const addedKeys: string[] = []
-  const removed: string[] = []
+  const removed: GroupMember[] = []
   const observe: IncomingMessageCallback = (incoming) => {
     if (incoming.kind !== 'commit') return 'reject'
     for (const { proposal } of incoming.proposals) {
       if (proposal.proposalType === 'add') {
         addedKeys.push(encodeBase64url(proposal.add.keyPackage.leafNode.signaturePublicKey))
       } else if (proposal.proposalType === 'remove') {
-        removed.push(before.get(proposal.remove.removed) ?? '?')
+        const index = proposal.remove.removed
+        removed.push(before.get(index) ?? { leafIndex: index, name: '?', identityKey: '?' })
       }
     }
     return 'accept'

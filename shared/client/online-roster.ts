@@ -9,7 +9,10 @@ type PresenceFrame = Extract<ServerFrame, { type: 'presence' }>
 type MembersFrame = Extract<ServerFrame, { type: 'members' }>
 
 export class OnlineRoster {
-  /** By case-folded name: who is known to be online. */
+  /**
+   * By identity key: each device known to be online. A person (a name) is online while any of
+   * its devices is.
+   */
   readonly online = new Map<string, Member>()
   private count = 0
   /** The cursor of the next page the server holds; null once every page is here. */
@@ -36,7 +39,7 @@ export class OnlineRoster {
 
   admitted(members: readonly Member[], count: number, next: number | null): void {
     this.online.clear()
-    for (const member of members) this.online.set(nameKey(member.name), member)
+    for (const member of members) this.online.set(member.identityKey, member)
     this.count = count
     this.next = next
     this.stale = false
@@ -50,21 +53,36 @@ export class OnlineRoster {
   }
 
   /**
-   * One join or leave. A join of someone listed already, or a leave of someone never listed, says
-   * nothing new (a batch can hold what `ready` already showed): no event for the views.
+   * One device's join or leave. The views hear of a person: a join when its first device comes,
+   * a leave when its last one goes. A join of a device listed already, or a leave of one never
+   * listed, says nothing new (a batch can hold what `ready` already showed).
    */
   presence(frame: PresenceFrame): void {
-    const key = nameKey(frame.name)
-    const known = this.online.get(key)
+    const known = this.online.get(frame.identityKey)
     if (frame.event === 'join') {
-      this.online.set(key, { name: frame.name, identityKey: frame.identityKey })
-      if (known?.identityKey === frame.identityKey) return
+      this.online.set(frame.identityKey, { name: frame.name, identityKey: frame.identityKey })
+      if (known?.name === frame.name) return
     } else {
-      if (known?.identityKey !== frame.identityKey) return
-      this.online.delete(key)
+      if (!known) return
+      this.online.delete(frame.identityKey)
+    }
+    // Online before this device came, or still online after it left: nothing new of the person,
+    // only of its devices.
+    if (this.devicesOnline(frame.name) > (frame.event === 'join' ? 1 : 0)) {
+      const { name, identityKey } = frame
+      this.hub.emit({ type: 'device-presence', event: frame.event, name, identityKey })
+      return
     }
     const reason = frame.event === 'leave' ? frame.reason : undefined
     this.hub.emit({ type: 'presence', event: frame.event, name: frame.name, at: frame.at, reason })
+  }
+
+  /** How many devices of the name are known to be online. */
+  devicesOnline(name: string): number {
+    let count = 0
+    for (const member of this.online.values())
+      if (nameKey(member.name) === nameKey(name)) count += 1
+    return count
   }
 
   /**
@@ -79,7 +97,7 @@ export class OnlineRoster {
   page(frame: MembersFrame): void {
     for (const member of frame.members) {
       // A join that came after the page was read is newer than the page: it stays.
-      if (!this.online.has(nameKey(member.name))) this.online.set(nameKey(member.name), member)
+      if (!this.online.has(member.identityKey)) this.online.set(member.identityKey, member)
     }
     this.next = frame.next
     this.pageArrived?.resolve()

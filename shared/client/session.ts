@@ -3,6 +3,7 @@
 // it knows nothing of terminals, pages or transports.
 import { safetyNumber } from '../crypto/fingerprint.ts'
 import { ChatError } from './chat-error.ts'
+import type { DeviceView } from './devices.ts'
 import { createEngine, type EngineOptions } from './engine.ts'
 import type { ChatListener, ConnectionStatus } from './events.ts'
 import type { ShownMessage } from './history.ts'
@@ -11,7 +12,14 @@ import type { SentMessage } from './outbox.ts'
 import { type FileToSend, filePayload, textPayload } from './outgoing.ts'
 import type { KeyChange } from './trust-book.ts'
 
-export { ChatError, type FileToSend, type MemberView, type SentMessage, type ShownMessage }
+export {
+  ChatError,
+  type DeviceView,
+  type FileToSend,
+  type MemberView,
+  type SentMessage,
+  type ShownMessage,
+}
 
 export type ChatSessionOptions = EngineOptions
 
@@ -20,6 +28,11 @@ export interface ChatSession {
   readonly status: ConnectionStatus
   /** The identity key this client proves itself with (base64url). */
   readonly identityKey: string
+  /**
+   * This person's key: the one its first device holds the name with (this device's own key for a
+   * first device); what peers trust and safety numbers cover. Empty until the identity is loaded.
+   */
+  readonly personKey: string
   /** Connects and joins; resolves once admitted to the room (the group may follow). */
   connect(): Promise<void>
   /** Resolves once this client is in the MLS group and can send. */
@@ -64,6 +77,15 @@ export interface ChatSession {
   history(): Promise<ShownMessage[]>
   /** Forgets the history kept on this device; resolves with how many messages it held. */
   clearHistory(): Promise<number>
+  /**
+   * Approves the new device of this name that shows `code` (`/link CODE`, "Link a device"): it
+   * becomes another device of this person. Resolves with the devices after.
+   */
+  approveDevice(code: string): Promise<DeviceView[]>
+  /** This person's devices, this one marked. */
+  devices(): Promise<DeviceView[]>
+  /** Unlinks one of this person's devices: refused from now on, its leaf removed. */
+  unlinkDevice(identityKey: string): Promise<DeviceView[]>
 }
 
 export function createChatSession(options: ChatSessionOptions): ChatSession {
@@ -77,6 +99,9 @@ export function createChatSession(options: ChatSessionOptions): ChatSession {
     get identityKey() {
       return engine.identityKey()
     },
+    get personKey() {
+      return engine.identityKey() === '' ? '' : engine.self().personKey
+    },
     connect: () => connection.start(),
     whenReady: () => membership.whenMember(),
     async sendText(text) {
@@ -89,8 +114,9 @@ export function createChatSession(options: ChatSessionOptions): ChatSession {
     async safetyNumber(peer) {
       const record = await trust.get(peer)
       if (!record) throw new ChatError('unknown_member', `no key known for ${peer}`)
-      const own = await engine.loadIdentity()
-      return safetyNumber({ name, identityKey: own.publicKeyText }, record)
+      await engine.loadIdentity()
+      // Person keys on both sides: the number is the same from every device of either person.
+      return safetyNumber({ name, identityKey: engine.self().personKey }, record)
     },
     async markVerified(peer) {
       if (!(await trust.markVerified(peer))) {
@@ -109,7 +135,7 @@ export function createChatSession(options: ChatSessionOptions): ChatSession {
     maxFileBytes: () => engine.maxFileBytes(),
     unacknowledged: () => outbox.unacknowledged,
     settled: () => outbox.settled(),
-    members: () => memberViews(name, membership.group, engine.roster.online, trust),
+    members: () => memberViews(engine.self(), membership.group, engine.roster.online, trust),
     onlineCount: () => engine.roster.size,
     allMembersListed: () => engine.roster.complete,
     loadAllMembers: () => engine.roster.loadAll(),
@@ -140,5 +166,8 @@ export function createChatSession(options: ChatSessionOptions): ChatSession {
     on: (listener) => engine.hub.on(listener),
     history: () => engine.history.earlier(),
     clearHistory: () => engine.history.clear(),
+    approveDevice: (code) => engine.devices.approve(code),
+    devices: () => engine.devices.list(),
+    unlinkDevice: (identityKey) => engine.devices.unlink(identityKey),
   }
 }

@@ -3,6 +3,7 @@
 // implementations sit beside.
 import * as v from 'valibot'
 import { BASE64URL_PATTERN } from '../protocol/base64url.ts'
+import { DeviceLinksSchema } from '../protocol/frames.ts'
 
 const Base64url = v.pipe(v.string(), v.regex(BASE64URL_PATTERN))
 
@@ -11,6 +12,11 @@ export const StoredIdentitySchema = v.object({
   privateKey: Base64url,
   publicKey: v.pipe(Base64url, v.length(43)),
   createdAt: v.number(),
+  /**
+   * A linked device's approvals up to its person's first key (shared/crypto/device-links.ts), as
+   * the server gave them once a device of the name approved this one; none for a first device.
+   */
+  links: v.optional(DeviceLinksSchema),
 })
 export type StoredIdentity = v.InferOutput<typeof StoredIdentitySchema>
 

@@ -3,8 +3,8 @@
 import type { CiphersuiteImpl, LeafNode, MLSMessage, RatchetTree } from 'ts-mls'
 import { decodeMlsMessage } from 'ts-mls'
 import { leafToNodeIndex, toLeafIndex } from 'ts-mls/treemath.js'
+import { type DeviceLink, readCredentialIdentity } from '../crypto/device-links.ts'
 import { encodeBase64url } from '../protocol/base64url.ts'
-import { nameKey } from '../protocol/names.ts'
 import { cipherSuite, credentialName } from './suite.ts'
 
 /** A leaf of the tree with the name its credential carries and its signature key (base64url). */
@@ -12,6 +12,11 @@ export interface Leaf {
   readonly leafIndex: number
   readonly name: string
   readonly identityKey: string
+  /**
+   * A linked device's approvals, up to the person's first key (shared/crypto/device-links.ts);
+   * absent for a person's first device. Not checked here: whom to trust is the client's call.
+   */
+  readonly links?: readonly DeviceLink[]
 }
 
 /** A name and the identity key the server bound it to. */
@@ -78,16 +83,18 @@ export function leafAt(tree: RatchetTree, leafIndex: number): Leaf | undefined {
 export function leafOf(leaf: LeafNode, leafIndex: number): Leaf | undefined {
   const name = credentialName(leaf.credential)
   if (name === undefined) return undefined
-  return { leafIndex, name, identityKey: encodeBase64url(leaf.signaturePublicKey) }
+  const identityKey = encodeBase64url(leaf.signaturePublicKey)
+  const links =
+    leaf.credential.credentialType === 'basic'
+      ? (readCredentialIdentity(leaf.credential.identity)?.links ?? [])
+      : []
+  return links.length === 0
+    ? { leafIndex, name, identityKey }
+    : { leafIndex, name, identityKey, links }
 }
 
 export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false
   for (let index = 0; index < a.length; index += 1) if (a[index] !== b[index]) return false
   return true
-}
-
-export function sameNames(a: readonly string[], b: readonly string[]): boolean {
-  const sorted = (names: readonly string[]) => names.map(nameKey).sort().join('\n')
-  return a.length === b.length && sorted(a) === sorted(b)
 }

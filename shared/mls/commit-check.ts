@@ -31,7 +31,6 @@ import {
   type Leaf,
   leafAt,
   refuse,
-  sameNames,
 } from './checking.ts'
 import { epochOf, type PublicGroup } from './public-group.ts'
 import { clientConfig, credentialName } from './suite.ts'
@@ -86,9 +85,9 @@ export async function checkKeyPackage(
 export interface CommitClaims {
   /** The member the server asked to commit. */
   readonly committer: Binding
-  /** What the commit claims to add: each name's bound key and the KeyPackage relayed for it. */
+  /** What the commit claims to add: each device's name, key and the KeyPackage relayed for it. */
   readonly adds: ReadonlyArray<Binding & { readonly keyPackage: Uint8Array }>
-  /** The names whose leaves the commit claims to remove. */
+  /** The identity keys of the leaves the commit claims to remove. */
   readonly removes: readonly string[]
 }
 
@@ -212,32 +211,36 @@ export async function checkCommit(
   }
 }
 
-/** The proposals must be exactly the claimed removes and the relayed KeyPackages, nothing else. */
+/**
+ * The proposals must be exactly the claimed removes and the relayed KeyPackages, nothing else.
+ * Leaves are matched by identity key: one name may have several devices, each its own leaf.
+ */
 function compareProposals(
   tree: RatchetTree,
   proposals: Proposal[],
   claims: CommitClaims,
 ): Checked<never> | undefined {
-  const removedNames: string[] = []
-  const addedNames: string[] = []
-  const claimedAdds = new Map(claims.adds.map((add) => [nameKey(add.name), add]))
+  const removedKeys: string[] = []
+  const addedKeys: string[] = []
+  const claimedAdds = new Map(claims.adds.map((add) => [add.identityKey, add]))
   for (const proposal of proposals) {
     if (proposal.proposalType === 'remove') {
       const removed = leafAt(tree, proposal.remove.removed)
       if (!removed) return refuse('bad_commit', `leaf ${proposal.remove.removed} is empty`)
-      removedNames.push(removed.name)
+      removedKeys.push(removed.identityKey)
     } else if (proposal.proposalType === 'add') {
       const { keyPackage } = proposal.add
       const name = credentialName(keyPackage.leafNode.credential)
-      const claim = name === undefined ? undefined : claimedAdds.get(nameKey(name))
+      const key = encodeBase64url(keyPackage.leafNode.signaturePublicKey)
+      const claim = claimedAdds.get(key)
       if (name === undefined || !claim) {
         return refuse(
           'commit_mismatch',
           `the commit adds ${name ?? 'a nameless leaf'} without claiming it`,
         )
       }
-      if (encodeBase64url(keyPackage.leafNode.signaturePublicKey) !== claim.identityKey) {
-        return refuse('key_mismatch', `the commit adds ${name} with a key other than the bound one`)
+      if (nameKey(name) !== nameKey(claim.name)) {
+        return refuse('key_mismatch', `the commit adds ${claim.name}'s key under the name ${name}`)
       }
       if (!equalBytes(encode(keyPackageEncoder)(keyPackage), claim.keyPackage)) {
         return refuse(
@@ -245,29 +248,28 @@ function compareProposals(
           `the commit adds ${name} with another KeyPackage than ${name} sent`,
         )
       }
-      addedNames.push(name)
+      addedKeys.push(key)
     } else {
       return refuse('bad_commit', `a ${proposal.proposalType} proposal is not used here`)
     }
   }
-  if (!sameNames(removedNames, claims.removes)) {
-    return refuse(
-      'commit_mismatch',
-      `the commit removes [${removedNames.join(', ')}] but claims [${claims.removes.join(', ')}]`,
-    )
+  if (!sameKeys(removedKeys, claims.removes)) {
+    return refuse('commit_mismatch', 'the leaves the commit removes are not the ones it claims')
   }
   if (
-    !sameNames(
-      addedNames,
-      claims.adds.map((add) => add.name),
+    !sameKeys(
+      addedKeys,
+      claims.adds.map((add) => add.identityKey),
     )
   ) {
-    return refuse(
-      'commit_mismatch',
-      `the commit adds [${addedNames.join(', ')}] but claims [${claims.adds.map((add) => add.name).join(', ')}]`,
-    )
+    return refuse('commit_mismatch', 'the members the commit adds are not the ones it claims')
   }
   return undefined
+}
+
+/** The same keys, each as often, in any order. Keys are case-sensitive, unlike names. */
+function sameKeys(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && [...a].sort().join('\n') === [...b].sort().join('\n')
 }
 
 async function checkUpdatePath(

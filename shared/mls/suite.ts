@@ -9,6 +9,7 @@ import {
 } from 'ts-mls'
 import { defaultClientConfig } from 'ts-mls/clientConfig.js'
 import { constantTimeEqual } from 'ts-mls/util/constantTimeCompare.js'
+import { readCredentialIdentity } from '../crypto/device-links.ts'
 import { checkName } from '../protocol/names.ts'
 import { hkdfExpand, hkdfExtract, hmacSha256, sha256 } from './inline-hash.ts'
 
@@ -42,11 +43,16 @@ export function cipherSuite(): Promise<CiphersuiteImpl> {
 
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true })
 
-/** The name a credential carries, if it is a basic credential holding a name under the rules. */
+/**
+ * The name a credential carries, if it is a basic credential holding a name under the rules (and,
+ * for a linked device, well-formed approvals after it: shared/crypto/device-links.ts).
+ */
 export function credentialName(credential: Credential): string | undefined {
   if (credential.credentialType !== 'basic') return undefined
+  const identity = readCredentialIdentity(credential.identity)
+  if (!identity) return undefined
   try {
-    const name = utf8Decoder.decode(credential.identity)
+    const name = utf8Decoder.decode(identity.nameBytes)
     return checkName(name).ok ? name : undefined
   } catch {
     return undefined

@@ -5,6 +5,10 @@ import { decodeClientFrame, decodeServerFrame, encodeFrame } from './codec.ts'
 import type { ClientFrame } from './frames.ts'
 import { LENGTH_PREFIX_BYTES } from './framing.ts'
 
+/** Identity keys of two leaves: claims name leaves by key, not by name. */
+const BOB_KEY = 'B'.repeat(43)
+const CAROL_KEY = 'C'.repeat(43)
+
 /** The bytes of a 64-byte text's MLS PrivateMessage, as bench/rig.ts measures it. */
 const CIPHERTEXT_BYTES = 334
 const bytes = (length: number) => Uint8Array.from({ length }, (_, index) => (index * 7) & 0xff)
@@ -40,13 +44,13 @@ describe('binary frames', () => {
         epoch: 3,
         commit: encodeBase64url(bytes(700)),
         welcome: encodeBase64url(bytes(900)),
-        adds: ['bob'],
-        removes: ['carol'],
+        adds: [BOB_KEY],
+        removes: [CAROL_KEY],
       },
     ],
     [
       'commit without one',
-      { type: 'commit', epoch: 3, commit: 'AQID', adds: [], removes: ['carol'] },
+      { type: 'commit', epoch: 3, commit: 'AQID', adds: [], removes: [CAROL_KEY] },
     ],
   ]
 

@@ -3,6 +3,9 @@ import { decodeClientFrame, decodeServerFrame, encodeFrame } from './codec.ts'
 import type { ClientFrame, ServerFrame } from './frames.ts'
 
 const KEY = 'A'.repeat(43)
+/** Identity keys of two more leaves: claims and rosters name leaves by key, not by name. */
+const BOB_KEY = 'B'.repeat(43)
+const CAROL_KEY = 'C'.repeat(43)
 const SIGNATURE = 'B'.repeat(86)
 
 describe('decodeClientFrame', () => {
@@ -18,10 +21,17 @@ describe('decodeClientFrame', () => {
     ['a key package', { type: 'key-package', keyPackage: 'AQID' }],
     // 4,096 bytes, the most a KeyPackage may be, is 5,462 base64url characters.
     ['a key package of the largest size', { type: 'key-package', keyPackage: 'A'.repeat(5462) }],
-    ['a commit', { type: 'commit', epoch: 3, commit: 'AQID', adds: [], removes: ['carol'] }],
+    ['a commit', { type: 'commit', epoch: 3, commit: 'AQID', adds: [], removes: [CAROL_KEY] }],
     [
       'a commit with a welcome',
-      { type: 'commit', epoch: 3, commit: 'AQID', welcome: 'BAUG', adds: ['bob'], removes: [] },
+      {
+        type: 'commit',
+        epoch: 3,
+        commit: 'AQID',
+        welcome: 'BAUG',
+        adds: [BOB_KEY],
+        removes: [],
+      },
     ],
     ['a group founding', { type: 'group-founded', groupInfo: 'AAECAw' }],
     ['a refused commit', { type: 'commit-refused', seq: 4, reason: 'invalid' }],
@@ -76,6 +86,16 @@ describe('decodeClientFrame', () => {
     [
       'a commit adding a number',
       { type: 'commit', epoch: 1, commit: 'AA', adds: [5], removes: [] },
+      'adds.0',
+    ],
+    [
+      'a commit removing a name rather than a key',
+      { type: 'commit', epoch: 1, commit: 'AA', adds: [], removes: ['carol'] },
+      'removes.0',
+    ],
+    [
+      'a commit adding a key one character short',
+      { type: 'commit', epoch: 1, commit: 'AA', adds: [BOB_KEY.slice(1)], removes: [] },
       'adds.0',
     ],
     ['a ping nonce that is text', { type: 'ping', nonce: 'x' }, 'nonce'],
@@ -134,7 +154,7 @@ describe('decodeServerFrame', () => {
       members: [{ name: 'alice', identityKey: KEY }],
       online: 1,
       next: null,
-      group: { groupId: 'AAAAAAAAAAAAAAAAAAAAAA', epoch: 4, roster: ['alice', 'bob'] },
+      group: { groupId: 'AAAAAAAAAAAAAAAAAAAAAA', epoch: 4, roster: [KEY, BOB_KEY] },
       limits: {
         maxFileBytes: 4096,
         rate: { perSecond: 0.5, burst: 1 },
@@ -158,15 +178,26 @@ describe('decodeServerFrame', () => {
       at: 5,
       epoch: 1,
       commit: 'AQID',
-      adds: [{ name: 'bob', identityKey: KEY }],
-      removes: [],
+      adds: [{ name: 'bob', identityKey: BOB_KEY }],
+      removes: [CAROL_KEY],
+    },
+    // Logged before one name could have several devices, it names the leaf it removed.
+    {
+      type: 'commit',
+      seq: 3,
+      from: 'alice',
+      at: 6,
+      epoch: 2,
+      commit: 'AQID',
+      adds: [],
+      removes: ['carol'],
     },
     { type: 'found-request' },
     {
       type: 'commit-request',
       epoch: 1,
       add: [{ name: 'bob', keyPackage: 'AQID' }],
-      remove: ['carol'],
+      remove: [CAROL_KEY],
     },
     {
       type: 'welcome',
@@ -198,6 +229,35 @@ describe('decodeServerFrame', () => {
       at: 1,
     })
     expect(decodeServerFrame(text)).toMatchObject({ ok: false, code: 'bad_frame' })
+  })
+
+  test('refuses a commit-request or a roster that names a leaf rather than giving its key', () => {
+    const refusedAt = (path: string) =>
+      ({
+        ok: false,
+        code: 'bad_frame',
+        message: expect.stringContaining(` at ${path}: `),
+      }) as const
+    const request = { type: 'commit-request', epoch: 1, add: [], remove: ['carol'] }
+    expect(decodeServerFrame(JSON.stringify(request))).toEqual(refusedAt('remove.0'))
+    const group = { groupId: 'AAAAAAAAAAAAAAAAAAAAAA', epoch: 4, roster: ['alice'] }
+    const ready = {
+      type: 'ready',
+      name: 'alice',
+      head: 0,
+      members: [],
+      online: 1,
+      next: null,
+      group,
+      limits: {
+        maxFileBytes: 4096,
+        rate: { perSecond: 1, burst: 1 },
+        bytes: { perSecond: 1, burst: 1 },
+      },
+    }
+    expect(decodeServerFrame(JSON.stringify(ready))).toEqual(refusedAt('group.roster.0'))
+    const keyed = { ...ready, group: { ...group, roster: [KEY] } }
+    expect(decodeServerFrame(JSON.stringify(keyed))).toMatchObject({ ok: true })
   })
 
   test('refuses an error code outside the picklist', () => {

@@ -1,46 +1,42 @@
 // Every frame on the wire, as valibot schemas: the single source of the protocol's types.
 // Both transports carry these same frames; nothing here knows how they are carried.
 import * as v from 'valibot'
-import { BASE64URL_PATTERN, isCanonicalBase64url } from './base64url.ts'
+import {
+  DevicesAskFrameSchema,
+  DevicesFrameSchema,
+  LinkApproveFrameSchema,
+  LinkDeviceFrameSchema,
+  LinkedFrameSchema,
+  LinkFindFrameSchema,
+  LinkWaitingFrameSchema,
+  UnlinkFrameSchema,
+} from './device-frames.ts'
+import { type ErrorCode, ErrorCodeSchema } from './error-codes.ts'
+import {
+  Base64url,
+  Base64urlOf,
+  BoundName,
+  Digest,
+  Epoch,
+  GroupId,
+  IdentityKey,
+  InviteCode,
+  Name,
+  Seq,
+  Signature,
+  Timestamp,
+} from './fields.ts'
 import {
   MAX_GROUP_INFO_BYTES,
   MAX_KEY_PACKAGE_BYTES,
   MAX_ROSTER_NAMES,
   MAX_SECRET_LENGTH,
   MEMBERS_PAGE,
-  NAME_MAX_LENGTH,
-  NAME_PATTERN,
 } from './limits.ts'
 
-const Base64url = v.pipe(
-  v.string(),
-  v.regex(BASE64URL_PATTERN, 'not base64url'),
-  v.check(isCanonicalBase64url, 'not canonical base64url'),
-)
-/** An Ed25519 public key: 32 bytes → 43 base64url characters. */
-const IdentityKey = v.pipe(v.string(), v.length(43), v.regex(BASE64URL_PATTERN, 'not base64url'))
-/** Names are checked against the rules by the room, which answers with a precise error code. */
-const Name = v.pipe(v.string(), v.minLength(1), v.maxLength(NAME_MAX_LENGTH * 4))
-/**
- * A name the server sends: only one it let in, so a frame with any other (escapes, a newline) is
- * refused before a view could show it. The message never echoes the refused text.
- */
-const BoundName = v.pipe(v.string(), v.regex(NAME_PATTERN, 'not a name the server could bind'))
-const Seq = v.pipe(v.number(), v.integer(), v.minValue(0))
-const Epoch = v.pipe(v.number(), v.integer(), v.minValue(0))
-const Timestamp = v.pipe(v.number(), v.integer())
-/** An MLS group id: 16 random bytes chosen by the founder. */
-const GroupId = v.pipe(v.string(), v.length(22), v.regex(BASE64URL_PATTERN, 'not base64url'))
-/** base64url of at most `bytes` bytes. */
-const Base64urlOf = (bytes: number) => v.pipe(Base64url, v.maxLength(Math.ceil((bytes * 4) / 3)))
-/** An invite code: 16 random bytes, 22 base64url characters. */
-export const InviteCode = v.pipe(
-  v.string(),
-  v.length(22),
-  v.regex(BASE64URL_PATTERN, 'not base64url'),
-)
-/** A SHA-256 digest: 32 bytes → 43 base64url characters. */
-const Digest = v.pipe(v.string(), v.length(43), v.regex(BASE64URL_PATTERN, 'not base64url'))
+export { type DeviceLink, DeviceLinkSchema, DeviceLinksSchema } from './device-frames.ts'
+export { ERROR_CODES, type ErrorCode, ErrorCodeSchema } from './error-codes.ts'
+export { InviteCode }
 
 // ---- client → server -------------------------------------------------------------------
 
@@ -51,13 +47,15 @@ export const HelloFrameSchema = v.object({
   secret: v.optional(v.pipe(v.string(), v.maxLength(MAX_SECRET_LENGTH))),
   /** An admin's one-time invite (`bun run admin invite NAME`): lets this key bind that name. */
   invite: v.optional(InviteCode),
+  /**
+   * This key asks to become another device of `name`: it waits, unadmitted, until a device that
+   * holds the name approves it. The nonce (16 random bytes) goes into the link code it shows.
+   */
+  link: v.optional(v.object({ nonce: v.pipe(Base64url, v.length(22)) })),
 })
 
 /** Ed25519 signature (64 bytes → 86 characters) over `authMessage(nonce, name)`. */
-export const AuthFrameSchema = v.object({
-  type: v.literal('auth'),
-  signature: v.pipe(v.string(), v.length(86), v.regex(BASE64URL_PATTERN, 'not base64url')),
-})
+export const AuthFrameSchema = v.object({ type: v.literal('auth'), signature: Signature })
 
 /** Replays every logged frame after `afterSeq`, then `resumed`. */
 export const ResumeFrameSchema = v.object({ type: v.literal('resume'), afterSeq: Seq })
@@ -84,8 +82,16 @@ export const GroupFoundedFrameSchema = v.object({
   groupInfo: Base64urlOf(MAX_GROUP_INFO_BYTES),
 })
 
-const Names = v.pipe(v.array(Name), v.maxLength(1000))
-const BoundNames = v.pipe(v.array(BoundName), v.maxLength(MAX_ROSTER_NAMES))
+/**
+ * Leaves are named by their identity keys, not by names: one person may have several devices, each
+ * its own leaf with its own key under the same name.
+ */
+const IdentityKeys = v.pipe(v.array(IdentityKey), v.maxLength(MAX_ROSTER_NAMES))
+/**
+ * A removed leaf as a logged commit names it: by key, or by name in a commit logged before a name
+ * could have several devices (names are at most 24 characters, keys 43, so the two never meet).
+ */
+const RemovedLeaf = v.union([IdentityKey, BoundName])
 
 /**
  * The answer to `commit-request`: an MLS commit made at `epoch`, as a PublicMessage. The server
@@ -99,8 +105,9 @@ export const CommitSendFrameSchema = v.object({
   epoch: Epoch,
   commit: Base64url,
   welcome: v.optional(Base64url),
-  adds: Names,
-  removes: Names,
+  /** The keys of the KeyPackages it adds, and of the leaves it removes. */
+  adds: v.pipe(v.array(IdentityKey), v.maxLength(1000)),
+  removes: v.pipe(v.array(IdentityKey), v.maxLength(1000)),
 })
 
 export const COMMIT_REFUSAL_REASONS = ['invalid', 'key_change'] as const
@@ -139,6 +146,10 @@ export const ClientFrameSchema = v.variant('type', [
   LeaveFrameSchema,
   PingFrameSchema,
   WhoFrameSchema,
+  LinkFindFrameSchema,
+  LinkApproveFrameSchema,
+  DevicesAskFrameSchema,
+  UnlinkFrameSchema,
 ])
 export type ClientFrame = v.InferOutput<typeof ClientFrameSchema>
 export type HelloFrame = v.InferOutput<typeof HelloFrameSchema>
@@ -155,8 +166,8 @@ export const GroupStatusSchema = v.object({
   groupId: GroupId,
   /** The epoch the next commit must be made at. */
   epoch: Epoch,
-  /** Names whose leaves are in the group, by the accepted commits' claims. */
-  roster: BoundNames,
+  /** The identity keys of the group's leaves, by the accepted commits' claims. */
+  roster: IdentityKeys,
 })
 export type GroupStatus = v.InferOutput<typeof GroupStatusSchema>
 
@@ -205,6 +216,8 @@ export const LEAVE_REASONS = [
   'banned',
   /** The admin freed the member's name for a new key (`bun run admin release`). */
   'released',
+  /** Another device of the same person unlinked this one (`/unlink`). */
+  'unlinked',
 ] as const
 export const LeaveReasonSchema = v.picklist(LEAVE_REASONS)
 export type LeaveReason = v.InferOutput<typeof LeaveReasonSchema>
@@ -263,7 +276,8 @@ export const CommitDeliverFrameSchema = v.object({
   epoch: Epoch,
   commit: Base64url,
   adds: v.pipe(v.array(MemberSchema), v.maxLength(1000)),
-  removes: BoundNames,
+  /** The keys of the leaves it removed (names, in a commit logged before devices). */
+  removes: v.pipe(v.array(RemovedLeaf), v.maxLength(MAX_ROSTER_NAMES)),
 })
 
 /**
@@ -280,7 +294,8 @@ export const CommitRequestFrameSchema = v.object({
   type: v.literal('commit-request'),
   epoch: Epoch,
   add: v.pipe(v.array(v.object({ name: BoundName, keyPackage: Base64url })), v.maxLength(1000)),
-  remove: BoundNames,
+  /** The identity keys of the leaves to remove. */
+  remove: IdentityKeys,
 })
 
 export const WelcomeDeliverFrameSchema = v.object({
@@ -305,51 +320,6 @@ export const PongFrameSchema = v.object({
   nonce: v.optional(v.pipe(v.number(), v.integer())),
 })
 
-export const ERROR_CODES = [
-  'bad_json',
-  'bad_frame',
-  'frame_too_large',
-  'rate_limited',
-  'too_many_errors',
-  'not_ready',
-  'unexpected_frame',
-  'name_invalid',
-  'name_reserved',
-  'name_taken',
-  'name_confusable',
-  'name_limited',
-  'bad_secret',
-  'auth_failed',
-  'auth_timeout',
-  'resume_gap',
-  'resume_ahead',
-  'stale_epoch',
-  'not_in_group',
-  'unrequested_commit',
-  'bad_group_info',
-  'bad_key_package',
-  'bad_commit',
-  'commit_mismatch',
-  'wrong_leaf',
-  'key_mismatch',
-  'bad_signature',
-  'rejoin_limited',
-  'slow_consumer',
-  'replaced',
-  'unavailable',
-  'going_away',
-  /** The admin banned this identity key. */
-  'banned',
-  /** The admin freed this name for another key; this key no longer holds it. */
-  'released',
-  /** The room is invite-only and this name is not bound yet: ask the admin for an invite. */
-  'invite_required',
-  /** The invite was used already, has expired, or is for another name. */
-  'invite_invalid',
-] as const
-export const ErrorCodeSchema = v.picklist(ERROR_CODES)
-export type ErrorCode = v.InferOutput<typeof ErrorCodeSchema>
-
 export const ErrorFrameSchema = v.object({
   type: v.literal('error'),
   code: ErrorCodeSchema,
@@ -373,6 +343,10 @@ export const ServerFrameSchema = v.variant('type', [
   ResumedFrameSchema,
   PongFrameSchema,
   ErrorFrameSchema,
+  LinkWaitingFrameSchema,
+  LinkDeviceFrameSchema,
+  LinkedFrameSchema,
+  DevicesFrameSchema,
 ])
 export type ServerFrame = v.InferOutput<typeof ServerFrameSchema>
 export type ErrorFrame = v.InferOutput<typeof ErrorFrameSchema>

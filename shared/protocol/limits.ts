@@ -60,6 +60,12 @@ export const MAX_GROUP_INFO_BYTES = 8192
  */
 export const MAX_ROSTER_NAMES = 10_000
 
+/** Devices one person may link to a name, the first included: each is a leaf of the group. */
+export const MAX_DEVICES = 8
+
+/** How long a new device's link code can be used, once. */
+export const LINK_CODE_MS = 5 * 60_000
+
 /**
  * KeyPackages a name may send: each asks for a commit (and a member's also removes its old leaf),
  * so a burst of 5, then one per 20 s. Honest clients send one per join or lost state.
@@ -206,6 +212,8 @@ export interface Limits {
   readonly unusedNameMs: number
   /** Members listed in `ready` and each `members` page; at most MEMBERS_PAGE (tests use fewer). */
   readonly membersPage: number
+  /** How long a new device's link code can be used (LINK_CODE_MS; tests use less). */
+  readonly linkCodeMs: number
 }
 
 export function createLimits(overrides: Partial<Limits> = {}): Limits {
@@ -234,6 +242,7 @@ export function createLimits(overrides: Partial<Limits> = {}): Limits {
     nameRatePerAddress: NAME_RATE_PER_ADDRESS,
     unusedNameMs: DEFAULT_UNUSED_NAME_DAYS * 86_400_000,
     membersPage: MEMBERS_PAGE,
+    linkCodeMs: LINK_CODE_MS,
     ...overrides,
   }
 }

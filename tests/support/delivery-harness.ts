@@ -28,7 +28,7 @@ export const LEAVE_GRACE_MS = 120_000
 export const COMMIT_TIMEOUT_MS = 5_000
 export const NOW = 1_700_000_000_000
 
-/** What a member commits: KeyPackages as they were sent, and names to remove. */
+/** What a member commits: KeyPackages as they were sent, and leaves to remove (keys or names). */
 export interface Change {
   readonly add?: string[]
   readonly remove?: string[]
@@ -43,14 +43,18 @@ export interface Sent {
 export interface Harness {
   readonly delivery: Delivery
   readonly store: SqliteStore
-  /** Names online here, earliest admitted first; what `online()` returns. */
+  /** Handles online here, earliest admitted first; what `online()` returns. */
   readonly online: string[]
-  /** Every `sendTo` call as `[name, frame]`. */
+  /** Every `sendTo` call as `[handle, frame]`. */
   readonly sent: Array<[string, ServerFrame]>
   /** Every broadcast entry's text, in order. */
   readonly broadcasts: WireFrame[]
   /** Every event the Delivery Service told the event log. */
   readonly events: ServerEvent[]
+  /**
+   * Each device by its handle in the test. A handle is the member's name unless the test gave
+   * another: a second device of alice may be 'alice-phone', named 'alice' on the wire.
+   */
   readonly members: Map<string, MlsMember>
   /** What `now()` returns; `tick` moves it with the fake timers. */
   readonly clock: { now: number }
@@ -60,8 +64,11 @@ export interface Harness {
   next<T extends ServerFrame['type']>(name: string, type: T, from?: number): Promise<FrameOf<T>>
   /** Moves the fake timers and the clock on together. */
   tick(ms: number): void
-  /** Comes online and sends a fresh KeyPackage, as a newcomer does. */
-  arrive(name: string): Promise<MlsMember>
+  /**
+   * Comes online and sends a fresh KeyPackage, as a newcomer does; a device new to the harness is
+   * made with `name` (by default the handle) and a key of its own.
+   */
+  arrive(handle: string, name?: string): Promise<MlsMember>
   /** Sends a fresh KeyPackage (a member that lost its state, or asks again). */
   offer(name: string): Promise<string>
   /** The last KeyPackage `name` sent through `arrive` or `offer`. */
@@ -71,7 +78,7 @@ export interface Harness {
   leave(name: string, reason: LeaveReason): void
   /** Founds a group alone and sends its GroupInfo; returns the GroupInfo. */
   found(name: string): Promise<string>
-  /** A commit-request for these names, with the KeyPackages they last sent. */
+  /** A commit-request adding and removing these handles' devices, with the KeyPackages sent. */
   request(epoch: number, add: string[], remove?: string[]): FrameOf<'commit-request'>
   /** Makes a real commit of `change` (by default what `name` was last asked), with its claims. */
   prepare(name: string, change?: Change, claims?: Partial<CommitInput>): Promise<CommitInput>
@@ -121,11 +128,11 @@ export function createHarness(
     leaveGraceMs: LEAVE_GRACE_MS,
     commitTimeoutMs: COMMIT_TIMEOUT_MS,
     now: () => clock.now,
-    sendTo(name, frame) {
-      sent.push([name, frame])
+    sendTo(to, frame) {
+      sent.push([handleOf(to), frame])
       for (const waiter of [...waiters]) waiter()
     },
-    online: () => [...online],
+    online: () => online.map((name) => member(name).binding),
     broadcast: (entry) => broadcasts.push(entry.wire),
     events: (event) => events.push(event),
   })
@@ -135,6 +142,14 @@ export function createHarness(
     const found = members.get(name)
     if (!found) throw new Error(`${name} has not arrived`)
     return found
+  }
+
+  /** The handle of the device with this key; the wire's name for one the harness does not hold. */
+  function handleOf(to: Member): string {
+    for (const [handle, device] of members) {
+      if (device.binding.identityKey === to.identityKey) return handle
+    }
+    return to.name
   }
 
   function framesTo(name: string): ServerFrame[] {
@@ -185,8 +200,9 @@ export function createHarness(
     const groupId = delivery.status()?.groupId
     merges.get(input.commit)?.()
     for (const [name, other] of members) {
-      if (name === committer || input.removes.includes(name)) continue
-      if (input.adds.includes(name)) {
+      const key = other.binding.identityKey
+      if (name === committer || input.removes.includes(key)) continue
+      if (input.adds.includes(key)) {
         await other.join(input.welcome as string)
       } else if (
         other.state &&
@@ -200,7 +216,7 @@ export function createHarness(
     if (input.welcome === undefined || !state) return { input }
     const welcome: FrameOf<'welcome'> = {
       type: 'welcome',
-      from: committer,
+      from: member(committer).name,
       seq,
       welcome: input.welcome,
       roster: membersOf(state).map(({ name, identityKey }) => ({ name, identityKey })),
@@ -248,22 +264,22 @@ export function createHarness(
       clock.now += ms
       jest.advanceTimersByTime(ms)
     },
-    async arrive(name) {
-      if (!members.has(name)) members.set(name, await createMlsMember(name))
-      online.push(name)
-      delivery.memberOnline(name)
-      await offer(name)
-      return member(name)
+    async arrive(handle, name = handle) {
+      if (!members.has(handle)) members.set(handle, await createMlsMember(name))
+      online.push(handle)
+      delivery.memberOnline(member(handle).binding)
+      await offer(handle)
+      return member(handle)
     },
     offer,
     keyPackageOf,
     comeBack(name) {
       online.push(name)
-      delivery.memberOnline(name)
+      delivery.memberOnline(member(name).binding)
     },
     leave(name, reason) {
       online.splice(online.indexOf(name), 1)
-      delivery.memberOffline(name, reason)
+      delivery.memberOffline(member(name).binding, reason)
     },
     async found(name) {
       const groupInfo = await member(name).found()
@@ -271,8 +287,11 @@ export function createHarness(
       return groupInfo
     },
     request(epoch, add, remove = []) {
-      const relayed = add.map((name) => ({ name, keyPackage: keyPackageOf(name) }))
-      return { type: 'commit-request', epoch, add: relayed, remove }
+      const relayed = add.map((handle) => ({
+        name: member(handle).name,
+        keyPackage: keyPackageOf(handle),
+      }))
+      return { type: 'commit-request', epoch, add: relayed, remove: keysOf({ member }, remove) }
     },
     prepare,
     send,
@@ -295,8 +314,13 @@ export async function groupOf(names: [string, ...string[]]): Promise<Harness> {
     await harness.arrive(name)
     await harness.commit(founder)
   }
-  expect(harness.delivery.status()?.roster).toEqual(names)
+  expect(harness.delivery.status()?.roster).toEqual(keysOf(harness, names))
   return harness
+}
+
+/** The identity keys of these devices' leaves, by their handles. */
+export function keysOf(harness: Pick<Harness, 'member'>, handles: readonly string[]): string[] {
+  return handles.map((handle) => harness.member(handle).binding.identityKey)
 }
 
 /** The Welcome frame an accepted commit that added someone must have sent each newcomer. */

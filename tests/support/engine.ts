@@ -11,6 +11,8 @@ import type { TestServer } from './harness.ts'
 
 export interface EngineClient extends AsyncDisposable {
   readonly session: ChatSession
+  /** Settles once admitted to the room: for a device being linked, only after its approval. */
+  readonly connected: Promise<void>
   readonly events: ChatEvent[]
   readonly stores: ClientStores
   /** The first event (from `from` on) that matches; waits for it if none has yet. */
@@ -40,6 +42,11 @@ export interface EngineOptions {
   readonly reconnect?: { readonly initialMs: number; readonly maxMs: number }
   /** The room secret, for a server started with one. */
   readonly secret?: string
+  /**
+   * Join as a new device of the name: resolves at once, while it waits for approval (its
+   * `link-code` event); `connected` settles once it is admitted.
+   */
+  readonly linkDevice?: boolean
 }
 
 export function startEngineClient(
@@ -64,6 +71,7 @@ export async function startEngineSession(
     stores,
     reconnect: options.reconnect ?? { initialMs: 50, maxMs: 500 },
     secret: options.secret,
+    linkDevice: options.linkDevice,
   })
   const events: ChatEvent[] = []
   const waiters = new Set<() => void>()
@@ -71,11 +79,17 @@ export async function startEngineSession(
     events.push(event)
     for (const wake of waiters) wake()
   })
-  await session.connect()
-  if (options.waitForGroup !== false) await session.whenReady()
+  const connected = session.connect()
+  // A device being linked may never be admitted (its code expires): a test that awaits it sees why.
+  connected.catch(() => {})
+  if (!options.linkDevice) {
+    await connected
+    if (options.waitForGroup !== false) await session.whenReady()
+  }
 
   return {
     session,
+    connected,
     events,
     stores,
     waitFor(type, where = () => true, timeoutMs = 10_000) {

@@ -1,5 +1,6 @@
 // Starts real servers on 127.0.0.1 with port 0 and real clients over real TLS, for the
 // cross-process tests. Certificates are made once per test process in a temporary directory.
+
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join as joinPath } from 'node:path'
@@ -11,6 +12,7 @@ import {
 } from '../../apps/server/cluster/redis-cluster.ts'
 import { createEventLog, type EventLog } from '../../apps/server/observe/event-log.ts'
 import type { ServerEvent } from '../../apps/server/observe/events.ts'
+import type { IdentityStore } from '../../apps/server/room/ports.ts'
 import { type ChatServer, startChatServer } from '../../apps/server/server.ts'
 import { openEmbeddedBackend } from '../../apps/server/store/embedded-backend.ts'
 import { tlsTransport } from '../../shared/client/tls-transport.ts'
@@ -24,7 +26,7 @@ import {
 import { encodeFrame, type WireFrame } from '../../shared/protocol/codec.ts'
 import { authMessage, type ClientFrame, type ServerFrame } from '../../shared/protocol/frames.ts'
 import { createLimits, type Limits } from '../../shared/protocol/limits.ts'
-import { seededGroupRecord } from './seeded-group.ts'
+import { seededGroupRecord, seededIdentity } from './seeded-group.ts'
 
 export interface TestCertificates {
   readonly dir: string
@@ -97,6 +99,11 @@ export interface TestServer extends ChatServer {
   readonly dataDir: string
   readonly wsUrl: string
   readonly cluster?: RedisCluster
+  /**
+   * The server's name bindings and devices, when the test started the server: a test playing a
+   * malicious server writes to them.
+   */
+  readonly identities?: IdentityStore
 }
 
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
@@ -129,6 +136,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     dataDir,
     cluster,
     wsUrl: `wss://127.0.0.1:${server.webPort}/ws`,
+    identities: backend.identities,
   })
 }
 
@@ -229,13 +237,16 @@ export function connectTls(server: ServerAddress) {
   )
 }
 
-/** hello → challenge → signed auth → ready, with a fresh identity unless one is given. */
+/**
+ * hello → challenge → signed auth → ready, with a fresh identity unless one is given (or the name
+ * was seeded into the group: then with the key it is there under).
+ */
 export async function join(
   client: TestClient,
   name: string,
   identity?: IdentityKeyPair,
 ): Promise<{ ready: Extract<ServerFrame, { type: 'ready' }>; identity: IdentityKeyPair }> {
-  const keys = identity ?? (await createIdentityKeyPair())
+  const keys = identity ?? seededIdentity(name) ?? (await createIdentityKeyPair())
   client.send({ type: 'hello', name, identityKey: keys.publicKeyText })
   const { nonce } = await client.inbox.take('challenge')
   client.send({ type: 'auth', signature: await signWithIdentity(keys, authMessage(nonce, name)) })

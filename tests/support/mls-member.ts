@@ -14,8 +14,14 @@ import {
   readKeyPackage,
   type SigningKeys,
 } from '../../shared/client/mls.ts'
-import { createIdentityKeyPair, type IdentityKeyPair } from '../../shared/crypto/identity-key.ts'
+import { approvalMessage } from '../../shared/crypto/device-links.ts'
+import {
+  createIdentityKeyPair,
+  type IdentityKeyPair,
+  signWithIdentity,
+} from '../../shared/crypto/identity-key.ts'
 import { decodeBase64url, encodeBase64url } from '../../shared/protocol/base64url.ts'
+import type { DeviceLink } from '../../shared/protocol/frames.ts'
 
 export interface MlsMember {
   readonly name: string
@@ -30,7 +36,11 @@ export interface MlsMember {
   keyPackage(): Promise<string>
   /** Founds a group alone; returns the GroupInfo as the wire carries it. */
   found(): Promise<string>
-  /** Commits these adds (KeyPackages as sent) and removes (by name); not merged until `merge`. */
+  /**
+   * Commits these adds (KeyPackages as sent) and removes, not merged until `merge`. A remove is a
+   * leaf's identity key, as the wire has it, or a name for every leaf of that name: tests that
+   * think in people rather than devices say whom they mean.
+   */
   commit(change: { add?: string[]; remove?: string[] }): Promise<PendingCommit>
   join(welcome: string): Promise<void>
   apply(commit: string): Promise<void>
@@ -39,21 +49,38 @@ export interface MlsMember {
 export interface PendingCommit {
   readonly commit: string
   readonly welcome?: string
+  /** The identity keys of the KeyPackages it adds, and of the leaves it removes: its claims. */
   readonly adds: string[]
   readonly removes: string[]
   /** Takes the commit's state as this member's: the server accepted it. */
   merge(): void
 }
 
+/**
+ * Another device of `approver`'s person: its own key, approved by the approver's (the approval and
+ * the approver's own links go into its credential, as a linked client's do).
+ */
+export async function createLinkedDevice(approver: MlsMember): Promise<MlsMember> {
+  const identity = await createIdentityKeyPair()
+  const signature = await signWithIdentity(
+    approver.identity,
+    approvalMessage(approver.name, identity.publicKeyText),
+  )
+  const links = [{ by: approver.identity.publicKeyText, signature }, ...(approver.keys.links ?? [])]
+  return createMlsMember(approver.name, identity, links)
+}
+
 export async function createMlsMember(
   name: string,
   identity?: IdentityKeyPair,
+  links: readonly DeviceLink[] = [],
 ): Promise<MlsMember> {
   const keyPair = identity ?? (await createIdentityKeyPair())
   const keys: SigningKeys = {
     name,
     signKey: keyPair.privateKeyBytes,
     publicKey: keyPair.publicKeyBytes,
+    ...(links.length > 0 ? { links } : {}),
   }
   const member: MlsMember = {
     name,
@@ -78,19 +105,19 @@ export async function createMlsMember(
       const peers = await Promise.all(
         (change.add ?? []).map((text) => readKeyPackage(decodeBase64url(text))),
       )
-      const removeNames = new Set(change.remove ?? [])
-      const removeLeaves = membersOf(state)
-        .filter((leaf) => removeNames.has(leaf.name))
-        .map((leaf) => leaf.leafIndex)
+      const remove = change.remove ?? []
+      const removed = membersOf(state).filter((leaf) =>
+        remove.some((entry) => entry === leaf.identityKey || entry === leaf.name),
+      )
       const result = await commitChanges(state, {
         add: peers.map((peer) => peer.keyPackage),
-        removeLeaves,
+        removeLeaves: removed.map((leaf) => leaf.leafIndex),
       })
       return {
         commit: encodeBase64url(result.commit),
         welcome: result.welcome ? encodeBase64url(result.welcome) : undefined,
-        adds: peers.map((peer) => peer.name),
-        removes: [...removeNames],
+        adds: peers.map((peer) => peer.identityKey),
+        removes: removed.map((leaf) => leaf.identityKey),
         merge() {
           member.state = result.state
         },

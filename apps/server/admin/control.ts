@@ -6,6 +6,7 @@ import { type Member, MemberSchema } from '../../../shared/protocol/frames.ts'
 import { createInviteCode, inviteDigest, inviteLink } from '../../../shared/protocol/invites.ts'
 import { checkName, nameKey, nameSkeleton } from '../../../shared/protocol/names.ts'
 import type { EventSink } from '../observe/events.ts'
+import { currentGroup } from '../room/group-records.ts'
 import type { Expulsion, MaybePromise, NameBinding, RoomStores } from '../room/ports.ts'
 
 /** How long an invite stays valid unless the admin says otherwise, and at most. */
@@ -53,16 +54,17 @@ export async function describeMembers(
   online: readonly Member[],
   roster: readonly string[],
 ): Promise<AdminMember[]> {
-  // Online counts only under the bound key: a name is never shown online for someone else's key.
-  const onlineKeys = new Map(online.map((member) => [nameKey(member.name), member.identityKey]))
-  const inGroup = new Set(roster.map(nameKey))
+  // Online and in the group count only under the bound key: a name is never shown online for
+  // someone else's key.
+  const onlineKeys = new Set(online.map((member) => member.identityKey))
+  const inGroup = new Set(roster)
   const sorted = [...bindings].sort((a, b) => (nameKey(a.name) < nameKey(b.name) ? -1 : 1))
   return Promise.all(
     sorted.map(async (binding) => ({
       name: binding.name,
       fingerprint: await keyFingerprint(binding.identityKey),
-      online: onlineKeys.get(nameKey(binding.name)) === binding.identityKey,
-      inGroup: inGroup.has(nameKey(binding.name)),
+      online: onlineKeys.has(binding.identityKey),
+      inGroup: inGroup.has(binding.identityKey),
       boundAt: binding.boundAt,
       confirmedAt: binding.confirmedAt,
     })),
@@ -132,7 +134,9 @@ export function answerControl(
         const bindings = await identities.bindings()
         const group = await stores.groups.load()
         const online = live?.members() ?? []
-        return { ok: true, members: await describeMembers(bindings, online, group?.roster ?? []) }
+        // Read from the state: a record stored before leaves were keyed holds names.
+        const roster = group ? currentGroup(group).record.roster : []
+        return { ok: true, members: await describeMembers(bindings, online, roster) }
       }
       case 'release': {
         if (!(await identities.release(request.name))) {

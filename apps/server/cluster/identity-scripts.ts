@@ -4,19 +4,24 @@
 /** Lapsed bindings freed by one claim at most; the rest go with the next ones. */
 const LAPSE_BATCH = 256
 
-/** Frees a binding: name → key, its skeleton (if still its own), unconfirmed entry, details. */
+/**
+ * Frees a binding: name → key, its skeleton (if still its own), unconfirmed entry, details, and
+ * the devices linked to it (KEYS[5]).
+ */
 const FREE = `
 local function free(name, skeleton)
   redis.call('HDEL', KEYS[1], name)
+  redis.call('HDEL', KEYS[5], name)
   if redis.call('HGET', KEYS[2], skeleton) == name then redis.call('HDEL', KEYS[2], skeleton) end
   redis.call('ZREM', KEYS[3], name .. ' ' .. skeleton)
   redis.call('HDEL', KEYS[4], name)
 end`
 
 /**
- * KEYS: identities, skeletons, unconfirmed, details. ARGV: name key, skeleton, identity key,
- * time, lapse before ('' for never), may bind ('1'/'0'), name as spelled. Frees lapsed bindings,
- * then decides: 0 new, 1 known, 2 conflict, 3 confusable, 4 limited.
+ * KEYS: identities, skeletons, unconfirmed, details, devices. ARGV: name key, skeleton, identity
+ * key, time, lapse before ('' for never), may bind ('1'/'0'), name as spelled. Frees lapsed
+ * bindings, then decides: 0 new, 1 known (the name's key or a device linked to it), 2 conflict,
+ * 3 confusable, 4 limited.
  */
 export const CLAIM = `${FREE}
 local function lapsed(name, skeleton)
@@ -38,6 +43,15 @@ if owner and lapsed(ARGV[1], ARGV[2]) then
 end
 if owner then
   if owner == ARGV[3] then return 1 end
+  local linked = redis.call('HGET', KEYS[5], ARGV[1])
+  if linked then
+    local record = cjson.decode(linked)
+    if record.of == owner then
+      for _, device in ipairs(record.devices) do
+        if device.identityKey == ARGV[3] then return 1 end
+      end
+    end
+  end
   return 2
 end
 local holder = redis.call('HGET', KEYS[2], ARGV[2])
@@ -70,7 +84,10 @@ for i = 2, #ARGV, 3 do
 end
 return 0`
 
-/** KEYS: identities, skeletons, unconfirmed, details. ARGV: name key, skeleton. 1 if it was bound. */
+/**
+ * KEYS: identities, skeletons, unconfirmed, details, devices. ARGV: name key, skeleton. 1 if it
+ * was bound.
+ */
 export const RELEASE = `${FREE}
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
 free(ARGV[1], ARGV[2])
@@ -109,6 +126,18 @@ local invite = redis.call('HGET', KEYS[1], ARGV[1])
 if not invite or string.match(invite, '^(%S+)') ~= ARGV[2] then return nil end
 redis.call('HDEL', KEYS[1], ARGV[1])
 return invite`
+
+/**
+ * KEYS: identities, devices. ARGV: name key, the key it must still be bound to, the devices as
+ * read ('' for none), the devices to store ('' to store none). Changes a name's devices only if
+ * neither changed since they were read: 1, or 0 to read again.
+ */
+export const SET_DEVICES = `
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+if (redis.call('HGET', KEYS[2], ARGV[1]) or '') ~= ARGV[3] then return 0 end
+if ARGV[4] == '' then redis.call('HDEL', KEYS[2], ARGV[1])
+else redis.call('HSET', KEYS[2], ARGV[1], ARGV[4]) end
+return 1`
 
 /** KEYS: skeletons. ARGV: skeleton, name key, … Lists names bound before skeletons were kept. */
 export const ADD_SKELETONS = `

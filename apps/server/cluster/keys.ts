@@ -23,6 +23,15 @@ export const KEYS = {
    * hold no spaces). Bindings from before it was kept have none.
    */
   nameDetails: 'chatbox:name-details',
+  /**
+   * HASH: case-folded name → `{ of, devices }` as JSON: the devices linked to the name while it is
+   * bound to the key `of`, each `{ identityKey, links, linkedAt }`.
+   */
+  devices: 'chatbox:devices',
+  /** HASH: a new device's key → its post while it waits to be linked (room/link-board.ts), JSON. */
+  links: 'chatbox:links',
+  /** HASH: device key unlinked from a name → that case-folded name. */
+  unlinkedDevices: 'chatbox:unlinked-devices',
   /** HASH: identity key the admin banned → the case-folded name it held then. */
   bans: 'chatbox:bans',
   /** HASH: digest of an invite code → `<case-folded name> <expires at> <name as spelled>`. */
@@ -31,7 +40,7 @@ export const KEYS = {
   namesMigrated: 'chatbox:names-migrated',
   /** STREAM of what is not logged: presence, Delivery Service requests, frames for one member. */
   events: 'chatbox:events',
-  /** HASH: case-folded name → { name, identityKey, instance } of who is online, and where. */
+  /** HASH: identity key → { name, identityKey, instance } of who is online (each device), and where. */
   presence: 'chatbox:presence',
   /** ZSET: instance id → its last heartbeat, in Redis's own clock (milliseconds). */
   instances: 'chatbox:instances',

@@ -5,6 +5,7 @@ import { type Member, type ServerFrame, UNAVAILABLE } from '../../../shared/prot
 import type { Limits } from '../../../shared/protocol/limits.ts'
 import { nameKey } from '../../../shared/protocol/names.ts'
 import { createDelivery, type Delivery, followPresence } from '../room/delivery.ts'
+import { currentGroup, statusOf } from '../room/group-records.ts'
 import {
   type DeliveryService,
   type LocalMembers,
@@ -40,6 +41,8 @@ export interface Leader {
   announced(): void
   /** The admin put this member out: if this instance leads, its leaf goes by the next commit. */
   expelled(name: string): void
+  /** A device was unlinked: if this instance leads, its leaf goes by the next commit. */
+  unlinked(member: Member): void
   /** The Delivery Service as this instance's room reaches it. */
   port(): DeliveryService
 }
@@ -53,16 +56,16 @@ export function createLeader(options: LeaderOptions): Leader {
   const waiting = new Map<string, { readonly from: Member; readonly keyPackage: string }>()
 
   /** Sends to a member here at once, or through the events stream to its instance. */
-  function sendTo(name: string, frame: ServerFrame): void {
-    if (options.local()?.sendTo(name, frame)) {
-      if (frame.type === 'welcome') waiting.delete(nameKey(name))
+  function sendTo(to: Member, frame: ServerFrame): void {
+    if (options.local()?.sendTo(to, frame)) {
+      if (frame.type === 'welcome') waiting.delete(to.identityKey)
       return
     }
-    link.track(link.emit({ type: 'direct', to: name, frame }))
+    link.track(link.emit({ type: 'direct', to, frame }))
   }
 
   presence.watch((frame) => {
-    if (frame.event === 'leave') waiting.delete(nameKey(frame.name))
+    if (frame.event === 'leave') waiting.delete(frame.identityKey)
     if (!leader) return
     // One instance stopping is not the room stopping: its members may come back through another
     // instance, or not, so their grace starts as for a dropped connection.
@@ -91,18 +94,18 @@ export function createLeader(options: LeaderOptions): Leader {
   const port: DeliveryService = {
     async status() {
       const group = await stores.groups.load()
-      return group && { groupId: group.groupId, epoch: group.epoch, roster: [...group.roster] }
+      return group && statusOf(currentGroup(group).record)
     },
     keyPackage(from, keyPackage) {
-      waiting.set(nameKey(from.name), { from, keyPackage })
+      waiting.set(from.identityKey, { from, keyPackage })
       forward(from, { type: 'key-package', keyPackage }).catch((error) => {
         link.report(error)
-        options.local()?.sendTo(from.name, UNAVAILABLE)
+        options.local()?.sendTo(from, UNAVAILABLE)
       })
     },
     async groupFounded(from, groupInfo) {
       // The founder is in the group without a Welcome: nothing for a new leader to hear again.
-      waiting.delete(nameKey(from.name))
+      waiting.delete(from.identityKey)
       await forward(from, { type: 'group-founded', groupInfo })
     },
     async commit(from, input) {
@@ -114,6 +117,9 @@ export function createLeader(options: LeaderOptions): Leader {
     // Through the events stream: the member may be connected to any instance, and any may lead.
     async expel(name, reason) {
       await link.emit({ type: 'expel', name, reason })
+    },
+    async unlinkDevice(member) {
+      await link.emit({ type: 'unlink', member })
     },
     stop: stepDown,
   }
@@ -129,7 +135,7 @@ export function createLeader(options: LeaderOptions): Leader {
         commitTimeoutMs: limits.commitTimeoutMs,
         now: options.now,
         sendTo,
-        online: () => presence.list().map((member) => member.name),
+        online: () => presence.list(),
         // The log stream carries the commit to every instance, this one included.
         broadcast() {},
         events: (event) => options.local()?.events(event),
@@ -143,7 +149,7 @@ export function createLeader(options: LeaderOptions): Leader {
           link.track(Promise.resolve(stores.identities.confirm(members, options.now())))
         },
       })
-      for (const member of presence.list()) leader.memberOnline(member.name)
+      for (const member of presence.list()) leader.memberOnline(member)
       await link.emit({ type: 'leader', instance: link.instance })
     },
     stepDown,
@@ -152,11 +158,16 @@ export function createLeader(options: LeaderOptions): Leader {
     },
     direct({ to, frame }) {
       if (options.local()?.sendTo(to, frame) && frame.type === 'welcome') {
-        waiting.delete(nameKey(to))
+        waiting.delete(to.identityKey)
       }
     },
+    unlinked(member) {
+      waiting.delete(member.identityKey)
+      leader?.removeDevice(member)
+    },
     expelled(name) {
-      waiting.delete(nameKey(name))
+      for (const [key, { from }] of waiting)
+        if (nameKey(from.name) === nameKey(name)) waiting.delete(key)
       leader?.remove(name)
     },
     announced() {

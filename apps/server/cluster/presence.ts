@@ -2,7 +2,6 @@
 // stream told it, kept in step by the ARRIVE and DEPART scripts. Knows nothing of the Delivery
 // Service, the log or sockets.
 import type { Member, PresenceFrame } from '../../../shared/protocol/frames.ts'
-import { nameKey } from '../../../shared/protocol/names.ts'
 import { OnlineBook } from '../room/online-book.ts'
 import type { PresenceBook } from '../room/ports.ts'
 import type { PresenceRecord } from './events.ts'
@@ -44,7 +43,7 @@ export function createRedisPresence(
       [KEYS.presence, KEYS.events],
       [
         EVENTS_KEPT,
-        nameKey(name),
+        identityKey,
         JSON.stringify(stored),
         JSON.stringify(join),
         JSON.stringify(leave),
@@ -62,13 +61,13 @@ export function createRedisPresence(
       link.track(record(member, at))
     },
     depart({ name, identityKey }, reason, at) {
-      everyone.depart(name)
+      everyone.depart(identityKey)
       const leave: Leave = { type: 'presence', event: 'leave', name, identityKey, at, reason }
       link.track(
         link.run(
           DEPART,
           [KEYS.presence, KEYS.events],
-          [EVENTS_KEPT, nameKey(name), link.instance, JSON.stringify(leave)],
+          [EVENTS_KEPT, identityKey, link.instance, JSON.stringify(leave)],
         ),
       )
     },
@@ -77,8 +76,8 @@ export function createRedisPresence(
     },
     heard(frame) {
       // A join heard back for a member already listed keeps its place (and cursor).
-      if (frame.event === 'leave') everyone.depart(frame.name)
-      else if (everyone.get(frame.name)?.identityKey !== frame.identityKey) everyone.arrive(frame)
+      if (frame.event === 'leave') everyone.depart(frame.identityKey)
+      else if (everyone.get(frame.identityKey)?.name !== frame.name) everyone.arrive(frame)
       for (const watcher of watchers) watcher(frame)
     },
     record,

@@ -12,6 +12,7 @@ import { KEYS } from './keys.ts'
 import { createLeader } from './leader.ts'
 import { createClusterLink } from './link.ts'
 import { createRedisPresence } from './presence.ts'
+import { createRedisLinkBoard } from './redis-links.ts'
 import { createRedisStores } from './redis-store.ts'
 import { isTlsUrl, redisTls, tlsFailure } from './redis-tls.ts'
 import { createReplicaWaiter } from './replication.ts'
@@ -125,6 +126,8 @@ export async function openRedisCluster(options: RedisClusterOptions): Promise<Re
     local: () => local,
   })
 
+  const links = createRedisLinkBoard(command, link)
+
   let follower: Follower | undefined
   /** Every event is read by every instance, which acts on those meant for it. */
   function onEvent(text: string): void {
@@ -141,7 +144,7 @@ export async function openRedisCluster(options: RedisClusterOptions): Promise<Re
         presence.heard(event)
         return
       case 'displace':
-        if (event.instance === link.instance) local?.displace(event.name)
+        if (event.instance === link.instance) local?.displace(event)
         return
       case 'direct':
         leader.direct(event)
@@ -154,6 +157,13 @@ export async function openRedisCluster(options: RedisClusterOptions): Promise<Re
         return
       case 'leader':
         leader.announced()
+        return
+      case 'link-settled':
+        links.heard(event.identityKey, event.links)
+        return
+      case 'unlink':
+        local?.expelDevice(event.member)
+        leader.unlinked(event.member)
         return
       case 'expel':
         local?.expel(event.name, event.reason)
@@ -215,6 +225,7 @@ export async function openRedisCluster(options: RedisClusterOptions): Promise<Re
     groups: stores.groups,
     fanout,
     presence,
+    links,
     delivery(members) {
       local = members
       return leader.port()

@@ -3,14 +3,23 @@
 // (identity-scripts.ts) decide each change atomically.
 import type { RedisClient } from 'bun'
 import * as v from 'valibot'
+import { DeviceLinksSchema } from '../../../shared/protocol/frames.ts'
 import { nameKey, nameSkeleton } from '../../../shared/protocol/names.ts'
-import type { ClaimResult, IdentityStore, NameBinding } from '../room/ports.ts'
+import { deviceLinks } from '../room/device-book.ts'
+import type {
+  ClaimResult,
+  DeviceRecord,
+  IdentityStore,
+  LinkResult,
+  NameBinding,
+} from '../room/ports.ts'
 import {
   ADD_SKELETONS,
   BAN,
   CLAIM,
   CONFIRM,
   RELEASE,
+  SET_DEVICES,
   TAKE_INVITE,
   UNBAN,
 } from './identity-scripts.ts'
@@ -19,6 +28,7 @@ import {
   HashEntriesReply,
   IntegerReply,
   parseReply,
+  parseStored,
   query,
   sendCommand,
   TextReply,
@@ -31,6 +41,17 @@ const RESULTS: readonly ClaimResult[] = ['new', 'known', 'conflict', 'confusable
 const unconfirmedMember = (key: string) => `${key} ${nameSkeleton(key)}`
 
 const NameKeysReply = v.array(v.string())
+
+/** A name's linked devices as `KEYS.devices` holds them: only while it is bound to `of`. */
+const StoredDevicesSchema = v.object({
+  of: v.string(),
+  devices: v.array(
+    v.object({ identityKey: v.string(), links: DeviceLinksSchema, linkedAt: v.number() }),
+  ),
+})
+
+/** A change of a name's devices lost a race this many times running: the store is too busy. */
+const DEVICE_TRIES = 5
 
 /** `<bound at> <confirmed at or -> <name>` as the claim and confirm scripts write it. */
 function readDetails(key: string, details: string | undefined) {
@@ -51,7 +72,57 @@ export function createRedisIdentities(redis: RedisClient): IdentityStore {
     sendCommand(redis, 'EVAL', [script, String(keys.length), ...keys, ...args])
   const evalInteger = async (script: string, keys: string[], args: string[]) =>
     parseReply(IntegerReply, await evalScript(script, keys, args), 'EVAL')
-  const bindingKeys = [KEYS.identities, KEYS.nameSkeletons, KEYS.unconfirmedNames, KEYS.nameDetails]
+  const bindingKeys = [
+    KEYS.identities,
+    KEYS.nameSkeletons,
+    KEYS.unconfirmedNames,
+    KEYS.nameDetails,
+    KEYS.devices,
+  ]
+
+  /** The name's key and linked devices, with the text read (for a compare-and-set), or null. */
+  async function readDevices(key: string) {
+    const owner = await query(redis, TextReply, 'HGET', [KEYS.identities, key])
+    if (owner === null) return null
+    const text = (await query(redis, TextReply, 'HGET', [KEYS.devices, key])) ?? ''
+    const stored = text === '' ? null : parseStored(StoredDevicesSchema, text)
+    const devices: DeviceRecord[] = stored?.of === owner ? stored.devices : []
+    return { owner, text, devices }
+  }
+
+  /**
+   * Changes the name's devices by `change` (given the key and the devices read), stored only if
+   * neither changed meanwhile; read again and retried when they did.
+   */
+  async function changeDevices<T>(
+    key: string,
+    change: (
+      owner: string,
+      devices: DeviceRecord[],
+    ) => Promise<{ next?: DeviceRecord[]; result: T }>,
+    unbound: T,
+  ): Promise<T> {
+    for (let tries = 0; tries < DEVICE_TRIES; tries += 1) {
+      const read = await readDevices(key)
+      if (!read) return unbound
+      const { next, result } = await change(read.owner, read.devices)
+      if (!next) return result
+      const stored = next.length === 0 ? '' : JSON.stringify({ of: read.owner, devices: next })
+      const args = [key, read.owner, read.text, stored]
+      if ((await evalInteger(SET_DEVICES, [KEYS.identities, KEYS.devices], args)) === 1) {
+        return result
+      }
+    }
+    throw new Error(`the devices of ${key} kept changing while being changed`)
+  }
+
+  /** Whether a key holds a name or is a device of one already: no key is two devices. */
+  async function keyInUse(identityKey: string): Promise<boolean> {
+    const owners = await query(redis, NameKeysReply, 'HVALS', [KEYS.identities])
+    if (owners.includes(identityKey)) return true
+    const linked = await query(redis, NameKeysReply, 'HVALS', [KEYS.devices])
+    return linked.some((text) => text.includes(`"identityKey":"${identityKey}"`))
+  }
 
   /**
    * Bindings from before skeletons were kept get theirs, once for the room: they are compared like
@@ -115,8 +186,63 @@ export function createRedisIdentities(redis: RedisClient): IdentityStore {
       return (await evalInteger(RELEASE, bindingKeys, [key, nameSkeleton(key)])) === 1
     },
     async ban(name) {
-      const reply = await evalScript(BAN, [KEYS.identities, KEYS.bans], [nameKey(name)])
-      return parseReply(TextReply, reply, 'EVAL')
+      const key = nameKey(name)
+      const reply = await evalScript(BAN, [KEYS.identities, KEYS.bans], [key])
+      const owner = parseReply(TextReply, reply, 'EVAL')
+      if (owner === null) return null
+      for (const device of (await readDevices(key))?.devices ?? []) {
+        await query(redis, IntegerReply, 'HSETNX', [KEYS.bans, device.identityKey, key])
+      }
+      return owner
+    },
+    linkDevice(name, device, approval, at) {
+      const unbound: LinkResult = { kind: 'refused', reason: 'unbound' }
+      return changeDevices(
+        nameKey(name),
+        async (owner, devices) => {
+          const result = deviceLinks(owner, devices, approval)
+          if (result.kind !== 'linked') return { result }
+          if (await keyInUse(device)) {
+            return { result: { kind: 'refused', reason: 'taken' } as LinkResult }
+          }
+          return {
+            result,
+            next: [...devices, { identityKey: device, links: result.links, linkedAt: at }],
+          }
+        },
+        unbound,
+      ).then(async (result) => {
+        if (result.kind === 'linked')
+          await query(redis, IntegerReply, 'HDEL', [KEYS.unlinkedDevices, device])
+        return result
+      })
+    },
+    async devices(name) {
+      const key = nameKey(name)
+      const read = await readDevices(key)
+      if (!read) return []
+      const details = await query(redis, TextReply, 'HGET', [KEYS.nameDetails, key])
+      const { boundAt } = readDetails(key, details ?? undefined)
+      return [{ identityKey: read.owner, links: [], linkedAt: boundAt }, ...read.devices]
+    },
+    unlinkDevice(name, device) {
+      return changeDevices(
+        nameKey(name),
+        async (_owner, devices) => {
+          const next = devices.filter((item) => item.identityKey !== device)
+          return next.length === devices.length ? { result: false } : { result: true, next }
+        },
+        false,
+      ).then(async (unlinked) => {
+        if (unlinked) {
+          await query(redis, IntegerReply, 'HSET', [KEYS.unlinkedDevices, device, nameKey(name)])
+        }
+        return unlinked
+      })
+    },
+    async wasUnlinked(name, device) {
+      const from = await query(redis, TextReply, 'HGET', [KEYS.unlinkedDevices, device])
+      return from === nameKey(name)
     },
     async unban(name) {
       return (await evalInteger(UNBAN, [KEYS.bans], [nameKey(name)])) > 0

@@ -96,9 +96,9 @@ const EMIT = (events: string) =>
   `local function emit(text) redis.call('XADD', ${events}, 'MAXLEN', '~', ARGV[1], '*', 'f', text) end`
 
 /**
- * KEYS: presence, events. ARGV: events kept, name key, record JSON ({ name, identityKey,
- * instance }), join frame, leave frame for the old spelling (at and reason filled in).
- * Records the member here and announces what the shared record says is news: a join, nothing for
+ * KEYS: presence, events. ARGV: events kept, identity key (each device is its own field), record
+ * JSON ({ name, identityKey, instance }), join frame, leave frame for the old spelling (at and
+ * reason filled in). Records the member here and announces what the shared record says is news: a join, nothing for
  * a reconnect under the same spelling, a leave and a join for a new spelling. A member still
  * recorded on another instance is displaced there.
  */
@@ -109,7 +109,10 @@ local record = cjson.decode(ARGV[3])
 if previous then
   previous = cjson.decode(previous)
   if previous.instance ~= record.instance then
-    emit(cjson.encode({ type = 'displace', name = previous.name, instance = previous.instance }))
+    emit(cjson.encode({
+      type = 'displace', name = previous.name, identityKey = previous.identityKey,
+      instance = previous.instance,
+    }))
   end
   if previous.name == record.name then return 0 end
   local leave = cjson.decode(ARGV[5])
@@ -121,7 +124,7 @@ emit(ARGV[4])
 return 1`
 
 /**
- * KEYS: presence, events. ARGV: events kept, name key, instance, leave frame.
+ * KEYS: presence, events. ARGV: events kept, identity key, instance, leave frame.
  * Announces the leave only if the member is still recorded on this instance: once it has
  * reconnected elsewhere, the old connection's end is nobody's news.
  */

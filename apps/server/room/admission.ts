@@ -29,6 +29,8 @@ export interface Challenge {
   readonly nonce: string
   /** The admin's invite the hello carried, if any: used only if the name is not bound yet. */
   readonly invite?: string
+  /** The nonce of a key asking to become another device of the name (shared/crypto/device-links.ts). */
+  readonly linkNonce?: string
 }
 
 export type HelloVerdict =
@@ -51,6 +53,11 @@ export interface Admission {
    * invite-only room); a name the key holds already is always let in.
    */
   claim(member: Member, remoteAddress: string, invite?: string): Promise<ClaimVerdict>
+  /**
+   * For a key asking to become another device of the name: 'admit' when it is one already (it
+   * joins as any member), 'link' when it may wait for a device of the name to approve it.
+   */
+  linkable(member: Member): Promise<ClaimVerdict | { readonly kind: 'link' }>
 }
 
 /** A claim let in, or refused with a code and a message that tells the user what to do. */
@@ -80,6 +87,12 @@ export interface AdmissionOptions {
 const OUTSIDE_QUOTA: Allowance = { ok: true, settle: () => {} }
 
 const ASK_FOR_SECRET = errorFrame('bad_secret', 'this room asks for a secret', false)
+
+const UNLINKED: ClaimVerdict = {
+  kind: 'refuse',
+  code: 'unlinked',
+  message: 'another device of yours unlinked this one; to use it again, link it anew',
+}
 
 export function createAdmission(options: AdmissionOptions): Admission {
   const { identities, secret, now, randomBytes } = options
@@ -164,7 +177,18 @@ export function createAdmission(options: AdmissionOptions): Admission {
       const member = { name: frame.name, identityKey: frame.identityKey }
       const nonce = encodeBase64url(randomBytes(32))
       const invite = frame.invite === undefined ? {} : { invite: frame.invite }
-      return { kind: 'challenge', challenge: { member, nonce, ...invite } }
+      const link = frame.link === undefined ? {} : { linkNonce: frame.link.nonce }
+      return { kind: 'challenge', challenge: { member, nonce, ...invite, ...link } }
+    },
+    async linkable({ name, identityKey }) {
+      if (await identities.isBanned(identityKey)) {
+        return { kind: 'refuse', code: 'banned', message: 'the admin banned this key' }
+      }
+      const result = await identities.claim(name, identityKey, now(), { mayBind: false })
+      if (result === 'known') return { kind: 'admit' }
+      if (result === 'conflict') return { kind: 'link' }
+      const message = `nobody holds "${name}" yet: join without linking to take it`
+      return { kind: 'refuse', code: 'link_invalid', message }
     },
     verify: ({ member, nonce }, signature) =>
       verifyIdentitySignature(member.identityKey, signature, authMessage(nonce, member.name)),
@@ -187,6 +211,9 @@ export function createAdmission(options: AdmissionOptions): Admission {
           unusedBefore: unusedBefore(at),
         })
         bound = result === 'new'
+        if (result === 'conflict' && (await identities.wasUnlinked(name, identityKey))) {
+          return UNLINKED
+        }
         return claimVerdict(name, result, allowance)
       } finally {
         // A reconnect, a refusal or a failed store took nothing from either quota.

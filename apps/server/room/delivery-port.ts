@@ -17,10 +17,10 @@ export interface DeliveryOptions {
   /** A committer or founder that has not answered by then is passed over for the next. */
   readonly commitTimeoutMs: number
   readonly now: () => number
-  /** Sends to the named member's connection, if it is online here. */
-  readonly sendTo: (name: string, frame: ServerFrame) => void
-  /** Names of members online here, earliest admitted first. */
-  readonly online: () => string[]
+  /** Sends to the member's connection (the device with its key), if it is online here. */
+  readonly sendTo: (member: Member, frame: ServerFrame) => void
+  /** Members online (each device apart), earliest admitted first. */
+  readonly online: () => Member[]
   /** Hands an accepted commit, already logged, to every member. */
   readonly broadcast: (entry: LoggedEntry) => void
   /** The operator's event log: commits accepted and refused, refusals, blame; never content. */
@@ -31,10 +31,12 @@ export interface DeliveryOptions {
   readonly joined?: (members: Member[]) => void
 }
 
-export interface Delivery extends Omit<DeliveryService, 'expel'> {
+export interface Delivery extends Omit<DeliveryService, 'expel' | 'unlinkDevice'> {
   status(): GroupStatus | null
-  /** Has the name's leaf removed by the next commit, whatever its grace (the admin's word). */
+  /** Has every leaf of the name removed by the next commit, whatever its grace (the admin's word). */
   remove(name: string): void
-  memberOnline(name: string): void
-  memberOffline(name: string, reason: LeaveReason): void
+  /** Has this device's leaf removed by the next commit, whatever its grace: it was unlinked. */
+  removeDevice(member: Member): void
+  memberOnline(member: Member): void
+  memberOffline(member: Member, reason: LeaveReason): void
 }

@@ -4,7 +4,6 @@ import { checkKeyPackage } from '../../../shared/mls/commit-check.ts'
 import { decodeBase64url, encodeBase64url } from '../../../shared/protocol/base64url.ts'
 import type { ErrorFrame, Member } from '../../../shared/protocol/frames.ts'
 import { COMMIT_REQUEST_KEY_PACKAGE_CHARS, REJOIN_RATE } from '../../../shared/protocol/limits.ts'
-import { nameKey } from '../../../shared/protocol/names.ts'
 import { createTokenBucket, type TokenBucket } from '../../../shared/protocol/token-bucket.ts'
 import type { CommitInput, GroupRecord } from './ports.ts'
 
@@ -22,9 +21,10 @@ export interface PendingAdd extends Readonly<Member> {
 
 export interface Request {
   readonly kind: 'found' | 'commit'
-  readonly to: string
+  readonly to: Member
   /** What a commit request asked for, as it was relayed: the commit is checked against this. */
   readonly adds: readonly PendingAdd[]
+  /** The identity keys of the leaves to remove. */
   readonly removes: readonly string[]
   readonly timer: ReturnType<typeof setTimeout>
   /** When it was sent: the commit latency the operator's metrics show starts here. */
@@ -37,38 +37,38 @@ export interface Request {
  */
 export function claimsRefusal(
   group: Pick<GroupRecord, 'epoch' | 'roster'> | null,
-  from: string,
+  from: Member,
   input: CommitInput,
   request: Request | undefined,
 ): Refusal | undefined {
   if (!group) return { code: 'not_in_group', message: 'the room has no group yet' }
-  if (request?.kind !== 'commit' || nameKey(request.to) !== nameKey(from)) {
+  if (request?.kind !== 'commit' || request.to.identityKey !== from.identityKey) {
     return { code: 'unrequested_commit', message: 'nobody asked you to commit' }
   }
   if (input.epoch !== group.epoch) {
     return { code: 'stale_epoch', message: `the group is at epoch ${group.epoch}` }
   }
-  const asked = new Set(request.adds.map((add) => add.name))
-  for (const name of input.adds) {
-    if (!asked.has(name))
-      return { code: 'unrequested_commit', message: `nobody asked to add ${name}` }
-    if (
-      group.roster.some((member) => nameKey(member) === nameKey(name)) &&
-      !input.removes.includes(name)
-    ) {
+  // Claims name leaves by identity key: one name may have several devices.
+  const asked = new Map(request.adds.map((add) => [add.identityKey, add.name]))
+  for (const key of input.adds) {
+    const name = asked.get(key)
+    if (name === undefined) {
+      return { code: 'unrequested_commit', message: 'nobody asked to add one of its adds' }
+    }
+    if (group.roster.includes(key) && !input.removes.includes(key)) {
       return { code: 'unrequested_commit', message: `${name} rejoins: remove its old leaf too` }
     }
   }
-  for (const name of input.removes) {
-    if (!request.removes.includes(name)) {
-      return { code: 'unrequested_commit', message: `nobody asked to remove ${name}` }
+  for (const key of input.removes) {
+    if (!request.removes.includes(key)) {
+      return { code: 'unrequested_commit', message: 'nobody asked to remove one of its removes' }
     }
   }
   if (
-    new Set(input.adds.map(nameKey)).size !== input.adds.length ||
-    new Set(input.removes.map(nameKey)).size !== input.removes.length
+    new Set(input.adds).size !== input.adds.length ||
+    new Set(input.removes).size !== input.removes.length
   ) {
-    return { code: 'commit_mismatch', message: 'a name appears twice in the claims' }
+    return { code: 'commit_mismatch', message: 'a leaf appears twice in the claims' }
   }
   if (input.adds.length === 0 && input.removes.length === 0) {
     return { code: 'unrequested_commit', message: 'an empty commit changes nothing here' }
@@ -84,13 +84,13 @@ export type Admission =
   | ({ readonly ok: false } & Refusal)
 
 /**
- * Admits KeyPackages as they arrive: each name may send REJOIN_RATE's burst, then one per refill
+ * Admits KeyPackages as they arrive: each device may send REJOIN_RATE's burst, then one per refill
  * (each asks for a commit), and each must be small, well-formed, signed and the sender's own.
  */
 export function createKeyPackageAdmission(now: () => number) {
   const buckets = new Map<string, TokenBucket>()
   return async (from: Member, keyPackage: string): Promise<Admission> => {
-    const key = nameKey(from.name)
+    const key = from.identityKey
     let bucket = buckets.get(key)
     if (!bucket) {
       bucket = createTokenBucket(REJOIN_RATE, now)
@@ -123,11 +123,11 @@ export function createKeyPackageAdmission(now: () => number) {
  * Who is asked next: the first of `candidates` not passed over this round; when every one has
  * been, the round starts afresh with the first. Undefined when there is nobody to ask.
  */
-export function nextAsked(
-  candidates: readonly string[],
+export function nextAsked<Candidate extends Member>(
+  candidates: readonly Candidate[],
   passedOver: Set<string>,
-): string | undefined {
-  const fresh = candidates.find((name) => !passedOver.has(nameKey(name)))
+): Candidate | undefined {
+  const fresh = candidates.find((member) => !passedOver.has(member.identityKey))
   if (fresh !== undefined || candidates.length === 0) return fresh
   passedOver.clear()
   return candidates[0]

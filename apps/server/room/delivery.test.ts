@@ -14,6 +14,7 @@ import {
   type FrameOf,
   groupOf,
   type Harness,
+  keysOf,
   LEAVE_GRACE_MS,
   logged,
   refusal,
@@ -44,7 +45,7 @@ function storedView(harness: Harness) {
   return decodePublicGroup(decodeBase64url(record.state))
 }
 
-/** The status the server must show for the group `member` is in, with this roster. */
+/** The status the server must show for the group `member` is in, with this roster of keys. */
 function statusOf(member: MlsMember, roster: string[]) {
   if (!member.state) throw new Error(`${member.name} is in no group`)
   return {
@@ -62,10 +63,17 @@ function logEntry(harness: Harness, from: string, seq: number, input: CommitInpu
     at: harness.clock.now,
     epoch: input.epoch,
     commit: input.commit,
-    adds: input.adds.map((name) => harness.member(name).binding),
+    adds: input.adds.map((key) => deviceWith(harness, key).binding),
     removes: input.removes,
     seq,
   }
+}
+
+/** The device the harness holds with this identity key. */
+function deviceWith(harness: Harness, key: string): MlsMember {
+  const device = [...harness.members.values()].find((member) => member.binding.identityKey === key)
+  if (!device) throw new Error(`no device has the key ${key}`)
+  return device
 }
 
 /** The committers the event log says were blamed for commits members could not process. */
@@ -80,7 +88,7 @@ async function foundedElsewhere(member: MlsMember): Promise<GroupRecord> {
   return {
     groupId: encodeBase64url(view.value.context.groupId),
     epoch: 0,
-    roster: [member.name],
+    roster: [member.binding.identityKey],
     state: encodeBase64url(encodePublicGroup(view.value)),
   }
 }
@@ -108,7 +116,7 @@ describe('founding', () => {
     const harness = createHarness()
     const alice = await harness.arrive('alice')
     await harness.found('alice')
-    const founded = statusOf(alice, ['alice'])
+    const founded = statusOf(alice, keysOf(harness, ['alice']))
     expect(founded.epoch).toBe(0)
     expect(harness.delivery.status()).toEqual(founded)
     expect(harness.store.groups.load()).toEqual({ ...founded, state: expect.any(String) })
@@ -162,7 +170,7 @@ describe('founding', () => {
       harness.request(0, ['bob']),
       refusal('unrequested_commit'),
     ])
-    expect(harness.delivery.status()).toEqual(statusOf(alice, ['alice']))
+    expect(harness.delivery.status()).toEqual(statusOf(alice, keysOf(harness, ['alice'])))
   })
 
   test('passes a founder that does not answer over for the next newcomer', async () => {
@@ -175,7 +183,7 @@ describe('founding', () => {
     expect(harness.framesTo('bob')).toEqual([FOUND_REQUEST])
 
     await harness.found('bob')
-    expect(harness.delivery.status()).toEqual(statusOf(bob, ['bob']))
+    expect(harness.delivery.status()).toEqual(statusOf(bob, keysOf(harness, ['bob'])))
     // Alice still waits to be added, and the new group's member is asked to add her.
     expect(harness.framesTo('bob')).toEqual([FOUND_REQUEST, harness.request(0, ['alice'])])
   })
@@ -195,7 +203,7 @@ describe('founding', () => {
     await harness.arrive('alice')
     await harness.found('alice')
     expect(harness.framesTo('alice')).toEqual([FOUND_REQUEST, refusal('stale_epoch')])
-    expect(harness.delivery.status()).toEqual(statusOf(zed, ['zed']))
+    expect(harness.delivery.status()).toEqual(statusOf(zed, [zed.binding.identityKey]))
   })
 
   const badFoundings: Array<[string, ErrorCode, () => Promise<string>]> = [
@@ -268,8 +276,9 @@ describe('key packages', () => {
       const harness = await groupOf(['alice'])
       const { sender, keyPackage } = await make(harness)
       const mark = harness.sent.length
+      harness.members.set(sender.name, sender)
       harness.online.push(sender.name)
-      harness.delivery.memberOnline(sender.name)
+      harness.delivery.memberOnline(sender.binding)
       await harness.delivery.keyPackage(sender.binding, keyPackage)
       expect(harness.sent.slice(mark)).toEqual([[sender.name, refusal(code)]])
     },
@@ -344,7 +353,9 @@ describe('commit requests', () => {
     await harness.commit('alice')
     expect(harness.framesTo('alice').slice(2)).toEqual([harness.request(1, ['carol', 'dave'])])
     const welcome = welcomeOf(await harness.commit('alice'))
-    expect(harness.delivery.status()).toEqual(statusOf(alice, ['alice', 'bob', 'carol', 'dave']))
+    expect(harness.delivery.status()).toEqual(
+      statusOf(alice, keysOf(harness, ['alice', 'bob', 'carol', 'dave'])),
+    )
     expect(welcome).toMatchObject({ from: 'alice', seq: 2 })
     expect(harness.framesTo('carol')).toEqual([welcome])
     expect(harness.framesTo('dave')).toEqual([welcome])
@@ -371,9 +382,9 @@ describe('commit requests', () => {
       logEntry(harness, 'alice', 3, third.input),
     ]
     expect([first, second, third].map(({ input }) => [input.adds, input.removes])).toEqual([
-      [['bob'], []],
-      [['carol'], []],
-      [['dave'], ['bob']],
+      [keysOf(harness, ['bob']), []],
+      [keysOf(harness, ['carol']), []],
+      [keysOf(harness, ['dave']), keysOf(harness, ['bob'])],
     ])
     expect(harness.broadcasts.map((wire) => frameOf(wire) as object)).toEqual(expected)
     expect((await harness.store.log.readAfter(0, 10)).map((entry) => entry.wire)).toEqual(
@@ -383,7 +394,7 @@ describe('commit requests', () => {
     expect(harness.framesTo('carol')).toEqual([welcomeOf(second)])
     expect(harness.framesTo('dave')).toEqual([welcomeOf(third)])
     // Dave takes the leaf bob left, so he comes before carol in the tree.
-    const status = statusOf(alice, ['alice', 'dave', 'carol'])
+    const status = statusOf(alice, keysOf(harness, ['alice', 'dave', 'carol']))
     expect(status.epoch).toBe(3)
     expect(harness.delivery.status()).toEqual(status)
     expect(harness.store.groups.load()).toEqual({ ...status, state: expect.any(String) })
@@ -416,7 +427,7 @@ describe('commit requests', () => {
     there.comeBack('alice')
     const carol = await here.arrive('carol')
     there.online.push('carol')
-    there.delivery.memberOnline('carol')
+    there.delivery.memberOnline(carol.binding)
     await there.delivery.keyPackage(carol.binding, here.keyPackageOf('carol'))
     expect(there.framesTo('alice')).toEqual([here.request(1, ['carol'])])
 
@@ -463,7 +474,9 @@ describe('commit requests', () => {
     ])
     expect(harness.broadcasts).toHaveLength(2)
     expect(harness.framesTo('carol')).toEqual([welcomeOf(accepted)])
-    expect(harness.delivery.status()).toEqual(statusOf(alice, ['alice', 'bob', 'carol']))
+    expect(harness.delivery.status()).toEqual(
+      statusOf(alice, keysOf(harness, ['alice', 'bob', 'carol'])),
+    )
   })
 
   test('refuses a commit from a newcomer outside the group and keeps the request out', async () => {
@@ -473,7 +486,7 @@ describe('commit requests', () => {
     // Carol founds a group of her own and commits in it, claiming to add herself.
     await harness.member('carol').found()
     const own = await harness.prepare('carol', {})
-    await harness.send('carol', { ...own, epoch: 1, adds: ['carol'] })
+    await harness.send('carol', { ...own, epoch: 1, adds: keysOf(harness, ['carol']) })
     expect(harness.sent.slice(mark)).toEqual([['carol', refusal('unrequested_commit')]])
     expect(harness.delivery.status()?.epoch).toBe(1)
   })
@@ -482,7 +495,7 @@ describe('commit requests', () => {
     const harness = createHarness()
     const alice = await harness.arrive('alice')
     await harness.arrive('bob')
-    const stray = { epoch: 0, commit: garbage(64), adds: [], removes: ['bob'] }
+    const stray = { epoch: 0, commit: garbage(64), adds: [], removes: keysOf(harness, ['bob']) }
     await harness.delivery.commit(alice.binding, stray)
     expect(harness.framesTo('alice')).toEqual([FOUND_REQUEST, refusal('not_in_group')])
     expect(harness.framesTo('bob')).toEqual([FOUND_REQUEST])
@@ -503,7 +516,7 @@ describe('commit requests', () => {
     expect(harness.delivery.status()?.epoch).toBe(1)
 
     const rejoined = await harness.commit('alice')
-    expect(harness.delivery.status()).toEqual(statusOf(alice, ['alice', 'bob']))
+    expect(harness.delivery.status()).toEqual(statusOf(alice, keysOf(harness, ['alice', 'bob'])))
     expect(harness.delivery.status()?.epoch).toBe(2)
     expect(harness.framesTo('bob').at(-1)).toEqual(welcomeOf(rejoined))
     expect(welcomeOf(rejoined).seq).toBe(2)
@@ -516,7 +529,7 @@ describe('commit requests', () => {
     harness.leave('dave', 'disconnect')
     const mark = harness.sent.length
     const added = await harness.commit('alice')
-    expect(added.input.adds).toEqual(['carol'])
+    expect(added.input.adds).toEqual(keysOf(harness, ['carol']))
     // Dave could not take a Welcome now; he sends a new KeyPackage when he returns.
     expect(harness.sent.slice(mark)).toEqual([['carol', welcomeOf(added)]])
   })
@@ -582,7 +595,9 @@ describe('refused commits', () => {
       'claims the same newcomer twice',
       'commit_mismatch',
       async (harness) => ({
-        input: await harness.prepare('alice', undefined, { adds: ['dave', 'dave'] }),
+        input: await harness.prepare('alice', undefined, {
+          adds: keysOf(harness, ['dave', 'dave']),
+        }),
       }),
     ],
     [
@@ -634,14 +649,6 @@ describe('refused commits', () => {
       }),
     ],
     [
-      'comes from a member whose leaf does not carry the key the room bound',
-      'key_mismatch',
-      async (harness) => {
-        const impostor = await createMlsMember('alice')
-        return { input: await harness.prepare('alice'), from: impostor.binding }
-      },
-    ],
-    [
       "is signed with another key than the committer's",
       'bad_signature',
       async (harness) => {
@@ -681,7 +688,9 @@ describe('refused commits', () => {
     await harness.arrive('dave')
     await harness.send('alice', { ...(await harness.prepare('alice')), commit: garbage(300) })
     const added = await harness.commit('bob')
-    expect(harness.delivery.status()).toEqual(statusOf(bob, ['alice', 'bob', 'carol', 'dave']))
+    expect(harness.delivery.status()).toEqual(
+      statusOf(bob, keysOf(harness, ['alice', 'bob', 'carol', 'dave'])),
+    )
     expect(harness.framesTo('dave')).toEqual([welcomeOf(added)])
     expect(harness.member('alice').state?.groupContext).toEqual(bob.state?.groupContext as never)
   })
@@ -704,7 +713,9 @@ describe('committer timeout', () => {
     await harness.commit('alice')
     expect(harness.framesTo('alice').at(-1)).toEqual(refusal('unrequested_commit'))
     const added = await harness.commit('bob')
-    expect(harness.delivery.status()).toEqual(statusOf(bob, ['alice', 'bob', 'carol']))
+    expect(harness.delivery.status()).toEqual(
+      statusOf(bob, keysOf(harness, ['alice', 'bob', 'carol'])),
+    )
     expect(harness.framesTo('carol')).toEqual([welcomeOf(added)])
     expect(welcomeOf(added).from).toBe('bob')
 
@@ -744,7 +755,9 @@ describe('leaving', () => {
     harness.leave('bob', 'quit')
     expect(harness.framesTo('alice').slice(mark)).toEqual([harness.request(1, [], ['bob'])])
     await harness.commit('alice')
-    expect(harness.delivery.status()).toEqual(statusOf(harness.member('alice'), ['alice']))
+    expect(harness.delivery.status()).toEqual(
+      statusOf(harness.member('alice'), keysOf(harness, ['alice'])),
+    )
   })
 
   test('asks for a removal only after the grace period after a disconnect', async () => {
@@ -765,14 +778,14 @@ describe('leaving', () => {
     harness.comeBack('bob')
     harness.tick(LEAVE_GRACE_MS * 3)
     expect(harness.sent.slice(mark)).toEqual([])
-    expect(harness.delivery.status()?.roster).toEqual(['alice', 'bob'])
+    expect(harness.delivery.status()?.roster).toEqual(keysOf(harness, ['alice', 'bob']))
   })
 
   test('ignores the leaves of a shutdown or a replaced connection', async () => {
     const harness = await groupOf(['alice', 'bob'])
     const mark = harness.sent.length
-    harness.delivery.memberOffline('bob', 'shutdown')
-    harness.delivery.memberOffline('bob', 'replaced')
+    harness.delivery.memberOffline(harness.member('bob').binding, 'shutdown')
+    harness.delivery.memberOffline(harness.member('bob').binding, 'replaced')
     harness.tick(LEAVE_GRACE_MS * 3)
     expect(harness.sent.slice(mark)).toEqual([])
   })
@@ -789,7 +802,7 @@ describe('leaving', () => {
     expect(harness.framesTo('carol')).toEqual([FOUND_REQUEST])
 
     await harness.found('carol')
-    const founded = statusOf(carol, ['carol'])
+    const founded = statusOf(carol, keysOf(harness, ['carol']))
     expect(harness.store.groups.load()).toEqual({ ...founded, state: expect.any(String) })
   })
 
@@ -801,6 +814,77 @@ describe('leaving', () => {
     harness.tick(LEAVE_GRACE_MS * 3)
     expect(harness.delivery.status()?.groupId).toBe(groupId)
     expect(harness.store.groups.load()?.groupId).toBe(groupId)
+  })
+})
+
+describe('devices', () => {
+  /** Alice on two devices, her laptop ('alice') and her phone ('alice-phone'), and bob: epoch 2. */
+  async function withPhone(): Promise<Harness> {
+    const harness = await groupOf(['alice', 'bob'])
+    await harness.arrive('alice-phone', 'alice')
+    await harness.commit('alice')
+    expect(harness.member('alice-phone').name).toBe('alice')
+    expect(harness.delivery.status()?.roster).toEqual(
+      keysOf(harness, ['alice', 'bob', 'alice-phone']),
+    )
+    return harness
+  }
+
+  test('removes only the leaf of the device that quit and keeps the other devices of its name', async () => {
+    const harness = await withPhone()
+    const mark = harness.framesTo('alice').length
+    harness.leave('alice-phone', 'quit')
+    expect(harness.framesTo('alice').slice(mark)).toEqual([harness.request(2, [], ['alice-phone'])])
+    await harness.commit('alice')
+    expect(harness.delivery.status()).toEqual(
+      statusOf(harness.member('alice'), keysOf(harness, ['alice', 'bob'])),
+    )
+  })
+
+  test("asks to remove every leaf of a name on the admin's word", async () => {
+    const harness = await withPhone()
+    const marks = { alice: harness.framesTo('alice').length, bob: harness.framesTo('bob').length }
+    harness.delivery.remove('alice')
+    expect(harness.framesTo('bob').slice(marks.bob)).toEqual([
+      harness.request(2, [], ['alice', 'alice-phone']),
+    ])
+    await harness.commit('bob')
+    expect(harness.delivery.status()).toEqual(
+      statusOf(harness.member('bob'), keysOf(harness, ['bob'])),
+    )
+    expect(harness.framesTo('alice').slice(marks.alice)).toEqual([])
+  })
+
+  test('refuses a commit from a device of the asked name other than the asked one and keeps the request out', async () => {
+    const harness = await withPhone()
+    await harness.arrive('carol')
+    const request = harness.request(2, ['carol'])
+    expect(harness.framesTo('alice').at(-1)).toEqual(request)
+    const marks = { alice: harness.framesTo('alice').length, bob: harness.framesTo('bob').length }
+    const fromPhone = await harness.prepare('alice-phone', { add: [harness.keyPackageOf('carol')] })
+    await harness.send('alice-phone', fromPhone)
+    expect(harness.framesTo('alice-phone').at(-1)).toEqual(refusal('unrequested_commit'))
+    expect(harness.framesTo('alice').slice(marks.alice)).toEqual([])
+    expect(harness.framesTo('bob').slice(marks.bob)).toEqual([])
+
+    const added = await harness.commit('alice')
+    expect(harness.framesTo('carol')).toEqual([welcomeOf(added)])
+    expect(harness.delivery.status()?.roster).toEqual(
+      keysOf(harness, ['alice', 'bob', 'alice-phone', 'carol']),
+    )
+  })
+
+  test("refuses a commit made from another device's leaf of the asked name (key_mismatch) and asks the next member at once", async () => {
+    const harness = await withPhone()
+    await harness.arrive('carol')
+    const request = harness.request(2, ['carol'])
+    const marks = { alice: harness.framesTo('alice').length, bob: harness.framesTo('bob').length }
+    // The laptop was asked, but what it sends was made from the phone's leaf.
+    const fromPhone = await harness.prepare('alice-phone', { add: [harness.keyPackageOf('carol')] })
+    await harness.send('alice', fromPhone)
+    expect(harness.framesTo('alice').slice(marks.alice)).toEqual([refusal('key_mismatch')])
+    expect(harness.framesTo('bob').slice(marks.bob)).toEqual([request])
+    expect(harness.delivery.status()?.epoch).toBe(2)
   })
 })
 
@@ -827,7 +911,7 @@ describe('blame', () => {
 
     await harness.commit('carol')
     expect(harness.delivery.status()).toEqual(
-      statusOf(harness.member('carol'), ['erin', 'carol', 'dave']),
+      statusOf(harness.member('carol'), keysOf(harness, ['erin', 'carol', 'dave'])),
     )
   })
 
@@ -867,14 +951,14 @@ describe('blame', () => {
     const harness = await groupOf(['alice', 'bob', 'carol'])
     harness.refused('bob', { seq: 2, reason: 'invalid' })
     await harness.commit('carol')
-    expect(harness.delivery.status()?.roster).toEqual(['carol'])
+    expect(harness.delivery.status()?.roster).toEqual(keysOf(harness, ['carol']))
     // Alice and bob rejoin; carol adds them both.
     await harness.offer('alice')
     await harness.offer('bob')
     await harness.commit('carol')
     expect(harness.framesTo('carol').at(-1)).toEqual(harness.request(4, ['bob']))
     await harness.commit('carol')
-    expect(harness.delivery.status()?.roster).toEqual(['alice', 'bob', 'carol'])
+    expect(harness.delivery.status()?.roster).toEqual(keysOf(harness, ['alice', 'bob', 'carol']))
 
     harness.clock.now += BLAME_MS - 1
     const aliceMark = harness.framesTo('alice').length
@@ -915,7 +999,7 @@ describe('blame', () => {
     await harness.offer('alice')
     expect(harness.framesTo('bob').at(-1)).toEqual(harness.request(3, ['alice']))
     await harness.commit('bob')
-    expect(harness.delivery.status()?.roster).toEqual(['alice', 'bob', 'carol'])
+    expect(harness.delivery.status()?.roster).toEqual(keysOf(harness, ['alice', 'bob', 'carol']))
 
     const aliceMark = harness.framesTo('alice').length
     await harness.arrive('dave')
@@ -928,7 +1012,7 @@ describe('blame', () => {
     harness.leave('carol', 'disconnect')
     harness.refused('bob', { seq: 2, reason: 'invalid' })
     const { groupId } = statusOf(harness.member('alice'), [])
-    expect(harness.delivery.status()?.roster).toEqual(['alice', 'bob', 'carol'])
+    expect(harness.delivery.status()?.roster).toEqual(keysOf(harness, ['alice', 'bob', 'carol']))
     const marks = { alice: harness.framesTo('alice').length, bob: harness.framesTo('bob').length }
 
     const dave = await harness.arrive('dave')
@@ -950,7 +1034,7 @@ describe('blame', () => {
     expect(harness.framesTo('alice').slice(aliceMark)).toEqual([])
 
     await harness.found('dave')
-    expect(harness.delivery.status()).toEqual(statusOf(dave, ['dave']))
+    expect(harness.delivery.status()).toEqual(statusOf(dave, keysOf(harness, ['dave'])))
     expect(harness.framesTo('dave').at(-1)).toEqual(harness.request(0, ['alice']))
   })
 })
@@ -967,16 +1051,33 @@ describe('after a restart', () => {
     const harness = await restarted(['alice', 'bob', 'carol'])
     harness.tick(LEAVE_GRACE_MS * 3)
     expect(harness.sent).toEqual([])
-    expect(harness.delivery.status()?.roster).toEqual(['alice', 'bob', 'carol'])
+    expect(harness.delivery.status()?.roster).toEqual(keysOf(harness, ['alice', 'bob', 'carol']))
 
     harness.comeBack('alice')
     expect(harness.sent).toEqual([['alice', harness.request(2, [], ['bob', 'carol'])]])
     await harness.commit('alice')
     expect(harness.store.groups.load()).toEqual({
-      ...statusOf(harness.member('alice'), ['alice']),
+      ...statusOf(harness.member('alice'), keysOf(harness, ['alice'])),
       state: expect.any(String),
     })
     expect(harness.delivery.status()?.epoch).toBe(3)
+  })
+
+  test('reads a roster stored as names, from before devices, as the keys of its leaves', async () => {
+    const before = await groupOf(['alice', 'bob'])
+    before.delivery.stop()
+    const record = before.store.groups.load()
+    if (!record) throw new Error('no group is stored')
+    const harness = createHarness({
+      store: before.store,
+      initialGroup: { ...record, roster: ['alice', 'bob'] },
+      members: before.members,
+    })
+    expect(harness.delivery.status()?.roster).toEqual(keysOf(harness, ['alice', 'bob']))
+    // Bob's grace runs by his key: once it is over, his leaf is asked to go.
+    harness.comeBack('alice')
+    harness.tick(LEAVE_GRACE_MS)
+    expect(harness.sent).toEqual([['alice', harness.request(1, [], ['bob'])]])
   })
 
   test('checks the first commit after a restart against the stored group', async () => {
@@ -1060,7 +1161,7 @@ describe('the event log', () => {
     await harness.arrive('carol')
     await harness.member('carol').found()
     const own = await harness.prepare('carol', {})
-    await harness.send('carol', { ...own, epoch: 1, adds: ['carol'] })
+    await harness.send('carol', { ...own, epoch: 1, adds: keysOf(harness, ['carol']) })
     await harness.delivery.keyPackage(harness.member('carol').binding, garbage(64))
     expect(harness.events.slice(mark)).toEqual([
       { event: 'commit_refused', committer: 'carol', epoch: 1, code: 'unrequested_commit' },

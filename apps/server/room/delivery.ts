@@ -26,6 +26,7 @@ import {
   type CurrentGroup,
   commitAccepted,
   currentGroup,
+  followed,
   groupRecord,
   leafEncryptionKeys,
   statusOf,
@@ -58,11 +59,12 @@ export function createDelivery(options: DeliveryOptions): Delivery {
       void Promise.resolve(store.dissolve(options.initialGroup.groupId)).catch(() => {})
     }
   }
+  // Everything here is keyed by identity key: one name may have several devices, each a leaf.
   const pendingAdds = new Map<string, PendingAdd>()
-  /** Roster members to remove: they quit, stayed away past the grace, rejoin afresh or were blamed. */
-  const pendingRemoves = new Map<string, string>()
-  const grace = new GraceTimers(options.leaveGraceMs, (name) => {
-    if (inRoster(name)) pendingRemoves.set(nameKey(name), name)
+  /** Roster leaves to remove: they quit, stayed away past the grace, rejoin afresh or were blamed. */
+  const pendingRemoves = new Set<string>()
+  const grace = new GraceTimers(options.leaveGraceMs, (key) => {
+    if (inRoster(key)) pendingRemoves.add(key)
     advance()
   })
   /** Committers that let a request time out at this epoch; asked again only when all have. */
@@ -73,25 +75,24 @@ export function createDelivery(options: DeliveryOptions): Delivery {
 
   // After a restart everyone is away: start their grace so a room whose members never return
   // does not keep newcomers waiting forever.
-  for (const name of group?.record.roster ?? []) grace.start(name)
+  for (const key of group?.record.roster ?? []) grace.start(key)
 
-  function inRoster(name: string): boolean {
-    const key = nameKey(name)
-    return group?.record.roster.some((member) => nameKey(member) === key) ?? false
+  function inRoster(key: string): boolean {
+    return group?.members.has(key) ?? false
   }
 
-  const isBlamed = (name: string) => blame.isBlamed(name)
+  const isBlamed = (key: string) => blame.isBlamed(key)
 
   function ask(
     kind: Request['kind'],
-    to: string,
+    to: Member,
     frame: ServerFrame,
     change: Pick<Request, 'adds' | 'removes'> = { adds: [], removes: [] },
   ): void {
     const timer = setTimeout(() => {
       if (inFlight?.timer !== timer) return
       inFlight = undefined
-      passedOver.add(nameKey(to))
+      passedOver.add(to.identityKey)
       advance()
     }, options.commitTimeoutMs)
     timer.unref?.()
@@ -105,10 +106,10 @@ export function createDelivery(options: DeliveryOptions): Delivery {
   }
 
   /** Passes the asked member over at once: it answered with something that cannot be used. */
-  function passOver(name: string): void {
-    if (inFlight && nameKey(inFlight.to) === nameKey(name)) {
+  function passOver(key: string): void {
+    if (inFlight?.to.identityKey === key) {
       settle()
-      passedOver.add(nameKey(name))
+      passedOver.add(key)
     }
   }
 
@@ -119,14 +120,14 @@ export function createDelivery(options: DeliveryOptions): Delivery {
     // would make every join cost the room's size.
     if (pendingAdds.size === 0 && (group === null || pendingRemoves.size === 0)) return
     const online = options.online()
-    const onlineKeys = new Set(online.map(nameKey))
+    const onlineKeys = new Set(online.map((member) => member.identityKey))
     // A newcomer who left cannot receive a Welcome; it asks again when it returns.
     for (const key of pendingAdds.keys()) if (!onlineKeys.has(key)) pendingAdds.delete(key)
 
     if (!group) {
       // A founder that let its request time out, or was blamed, is passed over as a committer is.
-      const waiting = [...pendingAdds.values()].map((item) => item.name)
-      const willing = waiting.filter((name) => !isBlamed(name))
+      const waiting = [...pendingAdds.values()]
+      const willing = waiting.filter((add) => !isBlamed(add.identityKey))
       const founder = nextAsked(willing.length > 0 ? willing : waiting, passedOver)
       if (founder) ask('found', founder, { type: 'found-request' })
       return
@@ -134,16 +135,13 @@ export function createDelivery(options: DeliveryOptions): Delivery {
     if (pendingAdds.size === 0 && pendingRemoves.size === 0) return
 
     const candidates = online.filter(
-      (name) =>
-        inRoster(name) &&
-        !pendingRemoves.has(nameKey(name)) &&
-        !pendingAdds.has(nameKey(name)) &&
-        !isBlamed(name),
+      ({ identityKey: key }) =>
+        inRoster(key) && !pendingRemoves.has(key) && !pendingAdds.has(key) && !isBlamed(key),
     )
     const committer = nextAsked(candidates, passedOver)
     if (committer) {
       const adds = withinRequestBudget([...pendingAdds.values()])
-      const removes = [...pendingRemoves.values()]
+      const removes = [...pendingRemoves]
       ask(
         'commit',
         committer,
@@ -161,8 +159,7 @@ export function createDelivery(options: DeliveryOptions): Delivery {
     // end); if all are gone for good, the group is over and a newcomer founds the next one. After a
     // member could not follow a commit the group may be poisoned: nobody waits, it starts anew.
     const stillExpected = group.record.roster.some(
-      (name) =>
-        !pendingRemoves.has(nameKey(name)) && !pendingAdds.has(nameKey(name)) && !isBlamed(name),
+      (key) => !pendingRemoves.has(key) && !pendingAdds.has(key) && !isBlamed(key),
     )
     const poisoned = group.record.roster.some(isBlamed)
     if ((stillExpected && !poisoned) || pendingAdds.size === 0) return
@@ -174,9 +171,9 @@ export function createDelivery(options: DeliveryOptions): Delivery {
     const reason = poisoned ? 'poisoned' : 'abandoned'
     events({ event: 'group_ended', epoch: ended.record.epoch, reason })
     // Members still holding it would otherwise go on sending into a group nobody reads.
-    for (const name of online) {
-      if (ended.record.roster.some((member) => nameKey(member) === nameKey(name))) {
-        sendTo(name, { type: 'group-ended', groupId: ended.record.groupId })
+    for (const member of online) {
+      if (ended.members.has(member.identityKey)) {
+        sendTo(member, { type: 'group-ended', groupId: ended.record.groupId })
       }
     }
     void Promise.resolve(store.dissolve(ended.record.groupId)).then(advance, advance)
@@ -191,36 +188,36 @@ export function createDelivery(options: DeliveryOptions): Delivery {
     // What the other Delivery Service's commits did is no longer to be done here.
     const leafKeys = leafEncryptionKeys(group.view)
     for (const [key, add] of pendingAdds) if (leafKeys.has(add.leafKey)) pendingAdds.delete(key)
-    for (const [key, name] of pendingRemoves) if (!inRoster(name)) pendingRemoves.delete(key)
+    for (const key of pendingRemoves) if (!inRoster(key)) pendingRemoves.delete(key)
   }
 
   /** Refuses a member's frame; one answering a request for `epoch` is logged as a refused commit. */
-  function refuse(to: string, refusal: Refusal, epoch?: number): void {
+  function refuse(to: Member, refusal: Refusal, epoch?: number): void {
     const { code, message } = refusal
     events(
       epoch === undefined
-        ? { event: 'refused', code, fatal: false, name: to }
-        : { event: 'commit_refused', committer: to, epoch, code },
+        ? { event: 'refused', code, fatal: false, name: to.name }
+        : { event: 'commit_refused', committer: to.name, epoch, code },
     )
     sendTo(to, { type: 'error', code, message, fatal: false })
   }
 
   /** The asked member answered with something unusable: nobody waits for its timeout. */
-  function refuseCommit(from: string, epoch: number, refusal: Refusal): void {
+  function refuseCommit(from: Member, epoch: number, refusal: Refusal): void {
     refuse(from, refusal, epoch)
-    passOver(from)
+    passOver(from.identityKey)
     advance()
   }
 
   async function acceptCommit(from: Member, input: CommitInput): Promise<void> {
     const request = inFlight
     const current = group
-    const refusal = claimsRefusal(group?.record ?? null, from.name, input, request)
+    const refusal = claimsRefusal(group?.record ?? null, from, input, request)
     if (refusal || !request || !current) {
-      refuseCommit(from.name, input.epoch, refusal ?? NO_GROUP)
+      refuseCommit(from, input.epoch, refusal ?? NO_GROUP)
       return
     }
-    const claimedAdds = request.adds.filter((add) => input.adds.includes(add.name))
+    const claimedAdds = request.adds.filter((add) => input.adds.includes(add.identityKey))
     const verdict = await checkCommit(current.view, decodeBase64url(input.commit), {
       committer: from,
       adds: claimedAdds.map(({ name, identityKey, encoded }) => ({
@@ -231,11 +228,11 @@ export function createDelivery(options: DeliveryOptions): Delivery {
       removes: input.removes,
     })
     if (inFlight !== request || group !== current) {
-      refuse(from.name, MOVED_ON, input.epoch)
+      refuse(from, MOVED_ON, input.epoch)
       return
     }
     if (!verdict.ok) {
-      refuseCommit(from.name, input.epoch, verdict)
+      refuseCommit(from, input.epoch, verdict)
       return
     }
     const { next } = verdict.value
@@ -244,35 +241,34 @@ export function createDelivery(options: DeliveryOptions): Delivery {
     if (entry === 'stale') {
       // Another instance's Delivery Service moved the group on (a leader change): follow the
       // stored group rather than ask again at an epoch that is gone.
-      refuse(from.name, LOST_RACE, input.epoch)
+      refuse(from, LOST_RACE, input.epoch)
       if (inFlight === request) settle()
       await reload()
       advance()
       return
     }
-    setGroup({ record, view: next })
+    setGroup(followed(record, next))
     events(commitAccepted(record, frame, now() - request.askedAt))
     joined(frame.adds)
-    blame.committed(entry.seq, from.name)
-    for (const name of input.removes) {
-      const key = nameKey(name)
+    blame.committed(entry.seq, from)
+    for (const key of input.removes) {
       pendingRemoves.delete(key)
-      blame.removed(name)
-      grace.cancel(name)
+      blame.removed(key)
+      grace.cancel(key)
     }
-    for (const name of input.adds) pendingAdds.delete(nameKey(name))
+    for (const key of input.adds) pendingAdds.delete(key)
     settle()
     passedOver.clear()
     options.broadcast(entry)
     if (input.welcome) {
       const welcome = await welcomeFrame(next, from.name, entry.seq, input.welcome)
-      for (const name of input.adds) sendTo(name, welcome)
+      for (const add of claimedAdds) sendTo(add, welcome)
     }
     // Asked-for adds the committer left out were refused by it (a key it does not trust).
-    for (const { name } of request.adds) {
-      if (input.adds.includes(name) || !pendingAdds.has(nameKey(name))) continue
-      pendingAdds.delete(nameKey(name))
-      refuse(name, {
+    for (const add of request.adds) {
+      if (input.adds.includes(add.identityKey) || !pendingAdds.has(add.identityKey)) continue
+      pendingAdds.delete(add.identityKey)
+      refuse(add, {
         code: 'not_in_group',
         message: `${from.name} did not add you: your key may not match the one they know`,
       })
@@ -283,23 +279,21 @@ export function createDelivery(options: DeliveryOptions): Delivery {
   return {
     status: () => group && statusOf(group.record),
 
-    memberOnline(name) {
-      const key = nameKey(name)
-      grace.cancel(name)
+    memberOnline({ identityKey: key }) {
+      grace.cancel(key)
       // Back before it was removed: it still holds its state, unless it asks to rejoin or was
       // blamed, whose leaf goes either way.
-      if (!pendingAdds.has(key) && !isBlamed(name) && !blame.lostState(name))
+      if (!pendingAdds.has(key) && !isBlamed(key) && !blame.lostState(key))
         pendingRemoves.delete(key)
       advance()
     },
 
-    memberOffline(name, reason) {
+    memberOffline({ identityKey: key }, reason) {
       if (reason === 'shutdown' || reason === 'replaced') return
-      const key = nameKey(name)
-      if (inFlight && nameKey(inFlight.to) === key) passOver(name)
-      if (inRoster(name)) {
-        if (reason === 'quit') pendingRemoves.set(key, name)
-        else grace.start(name)
+      passOver(key)
+      if (inRoster(key)) {
+        if (reason === 'quit') pendingRemoves.add(key)
+        else grace.start(key)
       }
       advance()
     },
@@ -307,21 +301,21 @@ export function createDelivery(options: DeliveryOptions): Delivery {
     async keyPackage(from, keyPackage) {
       const admitted = await admitKeyPackage(from, keyPackage)
       if (!admitted.ok) {
-        refuse(from.name, admitted)
+        refuse(from, admitted)
         return
       }
-      const key = nameKey(from.name)
+      const key = from.identityKey
       pendingAdds.set(key, admitted.value)
-      // A member asking to be added again has lost its state: its old leaf must go, and it commits
+      // A device asking to be added again has lost its state: its old leaf must go, and it commits
       // nothing until it is back in.
-      if (inRoster(from.name)) pendingRemoves.set(key, from.name)
+      if (inRoster(key)) pendingRemoves.add(key)
       advance()
     },
 
     async groupFounded(from, groupInfo) {
       const request = inFlight
-      if (group || request?.kind !== 'found' || nameKey(request.to) !== nameKey(from.name)) {
-        refuse(from.name, {
+      if (group || request?.kind !== 'found' || request.to.identityKey !== from.identityKey) {
+        refuse(from, {
           code: 'unrequested_commit',
           message: 'nobody asked you to found a group',
         })
@@ -330,8 +324,8 @@ export function createDelivery(options: DeliveryOptions): Delivery {
       const verdict = await groupFromGroupInfo(decodeBase64url(groupInfo), from)
       if (inFlight !== request) return
       if (!verdict.ok) {
-        refuse(from.name, verdict, 0)
-        passOver(from.name)
+        refuse(from, verdict, 0)
+        passOver(from.identityKey)
         advance()
         return
       }
@@ -342,16 +336,16 @@ export function createDelivery(options: DeliveryOptions): Delivery {
       const founded = await store.found(record)
       settle()
       if (!founded) {
-        refuse(from.name, { code: 'stale_epoch', message: 'the room already has a group' })
+        refuse(from, { code: 'stale_epoch', message: 'the room already has a group' })
         await reload()
         advance()
         return
       }
-      setGroup({ record, view })
+      setGroup(followed(record, view))
       events({ event: 'group_founded', founder: from.name })
       joined([from])
       blame.forgetCommits()
-      pendingAdds.delete(nameKey(from.name))
+      pendingAdds.delete(from.identityKey)
       passedOver.clear()
       advance()
     },
@@ -359,24 +353,37 @@ export function createDelivery(options: DeliveryOptions): Delivery {
     commit: acceptCommit,
 
     commitRefused(from, refusal) {
-      if (!group || !inRoster(from.name)) return
+      const key = from.identityKey
+      if (!group || !inRoster(key)) return
       // Whatever the reason, the reporter holds no usable state: its leaf goes.
-      pendingRemoves.set(nameKey(from.name), from.name)
-      passOver(from.name)
-      const committer = blame.report(from.name, refusal)
+      pendingRemoves.add(key)
+      passOver(key)
+      const committer = blame.report(from, refusal)
       if (committer) {
-        if (inRoster(committer)) pendingRemoves.set(nameKey(committer), committer)
-        passOver(committer)
-        events({ event: 'commit_blamed', reporter: from.name, committer, seq: refusal.seq })
+        if (inRoster(committer.identityKey)) pendingRemoves.add(committer.identityKey)
+        passOver(committer.identityKey)
+        const { seq } = refusal
+        events({ event: 'commit_blamed', reporter: from.name, committer: committer.name, seq })
       }
       advance()
     },
 
     remove(name) {
-      // The operator's word: the leaf goes by the next commit, whatever the grace.
-      if (!inRoster(name)) return
-      grace.cancel(name)
-      pendingRemoves.set(nameKey(name), name)
+      // The operator's word: every leaf of the name goes by the next commit, whatever the grace.
+      let removing = false
+      for (const member of group?.members.values() ?? []) {
+        if (nameKey(member.name) !== nameKey(name)) continue
+        grace.cancel(member.identityKey)
+        pendingRemoves.add(member.identityKey)
+        removing = true
+      }
+      if (removing) advance()
+    },
+
+    removeDevice({ identityKey: key }) {
+      if (!inRoster(key)) return
+      grace.cancel(key)
+      pendingRemoves.add(key)
       advance()
     },
 

@@ -1,32 +1,30 @@
 // One timer per member away from the room: when it runs out, the member is to be removed from the
-// group. Keyed by case-folded name; knows nothing of groups.
-import { nameKey } from '../../../shared/protocol/names.ts'
+// group. Keyed by whatever id the caller gives (the Delivery Service: identity keys, one a device);
+// knows nothing of groups.
 
 export class GraceTimers {
   private readonly timers = new Map<string, ReturnType<typeof setTimeout>>()
 
   constructor(
     private readonly graceMs: number,
-    private readonly expired: (name: string) => void,
+    private readonly expired: (id: string) => void,
   ) {}
 
-  /** (Re)starts `name`'s grace. */
-  start(name: string): void {
-    const key = nameKey(name)
-    this.cancel(name)
+  /** (Re)starts `id`'s grace. */
+  start(id: string): void {
+    this.cancel(id)
     const timer = setTimeout(() => {
-      this.timers.delete(key)
-      this.expired(name)
+      this.timers.delete(id)
+      this.expired(id)
     }, this.graceMs)
     timer.unref?.()
-    this.timers.set(key, timer)
+    this.timers.set(id, timer)
   }
 
-  /** `name` is back, or gone from the group already. */
-  cancel(name: string): void {
-    const key = nameKey(name)
-    clearTimeout(this.timers.get(key))
-    this.timers.delete(key)
+  /** `id` is back, or gone from the group already. */
+  cancel(id: string): void {
+    clearTimeout(this.timers.get(id))
+    this.timers.delete(id)
   }
 
   stop(): void {

@@ -13,6 +13,7 @@ import { decodeBase64url, encodeBase64url } from '../../../shared/protocol/base6
 import type {
   CommitDeliverFrame,
   GroupStatus,
+  Member,
   ServerFrame,
 } from '../../../shared/protocol/frames.ts'
 import type { ServerEvent } from '../observe/events.ts'
@@ -24,11 +25,35 @@ type WelcomeFrame = Extract<ServerFrame, { type: 'welcome' }>
 export interface CurrentGroup {
   readonly record: GroupRecord
   readonly view: PublicGroup
+  /** The leaves by identity key: one name may have several devices, each its own leaf. */
+  readonly members: ReadonlyMap<string, Member>
 }
 
-/** Throws when the stored state cannot be read. */
-export function currentGroup(record: GroupRecord): CurrentGroup {
-  return { record, view: decodePublicGroup(decodeBase64url(record.state)) }
+/**
+ * The group as stored. Throws when the stored state cannot be read. The roster is read again
+ * from the state: one stored before leaves were keyed by identity key holds names, which are
+ * dropped. Keys beyond the tree's leaves are kept: tests and benchmarks seed a group with members
+ * that run no MLS (tests/support/seeded-group.ts), until its first commit.
+ */
+export function currentGroup(stored: GroupRecord): CurrentGroup {
+  const view = decodePublicGroup(decodeBase64url(stored.state))
+  const leaves = leavesOf(view.tree).map((leaf) => leaf.identityKey)
+  const seeded = stored.roster.filter(
+    (entry) => IDENTITY_KEY.test(entry) && !leaves.includes(entry),
+  )
+  return followed({ ...stored, roster: [...leaves, ...seeded] }, view)
+}
+
+/** An identity key as a roster holds it; a name (at most 24 characters) never matches. */
+const IDENTITY_KEY = /^[A-Za-z0-9_-]{43}$/
+
+/** The group at `record`, following `view`. */
+export function followed(record: GroupRecord, view: PublicGroup): CurrentGroup {
+  const members = new Map<string, Member>()
+  for (const { name, identityKey } of leavesOf(view.tree)) {
+    members.set(identityKey, { name, identityKey })
+  }
+  return { record, view, members }
 }
 
 /** What members are told of the group (never its state). */
@@ -50,7 +75,7 @@ export function groupRecord(groupId: string, epoch: number, view: PublicGroup): 
   return {
     groupId,
     epoch,
-    roster: leavesOf(view.tree).map((leaf) => leaf.name),
+    roster: leavesOf(view.tree).map((leaf) => leaf.identityKey),
     state: encodeBase64url(encodePublicGroup(view)),
   }
 }

@@ -2,6 +2,7 @@
 // the stores it is given. Knows nothing of sqlite, Redis or sockets.
 import type { Limits } from '../../../shared/protocol/limits.ts'
 import { createDelivery, followPresence } from './delivery.ts'
+import { createMemoryLinkBoard } from './link-board.ts'
 import { createLocalFanout } from './local-fanout.ts'
 import { createLocalPresence } from './local-presence.ts'
 import type { GroupRecord, GroupStore, RoomBackend, RoomLog, RoomStores } from './ports.ts'
@@ -30,6 +31,7 @@ export function createLocalBackend(options: LocalBackendOptions): RoomBackend {
     groups: stores.groups,
     fanout,
     presence,
+    links: createMemoryLinkBoard(),
     delivery(local) {
       const own = createDelivery({
         store: stores.groups,
@@ -38,7 +40,7 @@ export function createLocalBackend(options: LocalBackendOptions): RoomBackend {
         commitTimeoutMs: limits.commitTimeoutMs,
         now,
         sendTo: local.sendTo,
-        online: () => presence.list().map((member) => member.name),
+        online: () => presence.list(),
         broadcast: (entry) => fanout.publishLogged(entry),
         events: local.events,
         groupChanged: local.groupChanged,
@@ -52,6 +54,10 @@ export function createLocalBackend(options: LocalBackendOptions): RoomBackend {
         expel(name, reason) {
           local.expel(name, reason)
           own.remove(name)
+        },
+        unlinkDevice(member) {
+          local.expelDevice(member)
+          own.removeDevice(member)
         },
       }
     },

@@ -18,7 +18,7 @@ export function createLocalPresence(fanout: Fanout): PresenceBook {
     count: () => online.size,
     page: (after, limit) => online.page(after, limit),
     arrive({ name, identityKey }, at) {
-      const previous = online.get(name)
+      const previous = online.get(identityKey)
       // A reconnect moves to the end: the list is in order of admission.
       online.arrive({ name, identityKey })
       if (previous?.name === name) return
@@ -36,7 +36,7 @@ export function createLocalPresence(fanout: Fanout): PresenceBook {
       announce({ type: 'presence', event: 'join', name, identityKey, at })
     },
     depart({ name, identityKey }, reason, at) {
-      online.depart(name)
+      online.depart(identityKey)
       announce({ type: 'presence', event: 'leave', name, identityKey, at, reason })
     },
     watch(listener) {

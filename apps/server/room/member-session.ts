@@ -7,60 +7,42 @@ import {
   type ErrorCode,
   type ErrorFrame,
   errorFrame,
-  type GroupStatus,
   type HelloFrame,
   type LeaveReason,
   type Member,
   type ServerFrame,
   UNAVAILABLE,
 } from '../../../shared/protocol/frames.ts'
-import type { Limits } from '../../../shared/protocol/limits.ts'
-import type { Admission, Challenge } from './admission.ts'
+import type { Challenge } from './admission.ts'
+import { type DeviceFrame, deviceFrame } from './device-frames.ts'
 import { FrameRate } from './frame-rate.ts'
-import { replayLog, resumeStart } from './log-replay.ts'
+import type { WaitingDevice } from './link-desk.ts'
 import {
   type Connection,
-  type DeliveryService,
   type Expulsion,
-  type Fanout,
   type MaybePromise,
-  type PresenceBook,
-  type RoomLog,
   requestDelivery,
   type Session,
 } from './ports.ts'
+import type { SessionHost } from './session-host.ts'
+import { appFromOutside, logApp, replay, type SessionReader } from './session-log.ts'
 
-/** The room as its sessions reach it: shared parts, and the book of who is connected here. */
-export interface SessionHost {
-  readonly limits: Limits
-  readonly now: () => number
-  readonly admission: Admission
-  readonly log: RoomLog
-  readonly fanout: Fanout
-  readonly delivery: DeliveryService
-  /** Who is online: `who` pages through it. */
-  readonly presence: Pick<PresenceBook, 'page'>
-  readonly reportInternalError: (error: unknown) => void
-  /** Whether the member is in the MLS group, as the Delivery Service last said. */
-  inGroup(name: string): boolean
-  /** Resolves when the group next changes, or after `ms`. */
-  rosterChange(ms: number): Promise<void>
-  /** Takes a frame of `bytes` from the budget every connection from `address` shares. */
-  addressAllows(address: string, bytes: number): boolean
-  /** The session refused a frame with `code` (and closed, if `fatal`): for the event log. */
-  refused(session: MemberSession, code: ErrorCode, fatal: boolean): void
-  /** Makes the session the one connection of `member` here and sends it `ready`. Synchronous. */
-  admit(session: MemberSession, member: Member, group: GroupStatus | null): void
-  /** The session is over; a member among them leaves for `reason`, or quietly when none is given. */
-  release(session: MemberSession, member: Member | undefined, reason: LeaveReason | undefined): void
-}
+export type { SessionHost }
 
 type State =
   | { readonly kind: 'hello' }
   | { readonly kind: 'challenged'; readonly challenge: Challenge }
+  /** A new device proved its key and waits for a device of the name to approve it. */
+  | { readonly kind: 'linking'; readonly challenge: Challenge; readonly device: WaitingDevice }
   /** The state is the member itself (name, key): one object per idle member, not two. */
   | ({ readonly kind: 'member' } & Member)
   | { readonly kind: 'closed' }
+
+const EXPULSIONS = {
+  banned: 'the admin banned this key',
+  released: 'the admin gave this name to a new key',
+  unlinked: 'another device of yours unlinked this one',
+} as const
 
 const HELLO: State = { kind: 'hello' }
 const CLOSED: State = { kind: 'closed' }
@@ -115,11 +97,9 @@ export class MemberSession implements Session {
     this.finish('shutdown', errorFrame('going_away', 'the server is shutting down', true))
   }
 
-  /** The admin put this member out: banned its key, or gave its name to a new key. */
-  expel(reason: Expulsion): void {
-    const message =
-      reason === 'banned' ? 'the admin banned this key' : 'the admin gave this name to a new key'
-    this.finish(reason, errorFrame(reason, message, true))
+  /** The admin put this member out (banned its key, gave its name to a new key), or another device unlinked it. */
+  expel(reason: Expulsion | 'unlinked'): void {
+    this.finish(reason, errorFrame(reason, EXPULSIONS[reason], true))
   }
 
   /**
@@ -195,6 +175,7 @@ export class MemberSession implements Session {
 
   private finish(reason: LeaveReason, farewell?: ErrorFrame): void {
     if (this.state.kind === 'closed') return
+    if (this.state.kind === 'linking') this.host.links.leave(this.state.device)
     const { member } = this
     this.state = CLOSED
     clearTimeout(this.authTimer)
@@ -236,6 +217,8 @@ export class MemberSession implements Session {
         return frame.type === 'auth'
           ? this.onAuth(state.challenge, frame.signature)
           : this.expected('auth', frame)
+      case 'linking':
+        return this.expected('approval by a device of yours', frame)
       case 'member':
         return this.onMemberFrame(state, frame)
       case 'closed':
@@ -275,19 +258,32 @@ export class MemberSession implements Session {
     return this.state.kind === 'challenged'
   }
 
-  private async onAuth(challenge: Challenge, signature: string): Promise<void> {
+  /**
+   * Checks the signature, then claims the name and admits. `'approved'`: a new device a device of
+   * the name approved, its key proven already. One function, so a join takes no more turns than
+   * it must before the next frame is read.
+   */
+  private async onAuth(challenge: Challenge, proof: string | 'approved'): Promise<void> {
     const { admission, delivery } = this.host
-    const valid = await admission.verify(challenge, signature)
-    if (!this.challenged()) return
-    if (!valid) {
-      this.fail('auth_failed', 'the signature does not match the identity key')
-      return
+    if (proof !== 'approved') {
+      const valid = await admission.verify(challenge, proof)
+      if (!this.challenged()) return
+      if (!valid) {
+        this.fail('auth_failed', 'the signature does not match the identity key')
+        return
+      }
+      if (challenge.linkNonce !== undefined) {
+        const verdict = await admission.linkable(challenge.member)
+        if (!this.challenged()) return
+        if (verdict.kind === 'refuse') return this.fail(verdict.code, verdict.message)
+        if (verdict.kind === 'link') return this.waitForApproval(challenge, challenge.linkNonce)
+      }
     }
     const { remoteAddress } = this.connection
     const claim = await admission.claim(challenge.member, remoteAddress, challenge.invite)
     if (!this.challenged()) return
-    if (claim.kind === 'refuse' && claim.code === 'banned') {
-      // Fatal: a banned key has nothing to try again with.
+    if (claim.kind === 'refuse' && (claim.code === 'banned' || claim.code === 'unlinked')) {
+      // Fatal: a banned or unlinked key has nothing to try again with.
       this.fail(claim.code, claim.message)
       return
     }
@@ -307,15 +303,44 @@ export class MemberSession implements Session {
     this.host.admit(this, member, group)
   }
 
+  /** A new device of the name: it waits, not admitted, until a device of the name approves it. */
+  private async waitForApproval(challenge: Challenge, nonce: string): Promise<void> {
+    const device: WaitingDevice = {
+      member: challenge.member,
+      nonce,
+      approved: (links) => {
+        if (this.state.kind !== 'linking') return
+        this.send({ type: 'linked', links: [...links] })
+        this.state = { kind: 'challenged', challenge }
+        this.onAuth(challenge, 'approved').catch(this.internalError)
+      },
+      expired: () => {
+        if (this.state.kind === 'linking') {
+          this.fail('link_expired', 'no device of yours approved this one in time')
+        }
+      },
+    }
+    // Its own timer now: a person needs longer than the join timeout to type the code.
+    clearTimeout(this.authTimer)
+    this.state = { kind: 'linking', challenge, device }
+    const waiting = await this.host.links.wait(device)
+    if (this.state.kind !== 'linking' || this.state.device !== device) return
+    if (typeof waiting !== 'number') {
+      this.fail(waiting.code, waiting.message)
+      return
+    }
+    this.send({ type: 'link-waiting', expiresAt: waiting })
+  }
+
   private onMemberFrame(member: Member, frame: ClientFrame): MaybePromise<void> {
     const { delivery } = this.host
     switch (frame.type) {
       case 'app':
-        if (!this.host.inGroup(member.name)) return this.appFromOutside(member, frame.ciphertext)
-        this.logApp(member, frame.ciphertext)
+        if (!this.host.inGroup(member)) return appFromOutside(this.reader(), frame.ciphertext)
+        logApp(this.host, member, frame.ciphertext, this.internalError)
         return
       case 'resume':
-        return this.replay(frame.afterSeq)
+        return replay(this.reader(), frame.afterSeq)
       case 'ping':
         this.send({ type: 'pong', nonce: frame.nonce })
         return
@@ -337,52 +362,30 @@ export class MemberSession implements Session {
       case 'auth':
         this.reject('unexpected_frame', `already joined as ${member.name}`)
         return
+      default:
+        return this.onDeviceFrame(member, frame)
     }
   }
 
-  private logApp(member: Member, ciphertext: string): void {
-    const { log, fanout, now } = this.host
-    // Not awaited: the next frame need not wait for this one's write, and the store hands
-    // entries back in sequence order, so publishing stays in log order.
-    log
-      .append({ type: 'app', from: member.name, at: now(), ciphertext })
-      .then((written) => fanout.publishLogged(written), this.internalError)
-  }
-
-  /**
-   * A message from a name the group does not hold here. A founder, or a committer adding itself
-   * back, may be heard of a moment later (through Redis): it waits for that change, in order.
-   */
-  private async appFromOutside(member: Member, ciphertext: string): Promise<void> {
-    const { now, limits } = this.host
-    const until = this.answeredAt + limits.commitTimeoutMs
-    while (!this.host.inGroup(member.name) && now() < until) {
-      await this.host.rosterChange(until - now())
-    }
-    if (!this.member) return
-    if (this.host.inGroup(member.name)) this.logApp(member, ciphertext)
-    else this.reject('not_in_group', 'only members of the group may send messages')
-  }
-
-  private async replay(afterSeq: number): Promise<void> {
-    const { log } = this.host
-    const start = await resumeStart(log, afterSeq)
-    if ('code' in start) return this.reject(start.code, start.message)
-    const { head } = start
-    // Outside the group the log is ciphertext it cannot read, and names it has no business
-    // collecting: only what was logged after it arrived.
-    const member = this.member
-    const from =
-      member && this.host.inGroup(member.name) ? afterSeq : Math.max(afterSeq, this.admittedHead)
-    const to = {
-      log,
+  /** This member as its messages and replays see it; made per frame, not kept. */
+  private reader(): SessionReader {
+    return {
+      host: this.host,
       connection: this.connection,
-      windowBytes: this.host.limits.replayWindowBytes,
-      going: () => this.state.kind === 'member',
+      admittedHead: this.admittedHead,
+      answeredAt: this.answeredAt,
+      member: () => this.member,
+      reject: (code, message) => this.reject(code, message),
+      send: (frame) => this.send(frame),
+      internalError: this.internalError,
     }
-    await replayLog(to, from, head)
-    // The connection may have closed while the log was read; it must hear nothing after that.
-    if (this.member) this.send({ type: 'resumed', head })
+  }
+
+  private async onDeviceFrame(member: Member, frame: DeviceFrame): Promise<void> {
+    const answer = await deviceFrame(this.host, member, frame)
+    if (!this.member) return
+    if (answer.type === 'error') this.tell(answer.code, answer.message)
+    else this.send(answer)
   }
 }
 

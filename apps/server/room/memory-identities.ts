@@ -2,7 +2,8 @@
 // a skeleton, bindings never used in the group lapsing, the admin's bans and invites. Knows
 // nothing of files or Redis.
 import { nameKey, nameSkeleton } from '../../../shared/protocol/names.ts'
-import type { ClaimResult, IdentityStore, Invite, NameBinding } from './ports.ts'
+import { deviceLinks } from './device-book.ts'
+import type { ClaimResult, DeviceRecord, IdentityStore, Invite, NameBinding } from './ports.ts'
 
 interface Binding extends NameBinding {
   readonly skeleton: string
@@ -18,11 +19,31 @@ export function createMemoryIdentities(): IdentityStore {
   /** Banned identity key → the case-folded name it held when banned. */
   const bans = new Map<string, string>()
   const invites = new Map<string, Invite>()
+  /** Case-folded name → its linked devices by key; they count only while the name is bound. */
+  const devicesOf = new Map<string, Map<string, DeviceRecord>>()
+  /** Unlinked device key → the case-folded name it was unlinked from. */
+  const unlinked = new Map<string, string>()
+
+  function linked(key: string): Map<string, DeviceRecord> {
+    let devices = devicesOf.get(key)
+    if (!devices) {
+      devices = new Map()
+      devicesOf.set(key, devices)
+    }
+    return devices
+  }
+
+  function isKnownKey(identityKey: string): boolean {
+    for (const binding of byName.values()) if (binding.identityKey === identityKey) return true
+    for (const devices of devicesOf.values()) if (devices.has(identityKey)) return true
+    return false
+  }
 
   function free(key: string): boolean {
     const binding = byName.get(key)
     if (!binding) return false
     byName.delete(key)
+    devicesOf.delete(key)
     if (bySkeleton.get(binding.skeleton) === key) bySkeleton.delete(binding.skeleton)
     unconfirmed.delete(key)
     return true
@@ -41,7 +62,10 @@ export function createMemoryIdentities(): IdentityStore {
       if (terms.unusedBefore !== undefined) lapse(terms.unusedBefore)
       const key = nameKey(name)
       const held = byName.get(key)
-      if (held) return held.identityKey === identityKey ? 'known' : 'conflict'
+      if (held) {
+        const known = held.identityKey === identityKey || devicesOf.get(key)?.has(identityKey)
+        return known ? 'known' : 'conflict'
+      }
       const skeleton = nameSkeleton(name)
       if (bySkeleton.has(skeleton)) return 'confusable'
       if (terms.mayBind === false) return 'limited'
@@ -69,9 +93,36 @@ export function createMemoryIdentities(): IdentityStore {
     release: (name) => free(nameKey(name)),
     ban(name, _at) {
       const held = byName.get(nameKey(name))
-      if (held) bans.set(held.identityKey, nameKey(name))
-      return held?.identityKey ?? null
+      if (!held) return null
+      bans.set(held.identityKey, nameKey(name))
+      for (const device of devicesOf.get(nameKey(name))?.keys() ?? [])
+        bans.set(device, nameKey(name))
+      return held.identityKey
     },
+    linkDevice(name, device, approval, at) {
+      const held = byName.get(nameKey(name))
+      if (!held) return { kind: 'refused', reason: 'unbound' }
+      const devices = linked(nameKey(name))
+      const decided = deviceLinks(held.identityKey, [...devices.values()], approval)
+      if (decided.kind === 'linked') {
+        if (isKnownKey(device)) return { kind: 'refused', reason: 'taken' }
+        devices.set(device, { identityKey: device, links: decided.links, linkedAt: at })
+        unlinked.delete(device)
+      }
+      return decided
+    },
+    devices(name) {
+      const held = byName.get(nameKey(name))
+      if (!held) return []
+      const first = { identityKey: held.identityKey, links: [], linkedAt: held.boundAt }
+      return [first, ...(devicesOf.get(nameKey(name))?.values() ?? [])]
+    },
+    unlinkDevice(name, device) {
+      if (!devicesOf.get(nameKey(name))?.delete(device)) return false
+      unlinked.set(device, nameKey(name))
+      return true
+    },
+    wasUnlinked: (name, device) => unlinked.get(device) === nameKey(name),
     unban(name) {
       let lifted = false
       for (const [key, bannedName] of bans) {

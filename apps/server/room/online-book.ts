@@ -1,7 +1,6 @@
 // Who is online, in order of arrival, with a cursor for each: what `ready` and `who` page through.
 // One book for the presence of one process and for that of a room shared through Redis.
 import type { Member } from '../../../shared/protocol/frames.ts'
-import { nameKey } from '../../../shared/protocol/names.ts'
 
 export interface MembersPage {
   readonly members: Member[]
@@ -10,7 +9,10 @@ export interface MembersPage {
 }
 
 export class OnlineBook {
-  /** By case-folded name; a Map keeps insertion order, which `since` follows. */
+  /**
+   * By identity key: each device of a name is online on its own. A Map keeps insertion order,
+   * which `since` follows.
+   */
   private readonly online = new Map<string, { readonly member: Member; readonly since: number }>()
   private arrivals = 0
 
@@ -18,20 +20,19 @@ export class OnlineBook {
     return this.online.size
   }
 
-  get(name: string): Member | undefined {
-    return this.online.get(nameKey(name))?.member
+  get(identityKey: string): Member | undefined {
+    return this.online.get(identityKey)?.member
   }
 
   /** Online from now: moved to the end (a reconnect arrives again), with a new cursor. */
   arrive({ name, identityKey }: Member): void {
-    const key = nameKey(name)
-    this.online.delete(key)
+    this.online.delete(identityKey)
     this.arrivals += 1
-    this.online.set(key, { member: { name, identityKey }, since: this.arrivals })
+    this.online.set(identityKey, { member: { name, identityKey }, since: this.arrivals })
   }
 
-  depart(name: string): void {
-    this.online.delete(nameKey(name))
+  depart(identityKey: string): void {
+    this.online.delete(identityKey)
   }
 
   list(): Member[] {

@@ -3,6 +3,7 @@
 import * as v from 'valibot'
 import { BASE64URL_PATTERN } from '../../../shared/protocol/base64url.ts'
 import type { WireFrame } from '../../../shared/protocol/binary.ts'
+import type { DeviceLink } from '../../../shared/protocol/frames.ts'
 import {
   type ClientFrame,
   type CommitDeliverFrame,
@@ -18,7 +19,9 @@ import {
   type PresenceFrame,
   type ServerFrame,
 } from '../../../shared/protocol/frames.ts'
+import { MAX_ROSTER_NAMES } from '../../../shared/protocol/limits.ts'
 import type { EventSink } from '../observe/events.ts'
+import type { LinkBoard } from './link-board.ts'
 import type { MembersPage } from './online-book.ts'
 
 export type MaybePromise<T> = T | Promise<T>
@@ -46,7 +49,8 @@ export interface Connection {
 }
 
 /**
- * 'new': bound now. 'known': bound to this key already (a reconnect). 'conflict': bound to another
+ * 'new': bound now. 'known': bound to this key already (a reconnect), or the key is a device
+ * linked to the name. 'conflict': bound to another
  * key. 'confusable': another name with its skeleton (shared/protocol/names.ts) is bound, to any
  * key. 'limited': free, but the claim was made with `mayBind: false`; nothing was bound.
  */
@@ -82,9 +86,31 @@ export interface IdentityStore {
   confirm(members: readonly Member[], at: number): MaybePromise<void>
   /** Every binding, for the operator's `bun run admin members`. */
   bindings(): MaybePromise<NameBinding[]>
-  /** Frees the name for the next key that claims it; false if it was not bound. */
+  /** Frees the name, and its devices, for the next key that claims it; false if it was not bound. */
   release(name: string): MaybePromise<boolean>
-  /** Bans the key the name is bound to; the key, or null if the name is not bound. */
+  /**
+   * Records `device` as another device of the name, approved by `approval.by` (the name's key or
+   * one of its devices): the device's links run from that approval up to the name's key.
+   */
+  linkDevice(
+    name: string,
+    device: string,
+    approval: DeviceLink,
+    at: number,
+  ): MaybePromise<LinkResult>
+  /** The name's devices, its own key first (with no links); none when it is not bound. */
+  devices(name: string): MaybePromise<DeviceRecord[]>
+  /**
+   * Forgets a linked device of the name, and remembers it was unlinked from it; false if it is not
+   * one (the name's own key never is).
+   */
+  unlinkDevice(name: string, device: string): MaybePromise<boolean>
+  /** Whether the key was unlinked from the name and not linked to it again since. */
+  wasUnlinked(name: string, device: string): MaybePromise<boolean>
+  /**
+   * Bans the key the name is bound to and every device linked to it; the name's key, or null if
+   * the name is not bound.
+   */
   ban(name: string, at: number): MaybePromise<string | null>
   /** Lifts the bans of the keys that held this name; false if there were none. */
   unban(name: string): MaybePromise<boolean>
@@ -107,6 +133,21 @@ export interface Invite {
   readonly name: string
   readonly expiresAt: number
 }
+
+/** A device of a name: its key, its approvals up to the name's key, when it was linked. */
+export interface DeviceRecord {
+  readonly identityKey: string
+  readonly links: readonly DeviceLink[]
+  readonly linkedAt: number
+}
+
+/**
+ * 'unbound': the name has no key. 'not_device': the approver is not one of its devices. 'limit':
+ * it has MAX_DEVICES. 'taken': the new key is some name's key or device already.
+ */
+export type LinkResult =
+  | { readonly kind: 'linked'; readonly links: readonly DeviceLink[] }
+  | { readonly kind: 'refused'; readonly reason: 'unbound' | 'not_device' | 'limit' | 'taken' }
 
 /** One name's binding as the store holds it. `confirmedAt` is null until used in the group. */
 export interface NameBinding {
@@ -152,6 +193,8 @@ export interface RoomLog {
  */
 export const GroupRecordSchema = v.object({
   ...GroupStatusSchema.entries,
+  /** As stored: names in a record from before leaves were keyed (read again from `state`). */
+  roster: v.pipe(v.array(v.string()), v.maxLength(MAX_ROSTER_NAMES)),
   state: v.pipe(v.string(), v.minLength(1), v.regex(BASE64URL_PATTERN, 'not base64url')),
 })
 export type GroupRecord = v.InferOutput<typeof GroupRecordSchema>
@@ -180,12 +223,14 @@ export interface LocalMembers {
   deliver(wire: WireFrame): void
   /** Hands a presence frame (a join or leave) to every member here, batched with its turn's. */
   announce(text: string): void
-  /** Sends to the named member if it is connected here; false if it is not. */
-  sendTo(name: string, frame: ServerFrame): boolean
-  /** Closes the member's connection here without a leave: it connected again elsewhere. */
-  displace(name: string): void
-  /** Closes the member's connection here, if it has one, with a leave for the admin's reason. */
+  /** Sends to the member (the device with its key) if it is connected here; false if it is not. */
+  sendTo(member: Member, frame: ServerFrame): boolean
+  /** Closes the device's connection here without a leave: it connected again elsewhere. */
+  displace(member: Member): void
+  /** Closes the connections here of every device of the name, with a leave for the admin's reason. */
   expel(name: string, reason: Expulsion): void
+  /** Closes this device's connection here, if it has one: another device of its name unlinked it. */
+  expelDevice(member: Member): void
   /** The members connected here. */
   list(): Member[]
   /** The group changed (founded, committed, ended): only its members may send messages. */
@@ -242,6 +287,11 @@ export interface DeliveryService {
    * that reason on whichever instance holds it, and its leaf is removed by the next commit.
    */
   expel(name: string, reason: Expulsion): MaybePromise<void>
+  /**
+   * Another device of the name unlinked this one: its connection is closed on whichever instance
+   * holds it, and its leaf removed by the next commit.
+   */
+  unlinkDevice(member: Member): MaybePromise<void>
   stop(): void
 }
 
@@ -274,12 +324,13 @@ export function requestDelivery(
 
 /** Feeds the Delivery Service the room's joins and leaves, as every instance announced them. */
 export function followPresence(delivery: {
-  memberOnline(name: string): void
-  memberOffline(name: string, reason: LeaveReason): void
+  memberOnline(member: Member): void
+  memberOffline(member: Member, reason: LeaveReason): void
 }) {
   return (frame: PresenceFrame): void => {
-    if (frame.event === 'join') delivery.memberOnline(frame.name)
-    else delivery.memberOffline(frame.name, frame.reason)
+    const member = { name: frame.name, identityKey: frame.identityKey }
+    if (frame.event === 'join') delivery.memberOnline(member)
+    else delivery.memberOffline(member, frame.reason)
   }
 }
 
@@ -318,6 +369,8 @@ export interface RoomStores {
 export interface RoomBackend extends RoomStores {
   readonly fanout: Fanout
   readonly presence: PresenceBook
+  /** New devices waiting to be linked, on any instance. */
+  readonly links: LinkBoard
   /** The Delivery Service as this instance's room reaches it; called once, by the room. */
   delivery(local: LocalMembers): DeliveryService
   /** Writes what is pending and lets go of every file and connection. */

@@ -18,6 +18,7 @@ import {
   type ServerFrame,
 } from '../../../shared/protocol/frames.ts'
 import { createLimits, type Limits } from '../../../shared/protocol/limits.ts'
+import { nameKey } from '../../../shared/protocol/names.ts'
 import { createMlsMember } from '../../../tests/support/mls-member.ts'
 import { keepEntries } from '../../../tests/support/retention.ts'
 import { frameOf } from '../../../tests/support/wire.ts'
@@ -107,6 +108,24 @@ function createFakeConnection(): FakeConnection {
   return connection
 }
 
+/**
+ * The key each test name joins with unless a test gives one: the group's roster lists leaves by
+ * key, so a harness can say who is in the group before anyone has joined.
+ */
+const TEST_KEYS = new Map(
+  await Promise.all(
+    ['alice', 'bob', 'carol', 'dave'].map(
+      async (name) => [name, await createIdentityKeyPair()] as const,
+    ),
+  ),
+)
+
+function testKey(name: string): IdentityKeyPair {
+  const key = TEST_KEYS.get(nameKey(name))
+  if (!key) throw new Error(`no test key for ${name}`)
+  return key
+}
+
 interface Harness {
   readonly room: Room
   readonly stores: LocalStores
@@ -154,11 +173,13 @@ function createHarness(
     internalErrors,
     events,
     clock: 1_000_000,
-    inGroup(...roster) {
+    inGroup(...names) {
+      const roster = names.map((name) => testKey(name).publicKeyText)
       local?.groupChanged({ groupId: 'G'.repeat(22), epoch: 1, roster })
     },
     askToCommit(name) {
-      local?.sendTo(name, { type: 'commit-request', epoch: 1, add: [], remove: [] })
+      const member = { name, identityKey: testKey(name).publicKeyText }
+      local?.sendTo(member, { type: 'commit-request', epoch: 1, add: [], remove: [] })
     },
     room: createRoom({
       backend: {
@@ -217,7 +238,7 @@ async function hello<T extends ServerFrame['type']>(
 async function join(room: Room, name: string, identity?: IdentityKeyPair): Promise<Joined> {
   const connection = createFakeConnection()
   const session = room.open(connection)
-  const key = identity ?? (await createIdentityKeyPair())
+  const key = identity ?? testKey(name)
   await hello(connection, session, name, key, 'ready')
   return { connection, session, identity: key }
 }

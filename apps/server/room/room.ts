@@ -9,6 +9,7 @@ import { nameKey } from '../../../shared/protocol/names.ts'
 import { type EventSink, ignoreEvents } from '../observe/events.ts'
 import { createAddressBudget } from './address-budget.ts'
 import { createAdmission } from './admission.ts'
+import { createLinkDesk } from './link-desk.ts'
 import { MemberSession, type SessionHost } from './member-session.ts'
 import type {
   BroadcastGroup,
@@ -71,7 +72,7 @@ export function createRoom(options: RoomOptions): Room {
   const { fanout, presence } = backend
   const events = options.events ?? ignoreEvents
 
-  /** Members admitted on this instance, by case-folded name. */
+  /** Members admitted on this instance, by identity key: each device of a name is its own. */
   const members = new Map<string, MemberSession>()
   /** Every open session, admitted or not, for shutdown. */
   const sessions = new Set<MemberSession>()
@@ -105,8 +106,8 @@ export function createRoom(options: RoomOptions): Room {
       if (!shuttingDown) broadcasts.deliver(wire)
     },
     announce: presenceBatch.announce,
-    sendTo(name, frame) {
-      const session = members.get(nameKey(name))
+    sendTo(member, frame) {
+      const session = members.get(member.identityKey)
       if (session && (frame.type === 'commit-request' || frame.type === 'found-request')) {
         session.asked()
       }
@@ -114,8 +115,13 @@ export function createRoom(options: RoomOptions): Room {
       return session !== undefined
     },
     groupChanged: (status) => roster.take(status),
-    displace: (name) => members.get(nameKey(name))?.displace(),
-    expel: (name, reason) => members.get(nameKey(name))?.expel(reason),
+    displace: (member) => members.get(member.identityKey)?.displace(),
+    expel(name, reason) {
+      for (const session of [...members.values()]) {
+        if (session.member && nameKey(session.member.name) === nameKey(name)) session.expel(reason)
+      }
+    },
+    expelDevice: (member) => members.get(member.identityKey)?.expel('unlinked'),
     list: () => [...members.values()].flatMap((session) => session.member ?? []),
     events,
   }
@@ -136,11 +142,19 @@ export function createRoom(options: RoomOptions): Room {
       events,
     }),
     log: backend.log,
+    identities: backend.identities,
+    links: createLinkDesk({
+      identities: backend.identities,
+      board: backend.links,
+      now,
+      linkCodeMs: limits.linkCodeMs,
+      reportError: options.reportInternalError,
+    }),
     fanout,
     delivery: backend.delivery(local),
     presence,
     reportInternalError: options.reportInternalError,
-    inGroup: (name) => roster.has(name),
+    inGroup: (member) => roster.has(member.identityKey),
     rosterChange: (ms) => roster.changed(ms),
     addressAllows: (address, bytes) => addressBudget.take(address, bytes),
     refused(session, code, fatal) {
@@ -151,7 +165,7 @@ export function createRoom(options: RoomOptions): Room {
 
     /** Synchronous, so no broadcast can fall between reading the head and listening. */
     admit(session, member, group) {
-      const key = nameKey(member.name)
+      const key = member.identityKey
       // The same key connected again here: the new connection takes the old one's place.
       members.get(key)?.displace()
       members.set(key, session)
@@ -178,8 +192,8 @@ export function createRoom(options: RoomOptions): Room {
     release(session, member, reason) {
       const { transport } = session.connection
       if (sessions.delete(session)) connections[transport] -= 1
-      if (!member || members.get(nameKey(member.name)) !== session) return
-      members.delete(nameKey(member.name))
+      if (!member || members.get(member.identityKey) !== session) return
+      members.delete(member.identityKey)
       broadcasts.stopListening(session.connection)
       // Without a reason it was displaced by its own new connection: a quiet leave for the room.
       events({ event: 'leave', name: member.name, transport, reason: reason ?? 'replaced' })

@@ -2,17 +2,17 @@
 // send messages. Updates can arrive twice (said here at once, then echoed through Redis), so an
 // older epoch of the same group never undoes a newer one.
 import type { GroupStatus } from '../../../shared/protocol/frames.ts'
-import { nameKey } from '../../../shared/protocol/names.ts'
 
 export class RosterView {
   private current: GroupStatus | null = null
-  private names = new Set<string>()
+  /** The identity keys of the group's leaves: each device is its own. */
+  private keys = new Set<string>()
   private readonly waiters = new Set<() => void>()
   /** Changes taken so far: a roster read at start-up must not undo one heard meanwhile. */
   private changes = 0
 
-  has(name: string): boolean {
-    return this.names.has(nameKey(name))
+  has(identityKey: string): boolean {
+    return this.keys.has(identityKey)
   }
 
   /** The group as last heard: null while the room has none. */
@@ -24,7 +24,7 @@ export class RosterView {
     const { current } = this
     if (status && current?.groupId === status.groupId && status.epoch < current.epoch) return
     this.current = status
-    this.names = new Set(status?.roster.map(nameKey))
+    this.keys = new Set(status?.roster)
     this.changes += 1
     for (const wake of [...this.waiters]) wake()
   }

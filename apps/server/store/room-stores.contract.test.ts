@@ -4,19 +4,32 @@
 import { afterAll, afterEach, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { RedisClient } from 'bun'
 import type { CommitDeliverFrame } from '../../../shared/protocol/frames.ts'
-import { DEFAULT_LOG_RETENTION, type LogRetention } from '../../../shared/protocol/limits.ts'
+import {
+  DEFAULT_LOG_RETENTION,
+  type LogRetention,
+  MAX_DEVICES,
+} from '../../../shared/protocol/limits.ts'
 import { hasRedis, startRedis, type TestRedis } from '../../../tests/support/redis.ts'
 import { retained } from '../../../tests/support/retention.ts'
 import { frameOf } from '../../../tests/support/wire.ts'
 import { createRedisStores } from '../cluster/redis-store.ts'
 import { createMemoryStores } from '../room/memory-stores.ts'
-import type { GroupRecord, LoggedEntry, RoomStores } from '../room/ports.ts'
+import type { GroupRecord, LinkResult, LoggedEntry, RoomStores } from '../room/ports.ts'
+
+type LinkRefusal = Extract<LinkResult, { kind: 'refused' }>['reason']
+
 import { openSqliteStore } from './sqlite-store.ts'
 
 setDefaultTimeout(30_000)
 
 const KEY_A = 'A'.repeat(43)
 const KEY_B = 'B'.repeat(43)
+const KEY_C = 'C'.repeat(43)
+const KEY_D = 'D'.repeat(43)
+const SIG_1 = '1'.repeat(86)
+const SIG_2 = '2'.repeat(86)
+/** Another key for each index: a name's many devices. */
+const deviceKey = (index: number) => `${index}`.padStart(43, 'K')
 const FOUNDED: GroupRecord = { groupId: 'G'.repeat(22), epoch: 0, roster: ['alice'], state: 'UzA' }
 
 function app(ciphertext: string, at = 5) {
@@ -241,6 +254,85 @@ function storeContract(name: string, open: OpenStores, skip = false, sizeOf = wi
       expect(await identities.unban('ALICE')).toBe(true)
       expect(await identities.isBanned(KEY_A)).toBe(false)
       expect(await identities.unban('alice')).toBe(false)
+    })
+
+    test('link devices to a name: known as it, each with its approvals up to the name key', async () => {
+      const { identities } = await open(10)
+      await identities.claim('alice', KEY_A, 1)
+      const byA = { by: KEY_A, signature: SIG_1 }
+      expect(await identities.linkDevice('Alice', KEY_B, byA, 2)).toEqual({
+        kind: 'linked',
+        links: [byA],
+      })
+      const byB = { by: KEY_B, signature: SIG_2 }
+      expect(await identities.linkDevice('alice', KEY_C, byB, 3)).toEqual({
+        kind: 'linked',
+        links: [byB, byA],
+      })
+      expect(await identities.claim('ALICE', KEY_B, 4)).toBe('known')
+      expect(await identities.claim('alice', KEY_C, 4)).toBe('known')
+      expect(await identities.devices('alice')).toEqual([
+        { identityKey: KEY_A, links: [], linkedAt: 1 },
+        { identityKey: KEY_B, links: [byA], linkedAt: 2 },
+        { identityKey: KEY_C, links: [byB, byA], linkedAt: 3 },
+      ])
+      expect(await identities.devices('bob')).toEqual([])
+    })
+
+    test('refuse a device approved by a stranger, for an unbound name, or a key in use', async () => {
+      const { identities } = await open(10)
+      await identities.claim('alice', KEY_A, 1)
+      await identities.claim('bob', KEY_B, 1)
+      const byStranger = { by: KEY_D, signature: SIG_1 }
+      const refused = (reason: LinkRefusal) => ({ kind: 'refused' as const, reason })
+      expect(await identities.linkDevice('alice', KEY_C, byStranger, 2)).toEqual(
+        refused('not_device'),
+      )
+      expect(await identities.linkDevice('carol', KEY_C, byStranger, 2)).toEqual(refused('unbound'))
+      const byA = { by: KEY_A, signature: SIG_1 }
+      expect(await identities.linkDevice('alice', KEY_B, byA, 2)).toEqual(refused('taken'))
+      expect(await identities.claim('alice', KEY_C, 3)).toBe('conflict')
+    })
+
+    test(`hold at most ${MAX_DEVICES} devices to a name, its own key included`, async () => {
+      const { identities } = await open(10)
+      await identities.claim('alice', KEY_A, 1)
+      const byA = { by: KEY_A, signature: SIG_1 }
+      for (let index = 1; index < MAX_DEVICES; index += 1) {
+        const linked = await identities.linkDevice('alice', deviceKey(index), byA, 2)
+        expect(linked.kind).toBe('linked')
+      }
+      expect(await identities.linkDevice('alice', deviceKey(MAX_DEVICES), byA, 2)).toEqual({
+        kind: 'refused',
+        reason: 'limit',
+      })
+    })
+
+    test('unlink a device, ban every device with the name, forget them when it is released', async () => {
+      const { identities } = await open(10)
+      await identities.claim('alice', KEY_A, 1)
+      const byA = { by: KEY_A, signature: SIG_1 }
+      await identities.linkDevice('alice', KEY_B, byA, 2)
+      await identities.linkDevice('alice', KEY_C, byA, 2)
+      expect(await identities.unlinkDevice('alice', KEY_A)).toBe(false)
+      expect(await identities.unlinkDevice('bob', KEY_B)).toBe(false)
+      expect(await identities.wasUnlinked('alice', KEY_B)).toBe(false)
+      expect(await identities.unlinkDevice('Alice', KEY_B)).toBe(true)
+      expect(await identities.claim('alice', KEY_B, 3)).toBe('conflict')
+      expect(await identities.wasUnlinked('ALICE', KEY_B)).toBe(true)
+      expect(await identities.wasUnlinked('bob', KEY_B)).toBe(false)
+      // Linked again, it is a device again and no longer counts as unlinked.
+      await identities.linkDevice('alice', KEY_B, byA, 3)
+      expect(await identities.wasUnlinked('alice', KEY_B)).toBe(false)
+      await identities.unlinkDevice('alice', KEY_B)
+      expect(await identities.ban('alice', 4)).toBe(KEY_A)
+      expect(await identities.isBanned(KEY_C)).toBe(true)
+      expect(await identities.isBanned(KEY_B)).toBe(false)
+      await identities.release('alice')
+      expect(await identities.devices('alice')).toEqual([])
+      // The name's next key starts with no devices: the old ones are not its.
+      await identities.claim('alice', KEY_D, 5)
+      expect(await identities.claim('alice', KEY_C, 5)).toBe('conflict')
     })
 
     test('give an invite to one taker, for its name only, before it expires', async () => {

@@ -1,9 +1,18 @@
-// Name bindings in bun:sqlite: name → identity key, one name to a skeleton, and bindings never
-// used in the group lapsing after a while. Both lookups a claim makes are index hits.
+// Name bindings in bun:sqlite: name → identity key, one name to a skeleton, bindings never used in
+// the group lapsing after a while, and the devices linked to each name (sqlite-devices.ts). Both
+// lookups a claim makes are index hits.
 import type { Database } from 'bun:sqlite'
-import type { Member } from '../../../shared/protocol/frames.ts'
+import type { DeviceLink, Member } from '../../../shared/protocol/frames.ts'
 import { nameKey, nameSkeleton } from '../../../shared/protocol/names.ts'
-import type { ClaimResult, ClaimTerms, IdentityStore, NameBinding } from '../room/ports.ts'
+import { deviceLinks } from '../room/device-book.ts'
+import type {
+  ClaimResult,
+  ClaimTerms,
+  IdentityStore,
+  LinkResult,
+  NameBinding,
+} from '../room/ports.ts'
+import { openSqliteDevices } from './sqlite-devices.ts'
 
 /**
  * `confirmed_at` is null until the holder is in the group. `skeleton` is not unique: bindings made
@@ -64,9 +73,10 @@ export function openSqliteIdentities(db: Database): IdentityStore {
   db.run(INDEXES)
   db.run(BANS_TABLE)
   db.run(INVITES_TABLE)
+  const devices = openSqliteDevices(db)
 
-  const byName = db.query<{ identity_key: string }, [string]>(
-    'SELECT identity_key FROM identities WHERE name_key = ?',
+  const byName = db.query<{ identity_key: string; bound_at: number }, [string]>(
+    'SELECT identity_key, bound_at FROM identities WHERE name_key = ?',
   )
   const bySkeleton = db.query<{ found: 1 }, [string]>(
     'SELECT 1 AS found FROM identities WHERE skeleton = ? LIMIT 1',
@@ -85,7 +95,10 @@ export function openSqliteIdentities(db: Database): IdentityStore {
       if (terms.unusedBefore !== undefined) lapse.run(terms.unusedBefore)
       const key = nameKey(name)
       const held = byName.get(key)
-      if (held) return held.identity_key === identityKey ? 'known' : 'conflict'
+      if (held) {
+        if (held.identity_key === identityKey) return 'known'
+        return devices.isDevice(identityKey, key, held.identity_key) ? 'known' : 'conflict'
+      }
       const skeleton = nameSkeleton(name)
       if (bySkeleton.get(skeleton)) return 'confusable'
       if (terms.mayBind === false) return 'limited'
@@ -113,6 +126,30 @@ export function openSqliteIdentities(db: Database): IdentityStore {
   const takeInvite = db.query<{ name: string; expires_at: number }, [string, string, number]>(
     'DELETE FROM invites WHERE code_digest = ? AND name_key = ? AND expires_at > ? RETURNING name, expires_at',
   )
+  const link = db.transaction(
+    (name: string, device: string, approval: DeviceLink, at: number): LinkResult => {
+      const key = nameKey(name)
+      const held = byName.get(key)
+      if (!held) return { kind: 'refused', reason: 'unbound' }
+      const decided = deviceLinks(held.identity_key, devices.of(key, held.identity_key), approval)
+      if (decided.kind !== 'linked') return decided
+      if (devices.inUse(device)) return { kind: 'refused', reason: 'taken' }
+      devices.add(device, key, held.identity_key, decided.links, at)
+      return decided
+    },
+  )
+  const banDevices = db.transaction((name: string, at: number): string | null => {
+    const key = nameKey(name)
+    const held = byName.get(key)
+    if (!held) return null
+    addBan.run(held.identity_key, key, at)
+    for (const device of devices.of(key, held.identity_key)) addBan.run(device.identityKey, key, at)
+    return held.identity_key
+  })
+  const freeName = db.transaction((name: string): boolean => {
+    devices.forgetAll(nameKey(name))
+    return free.run(nameKey(name)).changes > 0
+  })
   const confirm = db.transaction((members: readonly Member[], at: number) => {
     for (const member of members) confirmOne.run(at, nameKey(member.name), member.identityKey)
   })
@@ -122,12 +159,18 @@ export function openSqliteIdentities(db: Database): IdentityStore {
     confirm(members, at) {
       confirm(members, at)
     },
-    release: (name) => free.run(nameKey(name)).changes > 0,
-    ban(name, at) {
-      const held = byName.get(nameKey(name))
-      if (held) addBan.run(held.identity_key, nameKey(name), at)
-      return held?.identity_key ?? null
+    release: (name) => freeName(name),
+    ban: (name, at) => banDevices(name, at),
+    linkDevice: (name, device, approval, at) => link(name, device, approval, at),
+    devices(name) {
+      const key = nameKey(name)
+      const held = byName.get(key)
+      if (!held) return []
+      const first = { identityKey: held.identity_key, links: [], linkedAt: held.bound_at }
+      return [first, ...devices.of(key, held.identity_key)]
     },
+    unlinkDevice: (name, device) => devices.unlink(device, nameKey(name)),
+    wasUnlinked: (name, device) => devices.wasUnlinked(device, nameKey(name)),
     unban: (name) => liftBans.run(nameKey(name)).changes > 0,
     isBanned: (identityKey) => banned.get(identityKey) !== null,
     addInvite(invite) {

@@ -1,4 +1,5 @@
-// The room header's secondary actions (clear history, back up the key, notifications): in a row
+// The room header's secondary actions (clear history, back up the key, link a device,
+// notifications): in a row
 // where the header has room, behind a "Menu" disclosure button where it has not (styles.css
 // decides which). Keyboard: Enter or Space opens it on its first item, the arrow keys move,
 // Escape closes it back onto its button. The dialogs the items open live outside it.
@@ -10,6 +11,7 @@ export function HeaderMenu(props: {
   notifications: Notifications
   onClearHistory: () => void
   onBackUpKey: () => void
+  onLinkDevice: () => void
 }) {
   const [open, setOpen] = createSignal(false)
   let toggle: HTMLButtonElement | undefined
@@ -84,6 +86,14 @@ export function HeaderMenu(props: {
           onClick={choose(props.onBackUpKey)}
         >
           Back up my key
+        </button>
+        <button
+          type="button"
+          class="quiet small link-device"
+          title="Approve a new device of yours by the code it shows, or unlink one"
+          onClick={choose(props.onLinkDevice)}
+        >
+          Link a device
         </button>
         <NotificationToggle notifications={props.notifications} />
       </div>

@@ -1,5 +1,6 @@
-// The join form: a name checked as it is typed, the room secret when the server asks for it, and
-// the server's refusals. Reads the chat store and calls `join`; no protocol here.
+// The join form: a name checked as it is typed, the room secret when the server asks for it, the
+// choice to link this browser to a name used elsewhere, and the server's refusals. Reads the chat
+// store and calls `join`; no protocol here.
 import { createEffect, createSignal, onMount, Show } from 'solid-js'
 import { checkName } from '../../../shared/protocol/names.ts'
 import type { Chat } from '../lib/chat.ts'
@@ -9,13 +10,16 @@ import { RestoreKey } from './restore-key.tsx'
 export function JoinForm(props: { chat: Chat }) {
   const [name, setName] = createSignal(props.chat.state.name || (pageInvite?.name ?? ''))
   const [secret, setSecret] = createSignal('')
+  const [link, setLink] = createSignal(props.chat.state.linkDevice)
   const [submitted, setSubmitted] = createSignal(false)
   let nameInput: HTMLInputElement | undefined
   let secretInput: HTMLInputElement | undefined
+  let submitButton: HTMLButtonElement | undefined
 
   // Elements made after load never see `autofocus`; focus by hand, and move to the secret
-  // field the moment the server asks for it.
-  onMount(() => nameInput?.focus())
+  // field the moment the server asks for it. Back from a link code (run out, cancelled), asking
+  // for a new one is one key away.
+  onMount(() => (link() ? submitButton : nameInput)?.focus())
   createEffect(() => {
     if (props.chat.state.askSecret) secretInput?.focus()
   })
@@ -31,7 +35,7 @@ export function JoinForm(props: { chat: Chat }) {
     event.preventDefault()
     setSubmitted(true)
     if (nameProblem() !== undefined || name() === '') return
-    void props.chat.join(name(), props.chat.state.askSecret ? secret() : undefined)
+    void props.chat.join(name(), props.chat.state.askSecret ? secret() : undefined, link())
   }
 
   return (
@@ -85,6 +89,18 @@ export function JoinForm(props: { chat: Chat }) {
             Whoever runs this server gave the room a secret; ask them for it.
           </p>
         </Show>
+        <label class="link-option">
+          <input
+            type="checkbox"
+            checked={link()}
+            onChange={(event) => setLink(event.currentTarget.checked)}
+            aria-describedby="join-link-help"
+          />
+          Link to an identity I already use
+        </label>
+        <p id="join-link-help" class="field-help">
+          A device where you already use that name approves this browser by a code.
+        </p>
         <Show when={props.chat.state.joinError}>
           {(message) => (
             <p class="form-error" role="alert">
@@ -92,8 +108,13 @@ export function JoinForm(props: { chat: Chat }) {
             </p>
           )}
         </Show>
-        <button type="submit" class="primary" disabled={props.chat.state.joining}>
-          {props.chat.state.joining ? 'Joining…' : 'Join the room'}
+        <button
+          ref={submitButton}
+          type="submit"
+          class="primary"
+          disabled={props.chat.state.joining}
+        >
+          {props.chat.state.joining ? 'Joining…' : link() ? 'Get a link code' : 'Join the room'}
         </button>
       </form>
       <RestoreKey name={name()} onRestored={setName} />

@@ -1,8 +1,10 @@
-// Who is in the room: presence, key fingerprints, verified marks, and the way into each member's
-// safety number. Reads the chat store; no trust logic here.
+// Who is in the room: each person once, with presence, key fingerprint, verified marks, the way
+// into their safety number, and their devices when they have several. Reads the chat store; no
+// trust logic here.
 import { createSignal, For, Show } from 'solid-js'
-import { fingerprintRows } from '../../../shared/crypto/fingerprint.ts'
 import type { Chat } from '../lib/chat.ts'
+import { orderDevices } from '../lib/devices.ts'
+import { Fingerprint } from './fingerprint.tsx'
 import { SafetyNumberDialog } from './safety-number-dialog.tsx'
 
 export function MemberList(props: { chat: Chat }) {
@@ -45,20 +47,29 @@ export function MemberList(props: { chat: Chat }) {
                     <span class="visually-hidden">(away)</span>
                   </Show>
                 </p>
-                <p class="fingerprint">
-                  <span class="visually-hidden">Key fingerprint: </span>
-                  <code>
-                    {/* Two rows of four; the space between them stays in what is copied. */}
-                    <For each={fingerprintRows(member.fingerprint)}>
-                      {(row, index) => (
-                        <>
-                          {index() > 0 ? ' ' : ''}
-                          <span>{row.join(' ')}</span>
-                        </>
+                <Fingerprint value={member.fingerprint} label="Key fingerprint" />
+                <Show when={member.devices.length > 1}>
+                  <ul class="member-devices" aria-label={`Devices of ${member.name}`}>
+                    <For each={orderDevices(member.devices, props.chat.state.deviceKey)}>
+                      {(device) => (
+                        <li>
+                          <p class="member-line">
+                            <span
+                              class="presence"
+                              classList={{ online: device.online }}
+                              aria-hidden="true"
+                            />
+                            {device.online ? 'online' : 'away'}
+                            <Show when={device.identityKey === props.chat.state.deviceKey}>
+                              <span class="tag">this device</span>
+                            </Show>
+                          </p>
+                          <Fingerprint value={device.fingerprint} label="Device fingerprint" />
+                        </li>
                       )}
                     </For>
-                  </code>
-                </p>
+                  </ul>
+                </Show>
                 <Show when={!self() && !member.keyChanged}>
                   <button
                     type="button"

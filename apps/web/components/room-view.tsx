@@ -12,6 +12,7 @@ import { Composer } from './composer.tsx'
 import { HeaderMenu } from './header-menu.tsx'
 import { KeyChangeBanner } from './key-change-banner.tsx'
 import { LeaveDialog } from './leave-dialog.tsx'
+import { LinkDeviceDialog } from './link-device-dialog.tsx'
 import { MemberList } from './member-list.tsx'
 import { OversizeDialog } from './oversize-dialog.tsx'
 import { Timeline } from './timeline.tsx'
@@ -21,6 +22,7 @@ export function RoomView(props: { chat: Chat }) {
   const [askingToLeave, setAskingToLeave] = createSignal(false)
   const [clearingHistory, setClearingHistory] = createSignal(false)
   const [backingUp, setBackingUp] = createSignal(false)
+  const [linkingDevice, setLinkingDevice] = createSignal(false)
   const carriesFiles = (event: DragEvent) => event.dataTransfer?.types.includes('Files') ?? false
 
   const onDragOver = (event: DragEvent) => {
@@ -88,6 +90,7 @@ export function RoomView(props: { chat: Chat }) {
           notifications={props.chat.notifications}
           onClearHistory={() => setClearingHistory(true)}
           onBackUpKey={() => setBackingUp(true)}
+          onLinkDevice={() => setLinkingDevice(true)}
         />
         <button type="button" class="quiet leave" onClick={() => setAskingToLeave(true)}>
           Leave
@@ -97,11 +100,22 @@ export function RoomView(props: { chat: Chat }) {
         <Show when={props.chat.state.displaced}>
           <div class="banner warning" role="alert">
             <p>
-              You joined as <strong>{props.chat.state.name}</strong> from another tab or device, so
-              this page stopped.
+              You joined as <strong>{props.chat.state.name}</strong> in another tab with this same
+              key, so this page stopped.
             </p>
             <button type="button" onClick={() => void props.chat.rejoin()}>
               Rejoin here
+            </button>
+          </div>
+        </Show>
+        <Show when={props.chat.state.unlinked}>
+          <div class="banner danger" role="alert">
+            <p>
+              Another of your devices unlinked this one: it can no longer join as{' '}
+              <strong>{props.chat.state.name}</strong>, nor read what is sent from now on.
+            </p>
+            <button type="button" onClick={() => void props.chat.forgetDevice()}>
+              Forget this browser’s key for {props.chat.state.name}
             </button>
           </div>
         </Show>
@@ -120,6 +134,11 @@ export function RoomView(props: { chat: Chat }) {
         onDone={() => setClearingHistory(false)}
       />
       <BackupKeyDialog chat={props.chat} open={backingUp()} onDone={() => setBackingUp(false)} />
+      <LinkDeviceDialog
+        chat={props.chat}
+        open={linkingDevice()}
+        onDone={() => setLinkingDevice(false)}
+      />
       <LeaveDialog
         open={askingToLeave()}
         onStay={() => setAskingToLeave(false)}

@@ -5,19 +5,21 @@ import { batch } from 'solid-js'
 import { createStore, reconcile } from 'solid-js/store'
 import * as v from 'valibot'
 import type { ChatEvent } from '../../../shared/client/events.ts'
-import { openIndexedDbStores } from '../../../shared/client/indexeddb-stores.ts'
+import {
+  deleteIndexedDbStores,
+  openIndexedDbStores,
+} from '../../../shared/client/indexeddb-stores.ts'
 import {
   ChatError,
   type ChatSession,
   createChatSession,
-  type MemberView,
+  type DeviceView,
   type ShownMessage,
 } from '../../../shared/client/session.ts'
-import type { KeyChange } from '../../../shared/client/trust-book.ts'
 import { webSocketTransport } from '../../../shared/client/websocket-transport.ts'
 import type { ErrorCode } from '../../../shared/protocol/frames.ts'
-import { DEFAULT_MAX_FILE_BYTES } from '../../../shared/protocol/limits.ts'
 import { checkName } from '../../../shared/protocol/names.ts'
+import { type ChatState, initialChatState, shownAsIs } from './chat-state.ts'
 import { asSentence, joinFailureText, NOTICE_TEXTS, PROBLEM_TEXTS } from './copy.ts'
 import { clearedTimeline, createEarlierPages, historyLimits, withEarlier } from './earlier.ts'
 import { createFileSender } from './file-sender.ts'
@@ -29,47 +31,22 @@ import { createTabSession } from './tab-session.ts'
 import {
   changesMembers,
   EMPTY_TIMELINE,
-  type Entry,
   reduceTimeline,
   type Timeline,
   withNotice,
 } from './timeline-reducer.ts'
 
-/**
- * Read-only to components: Solid's store proxy refuses writes from outside this module. Status,
- * room code, unread count and `displaced` are the timeline's, as the engine's events left them.
- */
-export interface ChatState extends Shown {
-  screen: 'join' | 'room'
-  /** A join is under way: the form waits. */
-  joining: boolean
-  /** The name last typed or joined with. */
-  name: string
-  /** The server asked for the room secret. */
-  askSecret: boolean
-  joinError: string | undefined
-  entries: Entry[]
-  /** Everyone in the group, and who is online as far as listed (see allMembersListed). */
-  members: MemberView[]
-  /** How many are online, as the server counts them. */
-  online: number
-  /** False in a large room until its whole online list is asked for (loadAllMembers). */
-  allMembersListed: boolean
-  keyChanges: KeyChange[]
-  /** The last command that failed, said for the user. */
-  problem: string | undefined
-  /** A file over the limit, waiting for "send the head" or "cancel". */
-  oversize: { readonly name: string; readonly size: number } | undefined
-  maxFileBytes: number
-  /** Kept messages from earlier visits not on the list yet ("Show earlier"). */
-  earlierHidden: number
-}
+export type { ChatState }
 
-type Shown = Omit<Timeline, 'entries' | 'notices'>
+/** The join was given up (Cancel while a link code waits): not a failure to explain. */
+class JoinCancelled extends Error {}
 
 export interface Chat {
   readonly state: ChatState
-  join(name: string, secret?: string): Promise<void>
+  /** With `link`, as a new device of a name used elsewhere: it waits for approval by its code. */
+  join(name: string, secret?: string, link?: boolean): Promise<void>
+  /** Gives up a join under way: the link code on screen is no longer waited on. */
+  cancelJoin(): void
   /** Joins again with the name and secret last used, after this page was displaced. */
   rejoin(): Promise<void>
   sendText(text: string): Promise<boolean>
@@ -91,6 +68,12 @@ export interface Chat {
   leave(): Promise<void>
   /** Lists everyone online in a large room (the member list asks when it is opened). */
   loadAllMembers(): Promise<void>
+  /** Approves the new device of this name that shows `code`; the devices after. */
+  approveDevice(code: string): Promise<DeviceView[]>
+  devices(): Promise<DeviceView[]>
+  unlinkDevice(identityKey: string): Promise<DeviceView[]>
+  /** After this device was unlinked: forgets all this browser keeps for the name. */
+  forgetDevice(): Promise<void>
 }
 
 /** What the server tells the page about itself before joining. */
@@ -100,28 +83,13 @@ const ClientConfigSchema = v.object({
 
 export function createChat(): Chat {
   const tabSession = createTabSession(sessionStorage, localStorage)
-  const [state, setState] = createStore<ChatState>({
-    screen: 'join',
-    joining: false,
-    name: tabSession.lastName(),
-    askSecret: false,
-    joinError: undefined,
-    ...shownAsIs(EMPTY_TIMELINE),
-    // The store's own array: it grows in place, and the timeline's arrays must not.
-    entries: [],
-    members: [],
-    online: 0,
-    allMembersListed: true,
-    keyChanges: [],
-    problem: undefined,
-    oversize: undefined,
-    maxFileBytes: DEFAULT_MAX_FILE_BYTES,
-    earlierHidden: 0,
-  })
+  const [state, setState] = createStore<ChatState>(initialChatState(tabSession.lastName()))
 
   let session: ChatSession | undefined
   let closeStores: (() => void) | undefined
   let lastSecret: string | undefined
+  /** Ends the join under way: a session closed while it waits to be linked never settles it. */
+  let cancelJoin: (() => void) | undefined
   /** What the engine's events have put on the page; the store shows it. */
   let timeline = EMPTY_TIMELINE
   let membersAsked = 0
@@ -167,12 +135,23 @@ export function createChat(): Chat {
   }
 
   function onEvent(event: ChatEvent): void {
-    const next = reduceTimeline(timeline, event, {
+    let next = reduceTimeline(timeline, event, {
       self: session?.name,
       joining: state.joining,
       now: Date.now(),
     })
     if (next.displaced && !timeline.displaced) void stop()
+    // Unlinked: its key is refused from now on, so a reload must not try it again.
+    if (next.unlinked && !timeline.unlinked) {
+      tabSession.forget()
+      void stop()
+      // The session's own word that it closed comes after this page stopped listening to it.
+      next = { ...next, status: 'closed', statusDetail: undefined }
+    }
+    if (event.type === 'link-code') setState('linking', { ...event, approved: false })
+    if (event.type === 'linked' && state.linking) {
+      setState('linking', { ...state.linking, approved: true })
+    }
     show(next)
     notifications.notice(event)
     // Admitted: the server said its own limits (`ready`), which may differ from /client.json's.
@@ -198,7 +177,7 @@ export function createChat(): Chat {
     closeStores = undefined
   }
 
-  async function join(name: string, secret?: string): Promise<void> {
+  async function join(name: string, secret?: string, link = false): Promise<void> {
     if (state.joining) return
     const check = checkName(name)
     if (!check.ok) {
@@ -206,10 +185,8 @@ export function createChat(): Chat {
       return
     }
     batch(() => {
-      setState('name', name)
-      setState('joining', true)
-      setState('joinError', undefined)
-      show({ ...timeline, displaced: false })
+      setState({ name, linkDevice: link, joining: true, joinError: undefined })
+      show({ ...timeline, displaced: false, unlinked: false })
     })
     await stop()
     await config
@@ -225,6 +202,7 @@ export function createChat(): Chat {
         ...inviteFor(name),
         maxFileBytes: state.maxFileBytes,
         history: historyLimits(localStorage),
+        linkDevice: link,
       })
       session = created
       created.on((event) => {
@@ -236,27 +214,36 @@ export function createChat(): Chat {
       void created.history().then((kept) => {
         if (session === created) showEarlier(earlier.start(kept))
       })
-      await created.connect()
+      const cancelled = Promise.withResolvers<never>()
+      cancelJoin = () => cancelled.reject(new JoinCancelled())
+      await Promise.race([created.connect(), cancelled.promise])
     } catch (error) {
+      cancelJoin = undefined
       await stop()
       tabSession.forget()
       const failure = joinFailureOf(secret, refusal, error as Error)
       batch(() => {
-        setState('joining', false)
+        setState({ joining: false, linking: undefined })
         show({ ...timeline, status: 'closed' })
         // A failed rejoin from the room (after a reload or being displaced) lands on the form.
         setState('screen', 'join')
         if (failure.kind === 'secret') setState('askSecret', true)
-        setState('joinError', joinFailureText(name, failure))
+        if (!(error instanceof JoinCancelled)) setState('joinError', joinFailureText(name, failure))
       })
       return
     }
+    cancelJoin = undefined
     tabSession.remember(name, secret)
     lastSecret = secret
-    batch(() => {
-      setState('joining', false)
-      setState('askSecret', false)
-      setState('screen', 'room')
+    const deviceKey = session?.identityKey
+    // Linked now (or never needed to be): a later join from the form goes straight in.
+    setState({
+      joining: false,
+      askSecret: false,
+      linking: undefined,
+      linkDevice: false,
+      deviceKey,
+      screen: 'room',
     })
     refreshMembers()
   }
@@ -301,12 +288,23 @@ export function createChat(): Chat {
     await current?.leave().catch(() => {})
     closeStores?.()
     closeStores = undefined
+    toJoinForm()
+  }
+
+  /** Unlinked: what is kept for the name is of no more use here; a new link starts afresh. */
+  async function forgetDevice(): Promise<void> {
+    await stop()
+    await deleteIndexedDbStores(state.name).catch(() => {})
+    earlier.forget()
+    // Before the form shows: it starts from this choice.
+    setState({ linkDevice: true, earlierHidden: 0 })
+    toJoinForm()
+  }
+
+  function toJoinForm(): void {
     batch(() => {
-      setState('screen', 'join')
+      setState({ screen: 'join', members: [], keyChanges: [], problem: undefined })
       show({ ...timeline, status: 'closed', entries: [], roomCode: undefined, deliveries: {} })
-      setState('members', [])
-      setState('keyChanges', [])
-      setState('problem', undefined)
     })
   }
 
@@ -341,6 +339,7 @@ export function createChat(): Chat {
   return {
     state,
     join,
+    cancelJoin: () => cancelJoin?.(),
     rejoin: () => join(state.name, lastSecret),
     sendText,
     sendFile: files.sendFile,
@@ -370,6 +369,10 @@ export function createChat(): Chat {
     leave,
     loadAllMembers: () =>
       withSession((current) => current.loadAllMembers()).then(refreshMembers, failed),
+    approveDevice: (code) => withSession((current) => current.approveDevice(code)),
+    devices: () => withSession((current) => current.devices()),
+    unlinkDevice: (key) => withSession((current) => current.unlinkDevice(key)),
+    forgetDevice,
   }
 }
 
@@ -377,9 +380,4 @@ export function createChat(): Chat {
 function reset(before: Timeline, next: Timeline): boolean {
   const last = before.entries.length - 1
   return next.entries.length <= last || (last >= 0 && next.entries[last] !== before.entries[last])
-}
-
-/** The timeline's fields the store holds as they are (it appends the entries one by one). */
-function shownAsIs({ entries: _entries, notices: _notices, ...shown }: Timeline): Shown {
-  return shown
 }

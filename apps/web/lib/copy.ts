@@ -22,6 +22,7 @@ export const LEAVE_REASON_TEXTS: Readonly<Record<LeaveReason, string>> = {
   shutdown: 'left (the server is shutting down)',
   banned: 'was banned by the admin',
   released: 'left (the admin gave the name to a new key)',
+  unlinked: 'left (a device unlinked by its owner)',
 }
 
 /** Refusals of a join the page can explain better than the server's own message. */
@@ -35,6 +36,12 @@ const REFUSAL_TEXTS: Readonly<Partial<Record<ErrorCode, (name: string) => string
     `"${name}" looks too much like a name already taken (I, l and 1, O and 0, rn and m … count as one). Choose another name.`,
   auth_failed: () => 'The server could not verify this browser’s key.',
   auth_timeout: () => 'Joining took too long. Try again.',
+  link_expired: () =>
+    'No device approved this browser before its code ran out. Get a new code to try again.',
+  link_invalid: (name) =>
+    `Nobody is "${name}" here yet, so there is nothing to link to. Join without linking to take the name.`,
+  unlinked: (name) =>
+    `Another of your devices unlinked this browser, so it cannot join as "${name}" any more.`,
 }
 
 /** Why a join did not go through, as the page found out. */
@@ -72,13 +79,39 @@ export const NOTICE_TEXTS = {
   left: (who: string, reason: LeaveReason) => `${who} ${LEAVE_REASON_TEXTS[reason]}`,
   added: (name: string) => `${name} can now read what is sent`,
   removed: (name: string) => `${name} was removed from the group`,
+  deviceAdded: (name: string) => `Another device of ${name} can now read what is sent`,
+  /** `whose` is a name, or `yours`. */
+  deviceRemoved: (whose: string) => `A device of ${whose} was removed from the group`,
+  yours: 'yours',
   keyChanged: (name: string) =>
     `The key of ${name} changed. Sending is paused until you accept it.`,
   historyUnreadable: 'Messages sent before you joined cannot be read here: the group keys are new.',
+  linked: 'A device of yours approved this one: it is linked to your name.',
   groupIntegrity: (message: string) => `Security warning: ${message}. Nothing of it was applied.`,
-  displaced: 'This name joined from another tab or device, so this page stopped.',
+  displaced: 'This name joined in another tab with the same key, so this page stopped.',
+  unlinked: 'Another of your devices unlinked this one: it is out of the room for good.',
   serverSays: (message: string) => `The server says: ${message}`,
   reloaded: 'Back in the room.',
+} as const
+
+/** Linking a new device by its code, and the list of this person's devices. */
+export const DEVICE_TEXTS = {
+  waiting: (name: string, code: string) =>
+    `On a device where you are ${name}, choose Link a device and type this code, or type /link ${code} in the terminal.`,
+  timeLeft: (left: string) => `The code works once, for ${left} more.`,
+  runOut: 'The code has run out.',
+  approved: 'Approved. Joining the room…',
+  linked: (count: number) =>
+    `Linked. You now have ${count} devices; the new one joins the room in a moment.`,
+  unlinked: (fingerprint: string) => `Unlinked the device ${fingerprint}.`,
+  confirmUnlink: (name: string) =>
+    `Unlink this device? It is put out of the room at once and can never join as ${name} again.`,
+  notACode: 'That is not a link code: it is three groups of four letters and digits.',
+  mismatch:
+    'Not approved: the server offered a device that does not show this code. Check the code on the new device.',
+  noSuchCode:
+    'No new device of yours shows that code: check it for typos. A code works once, for 5 minutes.',
+  refused: (message: string) => `The server refused: ${message}.`,
 } as const
 
 /** The history this browser keeps: its separators, and what clearing it says. */

@@ -16,6 +16,13 @@ export function formatTime(at: number): string {
   return TIME_FORMAT.format(at)
 }
 
+const DATE_TIME_FORMAT = new Intl.DateTimeFormat([], { dateStyle: 'medium', timeStyle: 'short' })
+
+/** `3 Mar 2026, 14:05`, in the reader's locale: when something happened on another day. */
+export function formatDateTime(at: number): string {
+  return DATE_TIME_FORMAT.format(at)
+}
+
 /** For the `datetime` attribute and the tooltip: the exact moment. */
 export function formatInstant(at: number): string {
   return new Date(at).toISOString()

@@ -211,6 +211,7 @@ describe('reduceTimeline', () => {
       'bob left (the server is shutting down)',
       'bob was banned by the admin',
       'bob left (the admin gave the name to a new key)',
+      'bob left (a device unlinked by its owner)',
     ])
   })
 
@@ -309,7 +310,11 @@ describe('reduceTimeline', () => {
       displaced: true,
       notices: 1,
       entries: [
-        notice(1, 'This name joined from another tab or device, so this page stopped.', 'warning'),
+        notice(
+          1,
+          'This name joined in another tab with the same key, so this page stopped.',
+          'warning',
+        ),
       ],
     })
     expect(fold([replaced], { ...AS_ALICE, joining: true })).toEqual(EMPTY_TIMELINE)

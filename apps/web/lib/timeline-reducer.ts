@@ -7,6 +7,9 @@ import type {
   FileEvent,
   MessageEvent,
 } from '../../../shared/client/events.ts'
+
+type MembershipEvent = Extract<ChatEvent, { type: 'membership' }>
+
 import { asSentence, NOTICE_TEXTS } from './copy.ts'
 
 /** What the list shows of an engine event: the event's own fields, keyed for <For>. */
@@ -52,6 +55,8 @@ export interface Timeline {
   readonly roomCode: string | undefined
   /** The same name joined from elsewhere, so this page stopped. */
   readonly displaced: boolean
+  /** Another device of this person unlinked this one: it is out for good. */
+  readonly unlinked: boolean
   /** Own messages on the list that the log has not shown yet, by entry key. */
   readonly deliveries: Readonly<Record<string, Delivery>>
 }
@@ -64,6 +69,7 @@ export const EMPTY_TIMELINE: Timeline = {
   statusDetail: undefined,
   roomCode: undefined,
   displaced: false,
+  unlinked: false,
   deliveries: {},
 }
 
@@ -103,16 +109,18 @@ export function reduceTimeline(
       return withNotice(timeline, text, 'info', event.at)
     }
     case 'membership': {
-      const texts = [
-        // Being added oneself is what the status line already says.
-        ...event.added.filter((name) => name !== context.self).map(NOTICE_TEXTS.added),
-        ...event.removed.map(NOTICE_TEXTS.removed),
-      ]
+      const texts = groupChangeTexts(event, context.self)
       return texts.reduce<Timeline>((shown, text) => withNotice(shown, text, 'info', context.now), {
         ...timeline,
         roomCode: event.roomCode || undefined,
       })
     }
+    case 'link-code':
+    case 'device-presence':
+      // The join screen shows the code; the member list, a device of someone still online.
+      return timeline
+    case 'linked':
+      return withNotice(timeline, NOTICE_TEXTS.linked, 'info', context.now)
     case 'key-change':
       // The banner's assertive region reads the warning; the polite one would read it again.
       return withNotice(timeline, NOTICE_TEXTS.keyChanged(event.name), 'warning', context.now, true)
@@ -134,7 +142,11 @@ export function reduceTimeline(
     case 'error':
       // Shown on the messages it refused, each with a Retry.
       if (context.joining || event.failed) return timeline
-      // The same name joined from another tab or device: two pages taking turns would knock each
+      if (event.code === 'unlinked') {
+        const unlinked = { ...timeline, unlinked: true }
+        return withNotice(unlinked, NOTICE_TEXTS.unlinked, 'warning', context.now)
+      }
+      // The same key joined from another tab: two pages taking turns would knock each
       // other out forever, so this one steps back.
       if (event.code === 'replaced') {
         return withNotice(
@@ -146,6 +158,29 @@ export function reduceTimeline(
       }
       return withNotice(timeline, NOTICE_TEXTS.serverSays(event.message), 'warning', context.now)
   }
+}
+
+/**
+ * Who came into the group and who left it. Names come once per leaf: a name still in it after a
+ * removal, or in it more often than it was added, is a person with another device.
+ */
+function groupChangeTexts(event: MembershipEvent, self: string | undefined): string[] {
+  const count = (names: readonly string[], name: string) =>
+    names.filter((each) => each === name).length
+  const added = [...new Set(event.added)]
+    // Being added oneself is what the status line already says.
+    .filter((name) => name !== self)
+    .map((name) =>
+      count(event.members, name) > count(event.added, name)
+        ? NOTICE_TEXTS.deviceAdded(name)
+        : NOTICE_TEXTS.added(name),
+    )
+  const removed = [...new Set(event.removed)].map((name) =>
+    event.members.includes(name)
+      ? NOTICE_TEXTS.deviceRemoved(name === self ? NOTICE_TEXTS.yours : name)
+      : NOTICE_TEXTS.removed(name),
+  )
+  return [...added, ...removed]
 }
 
 /** Appends a notice, keyed anew. */
@@ -173,6 +208,7 @@ export function changesMembers(event: ChatEvent): boolean {
   return (
     event.type === 'status' ||
     event.type === 'presence' ||
+    event.type === 'device-presence' ||
     event.type === 'membership' ||
     event.type === 'key-change'
   )

@@ -1,0 +1,194 @@
+// One person, several devices, with the real server and the real client engine over both
+// transports: linking by code, reading and sending from each device, unlinking.
+import { describe, expect, setDefaultTimeout, test } from 'bun:test'
+import { createMemoryStores } from '../shared/client/memory-stores.ts'
+import { applyCommit, decodeState, decryptMessage } from '../shared/client/mls.ts'
+import { ChatError } from '../shared/client/session.ts'
+import { createIdentityKeyPair, exportIdentity } from '../shared/crypto/identity-key.ts'
+import { decodeBase64url } from '../shared/protocol/base64url.ts'
+import { startEngineClient } from './support/engine.ts'
+import { connectWebSocket, join, startTestServer, type TestServer } from './support/harness.ts'
+import { hasRedis, startRedis } from './support/redis.ts'
+
+// Real servers on a shared two-core machine: more than Bun's 5 s default.
+setDefaultTimeout(30_000)
+
+/** alice on the terminal port, and a second alice on the page's transport linked by her code. */
+async function aliceWithTwoDevices(server: TestServer) {
+  const laptop = await startEngineClient(server, 'alice', 'tls')
+  const phone = await startEngineClient(server, 'alice', 'wss', { linkDevice: true })
+  const { code } = await phone.waitFor('link-code')
+  const devices = await laptop.session.approveDevice(code)
+  expect(devices.map((device) => device.thisDevice)).toEqual([true, false])
+  await phone.waitFor('linked')
+  await phone.connected
+  await phone.session.whenReady()
+  return { laptop, phone, code }
+}
+
+async function refusal(promise: Promise<unknown>): Promise<string | undefined> {
+  const error = await promise.then(
+    () => undefined,
+    (caught: unknown) => caught,
+  )
+  if (!(error instanceof ChatError)) throw new Error(`expected a ChatError, got ${error}`)
+  return error.serverCode ?? error.code
+}
+
+describe('a device nobody approved', () => {
+  test('recorded by a malicious server: a key change for bob, who does not add it', async () => {
+    await using server = await startTestServer()
+    const laptop = await startEngineClient(server, 'alice', 'tls')
+    await using bob = await startEngineClient(server, 'bob', 'wss')
+    await bob.waitFor('membership', (event) => event.members.length === 2)
+    // alice goes away (her leaf stays for the grace), so bob is the one asked to add the ghost.
+    const aliceKey = laptop.session.identityKey
+    await laptop.session.close()
+    const ghostKeys = await createIdentityKeyPair()
+    const stores = createMemoryStores()
+    await stores.identity.save({ ...exportIdentity(ghostKeys), createdAt: 0 })
+    const bogus = { by: aliceKey, signature: 'A'.repeat(86) }
+    const recorded = await server.identities?.linkDevice('alice', ghostKeys.publicKeyText, bogus, 1)
+    expect(recorded?.kind).toBe('linked')
+    await using ghost = await startEngineClient(server, 'alice', 'tls', {
+      stores,
+      waitForGroup: false,
+    })
+    expect(await bob.waitFor('key-change')).toMatchObject({
+      name: 'alice',
+      previousKey: aliceKey,
+      newKey: ghostKeys.publicKeyText,
+    })
+    // bob's committer leaves it out and says why; the group stays bob and alice's laptop.
+    await bob.waitFor('warning', (event) => event.code === 'refused_add')
+    expect(ghost.session.epoch()).toBeUndefined()
+    expect(bob.events.filter((event) => event.type === 'membership').at(-1)).toMatchObject({
+      epoch: 1,
+      members: ['alice', 'bob'],
+    })
+  })
+})
+
+describe('a second device', () => {
+  test('linked by its code reads what bob sends; what it sends shows on the first as her own', async () => {
+    await using server = await startTestServer()
+    await using bob = await startEngineClient(server, 'bob', 'tls')
+    const { laptop, phone } = await aliceWithTwoDevices(server)
+    await using _laptop = laptop
+    await using _phone = phone
+
+    await bob.session.sendText('hello both of you')
+    for (const device of [laptop, phone]) {
+      const message = await device.waitFor('message', (event) => event.text === 'hello both of you')
+      expect(message).toMatchObject({ from: 'bob', own: false })
+    }
+    await phone.session.sendText('from my phone')
+    expect(
+      await laptop.waitFor('message', (event) => event.text === 'from my phone'),
+    ).toMatchObject({ from: 'alice', own: true })
+    expect(await bob.waitFor('message', (event) => event.text === 'from my phone')).toMatchObject({
+      from: 'alice',
+      own: false,
+    })
+    // bob knew alice's first key: the phone her laptop approved is her, not a key change.
+    expect(bob.events.filter((event) => event.type === 'key-change')).toEqual([])
+    expect(bob.session.pendingKeyChanges()).toEqual([])
+    const alice = (await bob.session.members()).find((member) => member.name === 'alice')
+    expect(alice?.devices).toHaveLength(2)
+    expect(alice?.identityKey).toBe(laptop.session.identityKey)
+    // Safety numbers cover the person: the same from either of alice's devices.
+    expect(await laptop.session.safetyNumber('bob')).toBe(await phone.session.safetyNumber('bob'))
+  })
+
+  test('refuses a code used twice, a code nobody shows, and one typed wrong', async () => {
+    await using server = await startTestServer()
+    const { laptop, phone, code } = await aliceWithTwoDevices(server)
+    await using _laptop = laptop
+    await using _phone = phone
+    expect(await refusal(laptop.session.approveDevice(code))).toBe('link_invalid')
+    expect(await refusal(laptop.session.approveDevice('AAAA-BBBB-CCCC'))).toBe('link_invalid')
+    expect(await refusal(laptop.session.approveDevice('not a code'))).toBe('link_code')
+    expect(await laptop.session.devices()).toHaveLength(2)
+  })
+
+  test('refuses a device nobody approved in time', async () => {
+    await using server = await startTestServer({ limits: { linkCodeMs: 300 } })
+    await using laptop = await startEngineClient(server, 'alice', 'tls')
+    await using phone = await startEngineClient(server, 'alice', 'wss', { linkDevice: true })
+    const { code } = await phone.waitFor('link-code')
+    expect(await phone.waitFor('error', (event) => event.code === 'link_expired')).toMatchObject({
+      fatal: true,
+    })
+    expect(await refusal(laptop.session.approveDevice(code))).toBe('link_invalid')
+  })
+
+  test('unlinked, it is put out, and its saved state cannot read what is sent after', async () => {
+    await using server = await startTestServer()
+    await using watcher = await connectWebSocket(server)
+    await join(watcher, 'watcher')
+    await using bob = await startEngineClient(server, 'bob', 'tls')
+    const { laptop, phone } = await aliceWithTwoDevices(server)
+    await using _laptop = laptop
+    await bob.waitFor('membership', (event) => event.members.length === 3)
+    const phoneBefore = (await phone.stores.group.load())?.state as string
+    const phoneKey = phone.session.identityKey
+
+    await expect(laptop.session.unlinkDevice(laptop.session.identityKey)).rejects.toThrow()
+    const after = await laptop.session.unlinkDevice(phoneKey)
+    expect(after.map((device) => device.identityKey)).toEqual([laptop.session.identityKey])
+    expect(await phone.waitFor('error', (event) => event.code === 'unlinked')).toMatchObject({
+      fatal: true,
+    })
+    const removal = await watcher.inbox.take('commit', (frame) => frame.removes.includes(phoneKey))
+    await bob.waitFor('membership', (event) => event.removed.includes('alice'))
+    await bob.session.sendText('after the phone was unlinked')
+    const sent = await watcher.inbox.take('app')
+    await laptop.waitFor('message', (event) => event.text === 'after the phone was unlinked')
+
+    const ciphertext = decodeBase64url(sent.ciphertext)
+    await expect(
+      decryptMessage(decodeState(decodeBase64url(phoneBefore)), ciphertext),
+    ).rejects.toThrow()
+    const afterRemoval = await applyCommit(
+      decodeState(decodeBase64url(phoneBefore)),
+      decodeBase64url(removal.commit),
+    ).then(
+      (effect) => effect.state,
+      () => undefined,
+    )
+    if (afterRemoval) await expect(decryptMessage(afterRemoval, ciphertext)).rejects.toThrow()
+    // Its key is refused from now on: connecting again does not get it back in.
+    await phone.session.close()
+    const again = await startEngineClient(server, 'alice', 'wss', {
+      stores: phone.stores,
+      waitForGroup: false,
+    }).then(
+      () => 'admitted',
+      (error: unknown) => (error as ChatError).serverCode,
+    )
+    expect(again).toBe('unlinked')
+  })
+})
+
+describe.skipIf(!hasRedis())('devices across instances sharing Redis', () => {
+  test('a device waiting on one instance is linked from the other, and unlinked from it', async () => {
+    await using redis = await startRedis()
+    const fast = { heartbeatMs: 100, instanceTimeoutMs: 800, leaseMs: 800 }
+    await using one = await startTestServer({ redis: { url: redis.url, ...fast } })
+    await using two = await startTestServer({ redis: { url: redis.url, ...fast } })
+    await using laptop = await startEngineClient(one, 'alice', 'tls')
+    await using bob = await startEngineClient(one, 'bob', 'wss')
+    await using phone = await startEngineClient(two, 'alice', 'wss', { linkDevice: true })
+    const { code } = await phone.waitFor('link-code')
+    await laptop.session.approveDevice(code)
+    await phone.connected
+    await phone.session.whenReady()
+    await bob.session.sendText('to alice on two instances')
+    await phone.waitFor('message', (event) => event.text === 'to alice on two instances')
+    expect(await refusal(laptop.session.approveDevice(code))).toBe('link_invalid')
+    await laptop.session.unlinkDevice(phone.session.identityKey)
+    expect(await phone.waitFor('error', (event) => event.code === 'unlinked')).toMatchObject({
+      fatal: true,
+    })
+  })
+})
