@@ -1,6 +1,7 @@
 // One person, several devices, with the real server and the real client engine over both
 // transports: linking by code, reading and sending from each device, unlinking.
 import { describe, expect, setDefaultTimeout, test } from 'bun:test'
+import { answerControl } from '../apps/server/admin/control.ts'
 import { createMemoryStores } from '../shared/client/memory-stores.ts'
 import { applyCommit, decodeState, decryptMessage } from '../shared/client/mls.ts'
 import { ChatError } from '../shared/client/session.ts'
@@ -167,6 +168,37 @@ describe('a second device', () => {
       (error: unknown) => (error as ChatError).serverCode,
     )
     expect(again).toBe('unlinked')
+  })
+})
+
+describe("the admin's word on a person", () => {
+  test('ban puts out every device of the name and removes each leaf; release forgets them', async () => {
+    await using server = await startTestServer()
+    await using bob = await startEngineClient(server, 'bob', 'wss')
+    const { laptop, phone } = await aliceWithTwoDevices(server)
+    await bob.waitFor('membership', (event) => event.members.length === 3)
+    const stores = server.stores
+    if (!stores) throw new Error('the test started the server: its stores are there')
+    const control = answerControl(stores, {
+      live: {
+        members: () => server.room.members(),
+        expel: server.room.expel,
+        events: server.events,
+      },
+      pageUrl: `https://localhost:${server.webPort}/`,
+      terminalAddress: `localhost:${server.termPort}`,
+      now: Date.now,
+      randomBytes: (length) => crypto.getRandomValues(new Uint8Array(length)),
+    })
+    expect(await control({ command: 'ban', name: 'alice' })).toMatchObject({ ok: true })
+    for (const device of [laptop, phone]) {
+      await device.waitFor('error', (event) => event.code === 'banned')
+      expect(await stores.identities.isBanned(device.session.identityKey)).toBe(true)
+    }
+    await bob.waitFor('membership', (event) => event.members.join() === 'bob')
+    expect(await control({ command: 'release', name: 'alice' })).toMatchObject({ ok: true })
+    expect(await stores.identities.devices('alice')).toEqual([])
+    await Promise.all([laptop.session.close(), phone.session.close()])
   })
 })
 

@@ -3,7 +3,7 @@
 // messages reaching every device and shown as one's own on the others, a code that ran out, and
 // a device unlinked from another and locked out. Screenshots go to /tmp/shots/ to be looked at.
 import { describe, expect, setDefaultTimeout, test } from 'bun:test'
-import { mkdirSync, readFileSync } from 'node:fs'
+import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Page } from 'playwright-core'
 import {
@@ -23,15 +23,13 @@ import {
 } from './support/browser.ts'
 import { startEngineClient } from './support/engine.ts'
 import { startTestServer } from './support/harness.ts'
-import { CLIENT, spawnTerm } from './support/term.ts'
+import { spawnTerm } from './support/term.ts'
 
 // Real servers, MLS in two or three clients at once, on a shared two-core machine.
 setDefaultTimeout(90_000)
 
 const SHOTS = '/tmp/shots'
 const NARROW: Device = { ...PHONE, viewport: { width: 320, height: 640 } }
-/** The terminal client links devices once it knows `--link-device` (built beside this page). */
-const TERM_LINKS = readFileSync(join(CLIENT, '..', 'options.ts'), 'utf8').includes('link-device')
 
 /** Asks to join as another device of `name`; resolves with the code the page then shows. */
 async function askToLink(chat: ChatPage, name: string): Promise<string> {
@@ -297,71 +295,64 @@ describe.skipIf(!browserAvailable())('one person on several devices, in the page
   })
 })
 
-describe.skipIf(!browserAvailable() || !TERM_LINKS)(
-  'one person in the page and the terminal',
-  () => {
-    const chromium = chromiumForTests()
+describe.skipIf(!browserAvailable())('one person in the page and the terminal', () => {
+  const chromium = chromiumForTests()
 
-    test('the terminal links the page by /link; each sees the other as her own; it unlinks the page', async () => {
-      await using server = await startTestServer()
-      await using term = await spawnTerm(server, { name: 'alice', args: ['--verbose'] })
-      await term.waitForLine(/^-- ready/)
-      await using bob = await startEngineClient(server, 'bob', 'tls')
-      await using phone = await openPage(chromium.browser, server)
-      const code = await askToLink(phone, 'alice')
-      term.send(`/link ${code}`)
-      await term.waitForLine(new RegExp(`the device that showed ${code} is linked`))
-      await waitUntilReady(phone.page)
+  test('the terminal links the page by /link; each sees the other as her own; it unlinks the page', async () => {
+    await using server = await startTestServer()
+    await using term = await spawnTerm(server, { name: 'alice', args: ['--verbose'] })
+    await term.waitForLine(/^-- ready/)
+    await using bob = await startEngineClient(server, 'bob', 'tls')
+    await using phone = await openPage(chromium.browser, server)
+    const code = await askToLink(phone, 'alice')
+    term.send(`/link ${code}`)
+    await term.waitForLine(new RegExp(`the device that showed ${code} is linked`))
+    await waitUntilReady(phone.page)
 
-      await bob.session.sendText('to every alice')
-      await shown(phone.page, 'to every alice')
-      await term.waitForLine(/bob: to every alice/)
-      term.send('typed in the terminal')
-      const fromTerm = await shown(phone.page, 'typed in the terminal')
-      expect(await fromTerm.locator('.from').textContent()).toBe('You')
-      await say(phone.page, 'typed in the page')
-      expect((await bob.waitFor('message', (m) => m.text === 'typed in the page')).from).toBe(
-        'alice',
-      )
-      await term.waitForLine(/typed in the page/)
+    await bob.session.sendText('to every alice')
+    await shown(phone.page, 'to every alice')
+    await term.waitForLine(/bob: to every alice/)
+    term.send('typed in the terminal')
+    const fromTerm = await shown(phone.page, 'typed in the terminal')
+    expect(await fromTerm.locator('.from').textContent()).toBe('You')
+    await say(phone.page, 'typed in the page')
+    expect((await bob.waitFor('message', (m) => m.text === 'typed in the page')).from).toBe('alice')
+    await term.waitForLine(/typed in the page/)
 
-      term.send('/devices')
-      await term.waitForLine(/this device/)
-      term.send('/unlink 2')
-      await term.waitForLine(/is unlinked: it can no longer read or send as alice/)
-      await phone.page.locator('.banner.danger', { hasText: 'unlinked this one' }).waitFor()
-      expect([...phone.errors]).toEqual([])
+    term.send('/devices')
+    await term.waitForLine(/this device/)
+    term.send('/unlink 2')
+    await term.waitForLine(/is unlinked: it can no longer read or send as alice/)
+    await phone.page.locator('.banner.danger', { hasText: 'unlinked this one' }).waitFor()
+    expect([...phone.errors]).toEqual([])
+  })
+
+  test('the page links the terminal by its code, and unlinking it puts it out', async () => {
+    await using server = await startTestServer()
+    await using laptop = await openChat(chromium.browser, server, 'alice')
+    await using term = await spawnTerm(server, {
+      name: 'alice',
+      args: ['--link-device', '--verbose'],
     })
+    const line = await term.waitForLine(/^link code: /)
+    const code = line.replace(/^link code: /, '').trim()
+    await openLinkDialog(laptop.page)
+    expect(await approve(laptop.page, code)).toContain('Linked.')
+    await term.waitForLine(/approved this one/)
+    // In the group once it can send: what it sends reaches the page, as her own.
+    await term.waitForLine(/^-- ready/)
+    term.send('from the terminal')
+    expect(
+      await (await shown(laptop.page, 'from the terminal')).locator('.from').textContent(),
+    ).toBe('You')
+    await closeDialog(laptop.page)
+    await say(laptop.page, 'from the page')
+    await term.waitForLine(/from the page/)
 
-    test('the page links the terminal by its code, and unlinking it puts it out', async () => {
-      await using server = await startTestServer()
-      await using laptop = await openChat(chromium.browser, server, 'alice')
-      await using term = await spawnTerm(server, {
-        name: 'alice',
-        args: ['--link-device', '--verbose'],
-      })
-      const line = await term.waitForLine(/^link code: /)
-      const code = line.replace(/^link code: /, '').trim()
-      await openLinkDialog(laptop.page)
-      expect(await approve(laptop.page, code)).toContain('Linked.')
-      await term.waitForLine(/approved this one/)
-      // In the group once it can send: what it sends reaches the page, as her own.
-      await term.waitForLine(/^-- ready/)
-      term.send('from the terminal')
-      expect(
-        await (await shown(laptop.page, 'from the terminal')).locator('.from').textContent(),
-      ).toBe('You')
-      await closeDialog(laptop.page)
-      await say(laptop.page, 'from the page')
-      await term.waitForLine(/from the page/)
-
-      await openLinkDialog(laptop.page)
-      await laptop.page.getByRole('button', { name: /^Unlink the device/ }).click()
-      await laptop.page.getByRole('button', { name: 'Unlink it' }).click()
-      await laptop.page
-        .locator('#link-device-outcome', { hasText: 'Unlinked the device' })
-        .waitFor()
-      await term.waitForLine(/unlinked/i)
-    })
-  },
-)
+    await openLinkDialog(laptop.page)
+    await laptop.page.getByRole('button', { name: /^Unlink the device/ }).click()
+    await laptop.page.getByRole('button', { name: 'Unlink it' }).click()
+    await laptop.page.locator('#link-device-outcome', { hasText: 'Unlinked the device' }).waitFor()
+    await term.waitForLine(/unlinked/i)
+  })
+})

@@ -12,7 +12,7 @@ import {
 } from '../../apps/server/cluster/redis-cluster.ts'
 import { createEventLog, type EventLog } from '../../apps/server/observe/event-log.ts'
 import type { ServerEvent } from '../../apps/server/observe/events.ts'
-import type { IdentityStore } from '../../apps/server/room/ports.ts'
+import type { IdentityStore, RoomStores } from '../../apps/server/room/ports.ts'
 import { type ChatServer, startChatServer } from '../../apps/server/server.ts'
 import { openEmbeddedBackend } from '../../apps/server/store/embedded-backend.ts'
 import { tlsTransport } from '../../shared/client/tls-transport.ts'
@@ -104,6 +104,8 @@ export interface TestServer extends ChatServer {
    * malicious server writes to them.
    */
   readonly identities?: IdentityStore
+  /** The server's stores, when the test started the server: what the admin's commands act on. */
+  readonly stores?: RoomStores
 }
 
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
@@ -137,6 +139,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     cluster,
     wsUrl: `wss://127.0.0.1:${server.webPort}/ws`,
     identities: backend.identities,
+    stores: backend,
   })
 }
 
