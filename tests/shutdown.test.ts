@@ -265,11 +265,17 @@ describe('a data directory that cannot be written', () => {
 function fillUp(dir: string): string {
   const filler = joinPath(dir, 'filler')
   const fd = openSync(filler, 'w')
-  const chunk = new Uint8Array(16 * 1024)
   try {
-    for (;;) writeSync(fd, chunk)
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOSPC') throw error
+    // Down to single bytes: a 16 KB write that fails can leave a few pages free, room enough for
+    // a small message's write, and the test would then find the disk not full.
+    for (const size of [16 * 1024, 4096, 512, 1]) {
+      const chunk = new Uint8Array(size)
+      try {
+        for (;;) writeSync(fd, chunk)
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOSPC') throw error
+      }
+    }
   } finally {
     closeSync(fd)
   }
