@@ -5,9 +5,17 @@ import { answerControl } from '../apps/server/admin/control.ts'
 import { createMemoryStores } from '../shared/client/memory-stores.ts'
 import { applyCommit, decodeState, decryptMessage } from '../shared/client/mls.ts'
 import { ChatError } from '../shared/client/session.ts'
-import { createIdentityKeyPair, exportIdentity } from '../shared/crypto/identity-key.ts'
+import type { StoredIdentity } from '../shared/client/stores.ts'
+import type { ConnectTransport } from '../shared/client/transport.ts'
+import { approvalMessage } from '../shared/crypto/device-links.ts'
+import {
+  createIdentityKeyPair,
+  exportIdentity,
+  importIdentity,
+  signWithIdentity,
+} from '../shared/crypto/identity-key.ts'
 import { decodeBase64url } from '../shared/protocol/base64url.ts'
-import { startEngineClient } from './support/engine.ts'
+import { startEngineClient, transportFor } from './support/engine.ts'
 import { connectWebSocket, join, startTestServer, type TestServer } from './support/harness.ts'
 import { hasRedis, startRedis } from './support/redis.ts'
 
@@ -70,7 +78,67 @@ describe('a device nobody approved', () => {
   })
 })
 
+describe('approvals the device did not ask for', () => {
+  test('a server that sends a first device approvals of its own making is not believed', async () => {
+    await using server = await startTestServer()
+    const stores = createMemoryStores()
+    const identity = await createIdentityKeyPair()
+    await stores.identity.save({ ...exportIdentity(identity), createdAt: 0 })
+    // Plays the malicious server: right after `ready`, approvals signed by a key of its own.
+    const serverKey = await createIdentityKeyPair()
+    const signature = await signWithIdentity(
+      serverKey,
+      approvalMessage('alice', identity.publicKeyText),
+    )
+    const forged = { type: 'linked' as const, links: [{ by: serverKey.publicKeyText, signature }] }
+    const connect: ConnectTransport = (events) =>
+      transportFor(
+        server,
+        'tls',
+      )({
+        ...events,
+        frame(frame) {
+          events.frame(frame)
+          if (frame.type === 'ready') events.frame(forged)
+        },
+      })
+    await using alice = await startEngineClient(server, 'alice', 'tls', { connect, stores })
+    const warning = await alice.waitFor('warning', (event) => event.code === 'protocol')
+    expect(warning.message).toContain('did not ask for')
+    expect(alice.session.personKey).toBe(identity.publicKeyText)
+    expect((await stores.identity.load())?.links).toBeUndefined()
+  })
+})
+
 describe('a second device', () => {
+  test('that missed its approvals is given them again when it asks to be linked', async () => {
+    await using server = await startTestServer()
+    await using bob = await startEngineClient(server, 'bob', 'tls')
+    await using laptop = await startEngineClient(server, 'alice', 'tls')
+    await bob.waitFor('membership', (event) => event.members.length === 2)
+    // Approved and recorded, but its `linked` never reached it (it was gone by then).
+    const phoneKeys = await createIdentityKeyPair()
+    const signature = await signWithIdentity(
+      await importIdentity(laptopIdentity(await laptop.stores.identity.load())),
+      approvalMessage('alice', phoneKeys.publicKeyText),
+    )
+    const approval = { by: laptop.session.identityKey, signature }
+    await server.identities?.linkDevice('alice', phoneKeys.publicKeyText, approval, 1)
+    const stores = createMemoryStores()
+    await stores.identity.save({ ...exportIdentity(phoneKeys), createdAt: 0 })
+    await using phone = await startEngineClient(server, 'alice', 'wss', {
+      stores,
+      linkDevice: true,
+    })
+    await phone.waitFor('linked')
+    await phone.connected
+    await phone.session.whenReady()
+    expect(phone.session.personKey).toBe(laptop.session.identityKey)
+    expect((await stores.identity.load())?.links).toEqual([approval])
+    await bob.waitFor('membership', (event) => event.members.length === 3)
+    expect(bob.session.pendingKeyChanges()).toEqual([])
+  })
+
   test('linked by its code reads what bob sends; what it sends shows on the first as her own', async () => {
     await using server = await startTestServer()
     await using bob = await startEngineClient(server, 'bob', 'tls')
@@ -168,6 +236,17 @@ describe('a second device', () => {
       (error: unknown) => (error as ChatError).serverCode,
     )
     expect(again).toBe('unlinked')
+    // Its approvals are forgotten with it: asked to, it can be linked anew, and reads again.
+    expect((await phone.stores.identity.load())?.links).toBeUndefined()
+    await using relinked = await startEngineClient(server, 'alice', 'wss', {
+      stores: phone.stores,
+      linkDevice: true,
+    })
+    await laptop.session.approveDevice((await relinked.waitFor('link-code')).code)
+    await relinked.connected
+    await relinked.session.whenReady()
+    await bob.session.sendText('welcome back, phone')
+    await relinked.waitFor('message', (event) => event.text === 'welcome back, phone')
   })
 })
 
@@ -190,6 +269,21 @@ describe("the admin's word on a person", () => {
       now: Date.now,
       randomBytes: (length) => crypto.getRandomValues(new Uint8Array(length)),
     })
+    // Online and in the group from her phone alone: the admin sees her so.
+    const laptopKey = laptop.session.identityKey
+    await laptop.session.close()
+    await bob.waitFor(
+      'device-presence',
+      (event) => event.event === 'leave' && event.identityKey === laptopKey,
+    )
+    const listed = await control({ command: 'members' })
+    expect(
+      'members' in listed && listed.members.find((member) => member.name === 'alice'),
+    ).toMatchObject({
+      online: true,
+      inGroup: true,
+    })
+    await laptop.session.connect()
     expect(await control({ command: 'ban', name: 'alice' })).toMatchObject({ ok: true })
     for (const device of [laptop, phone]) {
       await device.waitFor('error', (event) => event.code === 'banned')
@@ -224,3 +318,9 @@ describe.skipIf(!hasRedis())('devices across instances sharing Redis', () => {
     })
   })
 })
+
+/** A client's stored identity, which a test that signs in its name needs. */
+function laptopIdentity(stored: StoredIdentity | undefined): StoredIdentity {
+  if (!stored) throw new Error('the client keeps its identity once connected')
+  return stored
+}

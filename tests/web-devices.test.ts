@@ -322,7 +322,7 @@ describe.skipIf(!browserAvailable())('one person in the page and the terminal', 
     term.send('/devices')
     await term.waitForLine(/this device/)
     term.send('/unlink 2')
-    await term.waitForLine(/is unlinked: it can no longer read or send as alice/)
+    await term.waitForLine(/is unlinked: it is put out and refused as alice/)
     await phone.page.locator('.banner.danger', { hasText: 'unlinked this one' }).waitFor()
     expect([...phone.errors]).toEqual([])
   })

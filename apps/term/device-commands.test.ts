@@ -207,7 +207,7 @@ describe('the device commands', () => {
     expect(await run(context, '/unlink 2')).toBeUndefined()
     expect(calls).toEqual(['devices', 'unlinkDevice phone-key'])
     expect(printed.slice(1)).toEqual([
-      '-- device bbbb 4444 5555 6666 is unlinked: it can no longer read or send as alice',
+      '-- device bbbb 4444 5555 6666 is unlinked: it is put out and refused as alice, and the next commit removes it from the group',
       [
         '-- alice has 1 device:',
         '--    1  aaaa 1111 2222 3333  linked 2025-03-01 09:05  (this device, first)',

@@ -205,8 +205,8 @@ function describeNotice(notice: Exclude<TermNotice, { type: 'help' | 'who' | 'de
       )
     case 'device-unlinked':
       return (
-        `device ${notice.fingerprint} is unlinked: it can no longer read or send as ` +
-        neutralizeLine(notice.name)
+        `device ${notice.fingerprint} is unlinked: it is put out and refused as ` +
+        `${neutralizeLine(notice.name)}, and the next commit removes it from the group`
       )
     case 'link-hint': {
       const name = neutralizeLine(notice.name)

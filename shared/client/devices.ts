@@ -32,7 +32,12 @@ const DEVICE_REFUSALS: ReadonlySet<ErrorCode> = new Set([
   'bad_signature',
   'not_ready',
   'rate_limited',
+  // The server's own store failed it: the request is not coming back.
+  'unavailable',
 ])
+
+/** How long a device request waits for its answer before the user is told to try again. */
+const ANSWER_MS = 15_000
 
 export class DeviceDesk {
   private readonly queue = new SerialQueue()
@@ -44,6 +49,8 @@ export class DeviceDesk {
       readonly identity: () => IdentityKeyPair
       readonly send: (frame: ClientFrame) => void
       readonly connected: () => boolean
+      /** How long a request waits for its answer (ANSWER_MS unless a test gives less). */
+      readonly answerMs?: number
     },
   ) {}
 
@@ -116,12 +123,16 @@ export class DeviceDesk {
     const waiting = Promise.withResolvers<Answer>()
     this.waiting = waiting
     this.options.send(frame)
+    const timer = setTimeout(() => {
+      waiting.reject(new ChatError('not_connected', 'the server did not answer; try again'))
+    }, this.options.answerMs ?? ANSWER_MS)
     try {
       const answer = await waiting.promise
       if (answer.type !== expected)
         throw new ChatError('protocol', `the server answered ${answer.type}`)
       return answer as Extract<Answer, { type: T }>
     } finally {
+      clearTimeout(timer)
       if (this.waiting === waiting) this.waiting = undefined
     }
   }

@@ -2,7 +2,7 @@
 // membership state machine, the outbox and the message reader, and routes every frame from the
 // server to the part it concerns. The facade (session.ts) offers them to the views.
 
-import { linkCode } from '../crypto/device-links.ts'
+import { linkCode, personKeyOf } from '../crypto/device-links.ts'
 import { roomCode } from '../crypto/fingerprint.ts'
 import {
   createIdentityKeyPair,
@@ -95,6 +95,8 @@ export function createEngine(options: EngineOptions): Engine {
   let links: readonly DeviceLink[] = []
   /** Goes into the link code this device shows while it waits to be linked; one per run. */
   const linkNonce = encodeBase64url(crypto.getRandomValues(new Uint8Array(16)))
+  /** Whether this connection's hello asked to be linked: only then are approvals taken. */
+  let askedToLink = false
   // One load for every caller: two at once must not each make and save an identity of their own.
   let loadingIdentity: Promise<IdentityKeyPair> | undefined
 
@@ -142,7 +144,7 @@ export function createEngine(options: EngineOptions): Engine {
       ...(options.secret === undefined ? {} : { secret: options.secret }),
       // Sent with every hello: the server uses it only while the name is not bound to this key.
       ...(options.invite === undefined ? {} : { invite: options.invite }),
-      ...(options.linkDevice && links.length === 0 ? { link: { nonce: linkNonce } } : {}),
+      ...(askToLink() ? { link: { nonce: linkNonce } } : {}),
     }),
     receive,
     async lost() {
@@ -224,12 +226,40 @@ export function createEngine(options: EngineOptions): Engine {
     connected: () => connection.open,
   })
 
-  /** Approved by a device of the name: the approvals go into every KeyPackage from now on. */
+  function askToLink(): boolean {
+    askedToLink = options.linkDevice === true && links.length === 0
+    return askedToLink
+  }
+
+  /**
+   * Approved by a device of the name: the approvals go into every KeyPackage from now on. Taken
+   * only when this device asked, and only if they verify: a server that sent approvals of its own
+   * making would otherwise decide whom this device takes for its own person.
+   */
   async function linked(approvals: readonly DeviceLink[]): Promise<void> {
+    const ownKey = ownIdentity().publicKeyText
+    const valid = approvals.length > 0 && (await personKeyOf(name, ownKey, approvals)) !== undefined
+    if (!askedToLink || !valid) {
+      hub.warn(
+        'protocol',
+        'the server sent device approvals this device did not ask for, or that do not verify; ignored',
+      )
+      return
+    }
+    askedToLink = false
     links = approvals
     const stored = await stores.identity.load()
     if (stored) await stores.identity.save({ ...stored, links: [...approvals] })
     hub.emit({ type: 'linked' })
+  }
+
+  async function forgetLinks(): Promise<void> {
+    links = []
+    const stored = await stores.identity.load()
+    if (stored?.links) {
+      const { links: _forgotten, ...rest } = stored
+      await stores.identity.save(rest)
+    }
   }
 
   async function receive(frame: ServerFrame): Promise<void> {
@@ -255,6 +285,8 @@ export function createEngine(options: EngineOptions): Engine {
         return
       }
       case 'ready': {
+        // Admitted: approvals that come after this were not asked for by this connection.
+        askedToLink = false
         roster.admitted(frame.members, frame.online, frame.next)
         reader.startAt(frame.head)
         maxFileBytes = frame.limits.maxFileBytes
@@ -300,7 +332,10 @@ export function createEngine(options: EngineOptions): Engine {
 
   async function onError(frame: Extract<ServerFrame, { type: 'error' }>): Promise<void> {
     const { code, message, fatal } = frame
-    if (!fatal && devices.refused(code, message)) return
+    // Unlinked, its approvals are worth nothing: without them it may ask to be linked again.
+    if (code === 'unlinked') await forgetLinks()
+    // A device request's refusal is its own; one that may also be a message's goes on below.
+    if (!fatal && devices.refused(code, message) && !SEND_REFUSALS.has(code)) return
     if (COMMIT_NOT_TAKEN.has(code)) membership.commitRefused()
     const refusal = `the server refused it: ${message}`
     const failed = SEND_REFUSALS.has(code) ? outbox.refused(refusal) : []

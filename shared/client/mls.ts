@@ -32,8 +32,6 @@ import { encodeBase64url } from '../protocol/base64url.ts'
 
 export { CIPHERSUITE_NAME, cipherSuite }
 
-const _utf8 = new TextEncoder()
-
 /** The identity key as ts-mls signs with it: PKCS#8 private key and raw public key. */
 export interface SigningKeys {
   readonly name: string

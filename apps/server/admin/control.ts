@@ -48,26 +48,34 @@ export const ControlReplySchema = v.union([
 ])
 export type ControlReply = v.InferOutput<typeof ControlReplySchema>
 
-/** Every bound name, with whether its holder is online now and whether its leaf is in the group. */
+/**
+ * Every bound name, with whether its holder is online now and whether it has a leaf in the group,
+ * from any of its devices (`devicesOf`: the name's keys, its own first).
+ */
 export async function describeMembers(
   bindings: readonly NameBinding[],
   online: readonly Member[],
   roster: readonly string[],
+  devicesOf: (name: string) => MaybePromise<readonly { readonly identityKey: string }[]>,
 ): Promise<AdminMember[]> {
-  // Online and in the group count only under the bound key: a name is never shown online for
-  // someone else's key.
+  // Online and in the group count only under the name's own keys: a name is never shown online
+  // for someone else's key.
   const onlineKeys = new Set(online.map((member) => member.identityKey))
   const inGroup = new Set(roster)
   const sorted = [...bindings].sort((a, b) => (nameKey(a.name) < nameKey(b.name) ? -1 : 1))
   return Promise.all(
-    sorted.map(async (binding) => ({
-      name: binding.name,
-      fingerprint: await keyFingerprint(binding.identityKey),
-      online: onlineKeys.has(binding.identityKey),
-      inGroup: inGroup.has(binding.identityKey),
-      boundAt: binding.boundAt,
-      confirmedAt: binding.confirmedAt,
-    })),
+    sorted.map(async (binding) => {
+      const keys = (await devicesOf(binding.name)).map((device) => device.identityKey)
+      if (!keys.includes(binding.identityKey)) keys.push(binding.identityKey)
+      return {
+        name: binding.name,
+        fingerprint: await keyFingerprint(binding.identityKey),
+        online: keys.some((key) => onlineKeys.has(key)),
+        inGroup: keys.some((key) => inGroup.has(key)),
+        boundAt: binding.boundAt,
+        confirmedAt: binding.confirmedAt,
+      }
+    }),
   )
 }
 
@@ -136,7 +144,8 @@ export function answerControl(
         const online = live?.members() ?? []
         // Read from the state: a record stored before leaves were keyed holds names.
         const roster = group ? currentGroup(group).record.roster : []
-        return { ok: true, members: await describeMembers(bindings, online, roster) }
+        const members = await describeMembers(bindings, online, roster, identities.devices)
+        return { ok: true, members }
       }
       case 'release': {
         if (!(await identities.release(request.name))) {

@@ -7,7 +7,14 @@ import { nameKey } from '../../../shared/protocol/names.ts'
 import type { LinkBoard, LinkSettlement, PostedLink } from '../room/link-board.ts'
 import { KEYS } from './keys.ts'
 import type { ClusterLink } from './link.ts'
-import { HashValuesReply, IntegerReply, parseStored, query, TextReply } from './replies.ts'
+import {
+  HashValuesReply,
+  IntegerReply,
+  parseReply,
+  parseStored,
+  query,
+  TextReply,
+} from './replies.ts'
 
 const PostedLinkSchema = v.object({
   name: v.string(),
@@ -16,6 +23,20 @@ const PostedLinkSchema = v.object({
   code: v.string(),
   expiresAt: v.number(),
 })
+
+/**
+ * KEYS: links. ARGV: device key, case-folded name, now. Takes the device's post off the board if
+ * it waits for that name (names are ASCII: Lua's lower is nameKey) and returns it, unexpired;
+ * nil otherwise. One script, so a post made again meanwhile is never taken for the old one.
+ */
+const TAKE_LINK = `
+local text = redis.call('HGET', KEYS[1], ARGV[1])
+if not text then return nil end
+local post = cjson.decode(text)
+if string.lower(post.name) ~= ARGV[2] then return nil end
+redis.call('HDEL', KEYS[1], ARGV[1])
+if tonumber(post.expiresAt) <= tonumber(ARGV[3]) then return nil end
+return text`
 
 export interface RedisLinkBoard extends LinkBoard {
   /** A settlement read from the events stream: the watchers hear it. */
@@ -48,13 +69,10 @@ export function createRedisLinkBoard(redis: RedisClient, link: ClusterLink): Red
       return found
     },
     async take(identityKey, name, now) {
-      const text = await query(redis, TextReply, 'HGET', [KEYS.links, identityKey])
-      if (text === null) return null
-      const post = parseStored(PostedLinkSchema, text)
-      if (nameKey(post.name) !== nameKey(name)) return null
-      // Whoever deletes it takes it: two approvers at once never both link the device.
-      if ((await query(redis, IntegerReply, 'HDEL', [KEYS.links, identityKey])) !== 1) return null
-      return post.expiresAt > now ? post : null
+      // Whoever's script deletes it takes it: two approvers at once never both link the device.
+      const reply = await link.run(TAKE_LINK, [KEYS.links], [identityKey, nameKey(name), now])
+      const text = parseReply(TextReply, reply, 'EVAL')
+      return text === null ? null : parseStored(PostedLinkSchema, text)
     },
     async settle(identityKey, settlement) {
       await link.emit({

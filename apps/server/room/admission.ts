@@ -4,6 +4,7 @@ import { verifyIdentitySignature } from '../../../shared/crypto/identity-key.ts'
 import { encodeBase64url } from '../../../shared/protocol/base64url.ts'
 import {
   authMessage,
+  type DeviceLink,
   type ErrorCode,
   type ErrorFrame,
   errorFrame,
@@ -54,10 +55,17 @@ export interface Admission {
    */
   claim(member: Member, remoteAddress: string, invite?: string): Promise<ClaimVerdict>
   /**
-   * For a key asking to become another device of the name: 'admit' when it is one already (it
-   * joins as any member), 'link' when it may wait for a device of the name to approve it.
+   * For a key asking to become another device of the name: 'linked' when it is one already (with
+   * its approvals, which it may have missed: it joins as any member), 'link' when it may wait for
+   * a device of the name to approve it.
    */
-  linkable(member: Member): Promise<ClaimVerdict | { readonly kind: 'link' }>
+  linkable(
+    member: Member,
+  ): Promise<
+    | Extract<ClaimVerdict, { kind: 'refuse' }>
+    | { readonly kind: 'link' }
+    | { readonly kind: 'linked'; readonly links: readonly DeviceLink[] }
+  >
 }
 
 /** A claim let in, or refused with a code and a message that tells the user what to do. */
@@ -91,7 +99,8 @@ const ASK_FOR_SECRET = errorFrame('bad_secret', 'this room asks for a secret', f
 const UNLINKED: ClaimVerdict = {
   kind: 'refuse',
   code: 'unlinked',
-  message: 'another device of yours unlinked this one; to use it again, link it anew',
+  message:
+    'another device of yours unlinked this one; to use it again, link it anew (--link-device, or "Link to an identity I already use")',
 }
 
 export function createAdmission(options: AdmissionOptions): Admission {
@@ -185,7 +194,11 @@ export function createAdmission(options: AdmissionOptions): Admission {
         return { kind: 'refuse', code: 'banned', message: 'the admin banned this key' }
       }
       const result = await identities.claim(name, identityKey, now(), { mayBind: false })
-      if (result === 'known') return { kind: 'admit' }
+      if (result === 'known') {
+        const devices = await identities.devices(name)
+        const links = devices.find((device) => device.identityKey === identityKey)?.links ?? []
+        return { kind: 'linked', links }
+      }
       if (result === 'conflict') return { kind: 'link' }
       const message = `nobody holds "${name}" yet: join without linking to take it`
       return { kind: 'refuse', code: 'link_invalid', message }

@@ -6,15 +6,15 @@ import type { DeviceRecord, LinkResult } from './ports.ts'
 
 /**
  * The links of a device approved by `approval.by`: that approval, then the approver's own links up
- * to the name's key (`nameKey`). `linked` are the name's devices other than its own key.
+ * to `firstKey`, the key the name is bound to. `linked` are the name's other devices.
  */
 export function deviceLinks(
-  nameKey: string,
+  firstKey: string,
   linked: readonly DeviceRecord[],
   approval: DeviceLink,
 ): LinkResult {
   if (linked.length + 1 >= MAX_DEVICES) return { kind: 'refused', reason: 'limit' }
-  if (approval.by === nameKey) return { kind: 'linked', links: [approval] }
+  if (approval.by === firstKey) return { kind: 'linked', links: [approval] }
   const approver = linked.find((device) => device.identityKey === approval.by)
   if (!approver) return { kind: 'refused', reason: 'not_device' }
   return { kind: 'linked', links: [approval, ...approver.links] }

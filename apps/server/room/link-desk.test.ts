@@ -6,7 +6,7 @@ import {
   signWithIdentity,
 } from '../../../shared/crypto/identity-key.ts'
 import type { DeviceLink } from '../../../shared/protocol/frames.ts'
-import { LINK_CODE_MS } from '../../../shared/protocol/limits.ts'
+import { LINK_CODE_MS, MAX_DEVICES } from '../../../shared/protocol/limits.ts'
 import { createMemoryLinkBoard } from './link-board.ts'
 import { createLinkDesk, type WaitingDevice } from './link-desk.ts'
 import { createMemoryIdentities } from './memory-identities.ts'
@@ -24,6 +24,7 @@ function waitingPhone(name = 'alice') {
   const device: WaitingDevice = {
     member: member(name, phone),
     nonce: NONCE,
+    address: '192.0.2.1',
     approved: (links) => {
       outcome.links = links
     },
@@ -122,5 +123,25 @@ describe('the link desk', () => {
     await desk.wait(device)
     desk.leave(device)
     expect(await desk.find(member('alice', laptop), code)).toMatchObject({ code: 'link_invalid' })
+  })
+
+  test('ends the old wait of a key that waits again, and caps the devices one address keeps waiting', async () => {
+    const { desk } = await setUp()
+    const first = waitingPhone()
+    await desk.wait(first.device)
+    const again = waitingPhone()
+    await desk.wait(again.device)
+    expect(first.outcome.expired).toBe(true)
+    expect(again.outcome.expired).toBe(false)
+    for (let index = 1; index < MAX_DEVICES; index += 1) {
+      const key = await createIdentityKeyPair()
+      const other = { ...waitingPhone().device, member: member('alice', key) }
+      expect(typeof (await desk.wait(other))).toBe('number')
+    }
+    const key = await createIdentityKeyPair()
+    const tooMany = { ...waitingPhone().device, member: member('alice', key) }
+    expect(await desk.wait(tooMany)).toMatchObject({ code: 'device_refused' })
+    const elsewhere = { ...tooMany, address: '198.51.100.7' }
+    expect(typeof (await desk.wait(elsewhere))).toBe('number')
   })
 })

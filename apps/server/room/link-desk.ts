@@ -20,6 +20,8 @@ export interface WaitingDevice {
   readonly member: Member
   /** Its nonce: the code it shows is `linkCode(name, key, nonce)`. */
   readonly nonce: string
+  /** Where it connects from: one address cannot keep many devices waiting. */
+  readonly address: string
   /** A device of the name approved it: it carries on into the room. */
   approved(links: readonly DeviceLink[]): void
   /** Its code ran out unused, or it could not be linked. */
@@ -84,14 +86,16 @@ export function createLinkDesk(options: {
   return {
     async wait(device) {
       const { member, nonce } = device
-      // One name cannot keep more devices waiting here than it could ever link.
-      const ofName = [...here.values()].filter((entry) =>
-        sameName(entry.device.member.name, member.name),
+      // Counted by address, not by name: whoever can connect could otherwise fill a name's share
+      // and keep its owner from ever linking a device.
+      const fromThere = [...here.values()].filter(
+        (entry) => entry.device.address === device.address,
       )
-      if (ofName.length >= MAX_DEVICES) {
-        return { code: 'device_refused', message: 'too many new devices wait for this name' }
+      if (fromThere.length >= MAX_DEVICES) {
+        return { code: 'device_refused', message: 'too many new devices wait from your address' }
       }
-      release(member.identityKey)
+      // The same key waiting again (it reconnected): the old connection's wait is over.
+      release(member.identityKey)?.expired()
       const expiresAt = now() + linkCodeMs
       const timer = setTimeout(() => {
         if (here.get(member.identityKey)?.device !== device) return

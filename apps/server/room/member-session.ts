@@ -277,6 +277,8 @@ export class MemberSession implements Session {
         if (!this.challenged()) return
         if (verdict.kind === 'refuse') return this.fail(verdict.code, verdict.message)
         if (verdict.kind === 'link') return this.waitForApproval(challenge, challenge.linkNonce)
+        // Linked already, but it asks again: it may have missed its approvals (a lost `linked`).
+        if (verdict.links.length > 0) this.send({ type: 'linked', links: [...verdict.links] })
       }
     }
     const { remoteAddress } = this.connection
@@ -308,6 +310,7 @@ export class MemberSession implements Session {
     const device: WaitingDevice = {
       member: challenge.member,
       nonce,
+      address: this.connection.remoteAddress,
       approved: (links) => {
         if (this.state.kind !== 'linking') return
         this.send({ type: 'linked', links: [...links] })
@@ -316,7 +319,10 @@ export class MemberSession implements Session {
       },
       expired: () => {
         if (this.state.kind === 'linking') {
-          this.fail('link_expired', 'no device of yours approved this one in time')
+          this.fail(
+            'link_expired',
+            'not linked: no device of yours approved it in time, or it could not be',
+          )
         }
       },
     }

@@ -294,6 +294,22 @@ function storeContract(name: string, open: OpenStores, skip = false, sizeOf = wi
       expect(await identities.claim('alice', KEY_C, 3)).toBe('conflict')
     })
 
+    test('forget the devices of a name that lapsed unused: their keys are free again', async () => {
+      const { identities } = await open(10)
+      await identities.claim('alice', KEY_A, 1)
+      await identities.linkDevice('alice', KEY_B, { by: KEY_A, signature: SIG_1 }, 2)
+      // alice's binding was never used in the group: it lapses on the next claim.
+      expect(await identities.claim('carol', KEY_C, 100, { unusedBefore: 50 })).toBe('new')
+      expect(await identities.devices('alice')).toEqual([])
+      await identities.claim('dave', KEY_D, 101)
+      expect(
+        await identities.linkDevice('dave', KEY_B, { by: KEY_D, signature: SIG_2 }, 102),
+      ).toEqual({
+        kind: 'linked',
+        links: [{ by: KEY_D, signature: SIG_2 }],
+      })
+    })
+
     test(`hold at most ${MAX_DEVICES} devices to a name, its own key included`, async () => {
       const { identities } = await open(10)
       await identities.claim('alice', KEY_A, 1)

@@ -48,6 +48,9 @@ export function openSqliteDevices(db: Database) {
   )
   const remove = db.query('DELETE FROM devices WHERE identity_key = ? AND name_key = ?')
   const removeAll = db.query('DELETE FROM devices WHERE name_key = ?')
+  const removeOrphans = db.query(
+    'DELETE FROM devices WHERE NOT EXISTS (SELECT 1 FROM identities WHERE identities.name_key = devices.name_key AND identities.identity_key = devices.name_key_of)',
+  )
   const rememberUnlinked = db.query(
     'INSERT OR REPLACE INTO unlinked_devices (identity_key, name_key, unlinked_at) VALUES (?, ?, ?)',
   )
@@ -87,5 +90,7 @@ export function openSqliteDevices(db: Database) {
     wasUnlinked: (identityKey: string, nameKey: string) =>
       unlinkedFrom.get(identityKey, nameKey) !== null,
     forgetAll: (nameKey: string) => removeAll.run(nameKey),
+    /** The devices of names no longer bound to the key they were linked under (names that lapsed). */
+    forgetOrphans: () => removeOrphans.run(),
   }
 }

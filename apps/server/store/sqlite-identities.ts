@@ -92,7 +92,10 @@ export function openSqliteIdentities(db: Database): IdentityStore {
   const claim = db.transaction(
     (name: string, identityKey: string, at: number, terms: ClaimTerms): ClaimResult => {
       // The lapsed go first, so a name squatted and never used is free to whoever asks next.
-      if (terms.unusedBefore !== undefined) lapse.run(terms.unusedBefore)
+      if (terms.unusedBefore !== undefined && lapse.run(terms.unusedBefore).changes > 0) {
+        // Their devices go with them, as with a release.
+        devices.forgetOrphans()
+      }
       const key = nameKey(name)
       const held = byName.get(key)
       if (held) {
