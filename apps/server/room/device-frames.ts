@@ -17,7 +17,7 @@ export type DeviceFrame = Extract<
 export interface DeviceHost {
   readonly links: LinkDesk
   readonly identities: IdentityStore
-  readonly delivery: DeliveryService
+  readonly delivery: Pick<DeliveryService, 'unlinkDevice'>
 }
 
 type Answer = Extract<ServerFrame, { type: 'link-device' | 'devices' | 'error' }>
@@ -47,10 +47,21 @@ export async function deviceFrame(
           "a name's first device holds it and cannot be unlinked; the admin can release the name"
         return errorFrame('device_refused', message, false)
       }
+      // What it approved goes with it: its approvals are what made those devices this person's.
+      const approved = devices
+        .filter((device) => device.links.some((link) => link.by === frame.identityKey))
+        .map((device) => device.identityKey)
+      if (approved.includes(member.identityKey)) {
+        const message = 'that device approved this one: unlink it from a device it did not approve'
+        return errorFrame('device_refused', message, false)
+      }
       if (!(await host.identities.unlinkDevice(member.name, frame.identityKey))) {
         return errorFrame('device_refused', 'that key is not a device of yours', false)
       }
-      await host.delivery.unlinkDevice({ name: member.name, identityKey: frame.identityKey })
+      for (const key of approved) await host.identities.unlinkDevice(member.name, key)
+      for (const key of [frame.identityKey, ...approved]) {
+        await host.delivery.unlinkDevice({ name: member.name, identityKey: key })
+      }
       return devicesOf(host, member)
     }
   }
