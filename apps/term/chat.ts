@@ -62,7 +62,8 @@ export function createChatController(
     if (deliveries.take(event)) return
     const text = options.format(event)
     if (text !== undefined) surface.print(text)
-    if (event.type === 'file' && !event.own) notify(files.receive(event))
+    // Saved unless this device sent it: a file from another device of yours is new here.
+    if (event.type === 'file' && (!event.own || event.otherDevice)) notify(files.receive(event))
   })
 
   const context: CommandContext = {

@@ -19,6 +19,8 @@ export interface MessageEvent {
   /** The sender MLS authenticated. */
   readonly from: string
   readonly own: boolean
+  /** Set on what another device of this person sent (`own` is true): this device did not send it. */
+  readonly otherDevice?: true
   readonly text: string
   /** Set when the server claimed another sender than the one MLS authenticated. */
   readonly claimedBy?: string
@@ -31,6 +33,8 @@ export interface FileEvent {
   readonly at: number
   readonly from: string
   readonly own: boolean
+  /** Set on what another device of this person sent (`own` is true): this device did not send it. */
+  readonly otherDevice?: true
   /** As the sender named it; sanitize before saving (files.ts). */
   readonly name: string
   /** The original size; more than `bytes.length` when `truncated`. */

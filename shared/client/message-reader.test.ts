@@ -145,6 +145,27 @@ describe('readMessage', () => {
     expect(events).toEqual([])
   })
 
+  test('shows what another device of this person sent as its own, marked as from another device', async () => {
+    const { context, events, fromAlice } = await bobReading()
+    // The reader is one of alice's devices: a leaf under her name that is not its own.
+    const atAlicesOtherDevice = { ...context, name: 'alice' }
+    const bytes = new TextEncoder().encode('notes')
+    const sha256 = new Bun.CryptoHasher('sha256').update(bytes).digest('hex')
+    const file = {
+      kind: 'file' as const,
+      id: 'f1',
+      name: 'a.txt',
+      size: 5,
+      sha256,
+      truncated: false,
+      bytes,
+    }
+    await readMessage(frame(3, 'alice', await fromAlice(file)), atAlicesOtherDevice)
+    expect(events.filter((event) => event.type === 'file')).toMatchObject([
+      { from: 'alice', own: true, otherDevice: true },
+    ])
+  })
+
   test('refuses a file whose checksum does not match what it carries', async () => {
     const { context, events, fromAlice } = await bobReading()
     await readMessage(frame(7, 'alice', await fromAlice(FILE_WITH_A_WRONG_CHECKSUM)), context)

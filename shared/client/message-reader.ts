@@ -81,7 +81,8 @@ export async function readMessage(frame: AppFrame, context: MessageReaderContext
   // Sent from another device of this person: its leaf is under our name, and only devices our
   // person approved hold such a leaf (person-keys.ts), so it is ours.
   const fromOwnDevice = nameKey(sender) === nameKey(context.name)
-  showPayload(hub, payload, { seq, at, from: sender, own: fromOwnDevice, claimedBy })
+  const whose = fromOwnDevice ? { own: true, otherDevice: true as const } : { own: false }
+  showPayload(hub, payload, { seq, at, from: sender, ...whose, claimedBy })
 }
 
 async function fileProblem(
@@ -98,7 +99,14 @@ async function fileProblem(
 function showPayload(
   hub: EventHub,
   payload: Payload,
-  meta: { seq: number; at: number; from: string; own: boolean; claimedBy?: string },
+  meta: {
+    seq: number
+    at: number
+    from: string
+    own: boolean
+    otherDevice?: true
+    claimedBy?: string
+  },
 ): void {
   if (payload.kind === 'text') {
     hub.emit({ type: 'message', id: payload.id, text: payload.text, ...meta })
