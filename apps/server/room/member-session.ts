@@ -19,6 +19,7 @@ import { FrameRate } from './frame-rate.ts'
 import type { WaitingDevice } from './link-desk.ts'
 import {
   type Connection,
+  EXPULSION_MESSAGES,
   type Expulsion,
   type MaybePromise,
   requestDelivery,
@@ -37,12 +38,6 @@ type State =
   /** The state is the member itself (name, key): one object per idle member, not two. */
   | ({ readonly kind: 'member' } & Member)
   | { readonly kind: 'closed' }
-
-const EXPULSIONS = {
-  banned: 'the admin banned this key',
-  released: 'the admin gave this name to a new key',
-  unlinked: 'another device of yours unlinked this one',
-} as const
 
 const HELLO: State = { kind: 'hello' }
 const CLOSED: State = { kind: 'closed' }
@@ -99,7 +94,7 @@ export class MemberSession implements Session {
 
   /** The admin put this member out (banned its key, gave its name to a new key), or another device unlinked it. */
   expel(reason: Expulsion | 'unlinked'): void {
-    this.finish(reason, errorFrame(reason, EXPULSIONS[reason], true))
+    this.finish(reason, errorFrame(reason, EXPULSION_MESSAGES[reason], true))
   }
 
   /**

@@ -298,6 +298,13 @@ export interface DeliveryService {
 /** Why the admin put a member out: its key was banned, or its name given to a new key. */
 export type Expulsion = Extract<LeaveReason, 'banned' | 'released'>
 
+/** What a member put out is told: by the admin, or by another device of its own. */
+export const EXPULSION_MESSAGES: Readonly<Record<Expulsion | 'unlinked', string>> = {
+  banned: 'the admin banned this key',
+  released: 'the admin gave this name to a new key',
+  unlinked: 'another device of yours unlinked this one',
+}
+
 /** A member's frame for the Delivery Service, as a member session or another instance hands it on. */
 export type DeliveryFrame = Extract<
   ClientFrame,
