@@ -68,12 +68,26 @@ redis.call('HSET', KEYS[4], ARGV[1], ARGV[4] .. ' - ' .. ARGV[7])
 return 0`
 
 /**
- * KEYS: identities, unconfirmed, details. ARGV: time, then name key, unconfirmed member, identity
- * key for each member. Confirms the names still bound to those keys, as used at that time.
+ * KEYS: identities, unconfirmed, details, devices. ARGV: time, then name key, unconfirmed member,
+ * identity key for each member. Confirms the names still bound to those keys, or to keys those
+ * devices are linked to, as used at that time.
  */
 export const CONFIRM = `
+local function holds(name, key)
+  local owner = redis.call('HGET', KEYS[1], name)
+  if not owner then return false end
+  if owner == key then return true end
+  local linked = redis.call('HGET', KEYS[4], name)
+  if not linked then return false end
+  local record = cjson.decode(linked)
+  if record.of ~= owner then return false end
+  for _, device in ipairs(record.devices) do
+    if device.identityKey == key then return true end
+  end
+  return false
+end
 for i = 2, #ARGV, 3 do
-  if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[i + 2] then
+  if holds(ARGV[i], ARGV[i + 2]) then
     redis.call('ZREM', KEYS[2], ARGV[i + 1])
     local details = redis.call('HGET', KEYS[3], ARGV[i])
     if details then

@@ -169,7 +169,7 @@ export function createRedisIdentities(redis: RedisClient): IdentityStore {
       })
       await evalInteger(
         CONFIRM,
-        [KEYS.identities, KEYS.unconfirmedNames, KEYS.nameDetails],
+        [KEYS.identities, KEYS.unconfirmedNames, KEYS.nameDetails, KEYS.devices],
         [String(at), ...args],
       )
     },

@@ -78,7 +78,11 @@ export function createMemoryIdentities(): IdentityStore {
       for (const member of members) {
         const key = nameKey(member.name)
         const binding = byName.get(key)
-        if (binding?.identityKey !== member.identityKey) continue
+        if (!binding) continue
+        // The name's own key, or a device linked to it: either way the name is in use.
+        const holds =
+          binding.identityKey === member.identityKey || devicesOf.get(key)?.has(member.identityKey)
+        if (!holds) continue
         unconfirmed.delete(key)
         byName.set(key, { ...binding, confirmedAt: at })
       }

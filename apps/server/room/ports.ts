@@ -81,7 +81,8 @@ export interface IdentityStore {
   ): MaybePromise<ClaimResult>
   /**
    * Marks each member's name as used in the group at `at`: its binding no longer lapses. Only a
-   * binding to that member's key is marked; names bound to another key, or to none, are left alone.
+   * binding to that member's key, or to the key its device is linked to, is marked; names bound
+   * to another key, or to none, are left alone.
    */
   confirm(members: readonly Member[], at: number): MaybePromise<void>
   /** Every binding, for the operator's `bun run admin members`. */

@@ -294,6 +294,18 @@ function storeContract(name: string, open: OpenStores, skip = false, sizeOf = wi
       expect(await identities.claim('alice', KEY_C, 3)).toBe('conflict')
     })
 
+    test('count a name as used when one of its linked devices is in the group', async () => {
+      const { identities } = await open(10)
+      await identities.claim('alice', KEY_A, 1)
+      await identities.linkDevice('alice', KEY_B, { by: KEY_A, signature: SIG_1 }, 2)
+      await identities.confirm([{ name: 'alice', identityKey: KEY_B }], 3)
+      await identities.confirm([{ name: 'alice', identityKey: KEY_C }], 4)
+      expect((await identities.bindings())[0]?.confirmedAt).toBe(3)
+      // Used, it does not lapse however old it is.
+      expect(await identities.claim('carol', KEY_C, 100, { unusedBefore: 50 })).toBe('new')
+      expect(await identities.claim('alice', KEY_B, 101)).toBe('known')
+    })
+
     test('forget the devices of a name that lapsed unused: their keys are free again', async () => {
       const { identities } = await open(10)
       await identities.claim('alice', KEY_A, 1)

@@ -85,8 +85,9 @@ export function openSqliteIdentities(db: Database): IdentityStore {
     'INSERT INTO identities (name_key, name, identity_key, bound_at, skeleton) VALUES (?, ?, ?, ?, ?)',
   )
   const lapse = db.query('DELETE FROM identities WHERE confirmed_at IS NULL AND bound_at < ?')
+  // The name's own key, or a device linked to it: either way the name is in use.
   const confirmOne = db.query(
-    'UPDATE identities SET confirmed_at = ? WHERE name_key = ? AND identity_key = ?',
+    'UPDATE identities SET confirmed_at = ? WHERE name_key = ? AND (identity_key = ? OR EXISTS (SELECT 1 FROM devices WHERE devices.identity_key = ? AND devices.name_key = identities.name_key AND devices.name_key_of = identities.identity_key))',
   )
 
   const claim = db.transaction(
@@ -154,7 +155,9 @@ export function openSqliteIdentities(db: Database): IdentityStore {
     return free.run(nameKey(name)).changes > 0
   })
   const confirm = db.transaction((members: readonly Member[], at: number) => {
-    for (const member of members) confirmOne.run(at, nameKey(member.name), member.identityKey)
+    for (const { name, identityKey } of members) {
+      confirmOne.run(at, nameKey(name), identityKey, identityKey)
+    }
   })
 
   return {
