@@ -30,18 +30,14 @@ export interface CurrentGroup {
 }
 
 /**
- * The group as stored. Throws when the stored state cannot be read. The roster is read again
- * from the state: one stored before leaves were keyed by identity key holds names, which are
- * dropped. Keys beyond the tree's leaves are kept: tests and benchmarks seed a group with members
- * that run no MLS (tests/support/seeded-group.ts), until its first commit.
+ * The group as stored. Throws when the stored state cannot be read. A roster stored before leaves
+ * were keyed by identity key holds names: it is read again from the state.
  */
 export function currentGroup(stored: GroupRecord): CurrentGroup {
   const view = decodePublicGroup(decodeBase64url(stored.state))
-  const leaves = leavesOf(view.tree).map((leaf) => leaf.identityKey)
-  const seeded = stored.roster.filter(
-    (entry) => IDENTITY_KEY.test(entry) && !leaves.includes(entry),
-  )
-  return followed({ ...stored, roster: [...leaves, ...seeded] }, view)
+  const keyed = stored.roster.every((entry) => IDENTITY_KEY.test(entry))
+  const roster = keyed ? stored.roster : leavesOf(view.tree).map((leaf) => leaf.identityKey)
+  return followed({ ...stored, roster }, view)
 }
 
 /** An identity key as a roster holds it; a name (at most 24 characters) never matches. */

@@ -194,7 +194,7 @@ export interface RoomLog {
  */
 export const GroupRecordSchema = v.object({
   ...GroupStatusSchema.entries,
-  /** As stored: names in a record from before leaves were keyed (read again from `state`). */
+  /** As stored: identity keys, or names in a record from before leaves were keyed (group-records.ts). */
   roster: v.pipe(v.array(v.string()), v.maxLength(MAX_ROSTER_NAMES)),
   state: v.pipe(v.string(), v.minLength(1), v.regex(BASE64URL_PATTERN, 'not base64url')),
 })

@@ -38,9 +38,6 @@ import {
 
 export type { ChatState }
 
-/** The join was given up (Cancel while a link code waits): not a failure to explain. */
-class JoinCancelled extends Error {}
-
 export interface Chat {
   readonly state: ChatState
   /** With `link`, as a new device of a name used elsewhere: it waits for approval by its code. */
@@ -88,8 +85,8 @@ export function createChat(): Chat {
   let session: ChatSession | undefined
   let closeStores: (() => void) | undefined
   let lastSecret: string | undefined
-  /** Ends the join under way: a session closed while it waits to be linked never settles it. */
-  let cancelJoin: (() => void) | undefined
+  /** The join under way was given up (Cancel while a link code waits): no failure to explain. */
+  let joinCancelled = false
   /** What the engine's events have put on the page; the store shows it. */
   let timeline = EMPTY_TIMELINE
   let membersAsked = 0
@@ -214,11 +211,9 @@ export function createChat(): Chat {
       void created.history().then((kept) => {
         if (session === created) showEarlier(earlier.start(kept))
       })
-      const cancelled = Promise.withResolvers<never>()
-      cancelJoin = () => cancelled.reject(new JoinCancelled())
-      await Promise.race([created.connect(), cancelled.promise])
+      joinCancelled = false
+      await created.connect()
     } catch (error) {
-      cancelJoin = undefined
       await stop()
       tabSession.forget()
       const failure = joinFailureOf(secret, refusal, error as Error)
@@ -228,11 +223,10 @@ export function createChat(): Chat {
         // A failed rejoin from the room (after a reload or being displaced) lands on the form.
         setState('screen', 'join')
         if (failure.kind === 'secret') setState('askSecret', true)
-        if (!(error instanceof JoinCancelled)) setState('joinError', joinFailureText(name, failure))
+        if (!joinCancelled) setState('joinError', joinFailureText(name, failure))
       })
       return
     }
-    cancelJoin = undefined
     tabSession.remember(name, secret)
     lastSecret = secret
     const deviceKey = session?.identityKey
@@ -339,7 +333,12 @@ export function createChat(): Chat {
   return {
     state,
     join,
-    cancelJoin: () => cancelJoin?.(),
+    cancelJoin() {
+      if (!state.joining) return
+      // Closing the session ends its connect (it rejects), which the join then takes quietly.
+      joinCancelled = true
+      void stop()
+    },
     rejoin: () => join(state.name, lastSecret),
     sendText,
     sendFile: files.sendFile,
