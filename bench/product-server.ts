@@ -48,6 +48,8 @@ const limits = createLimits({
   nameRatePerAddress: { perSecond: 1_000_000, burst: 1_000_000 },
   // ... and hold their connections open at once, all from 127.0.0.1.
   maxConnectionsPerAddress: 1_000_000,
+  // The server's own setting, so a run can compare paces: --server-env CHATBOX_BATCH_MS=0.
+  ...(process.env.CHATBOX_BATCH_MS ? { writeBatchMs: Number(process.env.CHATBOX_BATCH_MS) } : {}),
 })
 // The same limits as alone: the leader's grace and commit timeout come from them too.
 const redisUrl = values['redis-url']

@@ -23,6 +23,7 @@ describe('loadConfig', () => {
       logMaxDays: 30,
       unusedNameDays: 30,
       maxConnectionsPerAddress: 64,
+      batchMs: 1,
       logFormat: 'text',
       metricsToken: undefined,
       inviteOnly: false,
@@ -94,6 +95,7 @@ describe('loadConfig', () => {
       ],
       [['--wat'], {}, "Unknown option '--wat'"],
       [[], { CHATBOX_LOG_FORMAT: 'xml' }, 'CHATBOX_LOG_FORMAT (--log-format) must be text or json'],
+      [['--batch-ms', '50'], {}, 'CHATBOX_BATCH_MS (--batch-ms) must be at most 20: got "50"'],
       [
         [],
         { CHATBOX_METRICS_TOKEN: 'short-token' },

@@ -7,6 +7,7 @@ import {
   DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
   DEFAULT_MAX_FILE_BYTES,
   DEFAULT_UNUSED_NAME_DAYS,
+  DEFAULT_WRITE_BATCH_MS,
   MAX_CONFIGURABLE_FILE_BYTES,
 } from '../../shared/protocol/limits.ts'
 import { LOG_FORMATS } from './observe/event-log.ts'
@@ -75,6 +76,7 @@ export const SETTINGS = {
     flag: 'max-connections-per-address',
     fallback: String(DEFAULT_MAX_CONNECTIONS_PER_ADDRESS),
   },
+  batchMs: { env: 'CHATBOX_BATCH_MS', flag: 'batch-ms', fallback: String(DEFAULT_WRITE_BATCH_MS) },
   logFormat: { env: 'CHATBOX_LOG_FORMAT', flag: 'log-format', fallback: 'text' },
   metricsToken: { env: 'CHATBOX_METRICS_TOKEN', flag: 'metrics-token', fallback: undefined },
   inviteOnly: { env: 'CHATBOX_INVITE_ONLY', flag: 'invite-only', fallback: '0' },
@@ -153,6 +155,8 @@ const ConfigSchema = v.object({
   logMaxMegabytes: wholeNumber(1, 1_000_000),
   maxConnectionsPerAddress: wholeNumber(1, 1_000_000),
   logMaxDays: wholeNumber(1, 36_500),
+  // Every message waits up to this long in a busy room: more than a few ms would be felt.
+  batchMs: wholeNumber(0, 20),
   leaveGraceSeconds: Seconds,
   commitTimeoutSeconds: Seconds,
   unusedNameDays: v.pipe(

@@ -84,6 +84,7 @@ async function main(): Promise<void> {
     commitTimeoutMs: config.commitTimeoutSeconds * 1000,
     unusedNameMs: config.unusedNameDays * 86_400_000,
     maxConnectionsPerAddress: config.maxConnectionsPerAddress,
+    writeBatchMs: config.batchMs,
     logRetention: {
       entries: config.logMaxEntries,
       bytes: config.logMaxMegabytes * 1024 * 1024,

@@ -14,7 +14,7 @@ export interface EmbeddedBackendOptions {
 /** Opens the store (a `StoreError` says why it cannot) and the backend over it. */
 export function openEmbeddedBackend(options: EmbeddedBackendOptions): RoomBackend {
   const { limits } = options
-  const store = openSqliteStore(options.dataDir, limits.logRetention)
+  const store = openSqliteStore(options.dataDir, limits.logRetention, limits.writeBatchMs)
   return createLocalBackend({
     stores: store,
     limits,

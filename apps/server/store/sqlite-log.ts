@@ -6,6 +6,7 @@ import { encodeFrame } from '../../../shared/protocol/codec.ts'
 import type { LoggedFrame } from '../../../shared/protocol/frames.ts'
 import type { LogRetention } from '../../../shared/protocol/limits.ts'
 import type { LoggedEntry, RoomLog, UnstampedFrame } from '../room/ports.ts'
+import { createWritePacer } from '../room/write-pacer.ts'
 
 export interface SqliteLog extends Omit<RoomLog, 'head'> {
   /** The head is synchronous here, so the server knows it before it starts listening. */
@@ -49,7 +50,8 @@ const SLACK_ENTRIES = 1000
 const SLACK_AGE_MS = 60_000
 const slackBytes = (retention: LogRetention) => Math.min(16 * 1024 * 1024, retention.bytes / 16)
 
-export function openSqliteLog(db: Database, retention: LogRetention): SqliteLog {
+/** `batchMs`: a busy room's appends are written at most this often (Limits.writeBatchMs). */
+export function openSqliteLog(db: Database, retention: LogRetention, batchMs: number): SqliteLog {
   db.run(LOG_TABLE)
   const columns = db.query<{ name: string }, []>('PRAGMA table_info(log)').all()
   if (!columns.some((column) => column.name === 'size')) db.transaction(() => db.run(MIGRATE_LOG))()
@@ -129,10 +131,11 @@ export function openSqliteLog(db: Database, retention: LogRetention): SqliteLog 
     oldestAt = nextAt
   }
 
-  // Group commit: appends wait for the end of the event-loop turn and are written in one
-  // transaction, and only then handed back, so members are only ever sent what the log holds.
-  // One commit each cost ~50 µs here; a batch costs ~3 µs a row. A batch that fails (a full
-  // disk) is refused whole: its senders get `unavailable` and nobody was sent any of it.
+  // Group commit: appends wait for the end of the event-loop turn (and, while the room is busy,
+  // for the pace: write-pacer.ts) and are written in one transaction, and only then handed back,
+  // so members are only ever sent what the log holds. One commit each cost ~50 µs here; a batch
+  // costs ~3 µs a row. A batch that fails (a full disk) is refused whole: its senders get
+  // `unavailable` and nobody was sent any of it.
   let pending: Array<{
     readonly entry: Written
     readonly resolve: (entry: LoggedEntry) => void
@@ -140,12 +143,14 @@ export function openSqliteLog(db: Database, retention: LogRetention): SqliteLog 
   }> = []
   /** Sequence numbers handed out, including those still waiting to be written. */
   let assigned = head
+  const pacer = createWritePacer(batchMs)
   const writeBatch = db.transaction((entries: Written[]) => {
     for (const entry of entries) write(entry)
   })
 
   function writePending(): void {
     if (pending.length === 0) return
+    pacer.writing()
     const batch = pending
     pending = []
     try {
@@ -164,7 +169,7 @@ export function openSqliteLog(db: Database, retention: LogRetention): SqliteLog 
     append(frame) {
       assigned += 1
       const { promise, resolve, reject } = Promise.withResolvers<LoggedEntry>()
-      if (pending.length === 0) setImmediate(writePending)
+      if (pending.length === 0) pacer.schedule(writePending)
       pending.push({ entry: entryFor(frame, assigned), resolve, reject })
       return promise
     },

@@ -60,6 +60,25 @@ describe('openSqliteStore', () => {
     expect(store.log.head()).toBe(2)
   })
 
+  test('while busy, appends of later turns wait for the pace and go in one batch', async () => {
+    for (const [batchMs, together] of [
+      [0, false],
+      [200, true],
+    ] as const) {
+      const store = openSqliteStore(':memory:', keepEntries(10), batchMs)
+      // The first after a quiet spell goes at the end of its turn, with no wait.
+      expect(await store.log.append(app('AA'))).toMatchObject({ seq: 1 })
+      const second = store.log.append(app('BB'))
+      // The head when the second is handed back: the whole batch is held by then.
+      const headAtSecond = second.then(() => store.log.head())
+      await new Promise((resolve) => setImmediate(resolve))
+      const third = store.log.append(app('CC'))
+      expect(await headAtSecond).toBe(together ? 3 : 2)
+      expect(await third).toMatchObject({ seq: 3 })
+      store.close()
+    }
+  })
+
   test('keeps the log and the name bindings across closing and reopening', async () => {
     const directory = temporaryDirectory()
     const first = openSqliteStore(directory, keepEntries(10))

@@ -4,7 +4,7 @@ import { Database } from 'bun:sqlite'
 import { accessSync, constants, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import type { LoggedFrame } from '../../../shared/protocol/frames.ts'
-import type { LogRetention } from '../../../shared/protocol/limits.ts'
+import { DEFAULT_WRITE_BATCH_MS, type LogRetention } from '../../../shared/protocol/limits.ts'
 import type {
   DistributiveOmit,
   GroupRecord,
@@ -46,8 +46,15 @@ const SCHEMA = `
  */
 const SCHEMA_VERSION = 3
 
-/** Opens (or creates) `chatbox.sqlite` in `dataDir`; `:memory:` keeps everything in memory. */
-export function openSqliteStore(dataDir: string, retention: LogRetention): SqliteStore {
+/**
+ * Opens (or creates) `chatbox.sqlite` in `dataDir`; `:memory:` keeps everything in memory.
+ * `batchMs`: a busy room's messages are written at most this often (Limits.writeBatchMs).
+ */
+export function openSqliteStore(
+  dataDir: string,
+  retention: LogRetention,
+  batchMs = DEFAULT_WRITE_BATCH_MS,
+): SqliteStore {
   const file = locate(dataDir)
   const cannot = (what: string, error: unknown) =>
     new StoreError(
@@ -72,7 +79,7 @@ export function openSqliteStore(dataDir: string, retention: LogRetention): Sqlit
     // Checkpoints run on a worker thread (checkpoint-worker.ts), never on the event loop.
     if (file !== ':memory:') db.run('PRAGMA wal_autocheckpoint = 0')
     db.run(SCHEMA)
-    log = openSqliteLog(db, retention)
+    log = openSqliteLog(db, retention, batchMs)
     identities = openSqliteIdentities(db)
     const columns = db.query<{ name: string }, []>('PRAGMA table_info(mls_group)').all()
     if (!columns.some((column) => column.name === 'state')) {

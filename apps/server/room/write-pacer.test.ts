@@ -1,0 +1,62 @@
+import { afterEach, beforeEach, describe, expect, jest, test } from 'bun:test'
+import { createWritePacer, type PacerClock } from './write-pacer.ts'
+
+describe('createWritePacer', () => {
+  let now = 0
+  // setImmediate is not faked: "soon" is recorded, and run by hand as the turn's end.
+  let soon: Array<() => void> = []
+  const clock: PacerClock = {
+    now: () => now,
+    soon: (run) => soon.push(run),
+    after: (run, ms) => setTimeout(run, ms),
+  }
+  beforeEach(() => {
+    jest.useFakeTimers()
+    now = 0
+    soon = []
+  })
+  afterEach(() => jest.useRealTimers())
+
+  function advance(ms: number): void {
+    now += ms
+    jest.advanceTimersByTime(ms)
+  }
+
+  test('after a quiet spell a batch is written at the end of the turn, with no wait', () => {
+    const pacer = createWritePacer(1, clock)
+    const written: string[] = []
+    pacer.schedule(() => written.push('first'))
+    expect(soon).toHaveLength(1)
+    soon.shift()?.()
+    expect(written).toEqual(['first'])
+  })
+
+  test('while busy the next batch waits until the interval since the last has passed', () => {
+    const pacer = createWritePacer(4, clock)
+    const written: number[] = []
+    const write = () => {
+      pacer.writing()
+      written.push(now)
+    }
+    pacer.schedule(write)
+    soon.shift()?.()
+    advance(1)
+    pacer.schedule(write)
+    expect(soon).toHaveLength(0)
+    advance(2)
+    expect(written).toEqual([0])
+    advance(1)
+    expect(written).toEqual([0, 4])
+    // Quiet for longer than the interval: straight to the end of the turn again.
+    advance(10)
+    pacer.schedule(write)
+    expect(soon).toHaveLength(1)
+  })
+
+  test('an interval of 0 writes every batch at the end of its turn', () => {
+    const pacer = createWritePacer(0, clock)
+    pacer.writing()
+    pacer.schedule(() => {})
+    expect(soon).toHaveLength(1)
+  })
+})
