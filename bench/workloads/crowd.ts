@@ -111,9 +111,11 @@ export const crowd: Workload<{ d: { reference: Crowd; product: Crowd } }> = {
         [
           '(e) fan-out p99, ms',
           ...pair(reference.fanout.latency.p99Ms, product.fanout.latency.p99Ms),
-          '≤ 150',
+          // Issue 18: within 150 ms, or of the reference's own p99 in the same run (its noise).
+          '≤ 150, or ≤ 1.1× the reference',
           target(
-            product.fanout.latency.p99Ms <= 150 &&
+            (product.fanout.latency.p99Ms <= 150 ||
+              product.fanout.latency.p99Ms <= 1.1 * reference.fanout.latency.p99Ms) &&
               product.fanout.delivered === product.fanout.expected,
           ),
         ],

@@ -6,7 +6,7 @@ import type { ErrorFrame } from '../../../shared/protocol/frames.ts'
 import { createFrameDecoder } from '../../../shared/protocol/framing.ts'
 import type { Limits } from '../../../shared/protocol/limits.ts'
 import type { TrafficMeter } from '../observe/server-metrics.ts'
-import type { Connection } from '../room/ports.ts'
+import type { BroadcastGroup, Connection } from '../room/ports.ts'
 import type { Room } from '../room/room.ts'
 import type { ConnectionBook } from './connection-book.ts'
 import { ConnectionEdge } from './connection-edge.ts'
@@ -78,12 +78,37 @@ export function listenTlsSocket(options: TlsTransportOptions): TCPSocketListener
     edge.lingering = setTimeout(cut, CLOSE_GRACE_MS, socket)
   }
 
+  // Members' sockets, for broadcasts: one call queues a frame for all of them, as one
+  // `server.publish` does for WebSockets, not one `send` per member through its connection.
+  const listening = new Set<TlsSocket>()
+  const socketOf = new WeakMap<Connection, TlsSocket>()
+  const group: BroadcastGroup = {
+    add(connection) {
+      const socket = socketOf.get(connection)
+      if (socket) listening.add(socket)
+    },
+    remove(connection) {
+      const socket = socketOf.get(connection)
+      if (socket) listening.delete(socket)
+    },
+    publish(wire) {
+      let queued = 0
+      for (const socket of listening) {
+        if (socket.data.closing) continue
+        if (writer.queue(socket, wire, limits.sendQueueBytes)) queued += 1
+        else drop(socket)
+      }
+      traffic.sent('tls', queued, queued * wire.length)
+    },
+  }
+
   function connectionOf(socket: TlsSocket): Connection {
     const edge = socket.data
-    return {
+    const connection: Connection = {
       id: edge.id,
       transport: 'tls',
       remoteAddress: socket.remoteAddress,
+      broadcastGroup: group,
       send(wire) {
         if (edge.closing) return
         if (writer.queue(socket, wire, limits.sendQueueBytes)) traffic.sent('tls', 1, wire.length)
@@ -94,6 +119,8 @@ export function listenTlsSocket(options: TlsTransportOptions): TCPSocketListener
         if (!edge.closing) end(socket, farewell)
       },
     }
+    socketOf.set(connection, socket)
+    return connection
   }
 
   return Bun.listen<TlsEdge>({
@@ -153,6 +180,7 @@ export function listenTlsSocket(options: TlsTransportOptions): TCPSocketListener
       },
       close(socket) {
         const edge = socket.data
+        listening.delete(socket)
         clearTimeout(edge.lingering)
         connections.leave(edge.remoteAddress, edge.arrival)
         edge.gone('disconnect')
