@@ -168,6 +168,20 @@ describe('SIGTERM and a restart of bun run serve', () => {
       expect((await second.exit()).code).toBe(0)
     }
   })
+
+  test('a SIGTERM sent the moment the banner shows still ends in a goodbye and exit 0', async () => {
+    // The handlers were once installed after the banner: about one start in ten was killed
+    // outright ("terminated by signal SIGTERM") by a supervisor that read it and stopped it.
+    using dir = temporaryDirectory()
+    for (let start = 0; start < 12; start += 1) {
+      const made = serve(roomIn(dir).env)
+      await made.until('data:')
+      made.child.kill('SIGTERM')
+      const { code, output } = await made.exit()
+      expect({ start, code, output }).toMatchObject({ start, code: 0 })
+      expect(output).toContain('chatbox: SIGTERM, saying goodbye to clients')
+    }
+  })
 })
 
 /**

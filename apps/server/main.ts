@@ -162,6 +162,20 @@ async function main(): Promise<void> {
   }
 
   events = server.events
+  // Before the banner: a supervisor may send SIGTERM the moment it reads it, and a signal that
+  // came before its handler would kill the server without a goodbye (tests/shutdown.test.ts saw it).
+  let stopping = false
+  const stop = async (signal: string) => {
+    if (stopping) return
+    stopping = true
+    if (config.logFormat === 'json') eventLog({ event: 'stopping', signal })
+    else console.log(`chatbox: ${signal}, saying goodbye to clients`)
+    control?.stop()
+    await server.stop()
+    process.exit(0)
+  }
+  process.on('SIGINT', () => void stop('SIGINT'))
+  process.on('SIGTERM', () => void stop('SIGTERM'))
   const caPem = readFileSync(paths.caCert, 'utf8')
   const shownHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host
   const web = `https://${shownHost}:${server.webPort}/`
@@ -203,19 +217,6 @@ async function main(): Promise<void> {
       ].join('\n'),
     )
   }
-
-  let stopping = false
-  const stop = async (signal: string) => {
-    if (stopping) return
-    stopping = true
-    if (config.logFormat === 'json') eventLog({ event: 'stopping', signal })
-    else console.log(`chatbox: ${signal}, saying goodbye to clients`)
-    control?.stop()
-    await server.stop()
-    process.exit(0)
-  }
-  process.on('SIGINT', () => void stop('SIGINT'))
-  process.on('SIGTERM', () => void stop('SIGTERM'))
 }
 
 await main()

@@ -50,12 +50,15 @@ export function serve(
   void child.exited.then(() => running.delete(child))
   let output = ''
   let stdout = ''
+  /** Woken on every chunk: `until` answers the moment its text arrives, as a supervisor would. */
+  const listeners = new Set<() => void>()
   const read = async (stream: ReadableStream<Uint8Array>, alone?: (text: string) => void) => {
     const decoder = new TextDecoder()
     for await (const chunk of stream) {
       const text = decoder.decode(chunk, { stream: true })
       output += text
       alone?.(text)
+      for (const listener of listeners) listener()
     }
   }
   const done = Promise.all([
@@ -73,17 +76,28 @@ export function serve(
       return stdout
     },
     async until(text, timeoutMs = 15_000) {
-      const deadline = performance.now() + timeoutMs
-      while (!output.includes(text)) {
-        if (performance.now() > deadline) throw new Error(`no "${text}" in: ${output}`)
-        if (child.exitCode !== null) {
-          await done
-          if (output.includes(text)) break
-          throw new Error(`exited ${child.exitCode} without "${text}": ${output}`)
-        }
-        await Bun.sleep(20)
+      if (output.includes(text)) return output
+      const arrived = Promise.withResolvers<string>()
+      const listener = () => {
+        if (output.includes(text)) arrived.resolve(output)
       }
-      return output
+      listeners.add(listener)
+      const timer = setTimeout(
+        () => arrived.reject(new Error(`no "${text}" in: ${output}`)),
+        timeoutMs,
+      )
+      // Every stream ended without it: the process is gone.
+      void done.then(() => {
+        if (!output.includes(text)) {
+          arrived.reject(new Error(`exited ${child.exitCode} without "${text}": ${output}`))
+        }
+      })
+      try {
+        return await arrived.promise
+      } finally {
+        clearTimeout(timer)
+        listeners.delete(listener)
+      }
     },
     async exit(timeoutMs = 30_000) {
       let late = false
