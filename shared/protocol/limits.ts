@@ -167,8 +167,8 @@ export const MEMBERS_PAGE = 500
 
 /**
  * Limits.writeBatchMs by default. One batch costs a commit and a write to every member's socket
- * whatever it holds; at 1 ms the server spent a quarter to a half less CPU per delivery at 4,000–
- * 6,000 messages a second, for ~1 ms more latency (docs/performance.md).
+ * whatever it holds; at 1 ms the server spent about a sixth less CPU at 2,000 messages a second
+ * and a quarter less at 4,000–6,000, for ~1 ms more latency (docs/performance.md).
  */
 export const DEFAULT_WRITE_BATCH_MS = 1
 

@@ -6,7 +6,7 @@ import { encodeFrame } from '../../../shared/protocol/codec.ts'
 import type { LoggedFrame } from '../../../shared/protocol/frames.ts'
 import type { LogRetention } from '../../../shared/protocol/limits.ts'
 import type { LoggedEntry, RoomLog, UnstampedFrame } from '../room/ports.ts'
-import { createWritePacer } from '../room/write-pacer.ts'
+import { createWritePacer } from './write-pacer.ts'
 
 export interface SqliteLog extends Omit<RoomLog, 'head'> {
   /** The head is synchronous here, so the server knows it before it starts listening. */

@@ -2,6 +2,7 @@
 // length-prefixed frames, with a handshake deadline, a cap on connections per address, a short
 // grace for closing, and per-turn capped writes (tls-writes.ts). What frames mean is the room's.
 import type { Socket, TCPSocketListener } from 'bun'
+import type { WireFrame } from '../../../shared/protocol/codec.ts'
 import type { ErrorFrame } from '../../../shared/protocol/frames.ts'
 import { createFrameDecoder } from '../../../shared/protocol/framing.ts'
 import type { Limits } from '../../../shared/protocol/limits.ts'
@@ -93,13 +94,17 @@ export function listenTlsSocket(options: TlsTransportOptions): TCPSocketListener
     },
     publish(wire) {
       let queued = 0
-      for (const socket of listening) {
-        if (socket.data.closing) continue
-        if (writer.queue(socket, wire, limits.sendQueueBytes)) queued += 1
-        else drop(socket)
-      }
+      for (const socket of listening) if (queueTo(socket, wire)) queued += 1
       traffic.sent('tls', queued, queued * wire.length)
     },
+  }
+
+  /** Queued for the turn's write; a reader past its cap is dropped (it can resume) instead. */
+  function queueTo(socket: TlsSocket, wire: WireFrame): boolean {
+    if (socket.data.closing) return false
+    if (writer.queue(socket, wire, limits.sendQueueBytes)) return true
+    drop(socket)
+    return false
   }
 
   function connectionOf(socket: TlsSocket): Connection {
@@ -110,9 +115,7 @@ export function listenTlsSocket(options: TlsTransportOptions): TCPSocketListener
       remoteAddress: socket.remoteAddress,
       broadcastGroup: group,
       send(wire) {
-        if (edge.closing) return
-        if (writer.queue(socket, wire, limits.sendQueueBytes)) traffic.sent('tls', 1, wire.length)
-        else drop(socket)
+        if (queueTo(socket, wire)) traffic.sent('tls', 1, wire.length)
       },
       bufferedBytes: () => edge.queuedBytes,
       close(farewell?: ErrorFrame) {
