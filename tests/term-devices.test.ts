@@ -111,7 +111,7 @@ describe('one person on two terminals', () => {
     await bob.waitForLine(/^-- group epoch \d+: 2 member\(s\) can read new messages/)
     bob.send('after the phone was unlinked')
     await laptop.waitForLine(/"text":"after the phone was unlinked"/)
-    expect(phone.lines.some((line) => line.includes('after the phone was unlinked'))).toBe(false)
+    // (That the unlinked device's saved state cannot read it is shown in tests/devices.test.ts.)
     // Its key is refused from now on: started again, it does not get back in.
     await using again = await spawnTerm(server, { name: 'alice', home: phone.home })
     expect(await again.exited()).toBe(1)

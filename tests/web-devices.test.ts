@@ -12,7 +12,6 @@ import {
   type ChatPage,
   chromiumForTests,
   type Device,
-  entryWith,
   openChat,
   openPage,
   PHONE,
@@ -276,7 +275,6 @@ describe.skipIf(!browserAvailable())('one person on several devices, in the page
     await closeDialog(page)
     await say(laptop.page, 'after the phone was unlinked')
     await shown(laptop.page, 'after the phone was unlinked')
-    expect(await entryWith(phone.page, 'after the phone was unlinked').count()).toBe(0)
 
     // What it kept for alice is forgotten; a reload no longer rejoins; a new key is linked anew.
     await banner.getByRole('button', { name: 'Forget this browser’s key for alice' }).click()

@@ -73,10 +73,10 @@ export function credentialIdentity(name: string, links: readonly DeviceLink[]): 
 export function readCredentialIdentity(
   identity: Uint8Array,
 ): { readonly nameBytes: Uint8Array; readonly links: DeviceLink[] } | undefined {
-  const end = identity.indexOf(NAME_END)
-  if (end === -1) return { nameBytes: identity, links: [] }
-  const rest = identity.subarray(end + 1)
-  if (rest.length === 0 || rest.length % LINK_BYTES !== 0) return undefined
+  const nameBytes = credentialNameBytes(identity)
+  if (!nameBytes) return undefined
+  if (nameBytes.length === identity.length) return { nameBytes, links: [] }
+  const rest = identity.subarray(nameBytes.length + 1)
   const links: DeviceLink[] = []
   for (let at = 0; at < rest.length; at += LINK_BYTES) {
     links.push({
@@ -84,7 +84,19 @@ export function readCredentialIdentity(
       signature: encodeBase64url(rest.subarray(at + KEY_BYTES, at + LINK_BYTES)),
     })
   }
-  return { nameBytes: identity.subarray(0, end), links }
+  return { nameBytes, links }
+}
+
+/**
+ * The name's bytes alone, from a well-formed identity: what every message's sender needs, with
+ * none of the approvals decoded (readCredentialIdentity does that, for the group's checks).
+ */
+export function credentialNameBytes(identity: Uint8Array): Uint8Array | undefined {
+  const end = identity.indexOf(NAME_END)
+  if (end === -1) return identity
+  const rest = identity.length - end - 1
+  if (rest === 0 || rest % LINK_BYTES !== 0) return undefined
+  return identity.subarray(0, end)
 }
 
 // ---- link codes -------------------------------------------------------------------------------

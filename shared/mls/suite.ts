@@ -9,7 +9,7 @@ import {
 } from 'ts-mls'
 import { defaultClientConfig } from 'ts-mls/clientConfig.js'
 import { constantTimeEqual } from 'ts-mls/util/constantTimeCompare.js'
-import { readCredentialIdentity } from '../crypto/device-links.ts'
+import { credentialNameBytes } from '../crypto/device-links.ts'
 import { checkName } from '../protocol/names.ts'
 import { hkdfExpand, hkdfExtract, hmacSha256, sha256 } from './inline-hash.ts'
 
@@ -49,10 +49,10 @@ const utf8Decoder = new TextDecoder('utf-8', { fatal: true })
  */
 export function credentialName(credential: Credential): string | undefined {
   if (credential.credentialType !== 'basic') return undefined
-  const identity = readCredentialIdentity(credential.identity)
-  if (!identity) return undefined
+  const nameBytes = credentialNameBytes(credential.identity)
+  if (!nameBytes) return undefined
   try {
-    const name = utf8Decoder.decode(identity.nameBytes)
+    const name = utf8Decoder.decode(nameBytes)
     return checkName(name).ok ? name : undefined
   } catch {
     return undefined

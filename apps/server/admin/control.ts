@@ -6,7 +6,7 @@ import { type Member, MemberSchema } from '../../../shared/protocol/frames.ts'
 import { createInviteCode, inviteDigest, inviteLink } from '../../../shared/protocol/invites.ts'
 import { checkName, nameKey, nameSkeleton } from '../../../shared/protocol/names.ts'
 import type { EventSink } from '../observe/events.ts'
-import { currentGroup } from '../room/group-records.ts'
+import { currentRecord } from '../room/group-records.ts'
 import type { Expulsion, MaybePromise, NameBinding, RoomStores } from '../room/ports.ts'
 
 /** How long an invite stays valid unless the admin says otherwise, and at most. */
@@ -143,7 +143,7 @@ export function answerControl(
         const group = await stores.groups.load()
         const online = live?.members() ?? []
         // Read from the state: a record stored before leaves were keyed holds names.
-        const roster = group ? currentGroup(group).record.roster : []
+        const roster = group ? currentRecord(group).roster : []
         const members = await describeMembers(bindings, online, roster, identities.devices)
         return { ok: true, members }
       }

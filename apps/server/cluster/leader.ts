@@ -5,7 +5,7 @@ import { type Member, type ServerFrame, UNAVAILABLE } from '../../../shared/prot
 import type { Limits } from '../../../shared/protocol/limits.ts'
 import { nameKey } from '../../../shared/protocol/names.ts'
 import { createDelivery, type Delivery, followPresence } from '../room/delivery.ts'
-import { currentGroup, statusOf } from '../room/group-records.ts'
+import { currentRecord, statusOf } from '../room/group-records.ts'
 import {
   type DeliveryService,
   type LocalMembers,
@@ -94,7 +94,7 @@ export function createLeader(options: LeaderOptions): Leader {
   const port: DeliveryService = {
     async status() {
       const group = await stores.groups.load()
-      return group && statusOf(currentGroup(group).record)
+      return group && statusOf(currentRecord(group))
     },
     keyPackage(from, keyPackage) {
       waiting.set(from.identityKey, { from, keyPackage })

@@ -35,9 +35,22 @@ export interface CurrentGroup {
  */
 export function currentGroup(stored: GroupRecord): CurrentGroup {
   const view = decodePublicGroup(decodeBase64url(stored.state))
-  const keyed = stored.roster.every((entry) => IDENTITY_KEY.test(entry))
-  const roster = keyed ? stored.roster : leavesOf(view.tree).map((leaf) => leaf.identityKey)
+  const roster = rosterKeyed(stored)
+    ? stored.roster
+    : leavesOf(view.tree).map((leaf) => leaf.identityKey)
   return followed({ ...stored, roster }, view)
+}
+
+/**
+ * The stored record with a roster of keys: as stored, unless it was stored before leaves were
+ * keyed (names), when only the group's state can say. Decodes the state only then: a join asks it.
+ */
+export function currentRecord(stored: GroupRecord): GroupRecord {
+  return rosterKeyed(stored) ? stored : currentGroup(stored).record
+}
+
+function rosterKeyed(stored: GroupRecord): boolean {
+  return stored.roster.every((entry) => IDENTITY_KEY.test(entry))
 }
 
 /** An identity key as a roster holds it; a name (at most 24 characters) never matches. */
