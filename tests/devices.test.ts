@@ -6,6 +6,7 @@ import { createMemoryStores } from '../shared/client/memory-stores.ts'
 import { applyCommit, decodeState, decryptMessage } from '../shared/client/mls.ts'
 import { ChatError } from '../shared/client/session.ts'
 import type { StoredIdentity } from '../shared/client/stores.ts'
+import { tlsTransport } from '../shared/client/tls-transport.ts'
 import type { ConnectTransport } from '../shared/client/transport.ts'
 import { approvalMessage } from '../shared/crypto/device-links.ts'
 import {
@@ -15,9 +16,11 @@ import {
   signWithIdentity,
 } from '../shared/crypto/identity-key.ts'
 import { decodeBase64url } from '../shared/protocol/base64url.ts'
-import { startEngineClient, transportFor } from './support/engine.ts'
+import { errorFrame, type ServerFrame } from '../shared/protocol/frames.ts'
+import { startEngineClient, startEngineSession, transportFor } from './support/engine.ts'
 import { connectWebSocket, join, startTestServer, type TestServer } from './support/harness.ts'
 import { hasRedis, startRedis } from './support/redis.ts'
+import { startRelay } from './support/relay.ts'
 
 // Real servers on a shared two-core machine: more than Bun's 5 s default.
 setDefaultTimeout(30_000)
@@ -178,6 +181,38 @@ describe('a second device', () => {
     expect(await refusal(laptop.session.approveDevice('AAAA-BBBB-CCCC'))).toBe('link_invalid')
     expect(await refusal(laptop.session.approveDevice('not a code'))).toBe('link_code')
     expect(await laptop.session.devices()).toHaveLength(2)
+  })
+
+  test('takes as its answer only a refusal of its own request, not a commit refused meanwhile', async () => {
+    await using server = await startTestServer()
+    await using relay = await startRelay(server)
+    const { ca } = server
+    const connect = tlsTransport({
+      hostname: '127.0.0.1',
+      port: relay.port,
+      ca,
+      serverName: 'localhost',
+    })
+    await using alice = await startEngineSession(connect, 'alice')
+    // The relay holds the server's answer back, so the listing is still waiting.
+    const held = Promise.withResolvers<ServerFrame>()
+    relay.tamper = (frame) => {
+      if (frame.type !== 'devices') return [frame]
+      held.resolve(frame)
+      return []
+    }
+    const listing = alice.session.devices()
+    const answer = await held.promise
+    // While the listing waits, a refusal of a commit (it names no device request) comes in.
+    const commitRefusal = errorFrame(
+      'bad_signature',
+      "the commit is not signed with alice's key",
+      false,
+    )
+    relay.inject(commitRefusal)
+    await alice.waitFor('error', (event) => event.code === 'bad_signature')
+    relay.inject(answer)
+    expect((await listing).map((device) => device.thisDevice)).toEqual([true])
   })
 
   test('refuses a device nobody approved in time', async () => {

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'bun:test'
 import { linkCode } from '../crypto/device-links.ts'
 import { createIdentityKeyPair } from '../crypto/identity-key.ts'
-import type { ClientFrame } from '../protocol/frames.ts'
+import { type ClientFrame, errorFrame } from '../protocol/frames.ts'
 import { ChatError } from './chat-error.ts'
 import { DeviceDesk } from './devices.ts'
 
@@ -79,7 +79,11 @@ describe('approving a device', () => {
     const { devices } = desk(50)
     const listing = devices.list()
     await Bun.sleep(0)
-    expect(devices.refused('unavailable', 'the server could not do that just now')).toBe(true)
+    // A refusal that names another frame, or none, is not this request's answer.
+    expect(devices.refused(errorFrame('bad_signature', 'a commit', false))).toBe(false)
+    expect(devices.refused(errorFrame('unavailable', 'a message', false, 'app'))).toBe(false)
+    const unavailable = errorFrame('unavailable', 'the server could not do that', false, 'devices')
+    expect(devices.refused(unavailable)).toBe(true)
     expect(await refusal(listing)).toBe('unavailable')
     expect(await refusal(devices.list())).toBe('not_connected')
     expect(await refusal(devices.approve('not a code'))).toBe('link_code')

@@ -5,7 +5,7 @@
 import { approvalMessage, linkCode, normalizeLinkCode } from '../crypto/device-links.ts'
 import { keyFingerprint } from '../crypto/fingerprint.ts'
 import { type IdentityKeyPair, signWithIdentity } from '../crypto/identity-key.ts'
-import type { ClientFrame, ErrorCode, ServerFrame } from '../protocol/frames.ts'
+import type { ClientFrame, ErrorFrame, ServerFrame } from '../protocol/frames.ts'
 import { nameKey } from '../protocol/names.ts'
 import { ChatError } from './chat-error.ts'
 import { SerialQueue } from './serial-queue.ts'
@@ -25,23 +25,12 @@ export interface DeviceView {
   readonly first: boolean
 }
 
-/** Error codes that answer a device request rather than anything else. */
-const DEVICE_REFUSALS: ReadonlySet<ErrorCode> = new Set([
-  'link_invalid',
-  'device_refused',
-  'bad_signature',
-  'not_ready',
-  'rate_limited',
-  // The server's own store failed it: the request is not coming back.
-  'unavailable',
-])
-
 /** How long a device request waits for its answer before the user is told to try again. */
 const ANSWER_MS = 15_000
 
 export class DeviceDesk {
   private readonly queue = new SerialQueue()
-  private waiting: PromiseWithResolvers<Answer> | undefined
+  private waiting: (PromiseWithResolvers<Answer> & { readonly request: ClientFrame }) | undefined
 
   constructor(
     private readonly options: {
@@ -101,10 +90,14 @@ export class DeviceDesk {
     this.waiting?.resolve(frame)
   }
 
-  /** An error; true when it answered the request out (it is rejected with it). */
-  refused(code: ErrorCode, message: string): boolean {
-    if (!this.waiting || !DEVICE_REFUSALS.has(code)) return false
-    this.waiting.reject(new ChatError('refused', message, code))
+  /**
+   * An error; true when it refuses the request out (that is rejected with it). Only the server's
+   * word that it refuses a frame of that type counts: a code alone could be a refusal of a commit
+   * or a message that arrived meanwhile, and taken here it would never reach the membership.
+   */
+  refused(frame: ErrorFrame): boolean {
+    if (!this.waiting || frame.about !== this.waiting.request.type) return false
+    this.waiting.reject(new ChatError('refused', frame.message, frame.code))
     return true
   }
 
@@ -120,7 +113,7 @@ export class DeviceDesk {
     if (!this.options.connected()) {
       throw new ChatError('not_connected', 'not connected to the room; try again once connected')
     }
-    const waiting = Promise.withResolvers<Answer>()
+    const waiting = { ...Promise.withResolvers<Answer>(), request: frame }
     this.waiting = waiting
     this.options.send(frame)
     const timer = setTimeout(() => {

@@ -335,7 +335,7 @@ export function createEngine(options: EngineOptions): Engine {
     // Unlinked, its approvals are worth nothing: without them it may ask to be linked again.
     if (code === 'unlinked') await forgetLinks()
     // A device request's refusal is its own; one that may also be a message's goes on below.
-    if (!fatal && devices.refused(code, message) && !SEND_REFUSALS.has(code)) return
+    if (!fatal && devices.refused(frame) && !SEND_REFUSALS.has(code)) return
     if (COMMIT_NOT_TAKEN.has(code)) membership.commitRefused()
     const refusal = `the server refused it: ${message}`
     const failed = SEND_REFUSALS.has(code) ? outbox.refused(refusal) : []

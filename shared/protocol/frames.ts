@@ -152,6 +152,8 @@ export const ClientFrameSchema = v.variant('type', [
   UnlinkFrameSchema,
 ])
 export type ClientFrame = v.InferOutput<typeof ClientFrameSchema>
+export type ClientFrameType = ClientFrame['type']
+const CLIENT_FRAME_TYPES = ClientFrameSchema.options.map((option) => option.entries.type.literal)
 export type HelloFrame = v.InferOutput<typeof HelloFrameSchema>
 
 // ---- server → client -------------------------------------------------------------------
@@ -326,6 +328,11 @@ export const ErrorFrameSchema = v.object({
   message: v.string(),
   /** The server closes the connection right after a fatal error. */
   fatal: v.boolean(),
+  /**
+   * The type of the client's frame this refuses, when it refuses one the server could name: a
+   * client waiting on the answer to one request takes no other refusal as that answer.
+   */
+  about: v.optional(v.picklist(CLIENT_FRAME_TYPES)),
 })
 
 export const ServerFrameSchema = v.variant('type', [
@@ -356,8 +363,15 @@ export type LoggedFrame =
   | v.InferOutput<typeof AppDeliverFrameSchema>
   | v.InferOutput<typeof CommitDeliverFrameSchema>
 
-export function errorFrame(code: ErrorCode, message: string, fatal: boolean): ErrorFrame {
-  return { type: 'error', code, message, fatal }
+export function errorFrame(
+  code: ErrorCode,
+  message: string,
+  fatal: boolean,
+  about?: ClientFrameType,
+): ErrorFrame {
+  return about
+    ? { type: 'error', code, message, fatal, about }
+    : { type: 'error', code, message, fatal }
 }
 
 /** What a member is told when the server's own store failed it; the frame may be sent again. */

@@ -4,6 +4,7 @@
 import { encodeFrame } from '../../../shared/protocol/codec.ts'
 import {
   type ClientFrame,
+  type ClientFrameType,
   type ErrorCode,
   type ErrorFrame,
   errorFrame,
@@ -118,7 +119,7 @@ export class MemberSession implements Session {
     this.finish('dropped', errorFrame(code, message, true))
   }
 
-  reject(code: ErrorCode, message: string): void {
+  reject(code: ErrorCode, message: string, about?: ClientFrameType): void {
     if (this.state.kind === 'closed') return
     this.host.refused(this, code, false)
     this.invalidFrames += 1
@@ -127,7 +128,7 @@ export class MemberSession implements Session {
       this.fail('too_many_errors', `more than ${maxInvalidFrames} invalid frames`)
       return
     }
-    this.send(errorFrame(code, message, false))
+    this.send(errorFrame(code, message, false, about))
   }
 
   /** The Delivery Service asked this member to commit (or found the group): its answer is free. */
@@ -150,7 +151,9 @@ export class MemberSession implements Session {
     ) {
       const strike = this.rate.strike()
       if (strike === 'close') this.fail('rate_limited', 'too many frames: closing the connection')
-      else if (strike === 'warn') this.tell('rate_limited', 'slow down: frames are being dropped')
+      else if (strike === 'warn') {
+        this.tell('rate_limited', 'slow down: frames are being dropped', frame.type)
+      }
       return
     }
     this.rate.passed()
@@ -159,9 +162,9 @@ export class MemberSession implements Session {
   }
 
   /** A refusal that is not held against the connection. */
-  private tell(code: ErrorCode, message: string): void {
+  private tell(code: ErrorCode, message: string, about?: ClientFrameType): void {
     this.host.refused(this, code, false)
-    this.send(errorFrame(code, message, false))
+    this.send(errorFrame(code, message, false, about))
   }
 
   private send(frame: ServerFrame): void {
@@ -191,16 +194,17 @@ export class MemberSession implements Session {
         pending = Promise.reject(error)
       }
       if (pending instanceof Promise) {
-        pending.catch(this.internalError).finally(() => this.pump())
+        const about = frame.type
+        pending.catch((error) => this.reportFailure(error, about)).finally(() => this.pump())
         return
       }
     }
     this.pumping = false
   }
 
-  private reportFailure(error: unknown): void {
+  private reportFailure(error: unknown, about?: ClientFrameType): void {
     this.host.reportInternalError(error)
-    if (this.state.kind !== 'closed') this.send(UNAVAILABLE)
+    if (this.state.kind !== 'closed') this.send(about ? { ...UNAVAILABLE, about } : UNAVAILABLE)
   }
 
   private handle(frame: ClientFrame): MaybePromise<void> {
@@ -226,7 +230,7 @@ export class MemberSession implements Session {
       this.send({ type: 'pong', nonce: frame.nonce })
       return
     }
-    this.reject('not_ready', `send ${what} first`)
+    this.reject('not_ready', `send ${what} first`, frame.type)
   }
 
   private onHello(frame: HelloFrame): void {
@@ -385,7 +389,7 @@ export class MemberSession implements Session {
   private async onDeviceFrame(member: Member, frame: DeviceFrame): Promise<void> {
     const answer = await deviceFrame(this.host, member, frame)
     if (!this.member) return
-    if (answer.type === 'error') this.tell(answer.code, answer.message)
+    if (answer.type === 'error') this.tell(answer.code, answer.message, frame.type)
     else this.send(answer)
   }
 }

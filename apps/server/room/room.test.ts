@@ -13,6 +13,7 @@ import {
 import {
   authMessage,
   type ClientFrame,
+  type ClientFrameType,
   type ErrorCode,
   type ErrorFrame,
   type ServerFrame,
@@ -248,8 +249,9 @@ function written(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve))
 }
 
-function error(code: ErrorCode, fatal: boolean) {
-  return { type: 'error' as const, code, message: expect.any(String) as string, fatal }
+function error(code: ErrorCode, fatal: boolean, about?: ClientFrameType) {
+  const frame = { type: 'error' as const, code, message: expect.any(String) as string, fatal }
+  return about ? { ...frame, about } : frame
 }
 
 /** A frame as a transport hands it over: decoded, with the length of its text. */
@@ -490,7 +492,7 @@ describe('joining', () => {
     receiveFrame(session, { type: 'ping', nonce: 7 })
     receiveFrame(session, { type: 'ping' })
     expect(connection.frames).toEqual([
-      error('not_ready', false),
+      error('not_ready', false, 'app'),
       { type: 'pong', nonce: 7 },
       { type: 'pong' },
     ])
@@ -788,7 +790,7 @@ describe('rate limit', () => {
       'app',
       'app',
     ])
-    expect(alice.connection.frames[saw]).toEqual(error('rate_limited', false))
+    expect(alice.connection.frames[saw]).toEqual(error('rate_limited', false, 'app'))
     send(alice, 2)
     await written()
     expect(alice.connection.frames.length).toBe(saw + 6)
@@ -973,7 +975,7 @@ describe('abuse limits', () => {
     for (let index = 0; index < 4; index += 1) receiveFrame(alice.session, app(9000))
     await written()
     expect(harness.stores.log.head()).toBe(3)
-    expect(alice.connection.frames.slice(saw)[0]).toEqual(error('rate_limited', false))
+    expect(alice.connection.frames.slice(saw)[0]).toEqual(error('rate_limited', false, 'app'))
     // Small frames are paced by the frame rate alone.
     receiveFrame(alice.session, app(100))
     await written()
