@@ -23,6 +23,8 @@ export interface Config {
     /** Run every failing step twice: one slow turn of a shared machine must not end the ladder. */
     readonly confirmFailures: boolean
   }
+  /** Rounds of paired steps (product, then relay, or the other way) at each of three rates. */
+  readonly pairedRounds: number
   readonly bursts: { readonly clients: number; readonly durationMs: number }
   readonly crowd: {
     readonly connections: number
@@ -45,6 +47,7 @@ const QUICK: Config = {
     bisections: 1,
     confirmFailures: true,
   },
+  pairedRounds: 3,
   bursts: { clients: 32, durationMs: 2000 },
   crowd: { connections: 1000, processes: 2, concurrency: 64, messages: 10, rate: 10 },
 }
@@ -61,6 +64,7 @@ const FULL: Config = {
     bisections: 2,
     confirmFailures: true,
   },
+  pairedRounds: 5,
   bursts: { clients: 32, durationMs: 10_000 },
   crowd: { connections: 10_000, processes: 4, concurrency: 100, messages: 30, rate: 5 },
 }
@@ -97,6 +101,8 @@ export function readSettings(): Settings {
       rates: { type: 'string' },
       /** Overrides the length of a ladder step. */
       'step-ms': { type: 'string' },
+      /** Overrides how many rounds the paired CPU steps of (a) and (b) take at each rate. */
+      'paired-rounds': { type: 'string' },
       /** Also run the reference's ladder with messages as large as the product's frames. */
       'same-bytes': { type: 'boolean' },
       /** Also run the reference's ladder with messages of these sizes (bytes, comma-separated). */
@@ -116,6 +122,7 @@ export function readSettings(): Settings {
     ...preset,
     ladder: { ...preset.ladder, stepMs: Number(flags['step-ms'] ?? preset.ladder.stepMs) },
     crowd: { ...preset.crowd, connections: Number(flags.connections ?? preset.crowd.connections) },
+    pairedRounds: Number(flags['paired-rounds'] ?? preset.pairedRounds),
   }
   // (r) runs three ladders with a Redis beside them, (s) a ten-minute soak: only in the full run,
   // or asked for by name (`--soak` adds (s) to the quick run).

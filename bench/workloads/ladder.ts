@@ -100,7 +100,7 @@ async function runLadder(
   return { members, tlsMembers, joinMs, steps, knee, firstFailure: failure }
 }
 
-async function ladderStep(
+export async function ladderStep(
   rig: Rig,
   processes: Processes,
   members: number,
