@@ -26,7 +26,7 @@ export function createShownDevices(): ShownDevices {
 const SERVER_REFUSALS = new Set<string>(['link_invalid', 'device_refused'])
 
 /** A ChatError from the engine as a Refusal that says what was not done; anything else as is. */
-function refusalOf(error: unknown, notDone: string): unknown {
+function deviceRefusal(error: unknown, notDone: string): unknown {
   if (!(error instanceof ChatError)) return error
   if (error.code === 'link_code') return new Refusal('link_code', error.message)
   if (error.code === 'link_mismatch') return new Refusal('link_mismatch', error.message)
@@ -88,7 +88,7 @@ async function link(context: CommandContext, typed: string): Promise<undefined> 
   try {
     devices = await context.session.approveDevice(typed)
   } catch (error) {
-    throw refusalOf(error, 'not linked')
+    throw deviceRefusal(error, 'not linked')
   }
   const code = normalizeLinkCode(typed) ?? typed
   context.notify({ type: 'device-linked', name: context.session.name, code })
@@ -113,7 +113,7 @@ async function unlink(context: CommandContext, argument: string): Promise<undefi
   try {
     devices = await session.unlinkDevice(device.identityKey)
   } catch (error) {
-    throw refusalOf(error, 'not unlinked')
+    throw deviceRefusal(error, 'not unlinked')
   }
   context.notify({ type: 'device-unlinked', name: session.name, fingerprint: device.fingerprint })
   show(context, devices)

@@ -187,7 +187,7 @@ function deviceLines(notice: Extract<TermNotice, { type: 'devices' }>): string[]
 }
 
 /** `2025-03-01 14:05` in local time: when a device was linked. */
-export function describeDate(at: number): string {
+function describeDate(at: number): string {
   const date = new Date(at)
   const two = (value: number) => String(value).padStart(2, '0')
   return (

@@ -41,7 +41,7 @@ export function bindingsOf(members: Iterable<Member>): Map<string, Member> {
  * commit logged before a name could have several devices (a name is at most 24 characters, a key
  * 43, so an entry is never taken for the other).
  */
-export function removesLeaf(entry: string, leaf: Member): boolean {
+function removesLeaf(entry: string, leaf: Member): boolean {
   return entry === leaf.identityKey || nameKey(entry) === nameKey(leaf.name)
 }
 

@@ -42,6 +42,19 @@ describe('device approvals', () => {
     const back = await approve(phone, 'alice', laptop.publicKeyText)
     expect(await personKeyOf('alice', phone.publicKeyText, [phoneLink, back])).toBeUndefined()
   })
+
+  test('verified once, an approval vouches for nothing it did not sign', async () => {
+    const phoneLink = await approve(laptop, 'alice', phone.publicKeyText)
+    expect(await personKeyOf('alice', phone.publicKeyText, [phoneLink])).toBe(laptop.publicKeyText)
+    const last = phoneLink.signature.at(-2) === 'A' ? 'B' : 'A'
+    const tampered = {
+      ...phoneLink,
+      signature: `${phoneLink.signature.slice(0, -2)}${last}${phoneLink.signature.at(-1)}`,
+    }
+    expect(await personKeyOf('alice', phone.publicKeyText, [tampered])).toBeUndefined()
+    expect(await personKeyOf('alice', tablet.publicKeyText, [phoneLink])).toBeUndefined()
+    expect(await personKeyOf('ALICE', phone.publicKeyText, [phoneLink])).toBe(laptop.publicKeyText)
+  })
 })
 
 describe('the credential identity', () => {

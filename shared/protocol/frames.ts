@@ -34,7 +34,7 @@ import {
   MEMBERS_PAGE,
 } from './limits.ts'
 
-export { type DeviceLink, DeviceLinkSchema, DeviceLinksSchema } from './device-frames.ts'
+export { type DeviceLink, DeviceLinksSchema } from './device-frames.ts'
 export { ERROR_CODES, type ErrorCode, ErrorCodeSchema } from './error-codes.ts'
 export { InviteCode }
 

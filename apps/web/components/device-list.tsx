@@ -4,7 +4,7 @@
 import { createSignal, For, Show } from 'solid-js'
 import type { DeviceView } from '../../../shared/client/session.ts'
 import { DEVICE_TEXTS } from '../lib/copy.ts'
-import { formatDateTime } from '../lib/format.ts'
+import { formatDateTime, formatInstant } from '../lib/format.ts'
 import { Fingerprint } from './fingerprint.tsx'
 
 export function DeviceList(props: {
@@ -39,7 +39,7 @@ export function DeviceList(props: {
             <li class="device">
               <p class="member-line">
                 <span>{device.first ? 'Since' : 'Linked'}</span>
-                <time datetime={new Date(device.linkedAt).toISOString()}>
+                <time datetime={formatInstant(device.linkedAt)}>
                   {formatDateTime(device.linkedAt)}
                 </time>
                 <Show when={device.thisDevice}>
