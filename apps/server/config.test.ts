@@ -23,7 +23,7 @@ describe('loadConfig', () => {
       logMaxDays: 30,
       unusedNameDays: 30,
       maxConnectionsPerAddress: 64,
-      batchMs: 1,
+      batchMs: 3,
       logFormat: 'text',
       metricsToken: undefined,
       inviteOnly: false,

@@ -166,11 +166,13 @@ export const SMALL_FRAME_BYTES = 8 * 1024
 export const MEMBERS_PAGE = 500
 
 /**
- * Limits.writeBatchMs by default. One batch costs a commit and a write to every member's socket
- * whatever it holds; at 1 ms the server spent about a sixth less CPU at 2,000 messages a second
- * and a quarter less at 4,000–6,000, for ~1 ms more latency (docs/performance.md).
+ * Limits.writeBatchMs by default. One batch costs a commit (~40 µs of CPU here) and a write to
+ * every member's socket whatever it holds. In paired rounds against the bare relay moving the same
+ * bytes (docs/performance.md), server CPU per delivery at 1,000–4,500 messages a second was
+ * 0.95–1.14× the relay's at 1 ms, 0.76–0.96× at 2 ms and 0.70–0.87× at 3 ms; at 5 ms the
+ * latency cost sank the knee. A quiet room's messages never wait for it.
  */
-export const DEFAULT_WRITE_BATCH_MS = 1
+export const DEFAULT_WRITE_BATCH_MS = 3
 
 export interface RateLimit {
   /** Tokens added per second: the sustained frames per second a connection may send. */

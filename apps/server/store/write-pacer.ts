@@ -1,8 +1,8 @@
 // When a log writes its pending appends (and so when members are sent them): at the end of the
 // event-loop turn after a quiet spell, and no sooner than `intervalMs` after the last batch while
 // the room is busy. Each batch costs one commit and one write to every member's socket whatever it
-// holds, so a busy room's batches hold more: on this machine a 1 ms pace cut the server's CPU by
-// about a sixth at 2,000 messages a second and a quarter at 4,000–6,000 (docs/performance.md).
+// holds, so a busy room's batches hold more: on this machine the default 3 ms pace took the
+// server's CPU per delivery from about the bare relay's to 0.70–0.87× of it (docs/performance.md).
 // Knows nothing of what is written.
 
 export interface WritePacer {
