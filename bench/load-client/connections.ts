@@ -1,6 +1,4 @@
 // A load client's connections: members that join the room and send, idle ones that only listen.
-import { createMemoryStores } from '../../shared/client/memory-stores.ts'
-import { createChatSession } from '../../shared/client/session.ts'
 import type { ClientTransport, TransportEvents } from '../../shared/client/transport.ts'
 import {
   createIdentityKeyPair,
@@ -10,7 +8,8 @@ import {
 import { encodeFrame } from '../../shared/protocol/codec.ts'
 import { authMessage } from '../../shared/protocol/frames.ts'
 import type { Target } from '../ipc.ts'
-import { type LinkEndpoint, tappedLink } from '../links.ts'
+import { type LinkEndpoint, type TappedLink, tappedLink } from '../links.ts'
+import type { FromJoinWorker, ToJoinWorker } from './join-bridge.ts'
 import { benchFrame, newReceiver, type Receiver, tapFor } from './tally.ts'
 
 interface Sender {
@@ -91,7 +90,7 @@ export async function joinMembers(
     )
     return
   }
-  const joined = names.map((name, index) => {
+  const links = names.map((_, index) => {
     const receiver = newReceiver()
     const endpoint = endpointOf(current)
     const link = tappedLink(
@@ -102,38 +101,62 @@ export async function joinMembers(
         receiver.closed = true
       },
     )
-    const session = createChatSession({
-      connect: link.connect,
-      name,
-      stores: createMemoryStores(),
-      reconnect: false,
-    })
-    let groupMembers = 0
-    session.on((event) => {
-      if (event.type === 'membership') groupMembers = event.members.length
-    })
     senders.push({ send: (text) => link.current()?.send(text) })
-    return { session, link, size: () => groupMembers }
+    return link
   })
-  await Promise.all(joined.map(({ session }) => session.connect().then(() => session.whenReady())))
-  // Every member must have processed the last commit before load starts, or its MLS work would
-  // run during the measured step.
-  const deadline = Date.now() + 300_000
-  for (;;) {
-    const epochs = new Set(joined.map(({ session }) => session.epoch()))
-    if (joined.every(({ size }) => size() === groupSize) && epochs.size === 1) break
-    if (Date.now() > deadline) throw new Error('the members never converged on one group')
-    await Bun.sleep(20)
-  }
+  await joinInWorker(links, names, groupSize)
   // In the group now; from here on the bench writes their frames. Their connections stay open
-  // (and they stay in the room and the group); their engines go, and with them their heap.
-  for (const { session, link } of joined) {
-    link.detach()
-    await session.close()
-  }
-  // The engines' last timers (a delayed save, a gap watch) hold them for up to a second.
-  await Bun.sleep(1500)
+  // (and they stay in the room and the group); their engines went with the worker.
+  for (const link of links) link.detach()
   Bun.gc(true)
+}
+
+/** The members' engines join the group in a Worker (join-worker.ts) through these links. */
+async function joinInWorker(
+  links: readonly TappedLink[],
+  names: readonly string[],
+  groupSize: number,
+): Promise<void> {
+  const worker = new Worker(new URL('./join-worker.ts', import.meta.url).href)
+  const post = (message: ToJoinWorker) => worker.postMessage(message)
+  const transports = new Map<number, ClientTransport>()
+  const done = Promise.withResolvers<void>()
+  worker.onerror = (event) => done.reject(new Error(`the join worker failed: ${event.message}`))
+  worker.onmessage = ({ data: message }: MessageEvent<FromJoinWorker>) => {
+    switch (message.type) {
+      case 'open': {
+        const { member } = message
+        const events: TransportEvents = {
+          frame: (frame) => post({ type: 'frame', member, frame }),
+          invalid: (text) => post({ type: 'invalid', member, message: text }),
+          closed: (reason) => post({ type: 'closed', member, reason }),
+        }
+        ;(links[member] as TappedLink).connect(events).then(
+          (transport) => {
+            transports.set(member, transport)
+            post({ type: 'opened', member })
+          },
+          (error: Error) => post({ type: 'open-failed', member, message: error.message }),
+        )
+        return
+      }
+      case 'send':
+        transports.get(message.member)?.send(message.wire)
+        return
+      case 'joined':
+        done.resolve()
+        return
+      case 'failed':
+        done.reject(new Error(message.message))
+        return
+    }
+  }
+  post({ type: 'join', names, groupSize })
+  try {
+    await done.promise
+  } finally {
+    worker.terminate()
+  }
 }
 
 // ---- idle connections --------------------------------------------------------------------
