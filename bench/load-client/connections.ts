@@ -107,11 +107,13 @@ export async function joinMembers(
   await joinInWorker(links, names, groupSize)
   // In the group now; from here on the bench writes their frames. Their connections stay open
   // (and they stay in the room and the group); their engines went with the worker.
-  for (const link of links) link.detach()
   Bun.gc(true)
 }
 
-/** The members' engines join the group in a Worker (join-worker.ts) through these links. */
+/**
+ * The members' engines join the group in a Worker (join-worker.ts) through these links; then the
+ * links are cut off from them and the Worker is let go, its heap with it.
+ */
 async function joinInWorker(
   links: readonly TappedLink[],
   names: readonly string[],
@@ -155,6 +157,7 @@ async function joinInWorker(
   try {
     await done.promise
   } finally {
+    for (const link of links) link.detach()
     worker.terminate()
   }
 }
