@@ -29,15 +29,27 @@ export interface Crowd {
   }
 }
 
-/** (d) and (e) are one run: the room (e) sends into is the crowd (d) opened. */
-export const crowd: Workload<{ d: { reference: Crowd; product: Crowd } }> = {
+/**
+ * (d) and (e) are one run: the room (e) sends into is the crowd (d) opened. With `--same-bytes`
+ * (always, unless turned off) the relay's crowd runs again with messages as large as the product's
+ * delivered frame, to show what part of (e)'s gap the bytes explain.
+ */
+export const crowd: Workload<{
+  d: { reference: Crowd; product: Crowd; referenceSameBytes?: Crowd }
+}> = {
   ids: ['d', 'e'],
   async run(rig) {
     const reference = await rig.workload('d/e reference', () => crowdWorkload(rig, 'reference'))
     const product = await rig.workload('d/e product', () => crowdWorkload(rig, 'product'))
-    return { d: { reference, product } }
+    const bytes = rig.deliveredFrameBytes
+    const referenceSameBytes = rig.settings.sameBytes
+      ? await rig.workload(`d/e reference, ${bytes}-byte messages`, () =>
+          crowdWorkload(rig, 'reference', bytes),
+        )
+      : undefined
+    return { d: { reference, product, ...(referenceSameBytes ? { referenceSameBytes } : {}) } }
   },
-  report(rig, { d: { reference, product } }) {
+  report(rig, { d: { reference, product, referenceSameBytes } }) {
     const row = (name: string, value: (c: Crowd) => number | undefined) => {
       const ref = value(reference) ?? Number.NaN
       const prod = value(product) ?? Number.NaN
@@ -87,6 +99,7 @@ export const crowd: Workload<{ d: { reference: Crowd; product: Crowd } }> = {
         `### (e) one sender into a room of ${size}`,
         '',
         fanout,
+        ...(referenceSameBytes ? ['', sameBytesFanout(rig, referenceSameBytes, product)] : []),
       ],
       targets: [
         joinsTarget(product),
@@ -122,6 +135,18 @@ export const crowd: Workload<{ d: { reference: Crowd; product: Crowd } }> = {
       ],
     }
   },
+}
+
+/** The relay's fan-out with the product's bytes, beside the product's. */
+function sameBytesFanout(rig: Rig, relay: Crowd, product: Crowd): string {
+  const { latency } = relay.fanout
+  const lost = relay.fanout.expected - relay.fanout.delivered
+  return (
+    `The reference with ${fmt(rig.deliveredFrameBytes)}-byte messages (the product's frame), ` +
+    `run after: p50 ${fmt(latency.p50Ms)} ms, p99 ${fmt(latency.p99Ms)} ms ` +
+    `(product ${ratio(product.fanout.latency.p99Ms, latency.p99Ms)} of it), lost ${fmt(lost)}, ` +
+    `server CPU ${fmt(relay.fanout.cpu.serverPct)} %, client CPU ${fmt(relay.fanout.cpu.clientPct)} %.`
+  )
 }
 
 /** Issue 18: joins at 10,000 members; a smaller crowd (quick mode) shows its rate, unjudged. */
@@ -171,9 +196,9 @@ function perConnection(
     .join(', ')
 }
 
-async function crowdWorkload(rig: Rig, kind: Kind): Promise<Crowd> {
+async function crowdWorkload(rig: Rig, kind: Kind, messageBytes?: number): Promise<Crowd> {
   const { connections, processes: clientCount, concurrency, messages } = rig.config.crowd
-  const processes = await rig.start(kind, clientCount, 'de')
+  const processes = await rig.start(kind, clientCount, 'de', messageBytes ? { messageBytes } : {})
   try {
     const { clients, server } = processes
     await joinMembers(processes, 1)
