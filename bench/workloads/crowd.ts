@@ -107,7 +107,11 @@ export const crowd: Workload<{
           '(d) server memory per idle member, bytes',
           ...pair(reference.bytesPerConnection, product.bytesPerConnection),
           '≤ 10,240',
-          target(product.bytesPerConnection <= 10_240),
+          // Over 1,000 members the allocator's steps of a few MB are several KB a member: the
+          // product's figure moved from 7.2 to 10.7 KB between quick runs of the same code.
+          product.connections >= 10_000
+            ? target(product.bytesPerConnection <= 10_240)
+            : `skipped at ${fmt(product.connections)} members (--full or --connections 10000)`,
         ],
         [
           '(d) TLS handshakes/s',
