@@ -1,6 +1,6 @@
 // `bun run bench`: measures the product against the bare reference in the same run, each in its
 // own pinned process, and prints Markdown tables (JSON under bench/results/). Quick by default,
-// under two minutes; `--full` runs every workload at full size. See issue 7 for what and why.
+// about three minutes; `--full` runs every workload at full size. See issue 7 for what and why.
 // This file only drives: the rig (rig.ts, measure.ts) and one module per workload (workloads/).
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, release, totalmem } from 'node:os'
