@@ -29,6 +29,7 @@ import { encodeBase64url } from '../shared/protocol/base64url.ts'
 import { authMessage, type ServerFrame } from '../shared/protocol/frames.ts'
 import { createLimits } from '../shared/protocol/limits.ts'
 import { connectTls, quietEventLog, type ServerAddress } from '../tests/support/harness.ts'
+import { median } from './report.ts'
 
 const { values } = parseArgs({
   options: {
@@ -178,15 +179,6 @@ async function endToEndJoin(size: number): Promise<{ joinMs: number; removeMs: n
 async function signingKeys(name: string): Promise<SigningKeys> {
   const identity = await createIdentityKeyPair()
   return { name, signKey: identity.privateKeyBytes, publicKey: identity.publicKeyBytes }
-}
-
-/** The median of some timings: the machine is shared, one run is noise. */
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  const middle = sorted.length >> 1
-  return sorted.length % 2
-    ? (sorted[middle] ?? 0)
-    : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2
 }
 
 /**

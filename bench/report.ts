@@ -73,6 +73,16 @@ export function fmt(value: number, digits = 3): string {
   return value.toFixed(Math.min(decimals, 4))
 }
 
+/** The median of some figures: the machine is shared, one run is noise. NaN for none. */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((x, y) => x - y)
+  if (sorted.length === 0) return Number.NaN
+  const middle = sorted.length >> 1
+  return sorted.length % 2 === 1
+    ? (sorted[middle] as number)
+    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2
+}
+
 export function ratio(product: number, reference: number): string {
   if (!Number.isFinite(product) || !Number.isFinite(reference) || reference === 0) return '–'
   return `${(product / reference).toFixed(2)}×`

@@ -1,10 +1,8 @@
 // (a) and (b): the open-loop ladder, product against reference, over WebSocket and half on raw TLS.
-
 import { settle } from '../measure.ts'
 import { fmt, ratio, table } from '../report.ts'
 import { joinMembers, type Rig, type Section, type Workload } from '../rig.ts'
 import { KNEE_P99_MS, MESSAGE_BYTES } from '../settings.ts'
-
 import { kneeText, type Ladder, type LadderStep, ladderWorkload, stepsTable } from './ladder.ts'
 import {
   CPU_RATIO_TARGET,

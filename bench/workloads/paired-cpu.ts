@@ -5,7 +5,7 @@
 // by more than the gap being judged, as it depends on how many messages happen to share a turn.
 
 import { settle } from '../measure.ts'
-import { fmt, table } from '../report.ts'
+import { fmt, median, table } from '../report.ts'
 import { joinMembers, log, type Processes, type Rig } from '../rig.ts'
 import { type LadderStep, ladderStep } from './ladder.ts'
 
@@ -25,14 +25,9 @@ export interface PairedRate {
   readonly rate: number
   /** The median of the rounds' ratios. */
   readonly ratio: number
-  readonly productPct: number
-  readonly referencePct: number
-  readonly rounds: number
 }
 
 export interface PairedCpu {
-  readonly members: number
-  readonly tlsMembers: number
   readonly rounds: PairedRound[]
   readonly rates: PairedRate[]
 }
@@ -63,21 +58,18 @@ export async function pairedCpu(
   await ladderStep(rig, product, members, rates[0] ?? 100, false)
   await ladderStep(rig, reference, members, rates[0] ?? 100, false)
   for (let round = 0; round < pairedRounds; round += 1) {
-    for (const rate of rates) {
-      const productFirst = (round + rates.indexOf(rate)) % 2 === 0
-      const order = productFirst ? [product, reference] : [reference, product]
-      const [first, second] = [
-        await ladderStep(rig, order[0] as Processes, members, rate, false),
-        await ladderStep(rig, order[1] as Processes, members, rate, false),
-      ] as const
-      const [productStep, referenceStep] = productFirst ? [first, second] : [second, first]
+    for (const [index, rate] of rates.entries()) {
+      const productFirst = (round + index) % 2 === 0
+      const step = (processes: Processes) => ladderStep(rig, processes, members, rate, false)
+      const earlier = await step(productFirst ? product : reference)
+      const later = await step(productFirst ? reference : product)
+      const [productStep, referenceStep] = productFirst ? [earlier, later] : [later, earlier]
       const ratio = perDelivery(productStep) / perDelivery(referenceStep)
       rounds.push({ rate, productFirst, product: productStep, reference: referenceStep, ratio })
       log(`paired ${fmt(rate)} msg/s, round ${round + 1}: product ÷ relay ${fmt(ratio)}×`)
     }
   }
-  const tlsMembers = tlsEvery ? Math.floor(members / tlsEvery) : 0
-  return { members, tlsMembers, rounds, rates: rates.map((rate) => summarize(rate, rounds)) }
+  return { rounds, rates: rates.map((rate) => summarize(rate, rounds)) }
 }
 
 function perDelivery(step: LadderStep): number {
@@ -86,22 +78,7 @@ function perDelivery(step: LadderStep): number {
 
 function summarize(rate: number, rounds: readonly PairedRound[]): PairedRate {
   const at = rounds.filter((round) => round.rate === rate)
-  return {
-    rate,
-    ratio: median(at.map((round) => round.ratio)),
-    productPct: median(at.map((round) => round.product.cpu.serverPct)),
-    referencePct: median(at.map((round) => round.reference.cpu.serverPct)),
-    rounds: at.length,
-  }
-}
-
-export function median(values: readonly number[]): number {
-  const sorted = [...values].sort((x, y) => x - y)
-  if (sorted.length === 0) return Number.NaN
-  const middle = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1
-    ? (sorted[middle] as number)
-    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2
+  return { rate, ratio: median(at.map((round) => round.ratio)) }
 }
 
 /** Every round, and the medians the verdict is read from. */

@@ -168,8 +168,8 @@ export const MEMBERS_PAGE = 500
 /**
  * Limits.writeBatchMs by default. One batch costs a commit (~40 µs of CPU here) and a write to
  * every member's socket whatever it holds. In paired rounds against the bare relay moving the same
- * bytes (docs/performance.md), server CPU per delivery at 1,000–4,500 messages a second was
- * 0.95–1.14× the relay's at 1 ms, 0.76–0.96× at 2 ms and 0.70–0.87× at 3 ms; at 5 ms the
+ * bytes (docs/performance.md), server CPU per delivery at 800–6,000 messages a second was
+ * 0.95–1.22× the relay's at 1 ms, 0.73–1.08× at 2 ms and 0.63–0.93× at 3 ms; at 5 ms the
  * latency cost sank the knee. A quiet room's messages never wait for it.
  */
 export const DEFAULT_WRITE_BATCH_MS = 3
