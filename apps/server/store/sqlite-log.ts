@@ -50,6 +50,14 @@ const SLACK_ENTRIES = 1000
 const SLACK_AGE_MS = 60_000
 const slackBytes = (retention: LogRetention) => Math.min(16 * 1024 * 1024, retention.bytes / 16)
 
+/**
+ * A batch this large goes at the end of its turn without waiting out the pace: its commit and
+ * its write to each member are paid for already (16 messages a batch is what the 3 ms pace
+ * gathers at ~5,300 msg/s, above where the bench measures CPU per delivery), and waiting longer
+ * would only add latency, and a larger burst for every member to read at once.
+ */
+const FULL_BATCH = 16
+
 /** `batchMs`: a busy room's appends are written at most this often (Limits.writeBatchMs). */
 export function openSqliteLog(db: Database, retention: LogRetention, batchMs: number): SqliteLog {
   db.run(LOG_TABLE)
@@ -171,6 +179,7 @@ export function openSqliteLog(db: Database, retention: LogRetention, batchMs: nu
       const { promise, resolve, reject } = Promise.withResolvers<LoggedEntry>()
       if (pending.length === 0) pacer.schedule(writePending)
       pending.push({ entry: entryFor(frame, assigned), resolve, reject })
+      if (pending.length === FULL_BATCH) pacer.hurry()
       return promise
     },
     readAfter(afterSeq, limit, maxBytes = Number.POSITIVE_INFINITY) {

@@ -79,6 +79,23 @@ describe('openSqliteStore', () => {
     }
   })
 
+  test('while busy, a batch of 16 goes at the end of its turn without waiting out the pace', async () => {
+    const store = openSqliteStore(':memory:', keepEntries(100), 60_000)
+    const turn = () => new Promise((resolve) => setImmediate(resolve))
+    await store.log.append(app('AA'))
+    // Fifteen wait for the pace (a minute here)...
+    const appends = Array.from({ length: 15 }, () => store.log.append(app('BB')))
+    await turn()
+    await turn()
+    expect(store.log.head()).toBe(1)
+    // ...and the sixteenth sends the batch at the end of its turn.
+    appends.push(store.log.append(app('CC')))
+    const written = await Promise.all(appends)
+    expect(written.map((entry) => entry.seq)).toEqual(Array.from({ length: 16 }, (_, i) => i + 2))
+    expect(store.log.head()).toBe(17)
+    store.close()
+  })
+
   test('keeps the log and the name bindings across closing and reopening', async () => {
     const directory = temporaryDirectory()
     const first = openSqliteStore(directory, keepEntries(10))

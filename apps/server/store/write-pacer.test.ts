@@ -8,7 +8,10 @@ describe('createWritePacer', () => {
   const clock: PacerClock = {
     now: () => now,
     soon: (run) => soon.push(run),
-    after: (run, ms) => setTimeout(run, ms),
+    after(run, ms) {
+      const timer = setTimeout(run, ms)
+      return () => clearTimeout(timer)
+    },
   }
   beforeEach(() => {
     jest.useFakeTimers()
@@ -58,5 +61,54 @@ describe('createWritePacer', () => {
     pacer.writing()
     pacer.schedule(() => {})
     expect(soon).toHaveLength(1)
+  })
+
+  test('a hurried batch goes at the end of the turn, once, and the pace counts from it', () => {
+    const pacer = createWritePacer(4, clock)
+    const written: number[] = []
+    const write = () => {
+      pacer.writing()
+      written.push(now)
+    }
+    pacer.schedule(write)
+    soon.shift()?.()
+    advance(1)
+    pacer.schedule(write)
+    pacer.hurry()
+    expect(soon).toHaveLength(1)
+    soon.shift()?.()
+    expect(written).toEqual([0, 1])
+    // The timer it was waiting on is gone: nothing more is written when it would have fired.
+    advance(3)
+    expect(written).toEqual([0, 1])
+    // The next batch waits the pace from the hurried one.
+    pacer.schedule(write)
+    expect(soon).toHaveLength(0)
+    advance(1)
+    expect(written).toEqual([0, 1, 5])
+  })
+
+  test('hurrying with no batch waiting for the pace does nothing', () => {
+    const pacer = createWritePacer(4, clock)
+    pacer.hurry()
+    pacer.schedule(() => {})
+    pacer.hurry()
+    expect(soon).toHaveLength(1)
+  })
+
+  test('a batch written another way cancels the timer that was to write it', () => {
+    const pacer = createWritePacer(4, clock)
+    let writes = 0
+    const write = () => {
+      pacer.writing()
+      writes += 1
+    }
+    pacer.schedule(write)
+    soon.shift()?.()
+    advance(1)
+    pacer.schedule(write)
+    write()
+    advance(10)
+    expect(writes).toBe(2)
   })
 })
