@@ -3,6 +3,7 @@
 // exactly what the server's frame says. Leaves are told apart by key, not by name: one person's
 // devices share a name, each with its own key. Pure functions over leaves and frames; the trust
 // book's pins are checked by the engine, which owns them.
+import { sameKeys } from '../crypto/identity-key.ts'
 import type { Member } from '../protocol/frames.ts'
 import { nameKey } from '../protocol/names.ts'
 import type { GroupMember } from './mls.ts'
@@ -83,13 +84,13 @@ export function commitProblem(
 ): string | undefined {
   const claimed = bindingsOf(claims.adds)
   const addedSame =
-    sortedKeys(change.added) === sortedKeys(claims.adds) &&
+    sameKeys(keysOf(change.added), keysOf(claims.adds)) &&
     change.added.every(
       (leaf) => nameKey(claimed.get(leaf.identityKey)?.name ?? '') === nameKey(leaf.name),
     )
   const claimedRemoved = leavesRemoved(change.before, claims.removes)
   const removedSame =
-    claimedRemoved !== undefined && sortedKeys(claimedRemoved) === sortedKeys(change.removed)
+    claimedRemoved !== undefined && sameKeys(keysOf(claimedRemoved), keysOf(change.removed))
   if (!addedSame || !removedSame) {
     const names = (leaves: readonly Member[]) => leaves.map((leaf) => leaf.name).join(', ')
     const claimedNames = claims.removes.map(
@@ -116,10 +117,6 @@ export function welcomeProblem(
   return unboundLeaf(leaves, bindingsOf(roster))
 }
 
-/** The keys in order: equal for two lists that hold the same keys, each as many times. */
-function sortedKeys(leaves: readonly Member[]): string {
-  return leaves
-    .map((leaf) => leaf.identityKey)
-    .sort()
-    .join('\n')
+function keysOf(leaves: readonly Member[]): string[] {
+  return leaves.map((leaf) => leaf.identityKey)
 }

@@ -99,3 +99,8 @@ export async function verifyIdentitySignature(
     return false
   }
 }
+
+/** The same identity keys, each as often, in any order. Keys are case-sensitive, unlike names. */
+export function sameKeys(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && [...a].sort().join('\n') === [...b].sort().join('\n')
+}

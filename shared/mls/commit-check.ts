@@ -18,6 +18,7 @@ import { filteredDirectPathAndCopathResolution } from 'ts-mls/ratchetTree.js'
 import { treeHashRoot } from 'ts-mls/treeHash.js'
 import { leafToNodeIndex, toLeafIndex } from 'ts-mls/treemath.js'
 import { applyUpdatePath } from 'ts-mls/updatePath.js'
+import { sameKeys } from '../crypto/identity-key.ts'
 import { decodeBase64url, encodeBase64url } from '../protocol/base64url.ts'
 import { MAX_KEY_PACKAGE_BYTES } from '../protocol/limits.ts'
 import { nameKey } from '../protocol/names.ts'
@@ -265,11 +266,6 @@ function compareProposals(
     return refuse('commit_mismatch', 'the members the commit adds are not the ones it claims')
   }
   return undefined
-}
-
-/** The same keys, each as often, in any order. Keys are case-sensitive, unlike names. */
-function sameKeys(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && [...a].sort().join('\n') === [...b].sort().join('\n')
 }
 
 async function checkUpdatePath(
