@@ -18,12 +18,28 @@ local function free(name, skeleton)
 end`
 
 /**
+ * Whether `key` is a device linked to `name` while `owner` holds it: `devices` is the hash of
+ * each name's linked devices (JSON), whose `of` is the key that linked them.
+ */
+const LINKED = `
+local function linked(devices, name, owner, key)
+  local record = redis.call('HGET', devices, name)
+  if not record then return false end
+  record = cjson.decode(record)
+  if record.of ~= owner then return false end
+  for _, device in ipairs(record.devices) do
+    if device.identityKey == key then return true end
+  end
+  return false
+end`
+
+/**
  * KEYS: identities, skeletons, unconfirmed, details, devices. ARGV: name key, skeleton, identity
  * key, time, lapse before ('' for never), may bind ('1'/'0'), name as spelled. Frees lapsed
  * bindings, then decides: 0 new, 1 known (the name's key or a device linked to it), 2 conflict,
  * 3 confusable, 4 limited.
  */
-export const CLAIM = `${FREE}
+export const CLAIM = `${FREE}${LINKED}
 local function lapsed(name, skeleton)
   if ARGV[5] == '' then return false end
   local bound = redis.call('ZSCORE', KEYS[3], name .. ' ' .. skeleton)
@@ -42,16 +58,7 @@ if owner and lapsed(ARGV[1], ARGV[2]) then
   owner = false
 end
 if owner then
-  if owner == ARGV[3] then return 1 end
-  local linked = redis.call('HGET', KEYS[5], ARGV[1])
-  if linked then
-    local record = cjson.decode(linked)
-    if record.of == owner then
-      for _, device in ipairs(record.devices) do
-        if device.identityKey == ARGV[3] then return 1 end
-      end
-    end
-  end
+  if owner == ARGV[3] or linked(KEYS[5], ARGV[1], owner, ARGV[3]) then return 1 end
   return 2
 end
 local holder = redis.call('HGET', KEYS[2], ARGV[2])
@@ -72,19 +79,11 @@ return 0`
  * identity key for each member. Confirms the names still bound to those keys, or to keys those
  * devices are linked to, as used at that time.
  */
-export const CONFIRM = `
+export const CONFIRM = `${LINKED}
 local function holds(name, key)
   local owner = redis.call('HGET', KEYS[1], name)
   if not owner then return false end
-  if owner == key then return true end
-  local linked = redis.call('HGET', KEYS[4], name)
-  if not linked then return false end
-  local record = cjson.decode(linked)
-  if record.of ~= owner then return false end
-  for _, device in ipairs(record.devices) do
-    if device.identityKey == key then return true end
-  end
-  return false
+  return owner == key or linked(KEYS[4], name, owner, key)
 end
 for i = 2, #ARGV, 3 do
   if holds(ARGV[i], ARGV[i + 2]) then
