@@ -17,6 +17,7 @@ export interface CommandContext {
     ChatSession,
     | 'name'
     | 'identityKey'
+    | 'personKey'
     | 'sendFile'
     | 'members'
     | 'loadAllMembers'
@@ -199,10 +200,7 @@ async function verify(context: CommandContext, name: string): Promise<undefined>
   // There is no number to compare with yourself; your own key is what the others compare.
   if (nameKey(name) === nameKey(session.name)) {
     // Your person's key, as /who shows it to the others: on a linked device not this device's own.
-    const you = (await session.members()).find(
-      (member) => nameKey(member.name) === nameKey(session.name),
-    )
-    const fingerprint = you?.fingerprint ?? (await keyFingerprint(session.identityKey))
+    const fingerprint = await keyFingerprint(session.personKey || session.identityKey)
     context.notify({ type: 'self', name: session.name, fingerprint })
     return
   }

@@ -38,6 +38,7 @@ function deviceContext(session: Partial<DeviceSession>) {
     session: {
       name: 'alice',
       identityKey: 'laptop-key',
+      personKey: 'laptop-key',
       sendFile: unused,
       members: unused,
       loadAllMembers: unused,
