@@ -1,4 +1,4 @@
-import { describe, expect, test } from 'bun:test'
+import { describe, expect, spyOn, test } from 'bun:test'
 import {
   approvalMessage,
   credentialIdentity,
@@ -54,6 +54,23 @@ describe('device approvals', () => {
     expect(await personKeyOf('alice', phone.publicKeyText, [tampered])).toBeUndefined()
     expect(await personKeyOf('alice', tablet.publicKeyText, [phoneLink])).toBeUndefined()
     expect(await personKeyOf('ALICE', phone.publicKeyText, [phoneLink])).toBe(laptop.publicKeyText)
+  })
+
+  test('verified once, an approval is not checked again', async () => {
+    const tabletLink = await approve(laptop, 'carol', tablet.publicKeyText)
+    const verify = spyOn(crypto.subtle, 'verify')
+    try {
+      expect(await personKeyOf('carol', tablet.publicKeyText, [tabletLink])).toBe(
+        laptop.publicKeyText,
+      )
+      expect(verify).toHaveBeenCalledTimes(1)
+      expect(await personKeyOf('Carol', tablet.publicKeyText, [tabletLink])).toBe(
+        laptop.publicKeyText,
+      )
+      expect(verify).toHaveBeenCalledTimes(1)
+    } finally {
+      verify.mockRestore()
+    }
   })
 })
 
