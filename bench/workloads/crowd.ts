@@ -7,6 +7,8 @@ import type { Kind } from '../settings.ts'
 
 export interface Crowd {
   readonly connections: number
+  /** The relay's message size when not its default (64 bytes). */
+  readonly messageBytes?: number
   readonly opened: number
   readonly failed: number
   readonly handshakesPerSecond: number
@@ -125,20 +127,30 @@ export const crowd: Workload<{
           '(server capacity on one core)',
           '–',
         ],
-        [
-          '(e) fan-out p99, ms',
-          ...pair(reference.fanout.latency.p99Ms, product.fanout.latency.p99Ms),
-          // Issue 18: within 150 ms, or of the reference's own p99 in the same run (its noise).
-          '≤ 150, or ≤ 1.1× the reference',
-          target(
-            (product.fanout.latency.p99Ms <= 150 ||
-              product.fanout.latency.p99Ms <= 1.1 * reference.fanout.latency.p99Ms) &&
-              product.fanout.delivered === product.fanout.expected,
-          ),
-        ],
+        fanoutTarget(product, referenceSameBytes ?? reference),
       ],
     }
   },
+}
+
+/**
+ * Issue 18: within 150 ms, or of the reference's own p99 in the same run (its noise). The
+ * reference judged by is the relay moving the product's bytes, as for the CPU and knee targets;
+ * the 64-byte relay's p99 is in the table above.
+ */
+function fanoutTarget(product: Crowd, reference: Crowd): readonly string[] {
+  const p99 = product.fanout.latency.p99Ms
+  const referenceP99 = reference.fanout.latency.p99Ms
+  const sameBytes = reference.messageBytes !== undefined
+  return [
+    `(e) fan-out p99, ms${sameBytes ? ' (reference: same bytes)' : ''}`,
+    ...pair(referenceP99, p99),
+    `≤ 150, or ≤ 1.1× the ${sameBytes ? 'same-bytes ' : ''}reference`,
+    (p99 <= 150 || p99 <= 1.1 * referenceP99) &&
+    product.fanout.delivered === product.fanout.expected
+      ? 'met'
+      : 'MISSED',
+  ]
 }
 
 /** The relay's fan-out with the product's bytes, beside the product's. */
@@ -254,6 +266,7 @@ async function crowdWorkload(rig: Rig, kind: Kind, messageBytes?: number): Promi
     const fanLatency = latencyOf(fan.value)
     const result: Crowd = {
       connections,
+      ...(messageBytes ? { messageBytes } : {}),
       opened,
       failed,
       handshakesPerSecond,
