@@ -15,6 +15,10 @@ export const LagSchema = v.object({
   over: v.array(v.number()),
   /** When the worst of them ended (wall-clock ms), to cut a CPU profile around it. */
   worstAtMs: v.number(),
+  /** Stalls over lag.ts's ACCOUNTED_STALL_MS, with where their time went. */
+  stalls: v.array(
+    v.object({ atMs: v.number(), lateMs: v.number(), ranMs: v.number(), waitedMs: v.number() }),
+  ),
 })
 export type Lag = v.InferOutput<typeof LagSchema>
 

@@ -6,6 +6,7 @@ import {
   quantile,
   type SparseHistogram,
 } from './histogram.ts'
+import type { AccountedStall } from './lag.ts'
 
 export interface Latency {
   readonly p50Ms: number
@@ -50,6 +51,10 @@ export interface CpuShare {
   readonly serverStallsOver: readonly number[]
   /** When the first server's worst stall of the step ended (wall-clock ms). */
   readonly serverWorstStallAtMs: number
+  /** The first server's stalls over lag.ts's ACCOUNTED_STALL_MS, with where their time went. */
+  readonly serverStalls: readonly AccountedStall[]
+  /** Every load client's, the same way. */
+  readonly clientStalls: readonly AccountedStall[]
 }
 
 export function table(headers: readonly string[], rows: ReadonlyArray<readonly string[]>): string {

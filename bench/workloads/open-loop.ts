@@ -2,7 +2,7 @@
 import { settle } from '../measure.ts'
 import { fmt, ratio, table } from '../report.ts'
 import { joinMembers, type Rig, type Section, type Workload } from '../rig.ts'
-import { KNEE_P99_MS, MESSAGE_BYTES } from '../settings.ts'
+import { KNEE_P99_MS, MESSAGE_BYTES, NOISY_OTHER_PCT } from '../settings.ts'
 import { kneeText, type Ladder, type LadderStep, ladderWorkload, stepsTable } from './ladder.ts'
 import {
   CPU_RATIO_TARGET,
@@ -137,11 +137,21 @@ function pairReport(
       '',
       `Knee (p99 ≤ ${KNEE_P99_MS} ms, no loss): reference ${kneeText(rig, pair.reference)}, product ` +
         `${kneeText(rig, pair.product)} → ${ratio(prodKnee, refKnee)}. Product members joined the MLS ` +
-        `group in ${fmt(pair.product.joinMs)} ms.${sizedText}`,
+        `group in ${fmt(pair.product.joinMs)} ms. ${retryRule(rig)}${sizedText}`,
       ...(pair.paired ? pairedSection(rig, pair.paired) : []),
     ],
     targets: [],
   }
+}
+
+/** How ladder.ts runs a failed step again. */
+function retryRule(rig: Rig): string {
+  const machine =
+    `the machine took part in the failure (other programs over ${NOISY_OTHER_PCT} % of a core, ` +
+    'or a process that slept through a stall of over 20 ms)'
+  return rig.config.ladder.confirmFailures
+    ? `A failed step runs again, and a third time when ${machine}; the last run counts.`
+    : `A failed step runs again, up to three runs, when ${machine}; the last run counts.`
 }
 
 function pairedSection(rig: Rig, paired: PairedCpu): string[] {
