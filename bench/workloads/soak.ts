@@ -5,6 +5,7 @@ import { type Canary, type CanaryLag, startCanary } from '../canary-process.ts'
 import {
   ACCOUNTED_STALL_MS,
   type AccountedStall,
+  IDLE_ACCOUNTED_STALL_MS,
   PERIOD_MS,
   STALL_BOUNDS_MS,
   sleptThrough,
@@ -237,7 +238,8 @@ function soakReport(rig: Rig, s: Soak) {
       '',
       `Each stall over ${ACCOUNTED_STALL_MS} ms is accounted from the kernel's count for the server's ` +
         'main thread (bench/lag.ts): the machine made it when the server slept through most of it ' +
-        '(neither on a core nor waiting for one) while the idle process was late at the same moment. ' +
+        '(neither on a core nor waiting for one) while the idle process was late by over ' +
+        `${IDLE_ACCOUNTED_STALL_MS} ms at the same moment. ` +
         'A stall the server spent running, waiting for its core, or asleep alone is its own.',
     ],
     targets: [
