@@ -19,6 +19,7 @@ export const SOAK_STALL_TARGET_MS = 20
 /** Joins (and as many leaves) a second while messages flow; each stays a second. */
 const CHURN = { poolSize: 40, perSecond: 10, holdMs: 1000 } as const
 const MINUTE_MS = 60_000
+const WARM_UP_MS = 30_000
 
 export interface SoakMinute {
   readonly minute: number
@@ -79,6 +80,8 @@ async function soak(rig: Rig, rate: number, rateFrom: Soak['rateFrom']): Promise
     const members = rig.config.ladder.clients
     await joinMembers(processes, members)
     await settle(processes, 30_000)
+    await warmUp(rig, processes, members, rate)
+    await settle(processes, 30_000)
     const minutes: SoakMinute[] = []
     for (let minute = 1; minute <= rig.settings.soak.minutes; minute += 1) {
       const done = await soakMinute(rig, processes, canary, members, rate, minute)
@@ -94,6 +97,31 @@ async function soak(rig: Rig, rate: number, rateFrom: Soak['rateFrom']): Promise
     await canary.stop()
     await processes.stop()
   }
+}
+
+/**
+ * The soak's load, uncounted, before its first minute: a fresh server's JIT compiles the hot paths
+ * under it, and its compiler threads share the server's one core (20–40 % of it for the first
+ * seconds, and 20–30 ms bursts for a while after), which the event loop then waits for.
+ */
+async function warmUp(rig: Rig, processes: Processes, members: number, rate: number) {
+  const [sender, churner] = processes.clients
+  if (!sender || !churner) throw new Error('the soak needs two load clients')
+  const step = rig.nextStep()
+  await sender.request({ type: 'arm', step, senders: members })
+  const churning = churner.request({ type: 'churn', durationMs: WARM_UP_MS, ...CHURN })
+  const sent = expectReply(
+    await sender.request({ type: 'send', step, rate, durationMs: WARM_UP_MS }),
+    'sent',
+  )
+  await sender.request({
+    type: 'collect',
+    step,
+    expectedPerReceiver: sent.sent,
+    timeoutMs: rig.config.ladder.drainMs,
+  })
+  await churning
+  log(`soak: warmed up for ${WARM_UP_MS / 1000} s at ${fmt(rate)} msg/s (not counted)`)
 }
 
 async function soakMinute(
@@ -232,7 +260,8 @@ function soakReport(rig: Rig, s: Soak) {
       '',
       table(headers, rows),
       '',
-      `A stall is the server's 5 ms timer firing that much late; each minute counts them by size. ` +
+      `The minutes follow ${WARM_UP_MS / 1000} s of the same load, not counted (the JIT's warm-up). ` +
+        `A stall is the server's 5 ms timer firing that much late; each minute counts them by size. ` +
         "The idle process is bench/canary.ts on the server's core, doing nothing but the same timer: " +
         `when it is late as well, the core was taken from both (the kernel, the shared machine).${profile}`,
       '',

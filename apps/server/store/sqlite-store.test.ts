@@ -1,6 +1,6 @@
 import { Database } from 'bun:sqlite'
 import { afterEach, describe, expect, test } from 'bun:test'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { keepEntries } from '../../../tests/support/retention.ts'
@@ -95,6 +95,28 @@ describe('openSqliteStore', () => {
     expect(store.log.head()).toBe(17)
     store.close()
   })
+
+  test.skipIf(!existsSync('/proc/thread-self'))(
+    'checkpoints on a thread that gives way to the event loop (nice 19)',
+    async () => {
+      // Threads at nice 19 in this process: the worker's, and the helpers it starts after, which
+      // inherit it (other files' stores may have left some behind).
+      const backgroundThreads = () =>
+        readdirSync('/proc/self/task').filter((thread) => {
+          const stat = readFileSync(`/proc/self/task/${thread}/stat`, 'utf8')
+          return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16] === '19'
+        }).length
+      const before = backgroundThreads()
+      const store = openSqliteStore(temporaryDirectory(), keepEntries(10))
+      try {
+        const deadline = performance.now() + 5000
+        while (backgroundThreads() === before && performance.now() < deadline) await Bun.sleep(10)
+        expect(backgroundThreads()).toBeGreaterThan(before)
+      } finally {
+        store.close()
+      }
+    },
+  )
 
   test('keeps the log and the name bindings across closing and reopening', async () => {
     const directory = temporaryDirectory()
