@@ -34,7 +34,8 @@ describe('createWritePacer', () => {
     expect(written).toEqual(['first'])
   })
 
-  test('while busy the next batch waits until the interval since the last has passed', () => {
+  /** A 4 ms pace whose first batch was written at 0 ms; at 1 ms the next is scheduled. */
+  function busy() {
     const pacer = createWritePacer(4, clock)
     const written: number[] = []
     const write = () => {
@@ -45,6 +46,11 @@ describe('createWritePacer', () => {
     soon.shift()?.()
     advance(1)
     pacer.schedule(write)
+    return { pacer, written, write }
+  }
+
+  test('while busy the next batch waits until the interval since the last has passed', () => {
+    const { pacer, written, write } = busy()
     expect(soon).toHaveLength(0)
     advance(2)
     expect(written).toEqual([0])
@@ -64,16 +70,7 @@ describe('createWritePacer', () => {
   })
 
   test('a hurried batch goes at the end of the turn, once, and the pace counts from it', () => {
-    const pacer = createWritePacer(4, clock)
-    const written: number[] = []
-    const write = () => {
-      pacer.writing()
-      written.push(now)
-    }
-    pacer.schedule(write)
-    soon.shift()?.()
-    advance(1)
-    pacer.schedule(write)
+    const { pacer, written, write } = busy()
     pacer.hurry()
     expect(soon).toHaveLength(1)
     soon.shift()?.()
@@ -97,18 +94,9 @@ describe('createWritePacer', () => {
   })
 
   test('a batch written another way cancels the timer that was to write it', () => {
-    const pacer = createWritePacer(4, clock)
-    let writes = 0
-    const write = () => {
-      pacer.writing()
-      writes += 1
-    }
-    pacer.schedule(write)
-    soon.shift()?.()
-    advance(1)
-    pacer.schedule(write)
+    const { written, write } = busy()
     write()
     advance(10)
-    expect(writes).toBe(2)
+    expect(written).toEqual([0, 1])
   })
 })
