@@ -15,9 +15,17 @@ export const LagSchema = v.object({
   over: v.array(v.number()),
   /** When the worst of them ended (wall-clock ms), to cut a CPU profile around it. */
   worstAtMs: v.number(),
-  /** Stalls over lag.ts's ACCOUNTED_STALL_MS, with where their time went. */
+  /** Stalls over the monitor's bound (lag.ts), with where their time went. */
   stalls: v.array(
-    v.object({ atMs: v.number(), lateMs: v.number(), ranMs: v.number(), waitedMs: v.number() }),
+    v.object({
+      /** When the late timer fired (wall-clock ms). */
+      atMs: v.number(),
+      lateMs: v.number(),
+      /** Of the time since the previous timer: the thread on a core... */
+      ranMs: v.number(),
+      /** ...and runnable, waiting for one. The rest it slept. */
+      waitedMs: v.number(),
+    }),
   ),
 })
 export type Lag = v.InferOutput<typeof LagSchema>

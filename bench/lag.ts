@@ -8,32 +8,26 @@
 // it. On this VM an idle process's 5 ms timer woke 12–57 ms late with 0.1 ms run and no wait.
 import { openSync, readSync } from 'node:fs'
 import { createHistogram, type Histogram, quantile, record } from './histogram.ts'
+import type { Lag } from './ipc.ts'
 
 export const PERIOD_MS = 5
 
 /** A stall histogram's bounds: how many times the loop was later than each (the soak's rows). */
 export const STALL_BOUNDS_MS = [10, 20, 50, 100, 200] as const
 
-/** Stalls longer than this are kept one by one, with where their time went. */
-export const ACCOUNTED_STALL_MS = 20
+/** Stalls longer than this (the soak's target) are kept one by one, with where their time went. */
+export const ACCOUNTED_STALL_MS = STALL_BOUNDS_MS[1]
 /**
- * The idle canary keeps its stalls from this much: it is "late too" beside a server stall when it
- * is late at all, and its 5 ms timer is otherwise late by a millisecond or two. At 20 it missed a
- * moment it shared with the server (18.3 ms, 2 ms apart: the soak of 2026-12-02, minute 10).
+ * The idle canary keeps its stalls from this much (the smallest bound): it is "late too" beside a
+ * server stall when it is late at all. At 20 it missed a moment it shared with the server (18.3
+ * ms, 2 ms apart: the soak of 2026-12-02, minute 10).
  */
-export const IDLE_ACCOUNTED_STALL_MS = 10
+export const IDLE_ACCOUNTED_STALL_MS = STALL_BOUNDS_MS[0]
 /** At most this many a `take()`: past them only the counts grow. */
 const MAX_ACCOUNTED = 100
 
-export interface AccountedStall {
-  /** When the late timer fired (wall-clock ms). */
-  readonly atMs: number
-  readonly lateMs: number
-  /** Of the time since the previous timer: this thread on a core... */
-  readonly ranMs: number
-  /** ...and runnable, waiting for one. The rest it slept. */
-  readonly waitedMs: number
-}
+/** A stall with where its time went (ipc.ts's schema): see `take().stalls`. */
+export type AccountedStall = Lag['stalls'][number]
 
 /**
  * Whether the thread slept through most of a stall: neither on a core nor waiting for one. A
@@ -66,18 +60,11 @@ export interface LagMonitor {
    * Lag since the last call (in ms): p99, p99.9 and the worst, and how many wake-ups came later
    * than each of STALL_BOUNDS_MS, then starts afresh.
    */
-  take(): {
-    p99Ms: number
-    p999Ms: number
-    maxMs: number
-    over: number[]
-    worstAtMs: number
-    stalls: AccountedStall[]
-  }
+  take(): Lag
 }
 
 /** `accountOverMs`: stalls longer than this are kept one by one (`take().stalls`). */
-export function startLagMonitor(accountOverMs = ACCOUNTED_STALL_MS): LagMonitor {
+export function startLagMonitor(accountOverMs: number = ACCOUNTED_STALL_MS): LagMonitor {
   let histogram: Histogram = createHistogram()
   let over = STALL_BOUNDS_MS.map(() => 0)
   /** When the worst stall so far ended, in wall-clock ms: a profile is cut around it. */

@@ -102,7 +102,7 @@ export async function settle(processes: Processes, maxMs: number): Promise<void>
 }
 
 /**
- * Whether a server or a client slept through a stall of over 20 ms during the measurement (lag.ts):
+ * Whether a server or a client slept through an accounted stall during the measurement (lag.ts):
  * the machine, not the program, held it up then. On this VM a 5 ms timer in an idle process woke
  * up to 57 ms late without running or waiting, and such a moment fails a 10 ms p99 for anyone.
  */

@@ -1,4 +1,5 @@
 // (a) and (b): the open-loop ladder, product against reference, over WebSocket and half on raw TLS.
+import { ACCOUNTED_STALL_MS } from '../lag.ts'
 import { settle } from '../measure.ts'
 import { fmt, ratio, table } from '../report.ts'
 import { joinMembers, type Rig, type Section, type Workload } from '../rig.ts'
@@ -148,7 +149,7 @@ function pairReport(
 function retryRule(rig: Rig): string {
   const machine =
     `the machine took part in the failure (other programs over ${NOISY_OTHER_PCT} % of a core, ` +
-    'or a process that slept through a stall of over 20 ms)'
+    `or a process that slept through a stall of over ${ACCOUNTED_STALL_MS} ms)`
   return rig.config.ladder.confirmFailures
     ? `A failed step runs again, and a third time when ${machine}; the last run counts.`
     : `A failed step runs again, up to three runs, when ${machine}; the last run counts.`

@@ -105,22 +105,9 @@ async function soak(rig: Rig, rate: number, rateFrom: Soak['rateFrom']): Promise
  * seconds, and 20–30 ms bursts for a while after), which the event loop then waits for.
  */
 async function warmUp(rig: Rig, processes: Processes, members: number, rate: number) {
-  const [sender, churner] = processes.clients
-  if (!sender || !churner) throw new Error('the soak needs two load clients')
   const step = rig.nextStep()
-  await sender.request({ type: 'arm', step, senders: members })
-  const churning = churner.request({ type: 'churn', durationMs: WARM_UP_MS, ...CHURN })
-  const sent = expectReply(
-    await sender.request({ type: 'send', step, rate, durationMs: WARM_UP_MS }),
-    'sent',
-  )
-  await sender.request({
-    type: 'collect',
-    step,
-    expectedPerReceiver: sent.sent,
-    timeoutMs: rig.config.ladder.drainMs,
-  })
-  await churning
+  await processes.clients[0]?.request({ type: 'arm', step, senders: members })
+  await soakLoad(rig, processes, step, rate, WARM_UP_MS)
   log(`soak: warmed up for ${WARM_UP_MS / 1000} s at ${fmt(rate)} msg/s (not counted)`)
 }
 
@@ -132,29 +119,12 @@ async function soakMinute(
   rate: number,
   minute: number,
 ): Promise<SoakMinute> {
-  const [sender, churner] = processes.clients
-  if (!sender || !churner) throw new Error('the soak needs two load clients')
   const step = rig.nextStep()
-  await sender.request({ type: 'arm', step, senders: members })
+  await processes.clients[0]?.request({ type: 'arm', step, senders: members })
   await canary.take()
-  const { value, cpu } = await measured(processes, async () => {
-    // Started inside the window: the churner answers nothing else (its lag among them) meanwhile.
-    const churning = churner.request({ type: 'churn', durationMs: MINUTE_MS, ...CHURN })
-    const sent = expectReply(
-      await sender.request({ type: 'send', step, rate, durationMs: MINUTE_MS }),
-      'sent',
-    )
-    const collected = expectReply(
-      await sender.request({
-        type: 'collect',
-        step,
-        expectedPerReceiver: sent.sent,
-        timeoutMs: rig.config.ladder.drainMs,
-      }),
-      'collected',
-    )
-    return { collected, churned: expectReply(await churning, 'churned') }
-  })
+  const { value, cpu } = await measured(processes, () =>
+    soakLoad(rig, processes, step, rate, MINUTE_MS),
+  )
   const { collected, churned } = value
   const idle = await canary.take()
   return {
@@ -169,6 +139,31 @@ async function soakMinute(
     slowestJoinMs: churned.slowestJoinMs,
     canary: idle,
   }
+}
+
+/** The first client sends for `durationMs` while the second joins and leaves; then both report. */
+async function soakLoad(
+  rig: Rig,
+  processes: Processes,
+  step: number,
+  rate: number,
+  durationMs: number,
+) {
+  const [sender, churner] = processes.clients
+  if (!sender || !churner) throw new Error('the soak needs two load clients')
+  // Started inside the window: the churner answers nothing else (its lag among them) meanwhile.
+  const churning = churner.request({ type: 'churn', durationMs, ...CHURN })
+  const sent = expectReply(await sender.request({ type: 'send', step, rate, durationMs }), 'sent')
+  const collected = expectReply(
+    await sender.request({
+      type: 'collect',
+      step,
+      expectedPerReceiver: sent.sent,
+      timeoutMs: rig.config.ladder.drainMs,
+    }),
+    'collected',
+  )
+  return { collected, churned: expectReply(await churning, 'churned') }
 }
 
 /**
@@ -196,6 +191,17 @@ function serversOwn(minute: SoakMinute): AccountedStall[] {
   return minute.cpu.serverStalls.filter((stall) => !machineMade(stall, minute.canary.stalls))
 }
 
+/**
+ * The longest of a minute's stalls the machine did not make, 0 for none. Stalls over the bound
+ * that were not accounted (no schedstat off Linux, or past lag.ts's cap) count as the server's:
+ * the minute's longest then stands.
+ */
+function longestOwn(minute: SoakMinute): number {
+  const over = minute.cpu.serverStallsOver[STALL_BOUNDS_MS.indexOf(ACCOUNTED_STALL_MS)] ?? 0
+  if (over > minute.cpu.serverStalls.length) return minute.cpu.serverStallMs
+  return Math.max(0, ...serversOwn(minute).map((stall) => stall.lateMs))
+}
+
 /** The soak's longest server stall, and the minute it happened in. */
 export function worstMinute(s: Soak): SoakMinute | undefined {
   return s.minutes.reduce<SoakMinute | undefined>(
@@ -218,7 +224,7 @@ function soakReport(rig: Rig, s: Soak) {
     fmt(minute.cpu.otherPct),
     ...STALL_BOUNDS_MS.map((_, index) => fmt(minute.cpu.serverStallsOver[index] ?? 0)),
     fmt(minute.cpu.serverStallMs),
-    `${fmt(minute.cpu.serverStalls.length - serversOwn(minute).length)} of ${fmt(minute.cpu.serverStalls.length)}`,
+    `${fmt(minute.cpu.serverStalls.length - serversOwn(minute).length)} of ${fmt(minute.cpu.serverStallsOver[STALL_BOUNDS_MS.indexOf(ACCOUNTED_STALL_MS)] ?? 0)}`,
     fmt(minute.canary.over[1] ?? 0),
     fmt(minute.canary.maxMs),
     sameMoment(minute) ? 'yes' : 'no',
@@ -251,8 +257,7 @@ function soakReport(rig: Rig, s: Soak) {
     'the two longest at one moment',
   ]
   const longest = worst?.cpu.serverStallMs ?? Number.NaN
-  const own = s.minutes.flatMap(serversOwn)
-  const longestOwn = Math.max(0, ...own.map((stall) => stall.lateMs))
+  const ownLongest = Math.max(0, ...s.minutes.map(longestOwn))
   return {
     markdown: [
       '',
@@ -283,10 +288,10 @@ function soakReport(rig: Rig, s: Soak) {
       [
         'longest soak stall the machine did not make',
         '–',
-        own.length === 0 ? `none over ${ACCOUNTED_STALL_MS} ms` : `${fmt(longestOwn)} ms`,
+        ownLongest === 0 ? `none over ${ACCOUNTED_STALL_MS} ms` : `${fmt(ownLongest)} ms`,
         '–',
         `≤ ${SOAK_STALL_TARGET_MS} ms`,
-        longestOwn <= SOAK_STALL_TARGET_MS ? 'met' : 'MISSED',
+        ownLongest <= SOAK_STALL_TARGET_MS ? 'met' : 'MISSED',
       ],
     ],
   }
