@@ -21,6 +21,7 @@ import type {
   Session,
 } from './ports.ts'
 import { createPresenceBatch } from './presence-batch.ts'
+import { createReadyEncoder } from './ready-wire.ts'
 import { RosterView } from './roster-view.ts'
 
 export type { Session }
@@ -91,6 +92,7 @@ export function createRoom(options: RoomOptions): Room {
     rate: { perSecond: limits.rate.perSecond, burst: limits.rate.burst },
     bytes: { perSecond: limits.bytes.perSecond, burst: limits.bytes.burst },
   }
+  const encodeReady = createReadyEncoder(readyLimits)
 
   const presenceBatch = createPresenceBatch({
     // Everyone here is being closed; the leaves published meanwhile are for other instances.
@@ -175,15 +177,13 @@ export function createRoom(options: RoomOptions): Room {
       // The first page only: listing everyone would make each join cost the room's size.
       const { members: firstPage, next } = presence.page(0, limits.membersPage)
       session.connection.send(
-        encodeFrame({
-          type: 'ready',
+        encodeReady({
           name: member.name,
           head,
           members: firstPage,
           online: presence.count(),
           next,
           group,
-          limits: readyLimits,
         }),
       )
       broadcasts.listen(session.connection)
