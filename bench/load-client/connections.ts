@@ -176,10 +176,19 @@ export async function openIdle(name: string): Promise<void> {
   }
   const member: IdleMember = { name, ready: false }
   // After `ready` nothing but bench frames matters: presence and the rest are dropped unread.
+  const tap = tapFor(receiver, () => member.ready)
   const link = tappedLink(
     endpointOf(current),
     'wss',
-    tapFor(receiver, () => member.ready),
+    (bytes, start, end) => {
+      if (member.ready || !isReady(bytes, start, end)) return tap(bytes, start, end)
+      // Read by its first bytes: decoding its page of 500 members (~200 µs, the schema's checks
+      // on every name and key) made this client, not the server, what bounded the join rate.
+      // The clients' own decoding of it is what the tests check.
+      member.ready = true
+      member.admitted?.resolve()
+      return true
+    },
     onClose,
   )
   const events: TransportEvents = {
@@ -189,6 +198,7 @@ export async function openIdle(name: string): Promise<void> {
           member.link?.send(encodeFrame({ type: 'auth', signature })),
         )
       } else if (frame.type === 'ready') {
+        // Should its text ever start otherwise, the decoded frame still counts.
         member.ready = true
         member.admitted?.resolve()
       } else if (frame.type === 'error' && frame.fatal) {
@@ -202,6 +212,16 @@ export async function openIdle(name: string): Promise<void> {
   }
   member.link = await link.connect(events)
   idle.push(member)
+}
+
+/** How encodeFrame (and the server's ready-wire.ts) starts a `ready`. */
+const READY_START = Buffer.from('{"type":"ready",')
+
+function isReady(bytes: Buffer, start: number, end: number): boolean {
+  const prefixEnd = start + READY_START.length
+  return (
+    prefixEnd <= end && bytes.compare(READY_START, 0, READY_START.length, start, prefixEnd) === 0
+  )
 }
 
 export async function authIdle(concurrency: number): Promise<number> {
