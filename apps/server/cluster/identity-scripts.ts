@@ -142,12 +142,23 @@ return invite`
 
 /**
  * KEYS: identities, devices. ARGV: name key, the key it must still be bound to, the devices as
- * read ('' for none), the devices to store ('' to store none). Changes a name's devices only if
- * neither changed since they were read: 1, or 0 to read again.
+ * read ('' for none), the devices to store ('' to store none), the key being linked ('' for
+ * none). Changes a name's devices only if neither changed since they were read: 1, or 0 to read
+ * again; 2 when the key being linked holds a name or is a device of one. That is checked here, in
+ * the same step as the write, so two names linking one key at once cannot both find it free.
  */
 export const SET_DEVICES = `
 if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
 if (redis.call('HGET', KEYS[2], ARGV[1]) or '') ~= ARGV[3] then return 0 end
+if ARGV[5] ~= '' then
+  for _, owner in ipairs(redis.call('HVALS', KEYS[1])) do
+    if owner == ARGV[5] then return 2 end
+  end
+  local listed = '"identityKey":"' .. ARGV[5] .. '"'
+  for _, record in ipairs(redis.call('HVALS', KEYS[2])) do
+    if string.find(record, listed, 1, true) then return 2 end
+  end
+end
 if ARGV[4] == '' then redis.call('HDEL', KEYS[2], ARGV[1])
 else redis.call('HSET', KEYS[2], ARGV[1], ARGV[4]) end
 return 1`

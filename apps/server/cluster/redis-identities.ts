@@ -53,6 +53,14 @@ const StoredDevicesSchema = v.object({
 /** A change of a name's devices lost a race this many times running: the store is too busy. */
 const DEVICE_TRIES = 5
 
+/** What a change of a name's devices stores (none: it stores nothing), and answers. */
+interface DeviceChange<T> {
+  readonly next?: DeviceRecord[]
+  readonly result: T
+  /** A key it links, and the answer should that key turn out to be in use already. */
+  readonly adding?: { readonly key: string; readonly taken: T }
+}
+
 /** `<bound at> <confirmed at or -> <name>` as the claim and confirm scripts write it. */
 function readDetails(key: string, details: string | undefined) {
   const [boundAt, confirmedAt, name] = details?.split(' ') ?? []
@@ -92,36 +100,26 @@ export function createRedisIdentities(redis: RedisClient): IdentityStore {
 
   /**
    * Changes the name's devices by `change` (given the key and the devices read), stored only if
-   * neither changed meanwhile; read again and retried when they did.
+   * neither changed meanwhile; read again and retried when they did. A key `adding` links is
+   * checked to be free in the same script as the write: no key is two devices.
    */
   async function changeDevices<T>(
     key: string,
-    change: (
-      owner: string,
-      devices: DeviceRecord[],
-    ) => Promise<{ next?: DeviceRecord[]; result: T }>,
+    change: (owner: string, devices: DeviceRecord[]) => DeviceChange<T>,
     unbound: T,
   ): Promise<T> {
     for (let tries = 0; tries < DEVICE_TRIES; tries += 1) {
       const read = await readDevices(key)
       if (!read) return unbound
-      const { next, result } = await change(read.owner, read.devices)
+      const { next, result, adding } = change(read.owner, read.devices)
       if (!next) return result
       const stored = next.length === 0 ? '' : JSON.stringify({ of: read.owner, devices: next })
-      const args = [key, read.owner, read.text, stored]
-      if ((await evalInteger(SET_DEVICES, [KEYS.identities, KEYS.devices], args)) === 1) {
-        return result
-      }
+      const args = [key, read.owner, read.text, stored, adding?.key ?? '']
+      const code = await evalInteger(SET_DEVICES, [KEYS.identities, KEYS.devices], args)
+      if (code === 1) return result
+      if (code === 2 && adding) return adding.taken
     }
     throw new Error(`the devices of ${key} kept changing while being changed`)
-  }
-
-  /** Whether a key holds a name or is a device of one already: no key is two devices. */
-  async function keyInUse(identityKey: string): Promise<boolean> {
-    const owners = await query(redis, NameKeysReply, 'HVALS', [KEYS.identities])
-    if (owners.includes(identityKey)) return true
-    const linked = await query(redis, NameKeysReply, 'HVALS', [KEYS.devices])
-    return linked.some((text) => text.includes(`"identityKey":"${identityKey}"`))
   }
 
   /**
@@ -197,17 +195,15 @@ export function createRedisIdentities(redis: RedisClient): IdentityStore {
     },
     linkDevice(name, device, approval, at) {
       const unbound: LinkResult = { kind: 'refused', reason: 'unbound' }
-      return changeDevices(
+      return changeDevices<LinkResult>(
         nameKey(name),
-        async (owner, devices) => {
+        (owner, devices) => {
           const result = deviceLinks(owner, devices, approval)
           if (result.kind !== 'linked') return { result }
-          if (await keyInUse(device)) {
-            return { result: { kind: 'refused', reason: 'taken' } as LinkResult }
-          }
           return {
             result,
             next: [...devices, { identityKey: device, links: result.links, linkedAt: at }],
+            adding: { key: device, taken: { kind: 'refused', reason: 'taken' } },
           }
         },
         unbound,
@@ -228,7 +224,7 @@ export function createRedisIdentities(redis: RedisClient): IdentityStore {
     unlinkDevice(name, device) {
       return changeDevices(
         nameKey(name),
-        async (_owner, devices) => {
+        (_owner, devices) => {
           const next = devices.filter((item) => item.identityKey !== device)
           return next.length === devices.length ? { result: false } : { result: true, next }
         },

@@ -294,6 +294,25 @@ function storeContract(name: string, open: OpenStores, skip = false, sizeOf = wi
       expect(await identities.claim('alice', KEY_C, 3)).toBe('conflict')
     })
 
+    // Each link reads its name's devices, checks the key is free and writes: two at once, for two
+    // names, must not both find it free.
+    test('link one key to two names at once: one gets it, the other is told it is taken', async () => {
+      const { identities } = await open(10)
+      await identities.claim('alice', KEY_A, 1)
+      await identities.claim('bob', KEY_B, 1)
+      const results = await Promise.all([
+        identities.linkDevice('alice', KEY_C, { by: KEY_A, signature: SIG_1 }, 2),
+        identities.linkDevice('bob', KEY_C, { by: KEY_B, signature: SIG_2 }, 2),
+      ])
+      expect(results.map((result) => result.kind).sort()).toEqual(['linked', 'refused'])
+      expect(results.find((result) => result.kind === 'refused')).toEqual({
+        kind: 'refused',
+        reason: 'taken',
+      })
+      const holders = [...(await identities.devices('alice')), ...(await identities.devices('bob'))]
+      expect(holders.filter((device) => device.identityKey === KEY_C)).toHaveLength(1)
+    })
+
     test('count a name as used when one of its linked devices is in the group', async () => {
       const { identities } = await open(10)
       await identities.claim('alice', KEY_A, 1)
