@@ -136,6 +136,37 @@ describe.skipIf(!browserAvailable())('the page at 320 px and at 200 % zoom', () 
     })
   }
 
+  // Between the phone's layout and a wide screen the header's buttons once wrapped wherever they
+  // ran out of room. Now: the title, the menu (its items, or its button) and Leave on one row, the
+  // status and the room code on the next, at every width.
+  test('keeps the header in its two rows at every desktop width', async () => {
+    mkdirSync(SHOTS, { recursive: true })
+    await using server = await startTestServer()
+    await using chat = await openPage(chromium.browser, server)
+    const { page } = chat
+    await joinAs(chat, 'alice')
+    await page.locator('.room-code').waitFor()
+    const middles = (selector: string) =>
+      page.locator(selector).evaluateAll((elements) =>
+        elements.map((element) => {
+          const box = element.getBoundingClientRect()
+          return box.top + box.height / 2
+        }),
+      )
+    for (const width of [768, 900, 1024, 1100, 1280, 1440, 1920]) {
+      await page.setViewportSize({ width, height: 720 })
+      await page.screenshot({ path: join(SHOTS, `header-${width}.png`) })
+      const title = await middleOf(page, '.room-header h1')
+      const first = await middles('.room-header :is(button, .notify):visible')
+      expect(first.length).toBeGreaterThanOrEqual(2)
+      for (const middle of first) expect(Math.abs(middle - title)).toBeLessThan(6)
+      const [status = 0, code = 0] = await middles('.room-header :is(.status, .room-code)')
+      expect(Math.abs(code - status)).toBeLessThan(6)
+      expect(status - title).toBeGreaterThan(12)
+      expect(await sidewaysOverflow(page)).toBe(0)
+    }
+  })
+
   test('stops transitions for a reader who asks for reduced motion', async () => {
     await using server = await startTestServer()
     await using chat = await openPage(chromium.browser, server)
