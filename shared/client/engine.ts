@@ -32,7 +32,7 @@ import { type ClientState, epochAuthenticator, epochOf } from './mls.ts'
 import { OnlineRoster } from './online-roster.ts'
 import { Outbox } from './outbox.ts'
 import type { Self } from './person-keys.ts'
-import { COMMIT_NOT_TAKEN, refusesJoin, SEND_REFUSALS } from './refusals.ts'
+import { COMMIT_NOT_TAKEN, mayRefuseMessages, refusesJoin } from './refusals.ts'
 import { createSeenCiphertexts } from './seen-ciphertexts.ts'
 import { SerialQueue } from './serial-queue.ts'
 import type { ClientStores } from './stores.ts'
@@ -335,10 +335,11 @@ export function createEngine(options: EngineOptions): Engine {
     // Unlinked, its approvals are worth nothing: without them it may ask to be linked again.
     if (code === 'unlinked') await forgetLinks()
     // A device request's refusal is its own; one that may also be a message's goes on below.
-    if (!fatal && devices.refused(frame) && !SEND_REFUSALS.has(code)) return
+    const messages = mayRefuseMessages(frame)
+    if (!fatal && devices.refused(frame) && !messages) return
     if (COMMIT_NOT_TAKEN.has(code)) membership.commitRefused()
     const refusal = `the server refused it: ${message}`
-    const failed = SEND_REFUSALS.has(code) ? outbox.refused(refusal) : []
+    const failed = messages ? outbox.refused(refusal) : []
     if (code === 'rejoin_limited') {
       membership.rejoinLimited(() => void queue.run(() => membership.askToJoin()))
     }

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'bun:test'
-import { ERROR_CODES, type ErrorCode } from '../protocol/frames.ts'
-import { refusalRemedy, refusesJoin } from './refusals.ts'
+import { ERROR_CODES, type ErrorCode, errorFrame } from '../protocol/frames.ts'
+import { mayRefuseMessages, refusalRemedy, refusesJoin } from './refusals.ts'
 
 describe('refusalRemedy', () => {
   test('asks for the secret again after a wrong one, and for another name after a bad name', () => {
@@ -32,5 +32,20 @@ describe('refusalRemedy', () => {
       'name_taken',
     ])
     expect(refusalRemedy('auth_failed')).toBe('give_up')
+  })
+})
+
+describe('mayRefuseMessages', () => {
+  test('takes a refusal about a message, or about no frame named, as one that may be a message’s', () => {
+    for (const code of ['rate_limited', 'unavailable', 'not_in_group'] as const) {
+      expect(mayRefuseMessages(errorFrame(code, 'no', false))).toBe(true)
+      expect(mayRefuseMessages(errorFrame(code, 'no', false, 'app'))).toBe(true)
+    }
+  })
+
+  test('leaves messages on their way alone when the refusal is about another frame', () => {
+    expect(mayRefuseMessages(errorFrame('rate_limited', 'slow down', false, 'devices'))).toBe(false)
+    expect(mayRefuseMessages(errorFrame('unavailable', 'try again', false, 'unlink'))).toBe(false)
+    expect(mayRefuseMessages(errorFrame('name_taken', 'taken', false))).toBe(false)
   })
 })

@@ -1,6 +1,6 @@
 // What a server refusal asks of the user, decided once for the engine and both views: answer with
 // the room secret, choose another name, or give up on this join. Pure; knows nothing of views.
-import type { ErrorCode } from '../protocol/frames.ts'
+import type { ErrorCode, ErrorFrame } from '../protocol/frames.ts'
 
 export type RefusalRemedy = 'ask_secret' | 'ask_name' | 'give_up'
 
@@ -43,10 +43,19 @@ export const COMMIT_NOT_TAKEN: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
  * which one, so every message still on the wire is reported failed until the log shows it.
  * (`not_ready` is not one: what is sent before `ready` is sent again after `resumed`.)
  */
-export const SEND_REFUSALS: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+const SEND_REFUSALS: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'not_in_group',
   'rate_limited',
   'unavailable',
   'frame_too_large',
   'bad_frame',
 ])
+
+/**
+ * Whether an error may be the refusal of a message on the wire (see SEND_REFUSALS). One the
+ * server says is about another frame (a device listing refused for rate) is not: it must not fail
+ * messages that are on their way.
+ */
+export function mayRefuseMessages(frame: ErrorFrame): boolean {
+  return SEND_REFUSALS.has(frame.code) && (frame.about === undefined || frame.about === 'app')
+}
