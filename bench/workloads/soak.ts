@@ -14,8 +14,11 @@ import { measured, settle } from '../measure.ts'
 import { type CpuShare, fmt, type Latency, latencyOf, table } from '../report.ts'
 import { expectReply, joinMembers, log, type Processes, type Rig, type Workload } from '../rig.ts'
 
-/** The target: the longest the server's event loop may be late during the soak. */
-export const SOAK_STALL_TARGET_MS = 20
+/**
+ * The target: the longest the server's event loop may be late during the soak. lag.ts accounts
+ * each stall over it, which is what tells the machine's from the server's own.
+ */
+export const SOAK_STALL_TARGET_MS = ACCOUNTED_STALL_MS
 /** Joins (and as many leaves) a second while messages flow; each stays a second. */
 const CHURN = { poolSize: 40, perSecond: 10, holdMs: 1000 } as const
 const MINUTE_MS = 60_000
@@ -197,9 +200,13 @@ function serversOwn(minute: SoakMinute): AccountedStall[] {
  * the minute's longest then stands.
  */
 function longestOwn(minute: SoakMinute): number {
-  const over = minute.cpu.serverStallsOver[STALL_BOUNDS_MS.indexOf(ACCOUNTED_STALL_MS)] ?? 0
-  if (over > minute.cpu.serverStalls.length) return minute.cpu.serverStallMs
+  if (stallsOverTarget(minute) > minute.cpu.serverStalls.length) return minute.cpu.serverStallMs
   return Math.max(0, ...serversOwn(minute).map((stall) => stall.lateMs))
+}
+
+/** How many of the minute's server stalls were over the target, accounted or not. */
+function stallsOverTarget(minute: SoakMinute): number {
+  return minute.cpu.serverStallsOver[STALL_BOUNDS_MS.indexOf(ACCOUNTED_STALL_MS)] ?? 0
 }
 
 /** The soak's longest server stall, and the minute it happened in. */
@@ -224,7 +231,7 @@ function soakReport(rig: Rig, s: Soak) {
     fmt(minute.cpu.otherPct),
     ...STALL_BOUNDS_MS.map((_, index) => fmt(minute.cpu.serverStallsOver[index] ?? 0)),
     fmt(minute.cpu.serverStallMs),
-    `${fmt(minute.cpu.serverStalls.length - serversOwn(minute).length)} of ${fmt(minute.cpu.serverStallsOver[STALL_BOUNDS_MS.indexOf(ACCOUNTED_STALL_MS)] ?? 0)}`,
+    `${fmt(minute.cpu.serverStalls.length - serversOwn(minute).length)} of ${fmt(stallsOverTarget(minute))}`,
     fmt(minute.canary.over[1] ?? 0),
     fmt(minute.canary.maxMs),
     sameMoment(minute) ? 'yes' : 'no',
