@@ -199,6 +199,7 @@ export function createEngine(options: EngineOptions): Engine {
     trust,
     group: () => membership.group,
     replaceGroup: (group) => membership.replaceGroup(group),
+    saveGroup: () => membership.save(),
     send,
     connected: () => connection.open,
     report: (event) => hub.emit(event),

@@ -47,6 +47,10 @@ async function outboxInGroup() {
   let group: ClientState | undefined = alice.state
   let kept: ClientState | undefined
   const sent: string[] = []
+  /** What the device holds, and whether its next save fails. */
+  const device: { saved?: ClientState; failing: boolean } = { failing: false }
+  /** For each ciphertext sent: whether the group state it left was on the device by then. */
+  const savedFirst: boolean[] = []
   const deliveries: DeliveryEvent[] = []
   const link = { open: true }
   const trust = createTrustBook(createMemoryStores().trust)
@@ -61,8 +65,15 @@ async function outboxInGroup() {
     replaceGroup: (next) => {
       group = next
     },
+    async saveGroup() {
+      await Promise.resolve()
+      if (device.failing) throw new Error('the disk is full')
+      device.saved = group
+    },
     send: (frame: ClientFrame) => {
-      if (frame.type === 'app' && link.open) sent.push(frame.ciphertext)
+      if (frame.type !== 'app') return
+      savedFirst.push(device.saved === group)
+      if (link.open) sent.push(frame.ciphertext)
     },
     connected: () => link.open,
     report: (event) => deliveries.push(event),
@@ -73,6 +84,8 @@ async function outboxInGroup() {
   return {
     outbox,
     sent,
+    device,
+    savedFirst,
     deliveries,
     states,
     link,
@@ -281,6 +294,21 @@ describe('Outbox', () => {
     expect(outbox.takeOwn(sent[0] as string)).toMatchObject({ sent: { state: 'sent' } })
     expect(states()).toEqual(['late:pending', 'late:failed'])
     expect(outbox.unacknowledged).toBe(0)
+  })
+
+  test('keeps each ratchet step on the device before its ciphertext leaves, or sends nothing', async () => {
+    const { outbox, sent, device, savedFirst, states, deliveries } = await outboxInGroup()
+    await Promise.all(['one', 'two', 'three'].map((id) => outbox.send(text(id))))
+    expect(savedFirst).toEqual([true, true, true])
+    device.failing = true
+    await expect(outbox.send(text('four'))).rejects.toMatchObject({ code: 'send_failed' })
+    expect(sent).toHaveLength(3)
+    expect(states().slice(-2)).toEqual(['four:pending', 'four:failed'])
+    expect(deliveries.at(-1)?.reason).toBe('it could not be saved on this device: the disk is full')
+    device.failing = false
+    await outbox.retry('four')
+    expect(sent).toHaveLength(4)
+    expect(savedFirst.at(-1)).toBe(true)
   })
 
   test('a message that cannot be encrypted fails with the reason, and goes once retried', async () => {

@@ -52,6 +52,9 @@ function contentOf(payload: Payload): OutgoingContent {
   return { kind: 'file', name, size, truncated, sha256, bytes }
 }
 
+/** The ratchet moved but the device did not keep it: the ciphertext must not leave. */
+class NotSaved extends Error {}
+
 interface Outgoing {
   readonly payload: Payload
   readonly at: number
@@ -70,6 +73,8 @@ export interface OutboxOptions {
   readonly trust: TrustBook
   group(): ClientState | undefined
   replaceGroup(group: ClientState): void
+  /** Writes the group state as it is now to the device, resolving once it is there. */
+  saveGroup(): Promise<void>
   send(frame: ClientFrame): void
   /** Whether a frame sent now reaches the server (else it waits for `resend`). */
   connected(): boolean
@@ -247,7 +252,10 @@ export class Outbox {
     })
     const reported = sent.catch((error: unknown) => {
       const reason = (error as Error).message
-      this.fail(outgoing, `it could not be encrypted: ${reason}`)
+      this.fail(
+        outgoing,
+        error instanceof NotSaved ? reason : `it could not be encrypted: ${reason}`,
+      )
       throw new ChatError('send_failed', reason)
     })
     this.outbound = reported.catch(() => {})
@@ -278,6 +286,15 @@ export class Outbox {
     if (!group) throw new ChatError('not_in_group', 'not in the group')
     const encrypted = await encryptMessage(group, plaintext)
     this.options.replaceGroup(encrypted.state)
+    // The ratchet's step is on the device before the ciphertext leaves it. Saved later, a crash
+    // in between left the generation unused there: the next message after the restart took the
+    // same key (only MLS's random 4-byte reuse guard kept the nonces apart), and a receiver that
+    // read either could never read the other.
+    try {
+      await this.options.saveGroup()
+    } catch (error) {
+      throw new NotSaved(`it could not be saved on this device: ${(error as Error).message}`)
+    }
     const ciphertext = encodeBase64url(encrypted.ciphertext)
     outgoing.made = { ciphertext, groupId: groupIdOf(group), epoch: epochOf(group) }
     this.byCiphertext.set(ciphertext, outgoing)
