@@ -30,7 +30,7 @@ import { Membership } from './membership.ts'
 import { readMessage } from './message-reader.ts'
 import { type ClientState, epochAuthenticator, epochOf } from './mls.ts'
 import { OnlineRoster } from './online-roster.ts'
-import { Outbox } from './outbox.ts'
+import { Outbox, type OutboxKeeper } from './outbox.ts'
 import type { Self } from './person-keys.ts'
 import { COMMIT_NOT_TAKEN, mayRefuseMessages, refusesJoin } from './refusals.ts'
 import { createSeenCiphertexts } from './seen-ciphertexts.ts'
@@ -114,12 +114,22 @@ export function createEngine(options: EngineOptions): Engine {
     })
     return loadingIdentity
   }
+  const historyOwner = async () => ({ name, identityKey: (await loadIdentity()).publicKeyText })
+  const historyLimits = options.history ?? DEFAULT_HISTORY_LIMITS
   const history = createHistory({
     store: stores.history,
-    owner: async () => ({ name, identityKey: (await loadIdentity()).publicKeyText }),
-    limits: options.history ?? DEFAULT_HISTORY_LIMITS,
+    owner: historyOwner,
+    limits: historyLimits,
     now: () => clock.now(),
   })
+  // Beside the history, sealed the same way; a device told to keep no history keeps none of it.
+  const keeper: OutboxKeeper | undefined =
+    historyLimits.maxMessages > 0
+      ? {
+          load: async () => stores.history.loadOutgoing(await historyOwner()),
+          save: async (records) => stores.history.keepOutgoing(await historyOwner(), records),
+        }
+      : undefined
 
   /** Loaded before the first frame is sent (in `prepare`), so every later use finds it. */
   function ownIdentity(): IdentityKeyPair {
@@ -136,6 +146,7 @@ export function createEngine(options: EngineOptions): Engine {
     async prepare() {
       await loadIdentity()
       await membership.load()
+      await outbox.restore()
     },
     hello: () => ({
       type: 'hello',
@@ -204,6 +215,7 @@ export function createEngine(options: EngineOptions): Engine {
     connected: () => connection.open,
     report: (event) => hub.emit(event),
     ownCommitSettled: () => membership.ownCommitSettled(),
+    keeper,
   })
   const messageContext = {
     name,

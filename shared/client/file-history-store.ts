@@ -1,16 +1,18 @@
 // The history store on disk, for Bun and Node: one 0600 file per owner beside the identity, one
 // sealed block per line (base64url of nonce ‖ ciphertext): a record per append as messages are
 // shown, blocks of many when the file is rewritten whole (to prune, or to gather appended lines).
-// The 32-byte key sits in its own 0600 file in the same directory. Knows nothing of sockets, MLS
-// or what the records mean.
+// The 32-byte key sits in its own 0600 file in the same directory; own messages still on their way
+// are one sealed line in a file of their own. Knows nothing of sockets, MLS or what records mean.
 import { appendFile, chmod, link, readFile, rm } from 'node:fs/promises'
 import path from 'node:path'
 import * as v from 'valibot'
 import { BASE64URL_PATTERN, decodeBase64url, encodeBase64url } from '../protocol/base64url.ts'
 import {
   createHistorySeal,
+  createOutgoingSeal,
   type HistorySeal,
   importHistoryKey,
+  type OutgoingSeal,
   ownerId,
   worthCompacting,
 } from './history-seal.ts'
@@ -80,6 +82,26 @@ export function createFileHistoryStore(dir: string): HistoryStore {
         writeTextAtomic(file, await sealedLines(seal, records)),
       ),
     clear: (owner) => withFile(owner, (file) => rm(file, { force: true })),
+    // One line, the whole list sealed, rewritten whole (atomically) at each change; none: no file.
+    loadOutgoing: (owner) =>
+      withOutgoing(owner, async (file, seal) => {
+        const line = (await readOrEmpty(file)).trim()
+        if (!BASE64URL_PATTERN.test(line)) return []
+        return (await seal.open(decodeBase64url(line))) ?? []
+      }),
+    keepOutgoing: (owner, records) =>
+      withOutgoing(owner, async (file, seal) => {
+        if (records.length === 0) return rm(file, { force: true })
+        await writeTextAtomic(file, `${encodeBase64url(await seal.seal(records))}\n`)
+      }),
+  }
+
+  function withOutgoing<T>(
+    owner: HistoryOwner,
+    task: (file: string, seal: OutgoingSeal) => Promise<T>,
+  ): Promise<T> {
+    const file = path.join(dir, `outgoing-${ownerId(owner)}.sealed`)
+    return serialize(file, async () => task(file, createOutgoingSeal(await deviceKey(), owner)))
   }
 }
 

@@ -2,11 +2,18 @@
 // fresh random nonce, bound to its owner (name and identity key) as associated data, so a block
 // cannot be moved to another owner's history unnoticed. An append seals one record; a rewrite
 // seals blocks of many, so that opening 10,000 kept messages takes tens of decryptions, not
-// 10,000 (about 65 µs each in Chromium). Knows nothing of files or IndexedDB.
+// 10,000 (about 65 µs each in Chromium). Own messages still on their way are sealed the same way,
+// under another label. Knows nothing of files or IndexedDB.
 import { sha256 } from '@noble/hashes/sha2.js'
 import * as v from 'valibot'
 import { nameKey } from '../protocol/names.ts'
-import { type HistoryOwner, type HistoryRecord, HistoryRecordSchema } from './stores.ts'
+import {
+  type HistoryOwner,
+  type HistoryRecord,
+  HistoryRecordSchema,
+  type OutgoingRecord,
+  OutgoingRecordSchema,
+} from './stores.ts'
 
 const NONCE_BYTES = 12
 /** A block closes at this many records or this much JSON, whichever comes first. */
@@ -72,42 +79,80 @@ function blocksOf(records: readonly HistoryRecord[]): string[] {
 export function createHistorySeal(key: CryptoKey, owner: HistoryOwner): HistorySeal {
   const additionalData = ownerLabel(owner)
   return {
-    seal(records) {
-      return Promise.all(
-        blocksOf(records).map(async (block) => {
-          const iv = crypto.getRandomValues(new Uint8Array(NONCE_BYTES))
-          const sealed = await crypto.subtle.encrypt(
-            { name: 'AES-GCM', iv, additionalData },
-            key,
-            encoder.encode(block),
-          )
-          const out = new Uint8Array(NONCE_BYTES + sealed.byteLength)
-          out.set(iv)
-          out.set(new Uint8Array(sealed), NONCE_BYTES)
-          return out
-        }),
-      )
-    },
-    async open(sealed) {
-      if (sealed.length <= NONCE_BYTES) return undefined
-      let plaintext: ArrayBuffer
-      try {
-        plaintext = await crypto.subtle.decrypt(
-          { name: 'AES-GCM', iv: sealed.slice(0, NONCE_BYTES), additionalData },
-          key,
-          sealed.slice(NONCE_BYTES),
-        )
-      } catch {
-        return undefined
-      }
-      let json: unknown
-      try {
-        json = JSON.parse(decoder.decode(plaintext))
-      } catch {
-        return undefined
-      }
-      const result = v.safeParse(BlockSchema, json)
-      return result.success ? result.output : undefined
-    },
+    seal: (records) =>
+      Promise.all(
+        blocksOf(records).map((block) => sealBytes(key, additionalData, encoder.encode(block))),
+      ),
+    open: async (sealed) => openJson(key, additionalData, sealed, BlockSchema),
   }
+}
+
+/** Own messages still on their way (stores.ts), sealed as one block under the same device key. */
+export interface OutgoingSeal {
+  seal(records: readonly OutgoingRecord[]): Promise<Uint8Array<ArrayBuffer>>
+  open(sealed: Uint8Array): Promise<OutgoingRecord[] | undefined>
+}
+
+export function createOutgoingSeal(key: CryptoKey, owner: HistoryOwner): OutgoingSeal {
+  // Another label than history's: a block of one can never be opened as the other.
+  const additionalData = encoder.encode(
+    `chatbox outgoing v1\n${nameKey(owner.name)}\n${owner.identityKey}`,
+  )
+  return {
+    seal: (records) =>
+      sealBytes(
+        key,
+        additionalData,
+        encoder.encode(JSON.stringify(v.parse(OutgoingSchema, records))),
+      ),
+    open: (sealed) => openJson(key, additionalData, sealed, OutgoingSchema),
+  }
+}
+
+const OutgoingSchema = v.array(OutgoingRecordSchema)
+
+/** nonce ‖ AES-GCM ciphertext ‖ tag, with a fresh random nonce. */
+async function sealBytes(
+  key: CryptoKey,
+  additionalData: Uint8Array<ArrayBuffer>,
+  plaintext: Uint8Array<ArrayBuffer>,
+): Promise<Uint8Array<ArrayBuffer>> {
+  const iv = crypto.getRandomValues(new Uint8Array(NONCE_BYTES))
+  const sealed = await crypto.subtle.encrypt(
+    { name: 'AES-GCM', iv, additionalData },
+    key,
+    plaintext,
+  )
+  const out = new Uint8Array(NONCE_BYTES + sealed.byteLength)
+  out.set(iv)
+  out.set(new Uint8Array(sealed), NONCE_BYTES)
+  return out
+}
+
+/** What `sealBytes` sealed, as JSON of `schema`; undefined for anything else, or not whole. */
+async function openJson<T extends v.GenericSchema>(
+  key: CryptoKey,
+  additionalData: Uint8Array<ArrayBuffer>,
+  sealed: Uint8Array,
+  schema: T,
+): Promise<v.InferOutput<T> | undefined> {
+  if (sealed.length <= NONCE_BYTES) return undefined
+  let plaintext: ArrayBuffer
+  try {
+    plaintext = await crypto.subtle.decrypt(
+      { name: 'AES-GCM', iv: sealed.slice(0, NONCE_BYTES), additionalData },
+      key,
+      sealed.slice(NONCE_BYTES),
+    )
+  } catch {
+    return undefined
+  }
+  let json: unknown
+  try {
+    json = JSON.parse(decoder.decode(plaintext))
+  } catch {
+    return undefined
+  }
+  const result = v.safeParse(schema, json)
+  return result.success ? result.output : undefined
 }

@@ -134,6 +134,8 @@ describe('history', () => {
       append: () => Promise.reject(new Error('disk on fire')),
       replace: () => Promise.reject(new Error('disk on fire')),
       clear: () => Promise.reject(new Error('disk on fire')),
+      loadOutgoing: () => Promise.reject(new Error('disk on fire')),
+      keepOutgoing: () => Promise.reject(new Error('disk on fire')),
     }
     const session = open(broken, 10 * DAY)
     expect(await session.history.earlier()).toEqual([])

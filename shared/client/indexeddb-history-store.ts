@@ -1,9 +1,11 @@
 // The history store in the browser's IndexedDB: records sealed in blocks (history-seal.ts) under a
 // device key that WebCrypto made non-extractable and IndexedDB keeps as a CryptoKey object, so
 // neither the page's own script nor anyone reading the profile's files gets its bytes. Rows sit in
-// one object store in append order, keyed under an owner id that names nobody. No sockets or MLS.
+// one object store in append order, keyed under an owner id that names nobody; own messages still
+// on their way are one sealed row beside them. No sockets or MLS.
 import {
   createHistorySeal,
+  createOutgoingSeal,
   generateHistoryKey,
   type HistorySeal,
   ownerId,
@@ -87,8 +89,32 @@ export function createIndexedDbHistoryStore(db: IDBDatabase): HistoryStore {
     replace: (owner, records) =>
       queued(owner, async (seal, id) => rewrite(db, id, await seal.seal(records))),
     clear: (owner) => queued(owner, (_seal, id) => rewrite(db, id, [])),
+    loadOutgoing: (owner) =>
+      queued(owner, async (_seal, id) => {
+        const row = await transact(db, 'readonly', (history) => {
+          const request = history.get(outgoingRow(id))
+          return () => request.result as unknown
+        })
+        if (!(row instanceof Uint8Array)) return []
+        return (await createOutgoingSeal(await deviceKey(), owner).open(row)) ?? []
+      }),
+    keepOutgoing: (owner, records) =>
+      queued(owner, async (_seal, id) => {
+        const sealed =
+          records.length === 0
+            ? undefined
+            : await createOutgoingSeal(await deviceKey(), owner).seal(records)
+        await transact(db, 'readwrite', (history) => {
+          if (sealed) history.put(sealed, outgoingRow(id))
+          else history.delete(outgoingRow(id))
+          return () => undefined
+        })
+      }),
   }
 }
+
+/** Own messages on their way: one row just before the owner's history rows, out of their range. */
+const outgoingRow = (id: string) => [id, -1]
 
 async function openRow(seal: HistorySeal, row: unknown): Promise<HistoryRecord[] | undefined> {
   return row instanceof Uint8Array ? seal.open(row) : undefined

@@ -9,6 +9,7 @@ import type {
   HistoryRecord,
   HistoryStore,
   IdentityStore,
+  OutgoingRecord,
   StoredIdentity,
   TrustRecord,
   TrustStore,
@@ -72,6 +73,7 @@ function createMemoryGroupStore(): GroupStateStore {
 
 function createMemoryHistoryStore(): HistoryStore {
   const byOwner = new Map<string, HistoryRecord[]>()
+  const outgoing = new Map<string, OutgoingRecord[]>()
   return {
     async load(owner) {
       return structuredClone(byOwner.get(ownerId(owner)) ?? [])
@@ -87,6 +89,12 @@ function createMemoryHistoryStore(): HistoryStore {
     },
     async clear(owner) {
       byOwner.delete(ownerId(owner))
+    },
+    async loadOutgoing(owner) {
+      return structuredClone(outgoing.get(ownerId(owner)) ?? [])
+    },
+    async keepOutgoing(owner, records) {
+      outgoing.set(ownerId(owner), structuredClone([...records]))
     },
   }
 }

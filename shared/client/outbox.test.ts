@@ -6,9 +6,11 @@ import type { Clock } from './clock.ts'
 import type { DeliveryEvent } from './events.ts'
 import { createMemoryStores } from './memory-stores.ts'
 import { type ClientState, decryptMessage } from './mls.ts'
-import { Outbox } from './outbox.ts'
+import { Outbox, type OutboxOptions } from './outbox.ts'
+import { recordOf } from './outgoing-message.ts'
 import { decodePayload } from './payload.ts'
 import { SerialQueue } from './serial-queue.ts'
+import type { OutgoingRecord } from './stores.ts'
 import { createTrustBook } from './trust-book.ts'
 
 /** A clock whose time moves only when the test says; sleeps end when their time is reached. */
@@ -48,7 +50,12 @@ async function outboxInGroup() {
   let kept: ClientState | undefined
   const sent: string[] = []
   /** What the device holds, and whether its next save fails. */
-  const device: { saved?: ClientState; failing: boolean } = { failing: false }
+  const device: { saved?: ClientState; failing: boolean; records: OutgoingRecord[] } = {
+    failing: false,
+    records: [],
+  }
+  /** For each ciphertext sent: whether the device kept it as on its way by then. */
+  const keptFirst: boolean[] = []
   /** For each ciphertext sent: whether the group state it left was on the device by then. */
   const savedFirst: boolean[] = []
   const deliveries: DeliveryEvent[] = []
@@ -57,7 +64,7 @@ async function outboxInGroup() {
   const time = manualClock()
   /** Our own commit in flight, as membership.ts holds it. */
   const commit: { inFlight?: PromiseWithResolvers<void> } = {}
-  const outbox = new Outbox({
+  const options: OutboxOptions = {
     clock: time.clock,
     queue: new SerialQueue(),
     trust,
@@ -73,19 +80,32 @@ async function outboxInGroup() {
     send: (frame: ClientFrame) => {
       if (frame.type !== 'app') return
       savedFirst.push(device.saved === group)
+      keptFirst.push(device.records.some((record) => record.made?.ciphertext === frame.ciphertext))
       if (link.open) sent.push(frame.ciphertext)
     },
     connected: () => link.open,
     report: (event) => deliveries.push(event),
     ownCommitSettled: () => commit.inFlight?.promise,
-  })
+    // Kept only once `restore` ran, as the engine runs it before connecting.
+    keeper: {
+      load: async () => structuredClone(device.records),
+      async save(records) {
+        await Promise.resolve()
+        device.records = structuredClone([...records])
+      },
+    },
+  }
+  const outbox = new Outbox(options)
   /** Each report as `id:state`, in order. */
   const states = () => deliveries.map((event) => `${event.id}:${event.state}`)
   return {
     outbox,
+    /** Another session of this device: a new outbox over the same group, wire and store. */
+    restarted: () => new Outbox(options),
     sent,
     device,
     savedFirst,
+    keptFirst,
     deliveries,
     states,
     link,
@@ -309,6 +329,61 @@ describe('Outbox', () => {
     await outbox.retry('four')
     expect(sent).toHaveLength(4)
     expect(savedFirst.at(-1)).toBe(true)
+  })
+
+  test('keeps what is on its way on the device, its ciphertext before it leaves, until the log shows it', async () => {
+    const { outbox, sent, device, keptFirst } = await outboxInGroup()
+    await outbox.restore()
+    await outbox.send(text('one'))
+    expect(keptFirst).toEqual([true])
+    expect(device.records).toMatchObject([
+      { id: 'one', state: 'pending', made: { ciphertext: sent[0] } },
+    ])
+    outbox.takeOwn(sent[0] as string)
+    await until(() => device.records.length === 0)
+  })
+
+  test('takes back what a session before kept: shown first, sent as it was, or encrypted once the log is read', async () => {
+    const { outbox, restarted, sent, device, link, deliveries } = await outboxInGroup()
+    await outbox.restore()
+    link.open = false
+    await outbox.send(text('encrypted'))
+    const made = device.records[0]?.made?.ciphertext
+    // As a crash can leave them: one never encrypted, one the server had refused.
+    const left = [
+      ...device.records,
+      recordOf({ payload: text('plain'), at: 5, state: 'pending', onWire: false }),
+      recordOf({ payload: text('refused'), at: 6, state: 'failed', reason: 'no', onWire: false }),
+    ]
+    device.records = left
+    deliveries.length = 0
+    link.open = true
+
+    const later = restarted()
+    await later.restore()
+    const shown = () => deliveries.map((event) => `${event.id}:${event.state}`)
+    expect(shown()).toEqual(['encrypted:pending', 'plain:pending', 'refused:failed'])
+    const sending = later.send(text('new'))
+    // The log is read first (the engine replays it on connecting): nothing goes meanwhile.
+    later.catchUp()
+    await settle()
+    expect(sent).toEqual([])
+    // It shows the encrypted one: sent, and never sent again.
+    expect(later.takeOwn(made as string)).toMatchObject({
+      kind: 'first',
+      payload: text('encrypted'),
+    })
+    later.caughtUp()
+    later.resend()
+    await sending
+    await until(() => sent.length === 2)
+    const payloads = await Promise.all(sent.map((ciphertext) => later.takeOwn(ciphertext)))
+    expect(payloads.map((echo) => echo?.kind === 'first' && echo.payload.id)).toEqual([
+      'plain',
+      'new',
+    ])
+    expect(later.unacknowledged).toBe(1)
+    await until(() => device.records.map((record) => record.id).join() === 'refused')
   })
 
   test('a message that cannot be encrypted fails with the reason, and goes once retried', async () => {

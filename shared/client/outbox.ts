@@ -1,17 +1,19 @@
 // Own messages on their way: encrypted in the order they were sent, paced under the server's rate,
 // kept until the log shows them (which is their acknowledgement), and sent again after a dropped
-// connection. Each is reported as pending at once, then sent, or failed until retried. No sockets
-// here; it hands frames to `send` and events to `report`.
+// connection. Each is reported as pending at once, then sent, or failed until retried. What is on
+// its way is also kept on the device (`keeper`), so a reload or a restart neither loses it nor sends
+// it twice. No sockets or storage here; it hands frames to `send` and events to `report`.
 import { encodeBase64url } from '../protocol/base64url.ts'
 import type { ClientFrame, ServerLimits } from '../protocol/frames.ts'
-import { createLimits, SMALL_FRAME_BYTES } from '../protocol/limits.ts'
-import { createTokenBucket, type TokenBucket } from '../protocol/token-bucket.ts'
 import { ChatError } from './chat-error.ts'
 import type { Clock } from './clock.ts'
-import type { DeliveryEvent, OutgoingContent } from './events.ts'
+import type { DeliveryEvent } from './events.ts'
 import { type ClientState, encryptMessage, epochOf, groupIdOf, RETAINED_EPOCHS } from './mls.ts'
+import { deliveryEventOf, type Outgoing, outgoingOf, recordOf } from './outgoing-message.ts'
 import { encodePayload, type Payload } from './payload.ts'
+import { SendPacer } from './send-pacer.ts'
 import type { SerialQueue } from './serial-queue.ts'
+import type { OutgoingRecord } from './stores.ts'
 import type { TrustBook } from './trust-book.ts'
 
 export interface SentMessage {
@@ -24,8 +26,6 @@ export type OwnEcho =
   /** A message retried after a refusal that was logged after all, twice: show it once. */
   | { readonly kind: 'again' }
 
-/** The server's rates before it says what it accepts (its defaults). */
-const DEFAULTS = createLimits()
 /**
  * The longest a message waits for our own commit in flight: past three of the server's default
  * commit timeouts it has surely been answered or given up on, and waiting longer would only hold
@@ -33,37 +33,13 @@ const DEFAULTS = createLimits()
  */
 const OWN_COMMIT_WAIT_MS = 15_000
 
-/** Stay well under the server's bucket, so no message is ever refused for rate. */
-function pacingFor(rate: ServerLimits['rate']): ServerLimits['rate'] {
-  return { perSecond: rate.perSecond * 0.75, burst: Math.max(1, Math.floor((rate.burst * 2) / 3)) }
-}
-
-/** MLS framing, padding and the binary frame's tag around a payload, in bytes, generously. */
-const ENVELOPE_BYTES = 512
-
-/** The length of the binary `app` frame a payload becomes: the ciphertext raw, and the rest. */
-function frameBytesOf(plaintext: Uint8Array): number {
-  return plaintext.length + ENVELOPE_BYTES
-}
-
-function contentOf(payload: Payload): OutgoingContent {
-  if (payload.kind === 'text') return { kind: 'text', text: payload.text }
-  const { name, size, truncated, sha256, bytes } = payload
-  return { kind: 'file', name, size, truncated, sha256, bytes }
-}
-
 /** The ratchet moved but the device did not keep it: the ciphertext must not leave. */
 class NotSaved extends Error {}
 
-interface Outgoing {
-  readonly payload: Payload
-  readonly at: number
-  state: DeliveryEvent['state']
-  /** The latest ciphertext, and the group state it was made in. */
-  made?: { readonly ciphertext: string; readonly groupId: string; readonly epoch: number }
-  /** Sent on the connection open now: a refusal on it may be this message's. */
-  onWire: boolean
-  reason?: string
+/** Where the messages on their way are kept between sessions (the history store, sealed). */
+export interface OutboxKeeper {
+  load(): Promise<OutgoingRecord[]>
+  save(records: readonly OutgoingRecord[]): Promise<void>
 }
 
 export interface OutboxOptions {
@@ -81,6 +57,8 @@ export interface OutboxOptions {
   report(event: DeliveryEvent): void
   /** Resolves once our own commit in flight is merged or given up; undefined with none. */
   ownCommitSettled(): Promise<void> | undefined
+  /** Keeps what is on its way on the device; without one, nothing outlives the session. */
+  readonly keeper?: OutboxKeeper
 }
 
 export class Outbox {
@@ -89,16 +67,16 @@ export class Outbox {
   /** Every ciphertext made and not yet seen in the log: MLS cannot decrypt our own. */
   private readonly byCiphertext = new Map<string, Outgoing>()
   private outbound: Promise<unknown> = Promise.resolve()
-  private bucket: TokenBucket
-  /** The server's byte budget for large frames (files), paced under as the frame rate is. */
-  private byteBucket: TokenBucket
+  private readonly pacer: SendPacer
   /** Between `resume` and `resumed`: the log is being replayed, so new sends wait. */
   private catchingUp: PromiseWithResolvers<void> | undefined
   private readonly whenSettled = new Set<() => void>()
+  /** Writes of what is on its way, one after another; none before `restore` has read it back. */
+  private keeping: Promise<void> | undefined
+  private restoring: Promise<void> | undefined
 
   constructor(private readonly options: OutboxOptions) {
-    this.bucket = createTokenBucket(pacingFor(DEFAULTS.rate), options.clock.now)
-    this.byteBucket = createTokenBucket(pacingFor(DEFAULTS.bytes), options.clock.now)
+    this.pacer = new SendPacer(options.clock)
   }
 
   /** Own messages not yet seen in the log, failed ones included. */
@@ -108,8 +86,7 @@ export class Outbox {
 
   /** The server said what rate it accepts: pace under that from now on. */
   adopt(limits: ServerLimits): void {
-    this.bucket = createTokenBucket(pacingFor(limits.rate), this.options.clock.now)
-    this.byteBucket = createTokenBucket(pacingFor(limits.bytes), this.options.clock.now)
+    this.pacer.adopt(limits)
   }
 
   /**
@@ -128,7 +105,44 @@ export class Outbox {
     }
     this.waiting.set(payload.id, outgoing)
     this.report(outgoing)
+    void this.keep()
     return this.dispatch(outgoing)
+  }
+
+  /**
+   * Takes back what an earlier session kept on its way, once, before this one sends: each is
+   * reported as it was (pending or failed), ahead of anything sent since. Those it had encrypted
+   * count as sent when the log shows their ciphertext and are otherwise sent again as they were
+   * (`resend`); the others are encrypted once the log is read.
+   */
+  restore(): Promise<void> {
+    this.restoring ??= this.takeBack()
+    return this.restoring
+  }
+
+  private async takeBack(): Promise<void> {
+    const records = (await this.options.keeper?.load().catch(() => [])) ?? []
+    const newer = [...this.waiting.entries()]
+    this.waiting.clear()
+    for (const record of records) {
+      const outgoing = outgoingOf(record)
+      if (!outgoing || newer.some(([id]) => id === record.id)) continue
+      this.waiting.set(outgoing.payload.id, outgoing)
+      if (outgoing.made) this.byCiphertext.set(outgoing.made.ciphertext, outgoing)
+      this.report(outgoing)
+    }
+    for (const [id, outgoing] of newer) this.waiting.set(id, outgoing)
+    this.keeping = Promise.resolve()
+    await this.keep()
+    // Those never encrypted go first, once the log is read: in the group as it is by then.
+    const unencrypted = records.flatMap((record) => {
+      const outgoing = this.waiting.get(record.id)
+      return outgoing?.state === 'pending' && !outgoing.made ? [outgoing] : []
+    })
+    if (unencrypted.length === 0) return
+    this.catchUp()
+    // Failures are reported as `failed` events; nobody awaits these.
+    for (const outgoing of unencrypted) this.dispatch(outgoing).catch(() => {})
   }
 
   /** Sends a failed message again, encrypted anew: pending once more, with the same id. */
@@ -142,6 +156,7 @@ export class Outbox {
     outgoing.state = 'pending'
     outgoing.reason = undefined
     this.report(outgoing)
+    void this.keep()
     return this.dispatch(outgoing)
   }
 
@@ -154,8 +169,9 @@ export class Outbox {
     outgoing.state = 'sent'
     outgoing.reason = undefined
     this.waiting.delete(outgoing.payload.id)
+    void this.keep()
     this.checkSettled()
-    return { kind: 'first', payload: outgoing.payload, sent: this.eventOf(outgoing) }
+    return { kind: 'first', payload: outgoing.payload, sent: deliveryEventOf(outgoing) }
   }
 
   /**
@@ -210,7 +226,8 @@ export class Outbox {
 
   /** The log is being replayed after a reconnect: new messages wait for it. */
   catchUp(): void {
-    this.catchingUp = Promise.withResolvers<void>()
+    // One not over yet stays: what waits on it waits for this replay's end as well.
+    this.catchingUp ??= Promise.withResolvers<void>()
   }
 
   /** The replay is over (or the connection is gone): what waited may go. */
@@ -233,10 +250,12 @@ export class Outbox {
     const { id } = outgoing.payload
     // Encrypt in call order: each message takes the next generation of this member's ratchet.
     const sent = this.outbound.then(async () => {
-      // New messages wait until the missed log is read and the unacknowledged are resent.
+      // New messages wait until the missed log is read and the unacknowledged are resent, and
+      // behind what an earlier session left on its way.
+      await this.restoring
       await this.catchingUp?.promise
       const plaintext = encodePayload(outgoing.payload)
-      await this.paced(frameBytesOf(plaintext))
+      await this.pacer.paced(plaintext)
       // In the inbound queue: a frame being decrypted meanwhile would start from the same state,
       // and whichever wrote the group last would undo the other's ratchet step, so the next message
       // would reuse a generation that receivers have already used up.
@@ -298,6 +317,9 @@ export class Outbox {
     const ciphertext = encodeBase64url(encrypted.ciphertext)
     outgoing.made = { ciphertext, groupId: groupIdOf(group), epoch: epochOf(group) }
     this.byCiphertext.set(ciphertext, outgoing)
+    // Its ciphertext kept before it leaves: after a crash the log showing it means sent, and a
+    // resend sends these bytes again, never a second encryption others would read twice.
+    await this.keep()
     this.transmit(outgoing, ciphertext)
     return true
   }
@@ -313,23 +335,24 @@ export class Outbox {
     outgoing.onWire = false
     outgoing.reason = reason
     this.report(outgoing)
+    void this.keep()
     this.checkSettled()
   }
 
-  private report(outgoing: Outgoing): void {
-    this.options.report(this.eventOf(outgoing))
+  /**
+   * Writes what is on its way now, after the writes before it; resolves once written. A write that
+   * fails is left for the next: keeping is a safeguard for a crash, never a reason not to send.
+   */
+  private keep(): Promise<void> {
+    const { keeper } = this.options
+    if (!keeper || !this.keeping) return Promise.resolve()
+    const records = [...this.waiting.values()].map((outgoing) => recordOf(outgoing))
+    this.keeping = this.keeping.then(() => keeper.save(records)).catch(() => {})
+    return this.keeping
   }
 
-  private eventOf(outgoing: Outgoing): DeliveryEvent {
-    const { payload, at, state, reason } = outgoing
-    return {
-      type: 'delivery',
-      id: payload.id,
-      state,
-      at,
-      content: contentOf(payload),
-      ...(reason === undefined ? {} : { reason }),
-    }
+  private report(outgoing: Outgoing): void {
+    this.options.report(deliveryEventOf(outgoing))
   }
 
   private anyPending(): boolean {
@@ -339,15 +362,5 @@ export class Outbox {
 
   private checkSettled(): void {
     if (!this.anyPending()) for (const done of [...this.whenSettled]) done()
-  }
-
-  private async paced(frameBytes: number): Promise<void> {
-    while (!this.bucket.take()) await this.options.clock.sleep(this.bucket.waitMs())
-    if (frameBytes <= SMALL_FRAME_BYTES) return
-    // A frame larger than the whole bucket could never go: it waits for a full one instead.
-    const bytes = Math.min(frameBytes, this.byteBucket.capacity)
-    while (!this.byteBucket.take(bytes)) {
-      await this.options.clock.sleep(this.byteBucket.waitMs(bytes))
-    }
   }
 }

@@ -6,6 +6,7 @@ import type {
   GroupSnapshot,
   HistoryOwner,
   HistoryRecord,
+  OutgoingRecord,
   StoredIdentity,
   TrustRecord,
 } from './stores.ts'
@@ -65,6 +66,19 @@ export const keptFile: HistoryRecord = {
   sha256: 'a'.repeat(64),
   kept: 'aGVsbG8',
 }
+
+/** Own messages on their way: one not yet encrypted, one failed after it was sent. */
+export const onItsWay: OutgoingRecord[] = [
+  { id: 'o1', at: 1_700_000_000_010, state: 'pending', plaintext: 'AQID' },
+  {
+    id: 'o2',
+    at: 1_700_000_000_011,
+    state: 'failed',
+    reason: 'rate_limited: slow down',
+    plaintext: 'BAUG',
+    made: { ciphertext: 'CQoL', groupId: 'AQID', epoch: 4 },
+  },
+]
 
 /** JSON with sorted keys: stores may hand fields back in another order. */
 function canonical(value: unknown): string {
@@ -311,6 +325,28 @@ export const CLIENT_STORES_CONTRACT: readonly ContractCase[] = [
       if (loaded?.kind !== 'message') throw new Error('the kept message was not loaded')
       loaded.text = 'changed after load'
       same(await stores.history.load(owner), [keptMessage(1)], 'history')
+    },
+  },
+  {
+    name: "keep each owner's messages on their way, apart from history, also when opened again",
+    async run(open) {
+      const { stores, reopen } = await open()
+      same(await stores.history.loadOutgoing(owner), [], 'none yet')
+      await stores.history.keepOutgoing(owner, onItsWay)
+      same(await stores.history.loadOutgoing(owner), onItsWay, 'on their way')
+      same(await stores.history.load(owner), [], 'history')
+      const otherName = { ...owner, name: 'bob' }
+      same(await stores.history.loadOutgoing(otherName), [], 'another name')
+      same(await stores.history.loadOutgoing({ ...owner, name: 'ALICE' }), onItsWay, 'ALICE')
+      // Clearing history is about what was shown: what is still being sent stays.
+      await stores.history.clear(owner)
+      same(await stores.history.loadOutgoing(owner), onItsWay, 'after clearing history')
+      if (reopen) same(await (await reopen()).history.loadOutgoing(owner), onItsWay, 'reopened')
+      await stores.history.keepOutgoing(owner, [onItsWay[1] as OutgoingRecord])
+      same(await stores.history.loadOutgoing(owner), [onItsWay[1]], 'one left')
+      await stores.history.keepOutgoing(owner, [])
+      same(await stores.history.loadOutgoing(owner), [], 'none left')
+      if (reopen) same(await (await reopen()).history.loadOutgoing(owner), [], 'none, reopened')
     },
   },
   {

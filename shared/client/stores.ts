@@ -90,6 +90,28 @@ export const HistoryRecordSchema = v.variant('kind', [
 ])
 export type HistoryRecord = v.InferOutput<typeof HistoryRecordSchema>
 
+/**
+ * One own message still on its way when the device last kept it: reported pending or failed, its
+ * payload as the MLS plaintext it encrypts (payload.ts), and, once encrypted, the ciphertext sent
+ * with the group and epoch it was made in. After a restart the log showing that ciphertext is the
+ * message's acknowledgement, and a resend sends the same bytes, never a second encryption of it.
+ */
+export const OutgoingRecordSchema = v.object({
+  id: v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{1,64}$/)),
+  at: v.number(),
+  state: v.picklist(['pending', 'failed']),
+  reason: v.optional(v.string()),
+  plaintext: Base64url,
+  made: v.optional(
+    v.object({
+      ciphertext: Base64url,
+      groupId: Base64url,
+      epoch: v.pipe(v.number(), v.safeInteger(), v.minValue(0)),
+    }),
+  ),
+})
+export type OutgoingRecord = v.InferOutput<typeof OutgoingRecordSchema>
+
 /** Whose history: a record kept for one name and identity is never shown to another. */
 export interface HistoryOwner {
   readonly name: string
@@ -109,8 +131,12 @@ export interface HistoryStore {
   append(owner: HistoryOwner, record: HistoryRecord): Promise<void>
   /** Keeps exactly `records` for `owner` (pruning to the limits). */
   replace(owner: HistoryOwner, records: readonly HistoryRecord[]): Promise<void>
-  /** Forgets everything kept for `owner`; other owners keep theirs. */
+  /** Forgets the history kept for `owner` (not what is still on its way); other owners keep theirs. */
   clear(owner: HistoryOwner): Promise<void>
+  /** Own messages on their way when last kept for `owner`, sealed as history is; none: []. */
+  loadOutgoing(owner: HistoryOwner): Promise<OutgoingRecord[]>
+  /** Keeps exactly `records` as on their way for `owner`, in place of what was kept. */
+  keepOutgoing(owner: HistoryOwner, records: readonly OutgoingRecord[]): Promise<void>
 }
 
 /** The stores one client uses for one server. */
