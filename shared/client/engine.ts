@@ -30,7 +30,8 @@ import { Membership } from './membership.ts'
 import { readMessage } from './message-reader.ts'
 import { type ClientState, epochAuthenticator, epochOf } from './mls.ts'
 import { OnlineRoster } from './online-roster.ts'
-import { Outbox, type OutboxKeeper } from './outbox.ts'
+import { Outbox } from './outbox.ts'
+import { outgoingKeeper } from './outgoing-keeper.ts'
 import type { Self } from './person-keys.ts'
 import { COMMIT_NOT_TAKEN, mayRefuseMessages, refusesJoin } from './refusals.ts'
 import { createSeenCiphertexts } from './seen-ciphertexts.ts'
@@ -122,14 +123,6 @@ export function createEngine(options: EngineOptions): Engine {
     limits: historyLimits,
     now: () => clock.now(),
   })
-  // Beside the history, sealed the same way; a device told to keep no history keeps none of it.
-  const keeper: OutboxKeeper | undefined =
-    historyLimits.maxMessages > 0
-      ? {
-          load: async () => stores.history.loadOutgoing(await historyOwner()),
-          save: async (records) => stores.history.keepOutgoing(await historyOwner(), records),
-        }
-      : undefined
 
   /** Loaded before the first frame is sent (in `prepare`), so every later use finds it. */
   function ownIdentity(): IdentityKeyPair {
@@ -215,7 +208,7 @@ export function createEngine(options: EngineOptions): Engine {
     connected: () => connection.open,
     report: (event) => hub.emit(event),
     ownCommitSettled: () => membership.ownCommitSettled(),
-    keeper,
+    keeper: outgoingKeeper(stores.history, historyOwner, historyLimits.maxMessages > 0),
   })
   const messageContext = {
     name,
