@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
-import { mkdirSync } from 'node:fs'
-import { join } from 'node:path'
+import { mkdirSync, readdirSync } from 'node:fs'
+import { basename, join } from 'node:path'
 import type { ChatEvent, DeliveryEvent } from '../shared/client/events.ts'
 import { tlsTransport } from '../shared/client/tls-transport.ts'
 import {
@@ -46,6 +46,22 @@ function countOf(client: EngineClient, where: (event: ChatEvent) => boolean): nu
 async function linesLike(term: TermProcess, pattern: RegExp, count: number): Promise<void> {
   const enough = { test: () => term.lines.filter((line) => pattern.test(line)).length >= count }
   await term.waitForLine(enough as unknown as RegExp)
+}
+
+/** The files in a terminal's config home that keep its messages on their way. */
+function keptOnTheWay(home: string): string[] {
+  return readdirSync(home, { recursive: true })
+    .map(String)
+    .filter((file) => basename(file).startsWith('outgoing-'))
+}
+
+/** Waits, on the files themselves, until `holds`: the client writes them as it goes. */
+async function until(holds: () => boolean): Promise<void> {
+  const deadline = performance.now() + 10_000
+  while (!holds()) {
+    if (performance.now() > deadline) throw new Error('never came true')
+    await Bun.sleep(10)
+  }
 }
 
 /** alice over a TCP link the test can cut (a relay between her and the raw TLS port). */
@@ -169,6 +185,35 @@ describe('own messages on their way (terminal)', () => {
       marked,
       '-- ✓ sent: "typed while the link was cut"',
     ])
+  })
+
+  test('pipe mode: a line on its way when the client is killed goes, once, at its next start', async () => {
+    await using server = await startTestServer()
+    await using link = await startTcpForward(server.termPort)
+    await using bob = await startEngineClient(server, 'bob', 'wss')
+    using home = temporaryDirectory('chatbox-term-')
+    const alice = await spawnTerm(server, { name: 'alice', port: link.port, home })
+    await bob.waitFor('membership', (event) => event.members.includes('alice'))
+    await bob.session.sendText('can you read me?')
+    await alice.waitForLine(/bob: can you read me\?/)
+
+    link.retarget(freePort())
+    await alice.waitForLine(/reconnecting/)
+    const text = 'typed, then the client was killed'
+    alice.send(text)
+    await alice.waitForLine(/alice: typed, then the client was killed …$/)
+    // Kept on the device (sealed): a crash from here on loses nothing.
+    await until(() => keptOnTheWay(home).length > 0)
+    await alice.crash()
+
+    // Sent as the next start joins, it reads as any sent line does once the log holds it.
+    await using again = await spawnTerm(server, { name: 'alice', home })
+    await again.waitForLine(/^\d\d:\d\d alice: typed, then the client was killed$/)
+    await bob.waitFor('message', (event) => event.text === text)
+    await bob.session.sendText('and now?')
+    await again.waitForLine(/bob: and now\?/)
+    expect(countOf(bob, (event) => event.type === 'message' && event.text === text)).toBe(1)
+    await until(() => keptOnTheWay(home).length === 0)
   })
 
   test.skipIf(!hasRedis())(

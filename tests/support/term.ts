@@ -17,6 +17,8 @@ export interface TermProcess extends AsyncDisposable {
   endInput(): void
   waitForLine(pattern: RegExp, timeoutMs?: number): Promise<string>
   exited(): Promise<number>
+  /** Kills it outright (SIGKILL): a crash, nothing of its own exit code runs. */
+  crash(): Promise<void>
 }
 
 export interface TermOptions {
@@ -125,6 +127,10 @@ export async function spawnTerm(
       await child.exited
       await done
       return child.exitCode ?? -1
+    },
+    async crash() {
+      child.kill('SIGKILL')
+      await child.exited
     },
     async [Symbol.asyncDispose]() {
       child.kill()
