@@ -14,6 +14,7 @@ import {
   transportFor,
 } from './support/engine.ts'
 import { startTestServer, type TestServer, temporaryDirectory } from './support/harness.ts'
+import { until } from './support/until.ts'
 
 // Real servers, real MLS and real files on a shared two-core machine.
 setDefaultTimeout(30_000)
@@ -65,15 +66,6 @@ function textsFrom(client: EngineClient, from: string, text: string): ChatEvent[
 const outgoingFiles = (dir: string) =>
   readdirSync(dir).filter((file) => file.startsWith('outgoing-'))
 
-/** Waits, on the files themselves, until `holds`: the device's writes are asynchronous. */
-async function until(holds: () => boolean): Promise<void> {
-  const deadline = performance.now() + 10_000
-  while (!holds()) {
-    if (performance.now() > deadline) throw new Error('never came true')
-    await Bun.sleep(10)
-  }
-}
-
 /** alice with her stores in `device`, over a faulty link, in the group with bob. */
 async function aliceOnFiles(server: TestServer, device: string) {
   const first = faultyLink(server)
@@ -120,7 +112,7 @@ describe('own messages on their way, across a crash', () => {
     expect(textsFrom(bob, 'alice', 'written before the crash')).toHaveLength(1)
     expect(textsFrom(restarted, 'alice', 'written before the crash')).toHaveLength(1)
     // Sent: nothing is left on its way, on the device either.
-    await until(() => outgoingFiles(left).length === 0)
+    await until(() => outgoingFiles(left).length === 0, 'nothing kept')
   })
 
   test('one the log took before the crash is sent after the restart, never sent again', async () => {
@@ -147,6 +139,6 @@ describe('own messages on their way, across a crash', () => {
     expect(textsFrom(restarted, 'alice', 'logged, unheard')).toHaveLength(1)
     expect(restarted.events.filter((event) => event.type === 'warning')).toEqual([])
     expect(existsSync(left)).toBe(true)
-    await until(() => outgoingFiles(left).length === 0)
+    await until(() => outgoingFiles(left).length === 0, 'nothing kept')
   })
 })

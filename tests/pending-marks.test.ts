@@ -26,6 +26,7 @@ import { freePort } from './support/serve-process.ts'
 import { startTcpForward, type TcpForward } from './support/tcp-forward.ts'
 import { CLIENT, spawnTerm, type TermProcess } from './support/term.ts'
 import { hasTmux, startTmux } from './support/tmux.ts'
+import { until } from './support/until.ts'
 
 // Real servers, Redis and child processes on a shared two-core machine.
 setDefaultTimeout(60_000)
@@ -53,15 +54,6 @@ function keptOnTheWay(home: string): string[] {
   return readdirSync(home, { recursive: true })
     .map(String)
     .filter((file) => basename(file).startsWith('outgoing-'))
-}
-
-/** Waits, on the files themselves, until `holds`: the client writes them as it goes. */
-async function until(holds: () => boolean): Promise<void> {
-  const deadline = performance.now() + 10_000
-  while (!holds()) {
-    if (performance.now() > deadline) throw new Error('never came true')
-    await Bun.sleep(10)
-  }
 }
 
 /** alice over a TCP link the test can cut (a relay between her and the raw TLS port). */
@@ -203,7 +195,7 @@ describe('own messages on their way (terminal)', () => {
     alice.send(text)
     await alice.waitForLine(/alice: typed, then the client was killed …$/)
     // Kept on the device (sealed): a crash from here on loses nothing.
-    await until(() => keptOnTheWay(home).length > 0)
+    await until(() => keptOnTheWay(home).length > 0, 'a kept line')
     await alice.crash()
 
     // Sent as the next start joins, it reads as any sent line does once the log holds it.
@@ -213,7 +205,7 @@ describe('own messages on their way (terminal)', () => {
     await bob.session.sendText('and now?')
     await again.waitForLine(/bob: and now\?/)
     expect(countOf(bob, (event) => event.type === 'message' && event.text === text)).toBe(1)
-    await until(() => keptOnTheWay(home).length === 0)
+    await until(() => keptOnTheWay(home).length === 0, 'nothing kept')
   })
 
   test.skipIf(!hasRedis())(
