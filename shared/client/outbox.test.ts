@@ -378,12 +378,29 @@ describe('Outbox', () => {
     await sending
     await until(() => sent.length === 2)
     const payloads = await Promise.all(sent.map((ciphertext) => later.takeOwn(ciphertext)))
+    // The one typed while the log was read was on its way first.
     expect(payloads.map((echo) => echo?.kind === 'first' && echo.payload.id)).toEqual([
-      'plain',
       'new',
+      'plain',
     ])
     expect(later.unacknowledged).toBe(1)
     await until(() => device.records.map((record) => record.id).join() === 'refused')
+  })
+
+  test('what a session before never encrypted goes once the group is joined, with no log to read', async () => {
+    const { restarted, sent, device } = await outboxInGroup()
+    device.records = [recordOf({ payload: text('plain'), at: 5, state: 'pending', onWire: false })]
+    const later = restarted()
+    await later.restore()
+    await settle()
+    expect(sent).toEqual([])
+    // A Welcome, not a resume: `joined` calls resend, and nothing calls catchUp.
+    later.resend()
+    await until(() => sent.length === 1)
+    expect(later.takeOwn(sent[0] as string)).toMatchObject({ payload: text('plain') })
+    await until(() => device.records.length === 0)
+    await later.send(text('after'))
+    expect(sent).toHaveLength(2)
   })
 
   test('a message that cannot be encrypted fails with the reason, and goes once retried', async () => {

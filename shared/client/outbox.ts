@@ -112,8 +112,8 @@ export class Outbox {
   /**
    * Takes back what an earlier session kept on its way, once, before this one sends: each is
    * reported as it was (pending or failed), ahead of anything sent since. Those it had encrypted
-   * count as sent when the log shows their ciphertext and are otherwise sent again as they were
-   * (`resend`); the others are encrypted once the log is read.
+   * count as sent when the log shows their ciphertext and are otherwise sent again as they were;
+   * the others are encrypted then, in the group as it is once the log is read (both in `resend`).
    */
   restore(): Promise<void> {
     this.restoring ??= this.takeBack()
@@ -134,15 +134,6 @@ export class Outbox {
     for (const [id, outgoing] of newer) this.waiting.set(id, outgoing)
     this.keeping = Promise.resolve()
     await this.keep()
-    // Those never encrypted go first, once the log is read: in the group as it is by then.
-    const unencrypted = records.flatMap((record) => {
-      const outgoing = this.waiting.get(record.id)
-      return outgoing?.state === 'pending' && !outgoing.made ? [outgoing] : []
-    })
-    if (unencrypted.length === 0) return
-    this.catchUp()
-    // Failures are reported as `failed` events; nobody awaits these.
-    for (const outgoing of unencrypted) this.dispatch(outgoing).catch(() => {})
   }
 
   /** Sends a failed message again, encrypted anew: pending once more, with the same id. */
@@ -195,11 +186,20 @@ export class Outbox {
     for (const outgoing of this.waiting.values()) outgoing.onWire = false
   }
 
-  /** Messages sent into a connection that dropped: the server may never have logged them. */
+  /**
+   * Messages sent into a connection that dropped: the server may never have logged them. Called
+   * once the log is read (or the group joined); those an earlier session never encrypted go now.
+   */
   resend(): void {
     const group = this.options.group()
     for (const outgoing of this.waiting.values()) {
       const { made } = outgoing
+      if (outgoing.restored) {
+        outgoing.restored = false
+        // Failures are reported as `failed` events; nobody awaits this one.
+        if (outgoing.state === 'pending') this.dispatch(outgoing).catch(() => {})
+        continue
+      }
       if (outgoing.state !== 'pending' || !made) continue
       // Members keep only a few past epochs' keys, and none of a group that ended.
       const readable =
@@ -226,8 +226,7 @@ export class Outbox {
 
   /** The log is being replayed after a reconnect: new messages wait for it. */
   catchUp(): void {
-    // One not over yet stays: what waits on it waits for this replay's end as well.
-    this.catchingUp ??= Promise.withResolvers<void>()
+    this.catchingUp = Promise.withResolvers<void>()
   }
 
   /** The replay is over (or the connection is gone): what waited may go. */

@@ -14,6 +14,8 @@ export interface Outgoing {
   /** Sent on the connection open now: a refusal on it may be this message's. */
   onWire: boolean
   reason?: string
+  /** Kept by an earlier session before it was encrypted: `resend` encrypts and sends it. */
+  restored?: boolean
   /** The payload as the plaintext it encrypts, base64url, once the device keeps it. */
   kept?: string
 }
@@ -61,6 +63,6 @@ export function outgoingOf(record: OutgoingRecord): Outgoing | undefined {
     onWire: false,
     kept: record.plaintext,
     ...(record.reason === undefined ? {} : { reason: record.reason }),
-    ...(record.made ? { made: record.made } : {}),
+    ...(record.made ? { made: record.made } : { restored: true }),
   }
 }
