@@ -224,6 +224,11 @@ export class Outbox {
     return promise
   }
 
+  /** Resolves once what is on its way is written as it is now (before the process exits). */
+  async kept(): Promise<void> {
+    await this.keeping
+  }
+
   /** The log is being replayed after a reconnect: new messages wait for it. */
   catchUp(): void {
     this.catchingUp = Promise.withResolvers<void>()

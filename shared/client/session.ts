@@ -151,8 +151,9 @@ export function createChatSession(options: ChatSessionOptions): ChatSession {
       await membership.drop('')
       membership.stop()
       connection.closeTransport()
-      // Messages shown last are still being written to the device's history.
+      // Messages shown last, and what is still on its way, are still being written to the device.
       await engine.history.idle()
+      await outbox.kept()
     },
     async close() {
       connection.stop()
@@ -162,6 +163,7 @@ export function createChatSession(options: ChatSessionOptions): ChatSession {
       connection.closeTransport()
       connection.setStatus('closed', 'closed')
       await engine.history.idle()
+      await outbox.kept()
     },
     on: (listener) => engine.hub.on(listener),
     history: () => engine.history.earlier(),
