@@ -83,7 +83,7 @@ export function createHistorySeal(key: CryptoKey, owner: HistoryOwner): HistoryS
       Promise.all(
         blocksOf(records).map((block) => sealBytes(key, additionalData, encoder.encode(block))),
       ),
-    open: async (sealed) => openJson(key, additionalData, sealed, BlockSchema),
+    open: (sealed) => openJson(key, additionalData, sealed, BlockSchema),
   }
 }
 
