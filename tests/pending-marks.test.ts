@@ -319,6 +319,23 @@ describe.skipIf(!browserAvailable())('own messages on their way (page)', () => {
     }
   })
 
+  test('what is typed while earlier messages are still on their way is never wiped from the composer', async () => {
+    await using server = await startTestServer()
+    await using bob = await startEngineClient(server, 'bob', 'tls')
+    await using alice = await openChat(chromium.browser, server, 'alice')
+    await bob.waitFor('membership', (event) => event.members.includes('alice'))
+    // More than the client's pacing lets go at once: the later ones wait their turn while the
+    // next is typed, and a send that cleared the composer only once it went wiped that.
+    const composer = alice.page.getByLabel('Message', { exact: true })
+    const texts = Array.from({ length: 30 }, (_, index) => `quick ${index + 1}`)
+    for (const text of texts) {
+      await composer.fill(text)
+      await composer.press('Enter')
+    }
+    for (const text of texts) await bob.waitFor('message', (event) => event.text === text, 30_000)
+    expect(await composer.inputValue()).toBe('')
+  })
+
   test('a message typed while the server is down, its tab then closed, is there when the tab opens again, and goes once', async () => {
     using dataDir = temporaryDirectory()
     const first = await startTestServer({ dataDir })

@@ -22,8 +22,13 @@ export function Composer(props: { chat: Chat }) {
   }
 
   const send = async () => {
-    if (text().trim() === '') return
-    if (await props.chat.sendText(text())) setText('')
+    const typed = text()
+    if (typed.trim() === '') return
+    // Cleared at once: the message is on the list, marked, from this moment. Cleared only when
+    // the send resolved (after its pacing, encryption and save), it wiped whatever was typed
+    // meanwhile. One refused before it went comes back, unless something new is being typed.
+    setText('')
+    if (!(await props.chat.sendText(typed)) && text() === '') setText(typed)
   }
 
   const onKeyDown = (event: KeyboardEvent) => {
