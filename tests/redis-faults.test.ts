@@ -210,6 +210,9 @@ async function failoverUnderTalk(
   for (const member of members) {
     await nth(member, 'message', 2 * ROUNDS, (event) => event.text.includes(' before '))
   }
+  // Without the wait, an acknowledgement says nothing of the replica: the link is stalled only
+  // once it has what was said before, or that could die with the primary too (one CI run).
+  await pair.replicated()
 
   pair.link.hold()
   await talk('during')

@@ -132,6 +132,8 @@ export interface RedisPair extends AsyncDisposable {
   failover(): Promise<void>
   /** A new replica of the current primary, in sync with it; stopped with the pair. */
   addReplica(): Promise<TestRedis>
+  /** Resolves once the replica has confirmed everything the primary took so far. */
+  replicated(): Promise<void>
 }
 
 /** Both sides say the copy is done: only then does the primary count the replica for WAIT. */
@@ -175,6 +177,18 @@ export async function startRedisPair(): Promise<RedisPair> {
       added.push(another)
       await inSync(current, another)
       return another
+    },
+    async replicated() {
+      // WAIT counts from this connection's own last write, and the replication stream keeps
+      // order: once the replica confirms a mark written now, it holds all that came before.
+      const client = new RedisClient(primary.url)
+      try {
+        await client.send('SET', ['chatbox-test:replicated', String(Date.now())])
+        const confirmed = await client.send('WAIT', ['1', '10000'])
+        if (confirmed !== 1) throw new Error(`the replica confirmed nothing within 10 s`)
+      } finally {
+        client.close()
+      }
     },
     async [Symbol.asyncDispose]() {
       for (const another of added) await another[Symbol.asyncDispose]()
