@@ -17,6 +17,10 @@ export interface SqliteLog extends Omit<RoomLog, 'head'> {
   insertNext(frame: UnstampedFrame): TimedEntry
   /** The transaction that inserted `entry` has committed: it is the head now. */
   committed(entry: TimedEntry): void
+  /** Holds the batches for a checkpoint's quiet moment (checkpointer.ts); a commit writes them. */
+  hold(): void
+  /** Writes a batch that came due while held, and goes on as before. */
+  release(): void
 }
 
 /** An entry with the time of its frame, which retention by age goes by. */
@@ -153,9 +157,17 @@ export function openSqliteLog(db: Database, retention: LogRetention, batchMs: nu
   /** Sequence numbers handed out, including those still waiting to be written. */
   let assigned = head
   const pacer = createWritePacer(batchMs)
+  /** Held for a checkpoint's quiet moment, and whether a batch came due meanwhile. */
+  let holding = false
+  let dueWhileHolding = false
   const writeBatch = db.transaction((entries: Written[]) => {
     for (const entry of entries) write(entry)
   })
+
+  function writeWhenFree(): void {
+    if (holding) dueWhileHolding = true
+    else writePending()
+  }
 
   function writePending(): void {
     if (pending.length === 0) return
@@ -178,7 +190,7 @@ export function openSqliteLog(db: Database, retention: LogRetention, batchMs: nu
     append(frame) {
       assigned += 1
       const { promise, resolve, reject } = Promise.withResolvers<LoggedEntry>()
-      if (pending.length === 0) pacer.schedule(writePending)
+      if (pending.length === 0) pacer.schedule(writeWhenFree)
       pending.push({ entry: entryFor(frame, assigned), resolve, reject })
       if (pending.length === FULL_BATCH) pacer.hurry()
       return promise
@@ -208,6 +220,16 @@ export function openSqliteLog(db: Database, retention: LogRetention, batchMs: nu
       held(entry)
       assigned = head
       pruneIfDue(entry.at)
+    },
+    hold() {
+      holding = true
+    },
+    release() {
+      holding = false
+      if (dueWhileHolding) {
+        dueWhileHolding = false
+        writePending()
+      }
     },
   }
 }

@@ -1,6 +1,15 @@
 import { Database } from 'bun:sqlite'
 import { afterEach, describe, expect, test } from 'bun:test'
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import {
+  closeSync,
+  existsSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  rmSync,
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { keepEntries } from '../../../tests/support/retention.ts'
@@ -117,6 +126,41 @@ describe('openSqliteStore', () => {
       }
     },
   )
+
+  test('restarts its write-ahead log though appends never pause, so the file does not grow for good', async () => {
+    const directory = temporaryDirectory()
+    const store = openSqliteStore(directory, keepEntries(100_000))
+    // Bytes 12–15 of the log's header count its restarts (SQLite's checkpoint sequence number).
+    const restarts = () => {
+      const header = new Uint8Array(16)
+      try {
+        const file = openSync(join(directory, 'chatbox.sqlite-wal'), 'r')
+        try {
+          if (readSync(file, header, 0, 16, 0) < 16) return 0
+        } finally {
+          closeSync(file)
+        }
+      } catch {
+        return 0
+      }
+      return new DataView(header.buffer).getUint32(12)
+    }
+    // Four messages a millisecond, as in the benchmark's soak: a batch every 3 ms, so a checkpoint
+    // never finds the log written up.
+    const frame = app('A'.repeat(446))
+    const writer = setInterval(() => {
+      for (let index = 0; index < 4; index += 1) void store.log.append(frame)
+    }, 1)
+    try {
+      const first = restarts()
+      const deadline = performance.now() + 15_000
+      while (restarts() < first + 2 && performance.now() < deadline) await Bun.sleep(20)
+      expect(restarts()).toBeGreaterThanOrEqual(first + 2)
+    } finally {
+      clearInterval(writer)
+      store.close()
+    }
+  }, 20_000)
 
   test('keeps the log and the name bindings across closing and reopening', async () => {
     const directory = temporaryDirectory()

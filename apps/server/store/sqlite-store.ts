@@ -13,6 +13,7 @@ import type {
   MaybePromise,
   RoomLog,
 } from '../room/ports.ts'
+import { startCheckpointer } from './checkpointer.ts'
 import { makeStorePrivate } from './private-files.ts'
 import { openSqliteIdentities } from './sqlite-identities.ts'
 import { openSqliteLog, type SqliteLog, type TimedEntry } from './sqlite-log.ts'
@@ -37,6 +38,10 @@ const SCHEMA = `
     epoch INTEGER NOT NULL,
     roster TEXT NOT NULL,
     state TEXT
+  );
+  CREATE TABLE IF NOT EXISTS wal_restarts (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    at INTEGER NOT NULL
   );
 `
 
@@ -179,12 +184,7 @@ export function openSqliteStore(
     },
   }
 
-  const checkpointer =
-    file === ':memory:'
-      ? undefined
-      : // ref: false, so the worker alone never keeps the process alive.
-        new Worker(new URL('./checkpoint-worker.ts', import.meta.url), { ref: false })
-  checkpointer?.postMessage({ file })
+  const checkpointer = file === ':memory:' ? undefined : startCheckpointer(file, log)
 
   return {
     identities,
@@ -196,7 +196,7 @@ export function openSqliteStore(
     },
     close() {
       log.writePending()
-      checkpointer?.terminate()
+      checkpointer?.stop()
       // Closing the last connection checkpoints the write-ahead log and removes it.
       db.close()
     },
