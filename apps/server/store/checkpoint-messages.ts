@@ -2,17 +2,27 @@
 import * as v from 'valibot'
 
 export const CheckpointCommandSchema = v.variant('type', [
-  /** Open the database and checkpoint it every `intervalMs`. */
-  v.object({ type: v.literal('start'), file: v.string(), intervalMs: v.number() }),
-  /** The store holds its batches: checkpoint what is left now. */
+  /**
+   * Be the copier: open the database and checkpoint it every `intervalMs`, at nice 19; ask for a
+   * quiet moment once the log is `restartFrames` long and still being written to.
+   */
+  v.object({
+    type: v.literal('copy'),
+    file: v.string(),
+    intervalMs: v.number(),
+    restartFrames: v.number(),
+  }),
+  /** Be the restarter: open the database and wait for `quiet`. */
+  v.object({ type: v.literal('restart'), file: v.string() }),
+  /** To the restarter: the store holds its batches; copy what is left and start the log over. */
   v.object({ type: v.literal('quiet') }),
 ])
 export type CheckpointCommand = v.InferOutput<typeof CheckpointCommandSchema>
 
 export const CheckpointReportSchema = v.variant('type', [
-  /** A checkpoint could not copy everything: hold the batches for a moment, then say `quiet`. */
+  /** From the copier: the log is long; hold the batches and tell the restarter `quiet`. */
   v.object({ type: v.literal('quiet-please') }),
-  /** Write again: when the checkpoint copied everything, the next batch starts the log over. */
+  /** From the restarter: write again (the log started over if everything could be copied). */
   v.object({ type: v.literal('done') }),
 ])
 export type CheckpointReport = v.InferOutput<typeof CheckpointReportSchema>

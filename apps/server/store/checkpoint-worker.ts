@@ -1,19 +1,19 @@
-// Runs SQLite's WAL checkpoints on a thread of their own: a checkpoint fsyncs the log and the
-// database file (~10 ms here), which on the server's event loop stalled every member's frames.
-// The thread also yields its core to the event loop: on Linux it sets its own nice value to 19.
-// Where the server is held to one core (taskset, a small container) this thread took 20–70 ms of
-// a 100 ms window at times, and the event loop waited for it.
-//
-// A checkpoint copies only what was written before it began, and the write-ahead log starts
-// over from its beginning only once all of it is copied. In a busy room a batch is written every
-// few milliseconds, always during the checkpoint, so the log never started over: it grew by
-// ~5 MB a second at 4,000 messages a second (160 MB a second in the store's test), and writes
-// that lengthened the file waited on the file system's journal, up to 30 ms on the event loop.
-// So when the log is long and still being written to, the checkpoint asks the store for a quiet
-// moment (it holds its next batch), copies the little written meanwhile, and starts the log over
-// itself, with a write of its own (`wal_restarts`, one row): the first write after a full copy
-// starts the log over, and SQLite then fsyncs the log's new header, which on the event loop was a
-// stall of its own (11 ms). Then it lets the store go on.
+// SQLite's WAL checkpoints, off the event loop, on two threads that run this file:
+// - the copier checkpoints every second: a checkpoint fsyncs the log and the database file
+//   (~10 ms here), which on the server's event loop stalled every member's frames. It yields its
+//   core to the event loop (on Linux it sets its own nice value to 19): where the server is held to
+//   one core (taskset, a small container) it took 20–70 ms of a 100 ms window at times.
+// - the restarter starts the write-ahead log over. A checkpoint copies only what was written
+//   before it began, and the log starts over from its beginning only once all of it is copied. In
+//   a busy room a batch is written every few milliseconds, always during the checkpoint, so the
+//   log never started over: it grew by ~5 MB a second at 4,000 messages a second (160 MB a second
+//   in the store's test), and writes that lengthened the file waited on the file system's
+//   journal, up to 30 ms on the event loop. So once the log is long and still being written to,
+//   the copier asks the store for a quiet moment (checkpointer.ts: it holds its next batch), in
+//   which the restarter copies the little written meanwhile and starts the log over with a write
+//   of its own (`wal_restarts`, one row); SQLite then fsyncs the log's new header, which on the
+//   event loop was a stall of its own (11 ms). The restarter keeps the process's priority: at nice
+//   19, on a busy core, the store waited for it for up to 50 ms.
 import { Database } from 'bun:sqlite'
 import { readlinkSync } from 'node:fs'
 import { setPriority } from 'node:os'
@@ -39,9 +39,6 @@ function report(message: CheckpointReport): void {
   self.postMessage(message)
 }
 
-/** A log this long (about 1 MB of pages), still being written to, is started over. */
-const RESTART_FRAMES = 256
-
 interface Checkpoints {
   /** Copies what it can without waiting for or blocking the writer; the log's length in frames. */
   copy(): { log: number; checkpointed: number }
@@ -52,6 +49,8 @@ interface Checkpoints {
 function open(file: string): Checkpoints {
   const db = new Database(file, { strict: true })
   db.run('PRAGMA busy_timeout = 2000')
+  // A checkpoint still fsyncs the log and the database; FULL would fsync each restart twice.
+  db.run('PRAGMA synchronous = NORMAL')
   return {
     copy() {
       // Prepared and finalized each time: a statement left open when the thread is ended keeps
@@ -75,47 +74,41 @@ function open(file: string): Checkpoints {
 }
 
 let checkpoints: Checkpoints | undefined
-/** A quiet moment was asked for and not yet given back. */
-let asking = false
 /** The log's length the last checkpoint saw: when it has not changed, nobody is writing. */
 let lastLength = 0
 
-/** A round on the clock: all of the log may be copied, yet the writer went on meanwhile. */
-function round(copies: Checkpoints): void {
-  if (asking) return
+/** The copier's round: all of the log may be copied, yet the writer went on meanwhile. */
+function copyRound(copies: Checkpoints, restartFrames: number): void {
   try {
     const { log } = copies.copy()
     const written = log !== lastLength
     lastLength = log
-    if (log < RESTART_FRAMES || !written) return
-    asking = true
-    report({ type: 'quiet-please' })
+    if (log >= restartFrames && written) report({ type: 'quiet-please' })
   } catch {
     // A busy or full disk: the next round tries again; the log stays whole meanwhile.
   }
 }
 
-/** The store holds its batches now: what is left is copied quickly, and the log starts over. */
-function quietRound(copies: Checkpoints): void {
+/** The restarter's: the store holds its batches, what is left is copied, the log starts over. */
+function restart(copies: Checkpoints): void {
   try {
     const { log, checkpointed } = copies.copy()
-    lastLength = log
     if (checkpointed === log) copies.startOver()
   } catch {
-    // As above: the store writes on, and the next round asks again.
+    // As above: the store writes on, and the copier asks again.
   }
-  asking = false
   report({ type: 'done' })
 }
 
 self.onmessage = (event: MessageEvent<unknown>) => {
   const command = v.parse(CheckpointCommandSchema, event.data)
-  if (command.type === 'start') {
+  if (command.type === 'copy') {
     yieldToEventLoop()
     const opened = open(command.file)
-    checkpoints = opened
-    setInterval(() => round(opened), command.intervalMs)
+    setInterval(() => copyRound(opened, command.restartFrames), command.intervalMs)
+  } else if (command.type === 'restart') {
+    checkpoints = open(command.file)
   } else if (checkpoints) {
-    quietRound(checkpoints)
+    restart(checkpoints)
   }
 }

@@ -1,18 +1,21 @@
 import { describe, expect, test } from 'bun:test'
 import { startCheckpointer } from './checkpointer.ts'
 
-/** A thread that asks for a quiet moment at once, and answers `quiet` after `answerMs` (or never). */
-function askingThread(answerMs: number | null): Worker {
-  const answer =
-    answerMs === null
-      ? ''
-      : `if (event.data.type === 'quiet') setTimeout(() => postMessage({ type: 'done' }), ${answerMs})`
-  const code = `
-    onmessage = (event) => {
-      if (event.data.type === 'start') postMessage({ type: 'quiet-please' })
-      ${answer}
-    }`
+function thread(code: string): Worker {
   return new Worker(URL.createObjectURL(new Blob([code], { type: 'text/javascript' })))
+}
+
+/** A copier that asks for a quiet moment as soon as it starts, twice. */
+const askingCopier = () =>
+  thread(
+    `onmessage = () => { postMessage({ type: 'quiet-please' }); postMessage({ type: 'quiet-please' }) }`,
+  )
+
+/** A restarter that answers `quiet` after `answerMs`, or never. */
+function restarter(answerMs: number | null): Worker {
+  const answer =
+    answerMs === null ? '' : `setTimeout(() => postMessage({ type: 'done' }), ${answerMs})`
+  return thread(`onmessage = (event) => { if (event.data.type === 'quiet') { ${answer} } }`)
 }
 
 /** A log that records when it is held and let go. */
@@ -31,11 +34,13 @@ function recordingLog() {
 }
 
 describe('the checkpoint thread’s quiet moments', () => {
-  test('hold the log when asked and let it go when the checkpoint is done', async () => {
+  test('hold the log when the copier asks, once, and let it go when the restarter is done', async () => {
     const log = recordingLog()
-    const checkpointer = startCheckpointer('unused', log, askingThread(0))
+    const threads = { copier: askingCopier(), restarter: restarter(20) }
+    const checkpointer = startCheckpointer('unused', log, 1, threads)
     try {
       await log.released
+      // The second ask came while held (the restarter takes 20 ms): no second hold.
       expect(log.calls.map((entry) => entry.call)).toEqual(['hold', 'release'])
     } finally {
       checkpointer.stop()
@@ -44,7 +49,8 @@ describe('the checkpoint thread’s quiet moments', () => {
 
   test('last 50 ms at most, whatever becomes of the thread', async () => {
     const log = recordingLog()
-    const checkpointer = startCheckpointer('unused', log, askingThread(null))
+    const threads = { copier: askingCopier(), restarter: restarter(null) }
+    const checkpointer = startCheckpointer('unused', log, 1, threads)
     try {
       await log.released
       const [hold, release] = log.calls

@@ -13,7 +13,7 @@ import type {
   MaybePromise,
   RoomLog,
 } from '../room/ports.ts'
-import { startCheckpointer } from './checkpointer.ts'
+import { startCheckpointer, WAL_RESTART_FRAMES } from './checkpointer.ts'
 import { makeStorePrivate } from './private-files.ts'
 import { openSqliteIdentities } from './sqlite-identities.ts'
 import { openSqliteLog, type SqliteLog, type TimedEntry } from './sqlite-log.ts'
@@ -54,11 +54,13 @@ const SCHEMA_VERSION = 3
 /**
  * Opens (or creates) `chatbox.sqlite` in `dataDir`; `:memory:` keeps everything in memory.
  * `batchMs`: a busy room's messages are written at most this often (Limits.writeBatchMs).
+ * `walRestartFrames`: how long the write-ahead log grows before it is started over (checkpointer.ts).
  */
 export function openSqliteStore(
   dataDir: string,
   retention: LogRetention,
   batchMs = DEFAULT_WRITE_BATCH_MS,
+  walRestartFrames = WAL_RESTART_FRAMES,
 ): SqliteStore {
   const file = locate(dataDir)
   const cannot = (what: string, error: unknown) =>
@@ -184,7 +186,8 @@ export function openSqliteStore(
     },
   }
 
-  const checkpointer = file === ':memory:' ? undefined : startCheckpointer(file, log)
+  const checkpointer =
+    file === ':memory:' ? undefined : startCheckpointer(file, log, walRestartFrames)
 
   return {
     identities,
