@@ -39,48 +39,49 @@ function report(message: CheckpointReport): void {
   self.postMessage(message)
 }
 
-interface Checkpoints {
-  /** Copies what it can without waiting for or blocking the writer; the log's length in frames. */
-  copy(): { log: number; checkpointed: number }
-  /** With everything copied and the store holding its batches, this write starts the log over. */
-  startOver(): void
-}
-
-function open(file: string): Checkpoints {
+/**
+ * A connection for one round, closed after it: one left open when the thread is ended keeps the
+ * store's close from removing the write-ahead log.
+ */
+function withDatabase<T>(file: string, use: (db: Database) => T): T {
   const db = new Database(file, { strict: true })
-  db.run('PRAGMA busy_timeout = 2000')
-  // A checkpoint still fsyncs the log and the database; FULL would fsync each restart twice.
-  db.run('PRAGMA synchronous = NORMAL')
-  return {
-    copy() {
-      // Prepared and finalized each time: a statement left open when the thread is ended keeps
-      // its connection open, and the store's close then leaves the write-ahead log behind.
-      const passive = db.prepare<{ log: number; checkpointed: number }, []>(
-        'PRAGMA wal_checkpoint(PASSIVE)',
-      )
-      try {
-        return passive.get() ?? { log: 0, checkpointed: 0 }
-      } finally {
-        passive.finalize()
-      }
-    },
-    startOver() {
-      db.run(
-        'INSERT INTO wal_restarts (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at',
-        [Date.now()],
-      )
-    },
+  try {
+    db.run('PRAGMA busy_timeout = 2000')
+    // A checkpoint still fsyncs the log and the database; FULL would fsync each restart twice.
+    db.run('PRAGMA synchronous = NORMAL')
+    return use(db)
+  } finally {
+    db.close()
   }
 }
 
-let checkpoints: Checkpoints | undefined
+/** Copies what it can without waiting for or blocking the writer; the log's length in frames. */
+function copy(db: Database): { log: number; checkpointed: number } {
+  return (
+    db.query<{ log: number; checkpointed: number }, []>('PRAGMA wal_checkpoint(PASSIVE)').get() ?? {
+      log: 0,
+      checkpointed: 0,
+    }
+  )
+}
+
+/** With everything copied and the store holding its batches, this write starts the log over. */
+function startOver(db: Database): void {
+  db.run(
+    'INSERT INTO wal_restarts (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at',
+    [Date.now()],
+  )
+}
+
+/** The restarter's database, once it is told. */
+let restarterFile: string | undefined
 /** The log's length the last checkpoint saw: when it has not changed, nobody is writing. */
 let lastLength = 0
 
 /** The copier's round: all of the log may be copied, yet the writer went on meanwhile. */
-function copyRound(copies: Checkpoints, restartFrames: number): void {
+function copyRound(file: string, restartFrames: number): void {
   try {
-    const { log } = copies.copy()
+    const { log } = withDatabase(file, copy)
     const written = log !== lastLength
     lastLength = log
     if (log >= restartFrames && written) report({ type: 'quiet-please' })
@@ -90,10 +91,12 @@ function copyRound(copies: Checkpoints, restartFrames: number): void {
 }
 
 /** The restarter's: the store holds its batches, what is left is copied, the log starts over. */
-function restart(copies: Checkpoints): void {
+function restart(file: string): void {
   try {
-    const { log, checkpointed } = copies.copy()
-    if (checkpointed === log) copies.startOver()
+    withDatabase(file, (db) => {
+      const { log, checkpointed } = copy(db)
+      if (checkpointed === log) startOver(db)
+    })
   } catch {
     // As above: the store writes on, and the copier asks again.
   }
@@ -104,11 +107,10 @@ self.onmessage = (event: MessageEvent<unknown>) => {
   const command = v.parse(CheckpointCommandSchema, event.data)
   if (command.type === 'copy') {
     yieldToEventLoop()
-    const opened = open(command.file)
-    setInterval(() => copyRound(opened, command.restartFrames), command.intervalMs)
+    setInterval(() => copyRound(command.file, command.restartFrames), command.intervalMs)
   } else if (command.type === 'restart') {
-    checkpoints = open(command.file)
-  } else if (checkpoints) {
-    restart(checkpoints)
+    restarterFile = command.file
+  } else if (restarterFile !== undefined) {
+    restart(restarterFile)
   }
 }
