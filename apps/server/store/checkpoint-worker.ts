@@ -13,7 +13,7 @@
 //   which the restarter copies the little written meanwhile and starts the log over with a write
 //   of its own (`wal_restarts`, one row); SQLite then fsyncs the log's new header, which on the
 //   event loop was a stall of its own (11 ms). The restarter keeps the process's priority: at nice
-//   19, on a busy core, the store waited for it for up to 50 ms.
+//   19, on a busy core, the store's holds took up to 21 ms, for a restart every ~2 s.
 import { Database } from 'bun:sqlite'
 import { readlinkSync } from 'node:fs'
 import { setPriority } from 'node:os'

@@ -14,8 +14,7 @@ const CHECKPOINT_INTERVAL_MS = 1000
 export const WAL_RESTART_FRAMES = 16_384
 /**
  * The longest the batches are held, whatever becomes of the restarter: its holds took 47 ms at
- * most here (at nice 19, as the copier runs, it took longer still). Let go early, the store writes
- * on and the log is started over at a later round.
+ * most here. Let go early, the store writes on and the log is started over at a later round.
  */
 const MAX_HOLD_MS = 50
 
