@@ -848,6 +848,11 @@ describe.skipIf(!browserAvailable())('the web client in Chromium', () => {
       expect(await alice.page.locator('.problem p').textContent()).toContain(
         'changed: accept it first',
       )
+      // Refused before it went, the text is back in the composer, to send once the key is accepted.
+      await poll(
+        () => alice.page.getByLabel('Message', { exact: true }).inputValue(),
+        (value) => expect(value).toBe('should not go out'),
+      )
 
       await banner.getByRole('button', { name: 'Accept the new key for carol' }).click()
       await banner.waitFor({ state: 'detached' })

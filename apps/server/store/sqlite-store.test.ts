@@ -13,6 +13,7 @@ import {
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { keepEntries } from '../../../tests/support/retention.ts'
+import { until } from '../../../tests/support/until.ts'
 import { frameOf } from '../../../tests/support/wire.ts'
 import { openSqliteStore, type SqliteStore } from './sqlite-store.ts'
 
@@ -160,9 +161,7 @@ describe('openSqliteStore', () => {
       for (let index = 0; index < 16; index += 1) void store.log.append(frame)
     }, 1)
     try {
-      const deadline = performance.now() + 15_000
-      while (restarts() < 2 && performance.now() < deadline) await Bun.sleep(20)
-      expect(restarts()).toBeGreaterThanOrEqual(2)
+      await until(() => restarts() >= 2, 'two restarts of the write-ahead log', 15_000)
     } finally {
       clearInterval(writer)
       store.close()
