@@ -25,6 +25,8 @@ export const LagSchema = v.object({
       ranMs: v.number(),
       /** ...and runnable, waiting for one. The rest it slept. */
       waitedMs: v.number(),
+      /** The process's other threads on a core meanwhile (its JIT, collector, workers). */
+      othersRanMs: v.number(),
     }),
   ),
 })

@@ -6,6 +6,10 @@
 // (/proc/thread-self/schedstat, ~2.4 µs a read here): running, waiting for a core, or neither.
 // Neither is a thread asleep past its timer: blocked in the kernel, or a machine that did not run
 // it. On this VM an idle process's 5 ms timer woke 12–57 ms late with 0.1 ms run and no wait.
+// Beside it, the CPU time of the process's other threads (its JIT, its allocator's scavenger,
+// workers; process.cpuUsage(), ~4 µs a call): waiting for a core that none of them held is
+// waiting for something else on the machine. On this VM that was a kernel thread, DAMON's
+// kdamond, at times taking 8–15 ms of every 30 on the server's core (docs/performance.md).
 import { openSync, readSync } from 'node:fs'
 import { createHistogram, type Histogram, quantile, record } from './histogram.ts'
 import type { Lag } from './ipc.ts'
@@ -30,17 +34,37 @@ const MAX_ACCOUNTED = 100
 export type AccountedStall = Lag['stalls'][number]
 
 /**
- * Whether the thread slept through most of a stall: neither on a core nor waiting for one. A
- * process that never blocks on purpose (the servers, the load clients, the idle canary) was then
- * not run by the machine, or held in the kernel.
+ * How much of a stall's window the thread waited for a core while none of its process's other
+ * threads ran: something outside the process held the core. At least that much, as the other
+ * threads may have run on another core.
  */
-export function sleptThrough(stall: AccountedStall): boolean {
-  const slept = PERIOD_MS + stall.lateMs - stall.ranMs - stall.waitedMs
-  return slept >= stall.lateMs / 2
+export function outsiderHeldMs(stall: AccountedStall): number {
+  return Math.max(0, stall.waitedMs - stall.othersRanMs)
+}
+
+/** How much of a stall's window the thread slept: neither on a core nor waiting for one. */
+export function sleptMs(stall: AccountedStall): number {
+  return Math.max(0, PERIOD_MS + stall.lateMs - stall.ranMs - stall.waitedMs)
+}
+
+/**
+ * Whether the process had nothing on a core for most of a stall: it slept, or something outside
+ * it held the core. A process that never blocks on purpose (the servers, the load clients, the
+ * idle canary) was then not run by the machine, or held in the kernel.
+ */
+export function machineHeld(stall: AccountedStall): boolean {
+  return sleptMs(stall) + outsiderHeldMs(stall) >= stall.lateMs / 2
+}
+
+interface SchedTimes {
+  readonly ranMs: number
+  readonly waitedMs: number
+  /** The whole process's CPU time, every thread's. */
+  readonly processMs: number
 }
 
 /** This thread's time on a core and waiting for one, in ms; undefined off Linux. */
-function schedClock(): (() => { ranMs: number; waitedMs: number }) | undefined {
+function schedClock(): (() => SchedTimes) | undefined {
   let fd: number
   try {
     fd = openSync('/proc/thread-self/schedstat', 'r')
@@ -51,7 +75,12 @@ function schedClock(): (() => { ranMs: number; waitedMs: number }) | undefined {
   return () => {
     const text = buffer.toString('latin1', 0, readSync(fd, buffer, 0, buffer.length, 0))
     const [ran = 0, waited = 0] = text.split(' ').map(Number)
-    return { ranMs: ran / 1e6, waitedMs: waited / 1e6 }
+    const usage = process.cpuUsage()
+    return {
+      ranMs: ran / 1e6,
+      waitedMs: waited / 1e6,
+      processMs: (usage.user + usage.system) / 1000,
+    }
   }
 }
 
@@ -80,11 +109,13 @@ export function startLagMonitor(accountOverMs: number = ACCOUNTED_STALL_MS): Lag
     if (lateMs > worst.lateMs) worst = { lateMs, atMs: Date.now() }
     const current = sched?.()
     if (current && previous && lateMs > accountOverMs && stalls.length < MAX_ACCOUNTED) {
+      const ranMs = current.ranMs - previous.ranMs
       stalls.push({
         atMs: Date.now(),
         lateMs,
-        ranMs: current.ranMs - previous.ranMs,
+        ranMs,
         waitedMs: current.waitedMs - previous.waitedMs,
+        othersRanMs: Math.max(0, current.processMs - previous.processMs - ranMs),
       })
     }
     previous = current

@@ -1,5 +1,5 @@
 // Measuring around a body: CPU shares, stalls, wall time; again on a noisy machine; reading them.
-import { sleptThrough } from './lag.ts'
+import { machineHeld } from './lag.ts'
 import { cpuSeconds, machineBusySeconds } from './proc.ts'
 import { type CpuShare, fmt } from './report.ts'
 import { expectReply, log, type Processes } from './rig.ts'
@@ -102,12 +102,14 @@ export async function settle(processes: Processes, maxMs: number): Promise<void>
 }
 
 /**
- * Whether a server or a client slept through an accounted stall during the measurement (lag.ts):
- * the machine, not the program, held it up then. On this VM a 5 ms timer in an idle process woke
- * up to 57 ms late without running or waiting, and such a moment fails a 10 ms p99 for anyone.
+ * Whether a server or a client had nothing on its core for most of an accounted stall during the
+ * measurement (lag.ts's machineHeld): the machine, not the program, held it up then. On this VM a
+ * 5 ms timer in an idle process woke up to 57 ms late without running or waiting, and a kernel
+ * thread took 8–15 ms of every 30 from the server's core at times; either fails a 10 ms p99 for
+ * anyone.
  */
 export function machineStalled(cpu: CpuShare): boolean {
-  return cpu.serverStalls.some(sleptThrough) || cpu.clientStalls.some(sleptThrough)
+  return cpu.serverStalls.some(machineHeld) || cpu.clientStalls.some(machineHeld)
 }
 
 /** Server CPU as one figure, or per instance (first + second) when several share the room. */
@@ -119,7 +121,7 @@ export function serverCpuText(cpu: CpuShare): string {
 /** What held a measurement back, when something did: the machine, the clients or the server. */
 export function bound(cpu: CpuShare, clientCoreCount: number): string {
   if (cpu.otherPct > NOISY_OTHER_PCT) return ` (noisy: other programs ${fmt(cpu.otherPct)} %)`
-  if (machineStalled(cpu)) return ' (a process slept through a stall)'
+  if (machineStalled(cpu)) return ' (the machine held a process through a stall)'
   // Client processes share the client cores: past 90 % of them they, not the server, set the pace.
   if (cpu.clientPct >= 90 * clientCoreCount) return ' (client-bound)'
   // Redis, when there is one, runs on the servers' cores.

@@ -69,7 +69,7 @@ async function runLadder(
   // Warm-up, not reported: the JIT and the allocator settle before the first measured step.
   await step(ladder.start / 2, false)
   // A failure is run again when failures are confirmed, or when the machine took part in it
-  // (other programs, or a stall a process slept through: measure.ts); at most three runs a rate.
+  // (other programs, or a stall it held a process through: measure.ts); at most three runs a rate.
   const confirmed = async (rate: number): Promise<boolean> => {
     let last = await step(rate, false)
     steps.push(last)
@@ -157,7 +157,7 @@ export async function ladderStep(
   log(
     `${processes.name} ${rate} msg/s: p99 ${fmt(latency.p99Ms)} ms, lost ${lost}, server ${serverCpuText(cpu)} %, ` +
       `${redis}client ${fmt(cpu.clientPct)} %, other ${fmt(cpu.otherPct)} %, stalls ${fmt(cpu.serverStallMs)}/` +
-      `${fmt(cpu.clientStallMs)} ms${machineStalled(cpu) ? ' (one slept through)' : ''} → ` +
+      `${fmt(cpu.clientStallMs)} ms${machineStalled(cpu) ? ' (the machine held one)' : ''} → ` +
       `${result.pass ? 'pass' : 'FAIL'}`,
   )
   await settle(processes, 10_000)

@@ -149,7 +149,7 @@ function pairReport(
 function retryRule(rig: Rig): string {
   const machine =
     `the machine took part in the failure (other programs over ${NOISY_OTHER_PCT} % of a core, ` +
-    `or a process that slept through a stall of over ${ACCOUNTED_STALL_MS} ms)`
+    `or a process the machine held off its core through a stall of over ${ACCOUNTED_STALL_MS} ms)`
   return rig.config.ladder.confirmFailures
     ? `A failed step runs again, and a third time when ${machine}; the last run counts.`
     : `A failed step runs again, up to three runs, when ${machine}; the last run counts.`
