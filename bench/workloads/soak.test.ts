@@ -1,7 +1,7 @@
-// The soak's verdict on whose stall it was: the machine's only on the evidence lag.ts gathers.
+// The soak's verdict on a stall: the server's own part, less only what lag.ts shows the machine took.
 import { describe, expect, test } from 'bun:test'
-import type { AccountedStall } from '../lag.ts'
-import { machineMade } from './soak.ts'
+import { type AccountedStall, PERIOD_MS } from '../lag.ts'
+import { ownStallMs } from './soak.ts'
 
 const AT = 1_000_000
 
@@ -9,26 +9,29 @@ function stall(lateMs: number, times: Partial<AccountedStall>, atMs = AT): Accou
   return { atMs, lateMs, ranMs: 0, waitedMs: 0, othersRanMs: 0, ...times }
 }
 
-describe('whose soak stall it was', () => {
-  test('a core held by another program is the machine’s, the idle process on time or not', () => {
-    expect(machineMade(stall(39.2, { ranMs: 7, waitedMs: 37.9, othersRanMs: 6.5 }), [])).toBe(true)
+describe('the server’s own part of a soak stall', () => {
+  test('time a core was held by another program is taken away, the idle process on time or not', () => {
+    // The soak of 2026-12-02: 39.2 ms late, 7 ms on its core, 37.9 waiting, 6.5 for its own threads.
+    const held = stall(39.2, { ranMs: 7, waitedMs: 37.9, othersRanMs: 6.5 })
+    expect(ownStallMs(held, [])).toBeCloseTo(39.2 - 31.4, 5)
   })
 
-  test('a core held by the server’s own threads is the server’s', () => {
-    const stalled = stall(24.2, { ranMs: 10.3, waitedMs: 17.6, othersRanMs: 17 })
-    expect(machineMade(stalled, [stall(15, {}, AT)])).toBe(false)
+  test('time it ran stays its own, however long it also waited', () => {
+    // The full run of 2026-12-02: 23 ms of its own work, stretched to 36.1 by a held core.
+    const ran = stall(36.1, { ranMs: 23, waitedMs: 18.8 })
+    expect(ownStallMs(ran, [stall(15, {}, AT)])).toBeCloseTo(36.1 - 18.8, 5)
+    expect(ownStallMs(stall(26.4, { ranMs: 26.6, waitedMs: 6.2, othersRanMs: 6.2 }), [])).toBe(26.4)
   })
 
-  test('a stall slept through is the machine’s only when the idle process was late as well', () => {
+  test('waiting behind its own JIT or collector stays its own', () => {
+    expect(ownStallMs(stall(24.2, { ranMs: 6, waitedMs: 17.6, othersRanMs: 17.6 }), [])).toBe(24.2)
+  })
+
+  test('time it slept is taken away only when the idle process was late at that moment too', () => {
     const slept = stall(30, { ranMs: 2 })
-    expect(machineMade(slept, [])).toBe(false)
-    expect(machineMade(slept, [stall(12, {}, AT - 60)])).toBe(false)
-    expect(machineMade(slept, [stall(12, { ranMs: 0.1 }, AT - 5)])).toBe(true)
-  })
-
-  test('a stall spent running is the server’s', () => {
-    expect(machineMade(stall(26.4, { ranMs: 26.6, waitedMs: 6.2 }), [stall(20, {}, AT)])).toBe(
-      false,
-    )
+    const sleptMs = PERIOD_MS + 30 - 2
+    expect(ownStallMs(slept, [])).toBe(30)
+    expect(ownStallMs(slept, [stall(12, {}, AT - 60)])).toBe(30)
+    expect(ownStallMs(slept, [stall(12, { ranMs: 0.1 }, AT - 5)])).toBe(Math.max(0, 30 - sleptMs))
   })
 })
