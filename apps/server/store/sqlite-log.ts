@@ -11,7 +11,7 @@ import { createWritePacer } from './write-pacer.ts'
 export interface SqliteLog extends Omit<RoomLog, 'head'> {
   /** The head is synchronous here, so the server knows it before it starts listening. */
   head(): number
-  /** Writes the appends still waiting for the end of the turn. */
+  /** Writes every append still waiting, now (before a commit, or closing). */
   writePending(): void
   /** Inside the caller's transaction: the next entry, written now (an accepted commit). */
   insertNext(frame: UnstampedFrame): TimedEntry
@@ -19,7 +19,7 @@ export interface SqliteLog extends Omit<RoomLog, 'head'> {
   committed(entry: TimedEntry): void
   /** Holds the batches for a checkpoint's quiet moment (checkpointer.ts); a commit writes them. */
   hold(): void
-  /** Writes a batch that came due while held, and goes on as before. */
+  /** Writes a batch that came due while held (a turn's worth a turn), and goes on as before. */
   release(): void
 }
 
@@ -61,6 +61,15 @@ const slackBytes = (retention: LogRetention) => Math.min(16 * 1024 * 1024, reten
  * would only add latency, and a larger burst for every member to read at once.
  */
 const FULL_BATCH = 16
+
+/**
+ * At most this many entries are written and handed back in one event-loop turn; a backlog (what
+ * piles up while the server's core is taken from it, or while a checkpoint holds the log) goes
+ * over as many turns as it needs, one after the other. Handed back at once, 125 messages went to
+ * 64 members in one turn of 28–32 ms in the soak (docs/performance.md), and the event loop
+ * answered nothing else meanwhile. Twice FULL_BATCH: a room below ~10,000 msg/s never meets it.
+ */
+const TURN_BATCH = 32
 
 /** `batchMs`: a busy room's appends are written at most this often (Limits.writeBatchMs). */
 export function openSqliteLog(db: Database, retention: LogRetention, batchMs: number): SqliteLog {
@@ -148,7 +157,7 @@ export function openSqliteLog(db: Database, retention: LogRetention, batchMs: nu
   // so members are only ever sent what the log holds. One commit each cost ~40 µs of CPU here;
   // a batch costs ~3 µs a row. A batch that fails (a full disk) is refused whole: its senders
   // get `unavailable` and nobody was sent any of it. Sixteen pending go without waiting out the
-  // pace (FULL_BATCH).
+  // pace (FULL_BATCH); over 32 go a turn's worth a turn (TURN_BATCH).
   let pending: Array<{
     readonly entry: Written
     readonly resolve: (entry: LoggedEntry) => void
@@ -164,21 +173,32 @@ export function openSqliteLog(db: Database, retention: LogRetention, batchMs: nu
     for (const entry of entries) write(entry)
   })
 
+  /** The paced write: a turn's worth, and the rest in the turns after it. */
   function writeWhenFree(): void {
-    if (holding) dueWhileHolding = true
-    else writePending()
+    if (holding) {
+      dueWhileHolding = true
+      return
+    }
+    writePending(TURN_BATCH)
+    // A write that must have everything (a commit's) may empty it first: this then does nothing.
+    if (pending.length > 0) setImmediate(writeWhenFree)
   }
 
-  function writePending(): void {
+  /** Writes the first `limit` entries pending, and hands them back. */
+  function writePending(limit = Number.POSITIVE_INFINITY): void {
     if (pending.length === 0) return
     pacer.writing()
-    const batch = pending
-    pending = []
+    const batch = pending.length > limit ? pending.splice(0, limit) : pending
+    if (batch === pending) pending = []
     try {
       writeBatch(batch.map((item) => item.entry))
     } catch (error) {
+      // Those still pending hold the numbers after these: they are refused too, so the numbers
+      // can be handed out again without a gap.
+      const refused = [...batch, ...pending]
+      pending = []
       assigned = head
-      for (const item of batch) item.reject(error)
+      for (const item of refused) item.reject(error)
       return
     }
     for (const item of batch) held(item.entry)
@@ -210,7 +230,7 @@ export function openSqliteLog(db: Database, retention: LogRetention, batchMs: nu
     head: () => head,
     oldest: () => oldest,
     bytes: () => bytes,
-    writePending,
+    writePending: () => writePending(),
     insertNext(frame) {
       const entry = entryFor(frame, head + 1)
       write(entry)
@@ -228,7 +248,7 @@ export function openSqliteLog(db: Database, retention: LogRetention, batchMs: nu
       holding = false
       if (dueWhileHolding) {
         dueWhileHolding = false
-        writePending()
+        writeWhenFree()
       }
     },
   }
