@@ -1,5 +1,5 @@
 // base64url without padding, the one encoding of binary fields on the wire; runs in Bun and
-// in browsers alike (no Buffer).
+// in browsers alike (Buffer only where it is there, for speed).
 
 export const BASE64URL_PATTERN = /^[A-Za-z0-9_-]*$/
 
@@ -27,3 +27,37 @@ export function encodeBase64url(bytes: Uint8Array): string {
 export function decodeBase64url(text: string): Uint8Array<ArrayBuffer> {
   return Uint8Array.fromBase64(text, { alphabet: 'base64url', lastChunkHandling: 'loose' })
 }
+
+/**
+ * Part of a frame's bytes and text, both ways, without a view of the part. In JavaScriptCore a
+ * `subarray` (or `.buffer`) of a freshly made array gives it an ArrayBuffer of its own: ~580
+ * bytes of garbage and a copy, for every message the server takes in and every one it sends
+ * (docs/performance.md). Bun's Buffer codec reads and writes at an offset with neither; the
+ * browser takes the standard way.
+ */
+interface RangeCodec {
+  /** The base64url text of `bytes` from `start` on. */
+  textOf(bytes: Uint8Array, start: number): string
+  /** Decodes base64url `text` into `out` at `offset`; returns how many bytes it wrote. */
+  writeAt(out: Uint8Array, offset: number, text: string): number
+}
+
+const portableCodec: RangeCodec = {
+  textOf: (bytes, start) => encodeBase64url(bytes.subarray(start)),
+  writeAt: (out, offset, text) =>
+    out.subarray(offset).setFromBase64(text, { alphabet: 'base64url' }).written,
+}
+
+const NodeBuffer = (globalThis as { Buffer?: typeof Buffer }).Buffer
+
+const bufferCodec: RangeCodec | undefined = NodeBuffer && {
+  // Called on a plain Uint8Array: Bun's Buffer methods take any Uint8Array as `this`.
+  textOf: (bytes, start) => NodeBuffer.prototype.toString.call(bytes, 'base64url', start),
+  writeAt: (out, offset, text) =>
+    NodeBuffer.prototype.write.call(out, text, offset, out.length - offset, 'base64url'),
+}
+
+/** Both, for the tests that hold them to the same results. */
+export const rangeCodecs = { portable: portableCodec, buffer: bufferCodec }
+
+export const { textOf: base64urlFrom, writeAt: writeBase64urlAt } = bufferCodec ?? portableCodec

@@ -9,7 +9,7 @@
 // and from a client just 0x01 | ciphertext. The rarer MLS frames carry their other fields as a
 // JSON head, then their byte fields as sections:
 //   tag | head length: u32 | head (UTF-8 JSON object) | count: u8 | (length: u32 | bytes) × count
-import { encodeBase64url } from './base64url.ts'
+import { base64urlFrom, encodeBase64url, writeBase64urlAt } from './base64url.ts'
 
 /** What a transport carries: JSON text, or a binary frame. */
 export type WireFrame = string | Uint8Array<ArrayBuffer>
@@ -168,28 +168,41 @@ function encodeApp(frame: Fields): Uint8Array<ArrayBuffer> {
   if (frame.seq === undefined) {
     const out = new Uint8Array(1 + length)
     out[0] = TAGS.app
-    out.subarray(1).setFromBase64(ciphertext, { alphabet: 'base64url' })
+    writeCiphertext(out, 1, ciphertext)
     return out
   }
-  const sender = encoder.encode(frame.from as string)
-  if (sender.length > 255) throw new BinaryFrameError('the sender name is too long')
+  // The sender's bytes go through a scratch array and are copied in: a view of `out` to encode
+  // into would cost an ArrayBuffer of its own (base64url.ts).
+  const { written: senderLength } = encoder.encodeInto(frame.from as string, senderScratch)
+  if (senderLength > 255) throw new BinaryFrameError('the sender name is too long')
   const seq = frame.seq as number
   const timeAt = APP_SEQ_AT + varintLength(seq)
   const senderAt = timeAt + 6
-  const start = senderAt + 1 + sender.length
+  const start = senderAt + 1 + senderLength
   const out = new Uint8Array(start + length)
   out[0] = TAGS.app
   writeVarint(out, APP_SEQ_AT, seq)
   writeU48(out, timeAt, frame.at as number)
-  out[senderAt] = sender.length
-  out.set(sender, senderAt + 1)
-  out.subarray(start).setFromBase64(ciphertext, { alphabet: 'base64url' })
+  out[senderAt] = senderLength
+  for (let index = 0; index < senderLength; index += 1) {
+    out[senderAt + 1 + index] = senderScratch[index] as number
+  }
+  writeCiphertext(out, start, ciphertext)
   return out
+}
+
+/** Room for a sender name over the limit, so that one is seen to be too long, not cut short. */
+const senderScratch = new Uint8Array(256 * 3)
+
+function writeCiphertext(out: Uint8Array, at: number, ciphertext: string): void {
+  if (writeBase64urlAt(out, at, ciphertext) !== out.length - at) {
+    throw new BinaryFrameError('its ciphertext is not base64url')
+  }
 }
 
 function decodeApp(body: Uint8Array, direction: Direction): Fields {
   if (direction === 'to-server') {
-    return { type: 'app', ciphertext: encodeBase64url(body.subarray(1)) }
+    return { type: 'app', ciphertext: base64urlFrom(body, 1) }
   }
   const { value: seq, end: timeAt } = readVarint(body, APP_SEQ_AT)
   const senderAt = timeAt + 6
@@ -208,7 +221,7 @@ function decodeApp(body: Uint8Array, direction: Direction): Fields {
     seq,
     at: readU48(body, timeAt),
     from,
-    ciphertext: encodeBase64url(body.subarray(start)),
+    ciphertext: base64urlFrom(body, start),
   }
 }
 

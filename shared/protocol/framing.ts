@@ -10,7 +10,7 @@ const encoder = new TextEncoder()
 export function encodeLengthPrefixed(wire: WireFrame): Uint8Array {
   if (typeof wire !== 'string') {
     const out = new Uint8Array(LENGTH_PREFIX_BYTES + wire.length)
-    new DataView(out.buffer).setUint32(0, wire.length)
+    writeLength(out, wire.length)
     out.set(wire, LENGTH_PREFIX_BYTES)
     return out
   }
@@ -25,8 +25,19 @@ export function encodeLengthPrefixed(wire: WireFrame): Uint8Array {
     out = new Uint8Array(LENGTH_PREFIX_BYTES + text.length * 3)
     ;({ read, written } = encoder.encodeInto(text, out.subarray(LENGTH_PREFIX_BYTES)))
   }
-  new DataView(out.buffer).setUint32(0, written)
+  writeLength(out, written)
   return out.subarray(0, LENGTH_PREFIX_BYTES + written)
+}
+
+/**
+ * Big-endian, byte by byte: a DataView of `out.buffer` gives a fresh array an ArrayBuffer of its
+ * own, ~600 bytes of garbage for every frame the raw-TLS members are sent (base64url.ts).
+ */
+function writeLength(out: Uint8Array, length: number): void {
+  out[0] = length >>> 24
+  out[1] = (length >>> 16) & 0xff
+  out[2] = (length >>> 8) & 0xff
+  out[3] = length & 0xff
 }
 
 export interface FrameDecodeResult {
