@@ -10,7 +10,7 @@ const encoder = new TextEncoder()
 export function encodeLengthPrefixed(wire: WireFrame): Uint8Array {
   if (typeof wire !== 'string') {
     const out = new Uint8Array(LENGTH_PREFIX_BYTES + wire.length)
-    writeLength(out, wire.length)
+    writeLengthPrefix(out, 0, wire.length)
     out.set(wire, LENGTH_PREFIX_BYTES)
     return out
   }
@@ -25,19 +25,19 @@ export function encodeLengthPrefixed(wire: WireFrame): Uint8Array {
     out = new Uint8Array(LENGTH_PREFIX_BYTES + text.length * 3)
     ;({ read, written } = encoder.encodeInto(text, out.subarray(LENGTH_PREFIX_BYTES)))
   }
-  writeLength(out, written)
+  writeLengthPrefix(out, 0, written)
   return out.subarray(0, LENGTH_PREFIX_BYTES + written)
 }
 
 /**
- * Big-endian, byte by byte: a DataView of `out.buffer` gives a fresh array an ArrayBuffer of its
- * own, ~600 bytes of garbage for every frame the raw-TLS members are sent (base64url.ts).
+ * A frame's length, big-endian, byte by byte: a DataView of `out.buffer` gives a fresh array an
+ * ArrayBuffer of its own, ~600 bytes of garbage a frame (base64url.ts).
  */
-function writeLength(out: Uint8Array, length: number): void {
-  out[0] = length >>> 24
-  out[1] = (length >>> 16) & 0xff
-  out[2] = (length >>> 8) & 0xff
-  out[3] = length & 0xff
+export function writeLengthPrefix(out: Uint8Array, at: number, length: number): void {
+  out[at] = length >>> 24
+  out[at + 1] = (length >>> 16) & 0xff
+  out[at + 2] = (length >>> 8) & 0xff
+  out[at + 3] = length & 0xff
 }
 
 export interface FrameDecodeResult {
@@ -54,6 +54,7 @@ export interface FrameDecoder {
 }
 
 const NOTHING: FrameDecodeResult = { frames: [] }
+const EMPTY = new Uint8Array(0)
 
 /**
  * Reassembles frames from chunks split anywhere. The length is checked as soon as the prefix is
@@ -99,9 +100,15 @@ export function createFrameDecoder(maxFrameBytes: number): FrameDecoder {
         // holds bytes past a frame whose length has not been checked yet.
         if (input.length > 0) {
           const want = wantedBytes()
-          const take = Math.min(want, input.length)
-          append(input.subarray(0, take))
-          input = input.subarray(take)
+          if (want >= input.length) {
+            // The whole chunk (a member's one frame, most often): no view of it, which would give
+            // a fresh chunk an ArrayBuffer of its own (base64url.ts).
+            append(input)
+            input = EMPTY
+          } else {
+            append(input.subarray(0, want))
+            input = input.subarray(want)
+          }
         }
         const held = end - start
         if (held < LENGTH_PREFIX_BYTES) break

@@ -54,6 +54,26 @@ describe('TurnWriter', () => {
     writer.drained(socket)
     expect(socket.writes).toHaveLength(2)
     expect(socket.data).toMatchObject({ blocked: false, queuedBytes: 0 })
+    // What the socket took of the first write, then the second: each frame once, in order.
+    const [first, second] = socket.writes as [Uint8Array, Uint8Array]
+    const onTheWire = new Uint8Array([...first.subarray(0, 3), ...second])
+    expect(framesIn(onTheWire)).toEqual(['hello', 'more'])
+  })
+
+  test('frames a turn of binary frames once for all sockets that got them, each behind its length', async () => {
+    const writer = new TurnWriter()
+    const sockets = [socketTaking(), socketTaking(), socketTaking()]
+    const frames = [Uint8Array.of(1, 2, 3), Uint8Array.of(4), new Uint8Array(300).fill(9)]
+    for (const frame of frames) for (const socket of sockets) writer.queue(socket, frame, 1024)
+    // One socket also gets a frame the others do not: its write is its own.
+    writer.queue(sockets[2] as ReturnType<typeof socketTaking>, 'x', 1024)
+    await turn()
+    const [one, two, three] = sockets.map((socket) => socket.writes[0] as Uint8Array)
+    expect(one).toBe(two as Uint8Array)
+    expect(three).not.toBe(one as Uint8Array)
+    const decoded = createFrameDecoder(1024).push(three as Uint8Array).frames
+    expect(decoded).toEqual([...frames, Uint8Array.of(120)])
+    expect(one?.length).toBe(3 * 4 + 3 + 1 + 300)
   })
 
   test('says so when a socket’s queue passes the cap', () => {
