@@ -6,7 +6,7 @@ import { generateCertificates } from '../apps/server/certs.ts'
 import { KEYS } from '../apps/server/cluster/keys.ts'
 import { openRedisCluster } from '../apps/server/cluster/redis-cluster.ts'
 import { createRedisStores } from '../apps/server/cluster/redis-store.ts'
-import { createReplicaWaiter } from '../apps/server/cluster/replication.ts'
+import { createReplicaWaiter, STARTUP_READ_TRIES } from '../apps/server/cluster/replication.ts'
 import { query, StreamEntriesReply } from '../apps/server/cluster/replies.ts'
 import type { ChatEvent, MessageEvent } from '../shared/client/events.ts'
 import { createLimits } from '../shared/protocol/limits.ts'
@@ -273,6 +273,7 @@ describe.skipIf(redisMissing)('a Redis primary fails over to its replica', () =>
 
   test('an instance does not start on a log its replicas do not hold', async () => {
     await using pair = await startRedisPair()
+    const slow: unknown[] = []
     pair.link.hold()
     const client = new RedisClient(pair.url)
     try {
@@ -285,8 +286,28 @@ describe.skipIf(redisMissing)('a Redis primary fails over to its replica', () =>
       limits: createLimits(),
       waitReplicas: 1,
       waitTimeoutMs: 200,
+      reportError: (error) => slow.push(error),
     })
     await expect(opening).rejects.toThrow(/Redis's replicas do not hold its log: 0 of 1/)
+    expect(slow).toHaveLength(STARTUP_READ_TRIES - 1)
+  })
+
+  test('an instance starts once a replica slow to confirm at first does confirm the log', async () => {
+    await using pair = await startRedisPair()
+    pair.link.hold()
+    const slow = Promise.withResolvers<unknown>()
+    const opening = openRedisCluster({
+      url: pair.url,
+      limits: createLimits(),
+      waitReplicas: 1,
+      waitTimeoutMs: 200,
+      reportError: slow.resolve,
+    })
+    // The first wait timed out: the link recovers before the next.
+    expect(String(await slow.promise)).toMatch(/slow to confirm its log, trying again: 0 of 1/)
+    pair.link.release()
+    const cluster = await opening
+    await cluster.close()
   })
 
   test('with CHATBOX_REDIS_WAIT_REPLICAS=1 nothing acknowledged is lost, and the room goes on on the new primary', async () => {

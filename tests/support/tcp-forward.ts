@@ -9,6 +9,8 @@ export interface TcpForward extends AsyncDisposable {
   retarget(port: number): void
   /** Stops reading from the target: what it sends piles up unsent, as over a stalled link. */
   hold(): void
+  /** Reads from the target again: what piled up goes on, as a stalled link that recovers. */
+  release(): void
   /** Drops what was held and closes every connection through the forwarder. */
   cut(): void
 }
@@ -63,6 +65,10 @@ export async function startTcpForward(targetPort: number): Promise<TcpForward> {
         upstream.unpipe(client)
         upstream.pause()
       }
+    },
+    release() {
+      held = false
+      for (const { client, upstream } of pairs) upstream.pipe(client)
     },
     cut() {
       held = false

@@ -15,7 +15,7 @@ import { createRedisPresence } from './presence.ts'
 import { createRedisLinkBoard } from './redis-links.ts'
 import { createRedisStores } from './redis-store.ts'
 import { isTlsUrl, redisTls, tlsFailure } from './redis-tls.ts'
-import { createReplicaWaiter } from './replication.ts'
+import { createReplicaWaiter, replicasHoldReads } from './replication.ts'
 import { HashValuesReply, parseStored, query, StreamEntriesReply } from './replies.ts'
 import { RETIRE } from './scripts.ts'
 
@@ -106,7 +106,11 @@ export async function openRedisCluster(options: RedisClusterOptions): Promise<Re
   ])
   // Reading starts after `head`: were an entry up to it not on the replicas, a failover could
   // give its number to another that this instance would then never deliver.
-  await replicas.reads().catch((error: Error) => {
+  const slow = (error: Error) =>
+    reportError(
+      new Error(`Redis's replicas are slow to confirm its log, trying again: ${error.message}`),
+    )
+  await replicasHoldReads(replicas, slow).catch((error: Error) => {
     command.close()
     reader.close()
     throw new RedisReplicasError(`Redis's replicas do not hold its log: ${error.message}`)

@@ -32,6 +32,32 @@ export interface ReplicaWaiter {
   reads(): Promise<void>
 }
 
+/**
+ * How many WAITs an instance starting gives its replicas to show they hold the log: one slow to
+ * answer once (a loaded host, a replica that just synced) is not one that lacks the log, and an
+ * instance that gave up on it would not start at all. A replica that does lack it is refused after
+ * this many timeouts.
+ */
+export const STARTUP_READ_TRIES = 5
+
+/**
+ * `reads()`, tried up to STARTUP_READ_TRIES times while the replicas are slow to confirm; each
+ * try that timed out is told to `slow` before the next.
+ */
+export async function replicasHoldReads(
+  replicas: ReplicaWaiter,
+  slow: (error: NotReplicatedError) => void,
+): Promise<void> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await replicas.reads()
+    } catch (error) {
+      if (!(error instanceof NotReplicatedError) || attempt >= STARTUP_READ_TRIES) throw error
+      slow(error)
+    }
+  }
+}
+
 export const NO_REPLICA_WAIT: ReplicaWaiter = { after: (write) => write, reads: async () => {} }
 
 export function createReplicaWaiter(redis: RedisClient, wait: ReplicaWait): ReplicaWaiter {
