@@ -40,9 +40,7 @@ export class TurnWriter {
   /** Queues a frame; false when the socket's queue passed `capBytes` (a reader too slow). */
   queue(socket: WritableTlsSocket, wire: WireFrame, capBytes: number): boolean {
     const state = socket.data
-    const bytes = this.bytesOf(wire)
-    state.queue.push(bytes)
-    state.queuedBytes += LENGTH_PREFIX_BYTES + bytes.length
+    this.enqueue(state, wire)
     if (state.queuedBytes > capBytes) return false
     if (!state.scheduled) {
       state.scheduled = true
@@ -58,9 +56,7 @@ export class TurnWriter {
   /** A last frame before the socket ends: written now, past any block. */
   writeLast(socket: WritableTlsSocket, text: string): void {
     const state = socket.data
-    const bytes = this.bytesOf(text)
-    state.queue.push(bytes)
-    state.queuedBytes += LENGTH_PREFIX_BYTES + bytes.length
+    this.enqueue(state, text)
     state.blocked = false
     this.flush(socket)
   }
@@ -116,6 +112,12 @@ export class TurnWriter {
       this.joinedBytes = framed(parts)
     }
     return this.joinedBytes
+  }
+
+  private enqueue(state: WriteState, wire: WireFrame): void {
+    const bytes = this.bytesOf(wire)
+    state.queue.push(bytes)
+    state.queuedBytes += LENGTH_PREFIX_BYTES + bytes.length
   }
 
   private bytesOf(wire: WireFrame): Uint8Array {

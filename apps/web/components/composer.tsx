@@ -1,15 +1,24 @@
 // The composer: Enter sends, Shift+Enter starts a new line, and a .txt file can be picked. Says
 // why sending is not possible right now. Calls the chat's commands; no protocol here.
-import { createSignal, Show } from 'solid-js'
+import { createSignal, onMount, Show } from 'solid-js'
 import type { Chat } from '../lib/chat.ts'
 
 export function Composer(props: { chat: Chat }) {
   const [text, setText] = createSignal('')
   // A phone's on-screen keyboard has no Shift+Enter to offer; its Enter key says "send".
-  const placeholder = matchMedia('(pointer: coarse)').matches
+  const touch = matchMedia('(pointer: coarse)').matches
+  const placeholder = touch
     ? 'Write a message'
     : 'Write a message — Enter sends, Shift+Enter adds a line'
   let picker: HTMLInputElement | undefined
+  let box: HTMLTextAreaElement | undefined
+
+  // The join form the focus was in is gone: it would fall to the page's body, and a keyboard user
+  // start from the top. Not on touch screens, where it would open the on-screen keyboard.
+  onMount(() => {
+    const onBody = document.activeElement === null || document.activeElement === document.body
+    if (onBody && !touch) box?.focus()
+  })
 
   const waiting = () => {
     const status = props.chat.state.status
@@ -70,6 +79,7 @@ export function Composer(props: { chat: Chat }) {
           Message
         </label>
         <textarea
+          ref={box}
           id="composer-text"
           rows={2}
           placeholder={placeholder}

@@ -1,7 +1,7 @@
 // The room: a skip link to the message box, the header (title, status, room code, menu, Leave),
 // then the main landmark: banners, the timeline, the member list and the composer, and a drop
 // zone for .txt files. Reads the chat store; no protocol here.
-import { createSignal, onMount, Show } from 'solid-js'
+import { createSignal, Show } from 'solid-js'
 import type { Chat } from '../lib/chat.ts'
 import { STATUS_TEXTS } from '../lib/copy.ts'
 import { COMPOSER_ID } from '../lib/modal.ts'
@@ -23,14 +23,6 @@ export function RoomView(props: { chat: Chat }) {
   const [clearingHistory, setClearingHistory] = createSignal(false)
   const [backingUp, setBackingUp] = createSignal(false)
   const [linkingDevice, setLinkingDevice] = createSignal(false)
-  // The join form the focus was in is gone: without this it falls to the page's body, and a
-  // keyboard user starts from the top. Not on touch screens, where it would open the keyboard.
-  onMount(() => {
-    const onBody = document.activeElement === null || document.activeElement === document.body
-    if (onBody && !matchMedia('(pointer: coarse)').matches) {
-      document.getElementById(COMPOSER_ID)?.focus()
-    }
-  })
   const carriesFiles = (event: DragEvent) => event.dataTransfer?.types.includes('Files') ?? false
 
   const onDragOver = (event: DragEvent) => {
