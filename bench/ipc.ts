@@ -27,6 +27,8 @@ export const LagSchema = v.object({
       waitedMs: v.number(),
       /** The process's other threads on a core meanwhile (its JIT, collector, workers). */
       othersRanMs: v.number(),
+      /** The process's major page faults meanwhile: pages it waited to have read from disk. */
+      majorFaults: Count,
     }),
   ),
 })

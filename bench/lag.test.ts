@@ -1,6 +1,10 @@
 // The bench's stall accounting: which of a process's stalls the machine made. A soak's verdict
-// rests on it, so the rule is pinned here, and the monitor is shown to see a worker thread's CPU.
+// rests on it, so the rule is pinned here, and the monitor is shown to see a worker thread's CPU
+// and the process's major page faults.
 import { describe, expect, test } from 'bun:test'
+import { closeSync, fsyncSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { until } from '../tests/support/until.ts'
 import {
   type AccountedStall,
@@ -13,7 +17,7 @@ import {
 
 /** A stall of `lateMs`: the window is one timer period longer. */
 function stall(lateMs: number, times: Partial<AccountedStall>): AccountedStall {
-  return { atMs: 0, lateMs, ranMs: 0, waitedMs: 0, othersRanMs: 0, ...times }
+  return { atMs: 0, lateMs, ranMs: 0, waitedMs: 0, othersRanMs: 0, majorFaults: 0, ...times }
 }
 
 describe('which stalls the machine made', () => {
@@ -69,6 +73,47 @@ describe('the lag monitor', () => {
       expect(machineHeld(blocked)).toBe(false)
     } finally {
       spinner.terminate()
+    }
+  })
+})
+
+describe('a stall’s page faults', () => {
+  test('counts the pages the process waited to have read from disk', async () => {
+    // A file out of the page cache (posix_fadvise DONTNEED after an fsync), then read through a
+    // mapping while the event loop is blocked: each page not in memory is a major fault.
+    const { dlopen, FFIType } = await import('bun:ffi')
+    const libc = dlopen('libc.so.6', {
+      posix_fadvise: {
+        args: [FFIType.i32, FFIType.i64, FFIType.i64, FFIType.i32],
+        returns: FFIType.i32,
+      },
+    })
+    const POSIX_FADV_DONTNEED = 4
+    const dir = mkdtempSync(join(tmpdir(), 'lag-faults-'))
+    const path = join(dir, 'pages')
+    const fd = openSync(path, 'w+')
+    try {
+      writeSync(fd, new Uint8Array(8 << 20).fill(1))
+      fsyncSync(fd)
+      expect(libc.symbols.posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED)).toBe(0)
+      const monitor = startLagMonitor(10)
+      const pages = Bun.mmap(path)
+      let sum = 0
+      const blockUntil = performance.now() + 40
+      for (let offset = 0; offset < pages.length; offset += 4096) sum += pages[offset] ?? 0
+      while (performance.now() < blockUntil) {
+        // Blocking the event loop on purpose, so the faults fall in an accounted stall.
+      }
+      expect(sum).toBe(pages.length / 4096)
+      let stalls: AccountedStall[] = []
+      await until(() => {
+        stalls = stalls.concat(monitor.take().stalls)
+        return stalls.length > 0
+      }, 'an accounted stall')
+      expect(stalls.reduce((faults, each) => faults + each.majorFaults, 0)).toBeGreaterThan(0)
+    } finally {
+      closeSync(fd)
+      rmSync(dir, { recursive: true, force: true })
     }
   })
 })

@@ -44,6 +44,24 @@ export function pinned(cores: string | undefined, argv: string[]): string[] {
   return cores === undefined ? argv : ['taskset', '-c', cores, ...argv]
 }
 
+/**
+ * The command line that runs `argv` at this nice value (nice(1)), or as it is. Without the
+ * privilege to raise a priority nice warns and runs it unchanged: niceOf tells what it got.
+ */
+export function niced(nice: number | undefined, argv: string[]): string[] {
+  return nice === undefined || nice === 0 ? argv : ['nice', '-n', String(nice), ...argv]
+}
+
+/** A process's nice value (/proc/PID/stat's 19th field), undefined once it is gone. */
+export function niceOf(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16])
+  } catch {
+    return undefined
+  }
+}
+
 /** CPU seconds a process has used so far, all its threads together (utime + stime). */
 export function cpuSeconds(pid: number): number {
   try {
@@ -120,13 +138,14 @@ export async function startServer(
   script: string,
   args: string[],
   placement: Placement,
-  options: { cpuProfileDir?: string; env?: Record<string, string> } = {},
+  options: { cpuProfileDir?: string; env?: Record<string, string>; nice?: number } = {},
 ): Promise<ServerProcess> {
   const profile = options.cpuProfileDir
     ? ['--cpu-prof', '--cpu-prof-md', `--cpu-prof-dir=${options.cpuProfileDir}`]
     : []
   const channel = new Channel<ServerReply>(ServerReplySchema, script)
-  const child = Bun.spawn(pinned(placement.serverCores, ['bun', ...profile, script, ...args]), {
+  const argv = niced(options.nice, ['bun', ...profile, script, ...args])
+  const child = Bun.spawn(pinned(placement.serverCores, argv), {
     stdin: 'ignore',
     stdout: 'pipe',
     stderr: 'inherit',

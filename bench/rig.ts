@@ -54,6 +54,8 @@ export interface SharedRoom {
 export interface StartOptions {
   readonly messageBytes?: number
   readonly shared?: SharedRoom
+  /** The servers' nice value (the soak's `--soak-nice`); the clients keep the bench's. */
+  readonly nice?: number
 }
 
 export interface Rig {
@@ -163,7 +165,7 @@ async function startProcesses(
   kind: Kind,
   clientCount: number,
   label: string,
-  { messageBytes = MESSAGE_BYTES, shared }: StartOptions = {},
+  { messageBytes = MESSAGE_BYTES, shared, nice }: StartOptions = {},
 ): Promise<Processes> {
   const { certs, placement, settings, ca, ciphertextBytes } = launch
   const script = new URL(`./${kind}-server.ts`, import.meta.url).pathname
@@ -187,6 +189,7 @@ async function startProcesses(
       await startServer(script, kind === 'reference' ? args.slice(0, 4) : args, placement, {
         cpuProfileDir,
         env: kind === 'product' ? { ...settings.serverEnv } : {},
+        nice,
       }),
     )
   }

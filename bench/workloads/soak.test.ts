@@ -6,7 +6,7 @@ import { ownStallMs } from './soak.ts'
 const AT = 1_000_000
 
 function stall(lateMs: number, times: Partial<AccountedStall>, atMs = AT): AccountedStall {
-  return { atMs, lateMs, ranMs: 0, waitedMs: 0, othersRanMs: 0, ...times }
+  return { atMs, lateMs, ranMs: 0, waitedMs: 0, othersRanMs: 0, majorFaults: 0, ...times }
 }
 
 describe('the server’s own part of a soak stall', () => {
