@@ -34,4 +34,25 @@ describe('the server’s own part of a soak stall', () => {
     expect(ownStallMs(slept, [stall(12, {}, AT - 60)])).toBe(30)
     expect(ownStallMs(slept, [stall(12, { ranMs: 0.1 }, AT - 5)])).toBe(Math.max(0, 30 - sleptMs))
   })
+  test('time the core was away from the machine is taken away, though the server seemed to run', () => {
+    // The soak of 2026-12-02, minute 6: 25.1 ms late, 28.2 "run"; the idle process's wake-up at
+    // the same moment 22.8 ms late with 1.7 waiting: the core was away for 21.1 of it.
+    const charged = stall(25.1, { ranMs: 28.2, waitedMs: 0.4 })
+    const idleWokeLate = stall(22.8, { ranMs: 0, waitedMs: 1.7 })
+    expect(ownStallMs(charged, [idleWokeLate])).toBeCloseTo(25.1 - 21.1, 5)
+    // An idle process late because it waited for the core (the server's own long turn): its own,
+    // less only what it waited with no thread of its own on the core (0.4) and slept (1.5).
+    const idleWaited = stall(22.8, { ranMs: 0.1, waitedMs: 22.5 })
+    expect(ownStallMs(charged, [idleWaited])).toBeCloseTo(25.1 - 0.4 - 1.5, 5)
+    // Only the part of the idle process's late wake-up inside the stall's window counts.
+    expect(ownStallMs(charged, [stall(22.8, { waitedMs: 1.7 }, AT - 20)])).toBeCloseTo(
+      25.1 - 10.1,
+      5,
+    )
+    // Away or held, the larger counts, not both: held 18.8 (no own thread ran) and away 15.
+    expect(ownStallMs(stall(36.1, { ranMs: 23, waitedMs: 18.8 }), [stall(15, {})])).toBeCloseTo(
+      17.3,
+      5,
+    )
+  })
 })

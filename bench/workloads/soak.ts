@@ -191,18 +191,40 @@ function sameMoment(minute: SoakMinute): boolean {
 
 /**
  * How much of a server stall was the server's own: the stall less what the machine demonstrably
- * took of it. That is the time something outside the server held its core (lag.ts's
- * outsiderHeldMs: the server waited for the core while none of its threads ran), whatever the idle
- * process did, as the scheduler runs a thread that mostly sleeps first and the idle process stayed
- * on time beside server stalls of 25–39 ms spent waiting behind another program; and the time the
- * server slept, only when the idle process was late at the same moment (slept alone, it may have
- * blocked in the kernel). Time it ran, or waited behind its own JIT or collector, stays its own.
+ * took of it, the larger of two accounts (they may count the same moment, so not their sum):
+ * - the time something outside the server held its core (lag.ts's outsiderHeldMs: the server
+ *   waited for the core while none of its threads ran), whatever the idle process did, as the
+ *   scheduler runs a thread that mostly sleeps first and the idle process stayed on time beside
+ *   server stalls of 25–39 ms spent waiting behind another program; plus the time the server
+ *   slept, when the idle process was late at the same moment (slept alone, it may have blocked
+ *   in the kernel);
+ * - the time the core was away from this machine altogether: the idle process's wake-up late with
+ *   it neither running nor waiting (idleWokeLateMs), within the stall's window. The kernel counts
+ *   such time to whichever thread was on the core when the VM's host took it, so the server's
+ *   thread may show it as run: in the soak of 2026-12-02 a 25.1 ms stall "ran" 28.2 ms while the
+ *   idle process's wake-up, at the same moment, came 21.1 ms late.
+ * Time it ran otherwise, or waited behind its own JIT or collector, stays its own.
  */
 export function ownStallMs(stall: AccountedStall, idle: readonly AccountedStall[]): number {
   const from = (each: AccountedStall) => each.atMs - each.lateMs - PERIOD_MS
-  const together = idle.some((each) => from(each) < stall.atMs && from(stall) < each.atMs)
-  const machineTook = outsiderHeldMs(stall) + (together ? sleptMs(stall) : 0)
-  return Math.max(0, stall.lateMs - machineTook)
+  const overlapMs = (each: AccountedStall) =>
+    Math.min(each.atMs, stall.atMs) - Math.max(from(each), from(stall))
+  const together = idle.some((each) => overlapMs(each) > 0)
+  const heldOrSlept = outsiderHeldMs(stall) + (together ? sleptMs(stall) : 0)
+  const coreAway = Math.max(
+    0,
+    ...idle.map((each) => Math.min(overlapMs(each), idleWokeLateMs(each))),
+  )
+  return Math.max(0, stall.lateMs - Math.max(heldOrSlept, coreAway))
+}
+
+/**
+ * How late an idle process's wake-up came: its lateness less what it ran and waited. A timer on a
+ * core the VM runs wakes its thread on time, to run or to wait for the core; only a core the host
+ * did not run at all leaves it asleep past its time.
+ */
+export function idleWokeLateMs(stall: AccountedStall): number {
+  return Math.max(0, stall.lateMs - stall.ranMs - stall.waitedMs)
 }
 
 /** The server's own part of each of a minute's stalls over ACCOUNTED_STALL_MS. */
@@ -303,7 +325,9 @@ function soakReport(rig: Rig, s: Soak) {
         "main thread and the CPU time of the server's other threads (bench/lag.ts), and the machine's " +
         'part of it taken away: the time the server waited for its core while none of its threads ' +
         'held it (another program or a kernel thread did), and the time it slept if the idle process ' +
-        `was late by over ${IDLE_ACCOUNTED_STALL_MS} ms at the same moment. What is left (time it ran, ` +
+        `was late by over ${IDLE_ACCOUNTED_STALL_MS} ms at the same moment; or, if longer, the time ` +
+        "the idle process's wake-up came late with it neither running nor waiting (the core was " +
+        "away from this VM, whatever the server's thread was charged meanwhile). What is left (time it ran, " +
         'waited behind its own JIT or collector, or slept alone) is its own; "the machine made" a ' +
         `stall whose own part is within ${ACCOUNTED_STALL_MS} ms, and the last target row reads the ` +
         'longest own part.',
