@@ -59,6 +59,11 @@ export const ClientCommandSchema = v.variant('type', [
     webPorts: v.optional(v.array(Count)),
     /** Everyone in the group once all have joined: the wait ends when every member sees it. */
     groupSize: Count,
+    /**
+     * The run-wide number of this process's first member: with members over several load
+     * clients, frames name their sender by it, and every receiver counts gaps per sender.
+     */
+    firstSender: Count,
   }),
   /** Idle connections: the transport handshake only (TLS and the WebSocket upgrade). */
   v.object({
@@ -111,6 +116,8 @@ export const ClientReplySchema = v.variant('type', [
     delivered: Count,
     expected: Count,
     gaps: Count,
+    /** Frames that came after a later one of the same sender: repeated or out of order. */
+    outOfOrder: Count,
     closed: Count,
     histogram: Sparse,
     max: v.number(),

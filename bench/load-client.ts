@@ -29,7 +29,7 @@ async function handle(command: ClientCommand): Promise<ClientReply> {
       setup(command.target, command.messageBytes)
       return ok()
     case 'join-members':
-      await joinMembers(command.names, command.transports, command.webPorts, command.groupSize)
+      await joinMembers(command)
       return ok()
     case 'open-idle': {
       const result = await inParallel(command.count, command.concurrency, (index) =>

@@ -42,6 +42,8 @@ export interface Processes {
   /** Redis when the servers share one, so its CPU is counted as the product's. */
   readonly redisPid?: number
   readonly clients: ClientProcess[]
+  /** The clients the members are spread over (the first ones); the soak's churn is not one. */
+  readonly memberClients: ClientProcess[]
   stop(): Promise<void>
 }
 
@@ -56,6 +58,8 @@ export interface StartOptions {
   readonly shared?: SharedRoom
   /** The servers' nice value (the soak's `--soak-nice`); the clients keep the bench's. */
   readonly nice?: number
+  /** How many of the clients hold members (joinMembers); one unless given. */
+  readonly memberClients?: number
 }
 
 export interface Rig {
@@ -64,6 +68,12 @@ export interface Rig {
   readonly placement: Placement
   /** Cores the load clients share: past 90 % of them they, not the server, set the pace. */
   readonly clientCoreCount: number
+  /**
+   * Load-client processes a ladder spreads its members over: one per client core unless
+   * `--ladder-clients` says. One process reads at most one core's worth, and on this 2-core
+   * machine that was what bounded the bare relay's knee (docs/performance.md).
+   */
+  readonly ladderClients: number
   readonly startedAt: number
   readonly loadAtStart: number[]
   /** The load average as each workload (and each part of one) began. */
@@ -126,6 +136,7 @@ export async function createRig(settings: Settings): Promise<Rig> {
     config,
     placement,
     clientCoreCount: clientCoreCount(placement),
+    ladderClients: settings.ladderClients ?? clientCoreCount(placement),
     startedAt,
     loadAtStart,
     loadPerWorkload,
@@ -165,7 +176,7 @@ async function startProcesses(
   kind: Kind,
   clientCount: number,
   label: string,
-  { messageBytes = MESSAGE_BYTES, shared, nice }: StartOptions = {},
+  { messageBytes = MESSAGE_BYTES, shared, nice, memberClients = 1 }: StartOptions = {},
 ): Promise<Processes> {
   const { certs, placement, settings, ca, ciphertextBytes } = launch
   const script = new URL(`./${kind}-server.ts`, import.meta.url).pathname
@@ -217,6 +228,7 @@ async function startProcesses(
     servers,
     redisPid: shared?.redis.pid,
     clients,
+    memberClients: clients.slice(0, memberClients),
     async stop() {
       await Promise.all(clients.map((client) => client.stop()))
       await Promise.all(servers.map((each) => each.stop()))
@@ -237,30 +249,50 @@ function memberNames(count: number): string[] {
   return Array.from({ length: count }, (_, index) => `member${String(index).padStart(3, '0')}`)
 }
 
-/** Joins `count` members through the first load client; every `tlsEvery`th on raw TLS. */
+/** Joins `count` members over the member clients; every `tlsEvery`th on raw TLS. */
 export async function joinMembers(
   processes: Processes,
   count: number,
   tlsEvery?: number,
 ): Promise<number> {
-  const client = processes.clients[0] as ClientProcess
-  const transports = memberNames(count).map((_, index) =>
+  const names = memberNames(count)
+  const transports = names.map((_, index) =>
     tlsEvery && index % tlsEvery === 1 ? ('tls' as const) : ('wss' as const),
   )
   // Contiguous shares, one per server: in (r) each instance has half the members.
-  const webPorts = memberNames(count).map((_, index) => {
+  const webPorts = names.map((_, index) => {
     const { servers } = processes
     const server = servers[Math.floor((index * servers.length) / count)] ?? processes.server
     return server.ready.webPort
   })
-  const reply = await client.request({
-    type: 'join-members',
-    names: memberNames(count),
-    transports,
-    webPorts,
-    groupSize: count,
-  })
-  return expectReply(reply, 'ok').ms
+  // Contiguous shares, one per member client, joining at once: a member's engine may be asked to
+  // commit another client's members, so every engine stays until all are in.
+  const replies = await Promise.all(
+    processes.memberClients.map((client, index) => {
+      const { from, to } = memberShare(index, processes.memberClients.length, count)
+      return client.request({
+        type: 'join-members',
+        names: names.slice(from, to),
+        transports: transports.slice(from, to),
+        webPorts: webPorts.slice(from, to),
+        groupSize: count,
+        firstSender: from,
+      })
+    }),
+  )
+  return Math.max(...replies.map((reply) => expectReply(reply, 'ok').ms))
+}
+
+/** Member client `index` of `clients` holds members [from, to) of `count`. */
+export function memberShare(
+  index: number,
+  clients: number,
+  count: number,
+): { from: number; to: number } {
+  return {
+    from: Math.floor((index * count) / clients),
+    to: Math.floor(((index + 1) * count) / clients),
+  }
 }
 
 /** What a real 64-byte text message becomes: the bytes of its MLS PrivateMessage. */

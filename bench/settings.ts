@@ -48,7 +48,7 @@ export interface Config {
   }
 }
 
-const QUICK: Config = {
+export const QUICK: Config = {
   mode: 'quick',
   ladder: {
     clients: 64,
@@ -95,6 +95,11 @@ export interface Settings {
   readonly profile: boolean
   readonly waitQuiet: boolean
   readonly memoryStore: boolean
+  /**
+   * `--ladder-clients N`: the load-client processes the ladders and their paired steps split the
+   * members over; the rig's default is one per client core.
+   */
+  readonly ladderClients?: number
   /** Extra variables for the product server's environment. */
   readonly serverEnv: Readonly<Record<string, string>>
   /**
@@ -117,6 +122,8 @@ export function readSettings(): Settings {
       rates: { type: 'string' },
       /** Overrides the length of a ladder step. */
       'step-ms': { type: 'string' },
+      /** Load-client processes for the ladders (default: one per client core). */
+      'ladder-clients': { type: 'string' },
       /** Overrides how many rounds the paired CPU steps of (a) and (b) take at each rate. */
       'paired-rounds': { type: 'string' },
       /** Also run the reference's ladder with messages as large as the product's frames. */
@@ -157,6 +164,7 @@ export function readSettings(): Settings {
     profile: flags.profile,
     waitQuiet: flags['wait-quiet'],
     memoryStore: flags['memory-store'] ?? false,
+    ...(flags['ladder-clients'] ? { ladderClients: Number(flags['ladder-clients']) } : {}),
     serverEnv: Object.fromEntries(pairs.map(([name = '', ...value]) => [name, value.join('=')])),
     soak: {
       minutes: Number(flags['soak-minutes'] ?? 10),

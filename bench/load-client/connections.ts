@@ -7,7 +7,7 @@ import {
 } from '../../shared/crypto/identity-key.ts'
 import { encodeFrame } from '../../shared/protocol/codec.ts'
 import { authMessage } from '../../shared/protocol/frames.ts'
-import type { Target } from '../ipc.ts'
+import type { ClientCommand, Target } from '../ipc.ts'
 import { type LinkEndpoint, type TappedLink, tappedLink } from '../links.ts'
 import type { FromJoinWorker, ToJoinWorker } from './join-bridge.ts'
 import { benchFrame, newReceiver, type Receiver, tapFor } from './tally.ts'
@@ -27,6 +27,9 @@ interface IdleMember {
 let target: Target | undefined
 let messageBytes = 64
 export const senders: Sender[] = []
+/** The run-wide number of `senders[0]`: members may be spread over several load clients. */
+let firstSender = 0
+export const senderNumber = (index: number) => firstSender + index
 const idle: IdleMember[] = []
 
 export function setup(next: Target, bytes: number): void {
@@ -74,13 +77,15 @@ async function openPlain(receiver: Receiver): Promise<ClientTransport> {
 
 // ---- members: senders that are real members of the room ------------------------------------
 
-export async function joinMembers(
-  names: string[],
-  transports: Array<'wss' | 'tls'>,
-  webPorts: number[] | undefined,
-  groupSize: number,
-) {
+export async function joinMembers({
+  names,
+  transports,
+  webPorts,
+  groupSize,
+  ...command
+}: Extract<ClientCommand, { type: 'join-members' }>) {
   const current = requireTarget()
+  firstSender = command.firstSender
   if (current.kind === 'reference') {
     await Promise.all(
       names.map(async () => {

@@ -1,7 +1,7 @@
 // Load through a client's members: the open-loop clock, collecting deliveries, closed-loop bursts.
 import { createHistogram, record, toSparse } from '../histogram.ts'
 import type { ClientReply } from '../ipc.ts'
-import { frameFor, senders } from './connections.ts'
+import { frameFor, senderNumber, senders } from './connections.ts'
 import { arm, nowMicros, receivers, tally } from './tally.ts'
 
 /** A closed-loop round that has not completed by then lost a message: the run stops there. */
@@ -27,9 +27,10 @@ export async function sendOpenLoop(
     if (due > sent) lateMs = Math.max(lateMs, (now - (started + sent * intervalMicros)) / 1000)
     for (; sent < due; sent += 1) {
       const index = sent % senders.length
-      const seq = tally.seqs[index] as number
-      tally.seqs[index] = seq + 1
-      senders[index]?.send(frameFor(sendStep, index, seq, nowMicros()))
+      const sender = senderNumber(index)
+      const seq = tally.seqs[sender] as number
+      tally.seqs[sender] = seq + 1
+      senders[index]?.send(frameFor(sendStep, sender, seq, nowMicros()))
     }
     if (sent >= total) break
     // Timers fire at 1 ms granularity at best; a shorter sleep would only spin.
@@ -51,6 +52,7 @@ export async function collect(
     delivered: tally.delivered,
     expected,
     gaps: tally.gaps,
+    outOfOrder: tally.outOfOrder,
     closed: receivers.filter((receiver) => receiver.closed).length,
     histogram: toSparse(tally.histogram),
     max: tally.histogram.max,
@@ -60,7 +62,7 @@ export async function collect(
 
 /** Bun's chat benchmark: every member sends one message, all wait for all, then again. */
 export async function bursts(burstStep: number, durationMs: number): Promise<ClientReply> {
-  arm(burstStep, senders.length)
+  arm(burstStep, senderNumber(senders.length))
   const rounds = createHistogram()
   const perRound = senders.length * receivers.length
   const started = performance.now()
@@ -74,7 +76,7 @@ export async function bursts(burstStep: number, durationMs: number): Promise<Cli
     const seq = round
     round += 1
     for (let index = 0; index < senders.length; index += 1) {
-      senders[index]?.send(frameFor(burstStep, index, seq, roundStarted))
+      senders[index]?.send(frameFor(burstStep, senderNumber(index), seq, roundStarted))
     }
   }
   tally.onDelivery = () => {

@@ -11,7 +11,7 @@ const ZERO = 48
 const DOTS = '.'.repeat(65_536)
 
 export interface Receiver {
-  /** The next sequence number expected from each sender in this step; lower ones are gaps. */
+  /** The next sequence number expected from each sender in this step: higher ones leave gaps. */
   next: Int32Array
   closed: boolean
 }
@@ -24,6 +24,8 @@ interface Tally {
   histogram: Histogram
   delivered: number
   gaps: number
+  /** Frames older than one already seen from their sender: a relay must keep each sender's order. */
+  outOfOrder: number
   /** The next sequence number of each sender. */
   seqs: Int32Array
   onDelivery?: () => void
@@ -34,6 +36,7 @@ export const tally: Tally = {
   histogram: createHistogram(),
   delivered: 0,
   gaps: 0,
+  outOfOrder: 0,
   seqs: new Int32Array(0),
 }
 
@@ -42,6 +45,7 @@ export function arm(nextStep: number, senderCount: number): void {
   tally.histogram = createHistogram()
   tally.delivered = 0
   tally.gaps = 0
+  tally.outOfOrder = 0
   tally.seqs = new Int32Array(senderCount)
   for (const receiver of receivers) receiver.next = new Int32Array(senderCount)
 }
@@ -110,6 +114,7 @@ function observe(receiver: Receiver, payload: Buffer, from: number, end: number)
   const expected = receiver.next[sender]
   if (expected !== undefined) {
     if (seq > expected) tally.gaps += seq - expected
+    else if (seq < expected) tally.outOfOrder += 1
     if (seq >= expected) receiver.next[sender] = seq + 1
   }
   tally.onDelivery?.()

@@ -1,8 +1,19 @@
 // The open-loop ladder that (a), (b) and (r) climb: its steps, the search for the knee, its tables.
+
+import type { ClientReply } from '../ipc.ts'
 import { bound, machineStalled, measured, serverCpuText, settle } from '../measure.ts'
 import { rssBytes } from '../proc.ts'
 import { type CpuShare, fmt, type Latency, latencyOf, mb, table } from '../report.ts'
-import { expectReply, joinMembers, log, type Processes, type Rig, type SharedRoom } from '../rig.ts'
+import {
+  expectReply,
+  joinMembers,
+  log,
+  memberShare,
+  type Processes,
+  type Rig,
+  type SharedRoom,
+  type StartOptions,
+} from '../rig.ts'
 import { type Kind, KNEE_P99_MS, MESSAGE_BYTES, NOISY_OTHER_PCT } from '../settings.ts'
 
 const MAX_RUNS_A_RATE = 3
@@ -14,6 +25,8 @@ export interface LadderStep {
   readonly expectedPerSecond: number
   readonly lost: number
   readonly gaps: number
+  /** Frames that came after a later one from the same sender (a relay keeps each sender's order). */
+  readonly outOfOrder: number
   readonly closed: number
   readonly latency: Latency
   readonly cpu: CpuShare
@@ -43,7 +56,7 @@ export async function ladderWorkload(
   messageBytes = MESSAGE_BYTES,
   shared?: SharedRoom,
 ): Promise<Ladder> {
-  const processes = await rig.start(kind, 1, label, { messageBytes, shared })
+  const processes = await startLadder(rig, kind, label, { messageBytes, shared })
   try {
     const members = rig.config.ladder.clients
     const joinMs = await joinMembers(processes, members, kind === 'product' ? tlsEvery : undefined)
@@ -54,6 +67,17 @@ export async function ladderWorkload(
   } finally {
     await processes.stop()
   }
+}
+
+/** Starts `kind` with the ladder's load clients, each holding a share of the members. */
+export function startLadder(
+  rig: Rig,
+  kind: Kind,
+  label: string,
+  options: StartOptions = {},
+): Promise<Processes> {
+  const clients = rig.ladderClients
+  return rig.start(kind, clients, label, { ...options, memberClients: clients })
 }
 
 async function runLadder(
@@ -114,42 +138,28 @@ export async function ladderStep(
   repeat: boolean,
 ): Promise<LadderStep> {
   const { stepMs, drainMs } = rig.config.ladder
-  const client = processes.clients[0]
-  if (!client) throw new Error('a ladder needs a load client')
   const step = rig.nextStep()
-  await client.request({ type: 'arm', step, senders: members })
-  const { value, cpu } = await measured(processes, async () => {
-    const sent = expectReply(
-      await client.request({ type: 'send', step, rate, durationMs: stepMs }),
-      'sent',
-    )
-    const collected = expectReply(
-      await client.request({
-        type: 'collect',
-        step,
-        expectedPerReceiver: sent.sent,
-        timeoutMs: drainMs,
-      }),
-      'collected',
-    )
-    return { sent, collected }
-  })
+  await armMembers(processes, step, members)
+  const { value, cpu } = await measured(processes, () =>
+    sendShares(processes, { step, members, rate, durationMs: stepMs, drainMs }),
+  )
   const seconds = stepMs / 1000
-  const { sent, collected } = value
-  const latency = latencyOf([collected])
+  const { sent, lateMs, collected } = value
   const lost = collected.expected - collected.delivered
+  const latency = latencyOf(collected.parts)
   const result: LadderStep = {
     rate,
-    sentPerSecond: sent.sent / seconds,
+    sentPerSecond: sent / seconds,
     deliveredPerSecond: collected.delivered / seconds,
     expectedPerSecond: collected.expected / seconds,
     lost,
     gaps: collected.gaps,
+    outOfOrder: collected.outOfOrder,
     closed: collected.closed,
     latency,
     cpu,
     serverRssBytes: processes.servers.reduce((sum, server) => sum + rssBytes(server.pid), 0),
-    senderLateMs: sent.lateMs,
+    senderLateMs: lateMs,
     pass: lost === 0 && latency.p99Ms <= KNEE_P99_MS,
     repeat,
   }
@@ -162,6 +172,65 @@ export async function ladderStep(
   )
   await settle(processes, 10_000)
   return result
+}
+
+/** Arms every member client for `step`: each receiver counts the frames of all `members`. */
+export async function armMembers(processes: Processes, step: number, members: number) {
+  const clients = processes.memberClients
+  if (clients.length === 0) throw new Error('no load client holds members')
+  await Promise.all(
+    clients.map((client) => client.request({ type: 'arm', step, senders: members })),
+  )
+}
+
+type Collected = Extract<ClientReply, { type: 'collected' }>
+
+/**
+ * Each member client sends its members' share of `rate` for `durationMs`, then every receiver
+ * (on any client) waits for all of it; the counts are summed over the clients.
+ */
+export async function sendShares(
+  processes: Processes,
+  load: { step: number; members: number; rate: number; durationMs: number; drainMs: number },
+) {
+  const { step, members, rate, durationMs, drainMs } = load
+  const clients = processes.memberClients
+  const sent = await Promise.all(
+    clients.map(async (client, index) => {
+      const { from, to } = memberShare(index, clients.length, members)
+      const share = (rate * (to - from)) / members
+      return expectReply(
+        await client.request({ type: 'send', step, rate: share, durationMs }),
+        'sent',
+      )
+    }),
+  )
+  const expectedPerReceiver = sent.reduce((sum, each) => sum + each.sent, 0)
+  const parts = await Promise.all(
+    clients.map(async (client) => {
+      const reply = await client.request({
+        type: 'collect',
+        step,
+        expectedPerReceiver,
+        timeoutMs: drainMs,
+      })
+      return expectReply(reply, 'collected')
+    }),
+  )
+  const total = (count: (part: Collected) => number) =>
+    parts.reduce((sum, part) => sum + count(part), 0)
+  return {
+    sent: expectedPerReceiver,
+    lateMs: Math.max(...sent.map((each) => each.lateMs)),
+    collected: {
+      parts,
+      delivered: total((part) => part.delivered),
+      expected: total((part) => part.expected),
+      gaps: total((part) => part.gaps),
+      outOfOrder: total((part) => part.outOfOrder),
+      closed: total((part) => part.closed),
+    },
+  }
 }
 
 /** The passing step at the knee (the last, if the rate ran more than once). */

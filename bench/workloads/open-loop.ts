@@ -4,7 +4,14 @@ import { settle } from '../measure.ts'
 import { fmt, ratio, table } from '../report.ts'
 import { joinMembers, type Rig, type Section, type Workload } from '../rig.ts'
 import { KNEE_P99_MS, MESSAGE_BYTES, NOISY_OTHER_PCT } from '../settings.ts'
-import { kneeText, type Ladder, type LadderStep, ladderWorkload, stepsTable } from './ladder.ts'
+import {
+  kneeText,
+  type Ladder,
+  type LadderStep,
+  ladderWorkload,
+  startLadder,
+  stepsTable,
+} from './ladder.ts'
 import {
   CPU_RATIO_TARGET,
   type PairedCpu,
@@ -84,7 +91,7 @@ export const openLoop: Workload<OpenLoop> = {
 async function pairAll(rig: Rig, results: OpenLoop): Promise<void> {
   const sized = results.a?.referenceSized.find(({ bytes }) => bytes === rig.deliveredFrameBytes)
   const bytes = rig.deliveredFrameBytes
-  const reference = await rig.start('reference', 1, 'paired reference', { messageBytes: bytes })
+  const reference = await startLadder(rig, 'reference', 'paired reference', { messageBytes: bytes })
   try {
     await joinMembers(reference, rig.config.ladder.clients)
     await settle(reference, 30_000)
@@ -96,7 +103,7 @@ async function pairAll(rig: Rig, results: OpenLoop): Promise<void> {
       if (!pair) continue
       const relayKnee = sized?.ladder.knee ?? pair.reference.knee
       const rates = rig.settings.fixedRates ?? ratesBelow(Math.min(pair.product.knee, relayKnee))
-      const product = await rig.start('product', 1, `${id} paired`)
+      const product = await startLadder(rig, 'product', `${id} paired`)
       try {
         pair.paired = await pairedCpu(rig, product, reference, tlsEvery, rates)
       } finally {
@@ -108,6 +115,11 @@ async function pairAll(rig: Rig, results: OpenLoop): Promise<void> {
   }
 }
 
+/** Where the members ran, when not all in one load client. */
+function spread(rig: Rig): string {
+  return rig.ladderClients > 1 ? ` in ${rig.ladderClients} load-client processes` : ''
+}
+
 function pairReport(
   rig: Rig,
   id: 'a' | 'b',
@@ -116,8 +128,8 @@ function pairReport(
 ): Section {
   const title =
     id === 'a'
-      ? `(a) open-loop ladder, ${pair.product.members} WebSocket clients`
-      : `(b) open-loop ladder, ${pair.product.tlsMembers} of ${pair.product.members} product clients on raw TLS (reference: WebSocket only, the run of (a))`
+      ? `(a) open-loop ladder, ${pair.product.members} WebSocket clients${spread(rig)}`
+      : `(b) open-loop ladder, ${pair.product.tlsMembers} of ${pair.product.members} product clients on raw TLS${spread(rig)} (reference: WebSocket only, the run of (a))`
   const refKnee = pair.reference.knee
   const prodKnee = pair.product.knee
   const sizedText = sized

@@ -16,6 +16,7 @@ import { niceOf } from '../proc.ts'
 import { type CpuShare, fmt, type Latency, latencyOf, table } from '../report.ts'
 import { expectReply, joinMembers, log, type Processes, type Rig, type Workload } from '../rig.ts'
 import { SOAK_NICE } from '../settings.ts'
+import { armMembers, sendShares } from './ladder.ts'
 
 /**
  * The target: the longest the server's event loop may be late during the soak. lag.ts accounts
@@ -82,7 +83,11 @@ export function soakWorkload(kneeOfA: () => number | undefined): Workload<{ s: S
 }
 
 async function soak(rig: Rig, rate: number, rateFrom: Soak['rateFrom']): Promise<Soak> {
-  const processes = await rig.start('product', 2, 's', { nice: rig.settings.soak.nice })
+  // The ladder's member clients (its rate may take more than one), and one for the churn.
+  const processes = await rig.start('product', rig.ladderClients + 1, 's', {
+    nice: rig.settings.soak.nice,
+    memberClients: rig.ladderClients,
+  })
   const canary = startCanary(rig.placement)
   const serverNice = niceOf(processes.server.pid) ?? 0
   if (serverNice !== rig.settings.soak.nice) {
@@ -120,7 +125,7 @@ async function soak(rig: Rig, rate: number, rateFrom: Soak['rateFrom']): Promise
  */
 async function warmUp(rig: Rig, processes: Processes, members: number, rate: number) {
   const step = rig.nextStep()
-  await processes.clients[0]?.request({ type: 'arm', step, senders: members })
+  await armMembers(processes, step, members)
   await soakLoad(rig, processes, step, rate, WARM_UP_MS)
   log(`soak: warmed up for ${WARM_UP_MS / 1000} s at ${fmt(rate)} msg/s (not counted)`)
 }
@@ -134,7 +139,7 @@ async function soakMinute(
   minute: number,
 ): Promise<SoakMinute> {
   const step = rig.nextStep()
-  await processes.clients[0]?.request({ type: 'arm', step, senders: members })
+  await armMembers(processes, step, members)
   await canary.take()
   const { value, cpu } = await measured(processes, () =>
     soakLoad(rig, processes, step, rate, MINUTE_MS),
@@ -146,7 +151,7 @@ async function soakMinute(
     rate,
     delivered: collected.delivered,
     expected: collected.expected,
-    latency: latencyOf([collected]),
+    latency: latencyOf(collected.parts),
     cpu,
     joins: churned.joins,
     joinsFailed: churned.failed,
@@ -155,7 +160,7 @@ async function soakMinute(
   }
 }
 
-/** The first client sends for `durationMs` while the second joins and leaves; then both report. */
+/** The member clients send for `durationMs` while the last client joins and leaves; then all report. */
 async function soakLoad(
   rig: Rig,
   processes: Processes,
@@ -163,20 +168,15 @@ async function soakLoad(
   rate: number,
   durationMs: number,
 ) {
-  const [sender, churner] = processes.clients
-  if (!sender || !churner) throw new Error('the soak needs two load clients')
+  const churner = processes.clients.at(-1)
+  if (!churner || processes.memberClients.includes(churner)) {
+    throw new Error('the soak needs a load client of its own for the joins and leaves')
+  }
   // Started inside the window: the churner answers nothing else (its lag among them) meanwhile.
   const churning = churner.request({ type: 'churn', durationMs, ...CHURN })
-  const sent = expectReply(await sender.request({ type: 'send', step, rate, durationMs }), 'sent')
-  const collected = expectReply(
-    await sender.request({
-      type: 'collect',
-      step,
-      expectedPerReceiver: sent.sent,
-      timeoutMs: rig.config.ladder.drainMs,
-    }),
-    'collected',
-  )
+  const members = rig.config.ladder.clients
+  const { drainMs } = rig.config.ladder
+  const { collected } = await sendShares(processes, { step, members, rate, durationMs, drainMs })
   return { collected, churned: expectReply(await churning, 'churned') }
 }
 
