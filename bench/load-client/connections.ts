@@ -82,10 +82,10 @@ export async function joinMembers({
   transports,
   webPorts,
   groupSize,
-  ...command
+  firstSender: first,
 }: Extract<ClientCommand, { type: 'join-members' }>) {
   const current = requireTarget()
-  firstSender = command.firstSender
+  firstSender = first
   if (current.kind === 'reference') {
     await Promise.all(
       names.map(async () => {

@@ -1,5 +1,4 @@
 // The open-loop ladder that (a), (b) and (r) climb: its steps, the search for the knee, its tables.
-
 import type { ClientReply } from '../ipc.ts'
 import { bound, machineStalled, measured, serverCpuText, settle } from '../measure.ts'
 import { rssBytes } from '../proc.ts'
